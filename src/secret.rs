@@ -1,0 +1,341 @@
+//! Secrets at rest (VAL-10, SEC-01): argon2id PHC strings for passwords and security codes, and
+//! keyed digests for the codes a flow has mailed.
+//!
+//! A persisted flow holds only an [`IssuedCode`]: a keyed BLAKE2b digest of its code (key: a host
+//! secret, [`CodeKey`]), so a leaked flow store reveals no live code.
+
+use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use blake2::Blake2bMac;
+use blake2::digest::{KeyInit, Mac, consts::U32};
+use rand_core::CryptoRng;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::calendar::Instant;
+use crate::policy::HashingParams;
+use crate::values::Code;
+
+/// An argon2id PHC string (`$argon2id$v=19$m=…`) of a password or security code (VAL-10).
+/// Its `Debug` does not print it (SEC-01).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, SecretHasher};
+/// use kaigo_seikyu::policy::HashingParams;
+/// let hasher = Argon2Hasher::new(HashingParams::insecure_fast(), CodeKey::from_bytes([7; 32]));
+/// let hash = hasher.hash(b"Sakura2026!", &[1; 16]);
+/// assert!(hash.as_phc().starts_with("$argon2id$v=19$m=8,t=1,p=1$"));
+/// assert!(hasher.verify(b"Sakura2026!", &hash));
+/// assert!(!hasher.verify(b"sakura2026!", &hash));
+/// assert_eq!(format!("{hash:?}"), "PasswordHash(***)");
+/// ```
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    /// The PHC string, to store.
+    pub fn as_phc(&self) -> &str {
+        &self.0
+    }
+
+    /// Wraps a PHC string loaded from storage. It is checked when verified: a malformed one never
+    /// verifies.
+    pub fn from_phc(phc: impl Into<String>) -> Self {
+        PasswordHash(phc.into())
+    }
+}
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash(***)")
+    }
+}
+
+/// The host's secret key for code digests (SEC-01). Keep it out of the flow store.
+///
+/// # Example
+/// ```
+/// let key = kaigo_seikyu::secret::CodeKey::from_bytes([42; 32]);
+/// assert_eq!(format!("{key:?}"), "CodeKey(***)");
+/// ```
+#[derive(Clone)]
+pub struct CodeKey(Zeroizing<[u8; 32]>);
+
+impl CodeKey {
+    /// A key from 32 secret bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        CodeKey(Zeroizing::new(bytes))
+    }
+
+    /// A fresh random key from the host's CSPRNG.
+    pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(bytes.as_mut());
+        CodeKey(bytes)
+    }
+}
+
+impl fmt::Debug for CodeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CodeKey(***)")
+    }
+}
+
+/// A keyed digest of a mailed code, as a flow persists it.
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeDigest(#[serde(with = "hex32")] pub [u8; 32]);
+
+impl fmt::Debug for CodeDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CodeDigest(***)")
+    }
+}
+
+/// The hashing a flow does: argon2id for passwords (VAL-10), a keyed digest for codes (SEC-01).
+///
+/// A trait so tests can count the work done (RS-03: the matching and non-matching paths do the
+/// same work); [`Argon2Hasher`] is the implementation.
+pub trait SecretHasher: Send + Sync {
+    /// Hashes a password or security code with the given 16-byte salt.
+    fn hash(&self, secret: &[u8], salt: &[u8; 16]) -> PasswordHash;
+    /// Whether `secret` matches `hash`. A malformed hash never matches.
+    fn verify(&self, secret: &[u8], hash: &PasswordHash) -> bool;
+    /// The keyed digest of a code with a per-issue nonce.
+    fn digest(&self, code: &[u8], nonce: &[u8; 16]) -> CodeDigest;
+}
+
+/// argon2id (with the policy's parameters) and BLAKE2b-MAC keyed with the host's [`CodeKey`].
+#[derive(Debug, Clone)]
+pub struct Argon2Hasher {
+    params: HashingParams,
+    key: CodeKey,
+}
+
+impl Argon2Hasher {
+    /// A hasher with these argon2 parameters and digest key.
+    pub fn new(params: HashingParams, key: CodeKey) -> Self {
+        Argon2Hasher { params, key }
+    }
+}
+
+impl SecretHasher for Argon2Hasher {
+    fn hash(&self, secret: &[u8], salt: &[u8; 16]) -> PasswordHash {
+        let params = Params::new(
+            self.params.memory_kib,
+            self.params.iterations,
+            self.params.parallelism,
+            None,
+        )
+        .unwrap_or_default();
+        let hash = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password_with_salt(secret, salt)
+            .expect("a 16-byte salt and valid parameters always hash");
+        PasswordHash(hash.to_string())
+    }
+
+    fn verify(&self, secret: &[u8], hash: &PasswordHash) -> bool {
+        Argon2::default().verify_password(secret, hash.0.as_str()).is_ok()
+    }
+
+    fn digest(&self, code: &[u8], nonce: &[u8; 16]) -> CodeDigest {
+        let mut mac = <Blake2bMac<U32> as KeyInit>::new_from_slice(self.key.0.as_ref())
+            .expect("a 32-byte key fits BLAKE2b");
+        mac.update(b"kaigo-seikyu code v1");
+        mac.update(nonce);
+        mac.update(code);
+        CodeDigest(mac.finalize().into_bytes().into())
+    }
+}
+
+/// What checking an entered code against an [`IssuedCode`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    /// The right code, in time.
+    Ok,
+    /// A wrong code; this many more tries remain before the code is void.
+    Wrong {
+        /// Tries left.
+        remaining: u8,
+    },
+    /// Past the code's lifetime (SEC-03): nothing was compared.
+    Expired,
+    /// Voided by too many wrong entries: nothing was compared.
+    Exhausted,
+}
+
+/// A code a flow has mailed, as it persists it: the keyed digest, when it was issued, when it
+/// expires and how many wrong entries it has taken (SEC-01).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::calendar::utc;
+/// use kaigo_seikyu::policy::HashingParams;
+/// use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, IssuedCode, Verification};
+/// use kaigo_seikyu::values::ConfirmationCode;
+/// let hasher = Argon2Hasher::new(HashingParams::insecure_fast(), CodeKey::from_bytes([1; 32]));
+/// let now = utc("2026-01-10T10:00:00+09:00");
+/// let (code, mut issued) = IssuedCode::issue::<4, _>(&mut rand::rng(), &hasher, now, chrono::TimeDelta::minutes(30));
+/// let entered: ConfirmationCode = code.reveal().parse().unwrap();
+/// assert_eq!(issued.verify(&entered, &hasher, now, 5), Verification::Ok);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedCode {
+    digest: CodeDigest,
+    #[serde(with = "hex16")]
+    nonce: [u8; 16],
+    issued_at: Instant,
+    expires_at: Instant,
+    wrong: u8,
+}
+
+impl IssuedCode {
+    /// Draws a fresh `N`-digit code from the host's CSPRNG, valid for `lifetime` from `now`.
+    /// Returns the code (to mail) and what to persist.
+    pub fn issue<const N: usize, R: CryptoRng + ?Sized>(
+        rng: &mut R,
+        hasher: &dyn SecretHasher,
+        now: Instant,
+        lifetime: chrono::TimeDelta,
+    ) -> (Code<N>, IssuedCode) {
+        let code = Code::<N>::generate(rng);
+        let mut nonce = [0u8; 16];
+        rng.fill_bytes(&mut nonce);
+        let digest = hasher.digest(code.reveal().as_bytes(), &nonce);
+        let issued = IssuedCode { digest, nonce, issued_at: now, expires_at: now + lifetime, wrong: 0 };
+        (code, issued)
+    }
+
+    /// Checks an entered code at `now`, counting a wrong one. A code is valid strictly before its
+    /// expiry (30 minutes: accepted at 29:59, refused at 30:00); `max_wrong` wrong entries void it.
+    pub fn verify<const N: usize>(
+        &mut self,
+        entered: &Code<N>,
+        hasher: &dyn SecretHasher,
+        now: Instant,
+        max_wrong: u8,
+    ) -> Verification {
+        if self.wrong >= max_wrong {
+            return Verification::Exhausted;
+        }
+        if now >= self.expires_at {
+            return Verification::Expired;
+        }
+        let digest = hasher.digest(entered.reveal().as_bytes(), &self.nonce);
+        if bool::from(digest.0.ct_eq(&self.digest.0)) {
+            Verification::Ok
+        } else {
+            self.wrong += 1;
+            Verification::Wrong { remaining: max_wrong - self.wrong }
+        }
+    }
+
+    /// When the code was issued.
+    pub fn issued_at(&self) -> Instant {
+        self.issued_at
+    }
+
+    /// When the code stops being valid.
+    pub fn expires_at(&self) -> Instant {
+        self.expires_at
+    }
+
+    /// Wrong entries so far.
+    pub fn wrong_entries(&self) -> u8 {
+        self.wrong
+    }
+}
+
+macro_rules! hex_serde {
+    ($name:ident, $n:expr) => {
+        mod $name {
+            use serde::{Deserialize, Deserializer, Serializer, de::Error};
+            pub fn serialize<S: Serializer>(bytes: &[u8; $n], s: S) -> Result<S::Ok, S::Error> {
+                let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                s.serialize_str(&text)
+            }
+            pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; $n], D::Error> {
+                let text = String::deserialize(d)?;
+                let mut out = [0u8; $n];
+                if text.len() != 2 * $n || !text.is_ascii() {
+                    return Err(D::Error::custom("wrong length of hex"));
+                }
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(D::Error::custom)?;
+                }
+                Ok(out)
+            }
+        }
+    };
+}
+hex_serde!(hex32, 32);
+hex_serde!(hex16, 16);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::utc;
+    use crate::values::{ConfirmationCode, OneTimePassword};
+    use chrono::TimeDelta;
+    use rand::SeedableRng;
+
+    fn hasher() -> Argon2Hasher {
+        Argon2Hasher::new(HashingParams::insecure_fast(), CodeKey::from_bytes([3; 32]))
+    }
+
+    /// VAL-10: passwords are stored as argon2id PHC strings with the policy's parameters.
+    #[test]
+    fn val_10_argon2id_phc() {
+        let h = Argon2Hasher::new(HashingParams { memory_kib: 64, iterations: 3, parallelism: 1 }, CodeKey::from_bytes([0; 32]));
+        let hash = h.hash(b"Abcdef12", &[9; 16]);
+        assert!(hash.as_phc().starts_with("$argon2id$v=19$m=64,t=3,p=1$"), "{}", hash.as_phc());
+        assert!(h.verify(b"Abcdef12", &hash));
+        assert!(!h.verify(b"Abcdef13", &hash));
+        assert!(!h.verify(b"Abcdef12", &PasswordHash::from_phc("not a phc string")));
+    }
+
+    /// SEC-01: a flow persists only a keyed digest; another key gives another digest.
+    #[test]
+    fn sec_01_codes_are_kept_as_keyed_digests() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let now = utc("2026-01-10T10:00:00+09:00");
+        let (code, issued) = IssuedCode::issue::<6, _>(&mut rng, &hasher(), now, TimeDelta::minutes(30));
+        let json = serde_json::to_string(&issued).unwrap();
+        assert!(!json.contains(code.reveal()), "{json}");
+        assert!(!format!("{issued:?}").contains(code.reveal()));
+        let other = Argon2Hasher::new(HashingParams::insecure_fast(), CodeKey::from_bytes([4; 32]));
+        assert_ne!(other.digest(code.reveal().as_bytes(), &issued.nonce), issued.digest);
+        let back: IssuedCode = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, issued);
+    }
+
+    /// SEC-03: valid at 29:59, expired at 30:00; expired and exhausted compare nothing.
+    #[test]
+    fn sec_03_code_lifetime_and_exhaustion() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        let now = utc("2026-01-10T10:00:00+09:00");
+        let (code, issued) = IssuedCode::issue::<4, _>(&mut rng, &hasher(), now, TimeDelta::minutes(30));
+        let right: ConfirmationCode = code.reveal().parse().unwrap();
+        let mut a = issued.clone();
+        assert_eq!(a.verify(&right, &hasher(), now + TimeDelta::seconds(29 * 60 + 59), 5), Verification::Ok);
+        let mut b = issued.clone();
+        assert_eq!(b.verify(&right, &hasher(), now + TimeDelta::minutes(30), 5), Verification::Expired);
+        assert_eq!(b.wrong_entries(), 0);
+        let wrong: ConfirmationCode = if code.reveal() == "0000" { "0001" } else { "0000" }.parse().unwrap();
+        let mut c = issued;
+        for remaining in (0..5).rev() {
+            assert_eq!(c.verify(&wrong, &hasher(), now, 5), Verification::Wrong { remaining });
+        }
+        assert_eq!(c.verify(&right, &hasher(), now, 5), Verification::Exhausted);
+    }
+
+    /// SEC-01: digests bind the nonce, so equal codes in two flows do not look equal at rest.
+    #[test]
+    fn sec_01_equal_codes_differ_at_rest() {
+        let h = hasher();
+        let otp: OneTimePassword = "123456".parse().unwrap();
+        assert_ne!(h.digest(otp.reveal().as_bytes(), &[1; 16]), h.digest(otp.reveal().as_bytes(), &[2; 16]));
+    }
+}
