@@ -1,0 +1,155 @@
+//! A mailed code and its checking, shared by every flow that proves an address: the 確認コード of
+//! FL-05, GR-05, SE-06 and RI-04 (T1) and the ワンタイムパスワード of SE-06 and RS-03 (T2).
+//!
+//! Pure: [`Challenge::send`] draws a code and returns the mail as an effect; [`Challenge::check`]
+//! counts a wrong entry. The hour-long budgets (SEC-04, SEC-07) span flows, so the driver keeps
+//! them in the store: see [`Tx::spend_code_mail`] and [`Tx::guard_guesses`].
+
+use rand_core::CryptoRng;
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::Instant;
+use crate::effect::Effect;
+use crate::error::{FlowError, PortalError};
+use crate::mail::{self, Mail};
+use crate::portal::{Cx, Tx};
+use crate::secret::{IssuedCode, Verification};
+use crate::store::Budget;
+use crate::values::{Code, EmailAddress};
+
+/// A code of `N` digits mailed to one address: the newest code only (RS-04), how many were sent
+/// (SEC-04), and the digest with expiry and wrong-entry count (SEC-01, SEC-03).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Challenge<const N: usize> {
+    /// Where the code went.
+    pub to: EmailAddress,
+    issued: IssuedCode,
+    sent: u8,
+}
+
+/// The mail that delivers an `N`-digit code: T1 for 4 digits, T2 for 6.
+fn code_mail<const N: usize>(to: &EmailAddress, code: &Code<N>) -> Mail {
+    // Re-parse into the concrete type; the digits are valid by construction.
+    if N == 4 {
+        mail::confirmation_code_mail(to, &code.reveal().parse().expect("4 digits"))
+    } else {
+        mail::one_time_password_mail(to, &code.reveal().parse().expect("6 digits"))
+    }
+}
+
+impl<const N: usize> Challenge<N> {
+    /// Draws a first code for `to`, valid for the policy's code lifetime. Returns the challenge and
+    /// the mail effect. A caller that must not mail (RS-03, non-matching address) drops the effect
+    /// but does the same work.
+    pub fn send<R: CryptoRng + ?Sized>(to: EmailAddress, cx: &mut Cx<'_, R>) -> (Self, Effect) {
+        let (code, issued) = IssuedCode::issue::<N, R>(cx.rng, cx.hasher, cx.now, cx.policy.code_lifetime());
+        let effect = Effect::Mail(code_mail(&to, &code));
+        (Challenge { to, issued, sent: 1 }, effect)
+    }
+
+    /// Sends a fresh code to the same address; the old one stops working (RS-04). Refused after
+    /// the policy's codes per flow (SEC-04).
+    pub fn resend<R: CryptoRng + ?Sized>(&mut self, cx: &mut Cx<'_, R>) -> Result<Effect, FlowError> {
+        if self.sent >= cx.policy.max_codes_per_flow {
+            return Err(FlowError::TooManyCodes);
+        }
+        let (code, issued) = IssuedCode::issue::<N, R>(cx.rng, cx.hasher, cx.now, cx.policy.code_lifetime());
+        self.issued = issued;
+        self.sent += 1;
+        Ok(Effect::Mail(code_mail(&self.to, &code)))
+    }
+
+    /// Checks an entered code. `Ok(())` when right and in time; otherwise the error, with a wrong
+    /// entry counted in `self` (the caller saves it: a rejected step).
+    pub fn check<R: CryptoRng + ?Sized>(&mut self, entered: &Code<N>, cx: &Cx<'_, R>) -> Result<(), FlowError> {
+        match self.issued.verify(entered, cx.hasher, cx.now, cx.policy.max_wrong_code_entries) {
+            Verification::Ok => Ok(()),
+            Verification::Wrong { remaining: 0 } => Err(FlowError::CodeExhausted),
+            Verification::Wrong { remaining } => Err(FlowError::WrongCode { remaining }),
+            Verification::Expired => Err(FlowError::CodeExpired),
+            Verification::Exhausted => Err(FlowError::CodeExhausted),
+        }
+    }
+
+    /// When the current code expires.
+    pub fn expires_at(&self) -> Instant {
+        self.issued.expires_at()
+    }
+
+    /// How many codes this challenge has sent.
+    pub fn sent(&self) -> u8 {
+        self.sent
+    }
+}
+
+impl Tx<'_> {
+    /// SEC-04: spends one code mail to `to` this hour, or refuses with
+    /// [`FlowError::MailBudgetExceeded`].
+    pub(crate) fn spend_code_mail(&mut self, to: &EmailAddress, now: Instant) -> Result<(), PortalError> {
+        let limit = self.portal().policy.max_code_mails_per_address_per_hour;
+        if self.spend(Budget::CodeMails(to.clone()), now, limit)? {
+            Ok(())
+        } else {
+            Err(FlowError::MailBudgetExceeded.into())
+        }
+    }
+
+    /// SEC-07: refuses with [`FlowError::GuessBudgetExceeded`] when `budget` has no wrong entries
+    /// left this hour; otherwise runs `check` and, if it reports a wrong code, spends one.
+    pub(crate) fn guard_guesses(
+        &mut self,
+        budget: Budget,
+        now: Instant,
+        check: impl FnOnce() -> Result<(), FlowError>,
+    ) -> Result<Result<(), FlowError>, PortalError> {
+        let limit = self.portal().policy.max_wrong_codes_per_hour;
+        let window: crate::store::RateWindow = self.get(&crate::store::Key::Budget(budget.clone()))?.unwrap_or_default();
+        if window.count(now) >= usize::from(limit) {
+            return Ok(Err(FlowError::GuessBudgetExceeded));
+        }
+        let result = check();
+        if matches!(result, Err(FlowError::WrongCode { .. } | FlowError::CodeExhausted)) {
+            self.spend(budget, now, limit)?;
+        }
+        Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::utc;
+    use crate::policy::Policy;
+    use crate::secret::{Argon2Hasher, CodeKey};
+    use crate::values::ConfirmationCode;
+    use rand::SeedableRng;
+
+    fn code_in(effect: &Effect) -> String {
+        match effect {
+            Effect::Mail(m) => m.body.lines().find(|l| l.len() == 4 && l.bytes().all(|b| b.is_ascii_digit())).unwrap().to_owned(),
+            other => panic!("not a mail: {other:?}"),
+        }
+    }
+
+    /// RS-04, SEC-04: only the newest code is valid, and a flow sends at most five.
+    #[test]
+    fn rs_04_sec_04_newest_code_only_and_resend_cap() {
+        let policy = Policy::insecure_fast_hashing();
+        let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([5; 32]));
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let mut cx = Cx { now: utc("2026-01-10T10:00:00+09:00"), rng: &mut rng, policy: &policy, hasher: &hasher };
+        let (mut ch, first) = Challenge::<4>::send("a@jp".parse().unwrap(), &mut cx);
+        let old: ConfirmationCode = code_in(&first).parse().unwrap();
+        let second = ch.resend(&mut cx).unwrap();
+        let new: ConfirmationCode = code_in(&second).parse().unwrap();
+        if old.reveal() != new.reveal() {
+            assert!(matches!(ch.check(&old, &cx), Err(FlowError::WrongCode { .. })));
+        }
+        assert_eq!(ch.check(&new, &cx), Ok(()));
+        for _ in 0..3 {
+            ch.resend(&mut cx).unwrap();
+        }
+        assert_eq!(ch.sent(), 5);
+        assert_eq!(ch.resend(&mut cx), Err(FlowError::TooManyCodes));
+    }
+}

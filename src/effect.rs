@@ -1,0 +1,156 @@
+//! What a transition asks the world to do, as data: records to save, mails to queue, notices to
+//! post, events to log, sessions to revoke (DESIGN: effects as values; SEC-05 events).
+
+use serde::{Deserialize, Serialize};
+
+use crate::account::Account;
+use crate::calendar::Instant;
+use crate::mail::{Mail, Notice};
+use crate::values::{EmailAddress, ManagementNumber, OfficeNumber, Prefecture, UserId, Yen};
+
+/// One effect of a transition. The driver saves [`Effect::SaveAccount`] in the same
+/// compare-and-swap commit as the flow, then hands the rest to the ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Save this account (part of the commit).
+    SaveAccount(Box<Account>),
+    /// Queue a mail in the outbox (SEC-08).
+    Mail(Mail),
+    /// Post a お知らせ to an office.
+    Notice {
+        /// The office it is for.
+        office: OfficeNumber,
+        /// The notice.
+        notice: Notice,
+    },
+    /// Log a domain event (SEC-05).
+    Event(Event),
+    /// End every session of this user ID (RS-08).
+    RevokeSessions(UserId),
+}
+
+/// A domain event for the audit log (SEC-05). Carries no secret: no password, code or digest.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::effect::{Event, EventKind};
+/// let e = Event { at: kaigo_seikyu::calendar::utc("2026-01-10T10:00:00+09:00"),
+///                 kind: EventKind::LoginSucceeded { user: "KJ131311111111".parse().unwrap() } };
+/// assert!(format!("{e:?}").contains("KJ131311111111"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// When it happened.
+    pub at: Instant,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// What happened (SEC-05).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// LOGIN-01: a successful login.
+    LoginSucceeded {
+        /// Who.
+        user: UserId,
+    },
+    /// LOGIN-02: a failed login attempt (wrong password or security code).
+    LoginFailed {
+        /// Who.
+        user: UserId,
+    },
+    /// LOGIN-02: the user ID was locked.
+    LockedOut {
+        /// Who.
+        user: UserId,
+        /// Until when.
+        until: Instant,
+    },
+    /// FL-08: terms accepted.
+    TermsAccepted {
+        /// Who.
+        user: UserId,
+        /// Which version.
+        version: u32,
+    },
+    /// FL-02: password changed.
+    PasswordChanged {
+        /// Who.
+        user: UserId,
+    },
+    /// FL-03: notice email set or declined.
+    NoticeEmailSet {
+        /// Who.
+        user: UserId,
+        /// Whether an address was set (false: declined).
+        set: bool,
+    },
+    /// FL-05, GR-05, SE-06: a security email registered.
+    SecurityEmailRegistered {
+        /// Who.
+        user: UserId,
+    },
+    /// SE-06: a security email replaced.
+    SecurityEmailChanged {
+        /// Who.
+        user: UserId,
+    },
+    /// SE-04: a security email deleted.
+    SecurityEmailDeleted {
+        /// Who.
+        user: UserId,
+    },
+    /// SE-03: another security email selected.
+    SecurityEmailSelected {
+        /// Who.
+        user: UserId,
+    },
+    /// GR-02: logged in without registering, within the grace period.
+    GraceSkipped {
+        /// Who.
+        user: UserId,
+    },
+    /// RS-08: login info reset.
+    LoginInfoReset {
+        /// Who.
+        user: UserId,
+    },
+    /// RI-06: a reissue application received.
+    ReissueApplied {
+        /// Its management number.
+        number: ManagementNumber,
+        /// The office.
+        office: OfficeNumber,
+        /// The billing prefecture.
+        billing: Prefecture,
+        /// The notification address.
+        notify: EmailAddress,
+    },
+    /// RI-08: a reissue application reviewed.
+    ReissueReviewed {
+        /// Its management number.
+        number: ManagementNumber,
+        /// Approved or rejected.
+        approved: bool,
+    },
+    /// FEE-03: consent to the pre-change fee given in the dialog.
+    FeeConsented {
+        /// The office.
+        office: OfficeNumber,
+        /// The fee consented to.
+        fee: Yen,
+    },
+    /// FEE-01: a certificate issue application submitted.
+    CertificateApplied {
+        /// The office.
+        office: OfficeNumber,
+        /// The fee charged.
+        fee: Yen,
+    },
+    /// FEE-05: a renewal reminder posted.
+    RenewalReminded {
+        /// The office.
+        office: OfficeNumber,
+    },
+}

@@ -1,0 +1,307 @@
+//! The driver: loads a flow from the [`Store`], applies one input with [`Clock::now`] and the host's
+//! CSPRNG, saves with a compare-and-swap on every record it read (SEC-02), then hands the effects
+//! to the ports. Each flow module adds its own `impl Portal` block of entry points.
+
+use rand_core::CryptoRng;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::account::Account;
+use crate::calendar::Instant;
+use crate::effect::Effect;
+use crate::error::{FlowError, PortalError};
+use crate::policy::Policy;
+use crate::ports::{AuditLog, Clock, Mailer, NoticeBoard, OfficeLedger, Sessions};
+use crate::secret::{Argon2Hasher, CodeKey, PasswordHash, SecretHasher};
+use crate::store::{Budget, FlowId, FlowKind, Key, RateWindow, Store, StoreError, Write};
+use crate::values::UserId;
+
+/// Everything a pure transition gets besides its state and input: the time, the host's CSPRNG, the
+/// policy and the hasher. Nothing else: no clock, no I/O.
+pub struct Cx<'a, R: CryptoRng + ?Sized> {
+    /// The instant of the request.
+    pub now: Instant,
+    /// The host's CSPRNG.
+    pub rng: &'a mut R,
+    /// The policy in force.
+    pub policy: &'a Policy,
+    /// Password hashing and code digests.
+    pub hasher: &'a dyn SecretHasher,
+}
+
+impl<R: CryptoRng + ?Sized> Cx<'_, R> {
+    /// Hashes a secret with a fresh salt from the CSPRNG (VAL-10).
+    pub fn hash(&mut self, secret: &[u8]) -> PasswordHash {
+        let mut salt = [0u8; 16];
+        self.rng.fill_bytes(&mut salt);
+        self.hasher.hash(secret, &salt)
+    }
+}
+
+/// The result of a transition: the next state and its effects. When `rejected` is set, the state
+/// still changed (a wrong code was counted): the driver saves it, then returns the error.
+#[derive(Debug)]
+pub struct Step<S> {
+    /// The next state.
+    pub state: S,
+    /// What to do.
+    pub effects: Vec<Effect>,
+    /// A refusal that still changed the state.
+    pub rejected: Option<FlowError>,
+}
+
+impl<S> Step<S> {
+    /// A step to `state` with no effects.
+    pub fn to(state: S) -> Self {
+        Step { state, effects: Vec::new(), rejected: None }
+    }
+
+    /// Adds an effect.
+    pub fn with(mut self, effect: Effect) -> Self {
+        self.effects.push(effect);
+        self
+    }
+
+    /// A refusal that keeps `state` (with, e.g., a wrong code counted).
+    pub fn rejected(state: S, error: FlowError) -> Self {
+        Step { state, effects: Vec::new(), rejected: Some(error) }
+    }
+}
+
+/// The host's ports.
+#[derive(Clone)]
+pub struct Ports {
+    /// Records.
+    pub store: Arc<dyn Store>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// The mail outbox.
+    pub mailer: Arc<dyn Mailer>,
+    /// お知らせ.
+    pub notices: Arc<dyn NoticeBoard>,
+    /// Domain events.
+    pub audit: Arc<dyn AuditLog>,
+    /// 事業所台帳.
+    pub ledger: Arc<dyn OfficeLedger>,
+    /// The host's sessions.
+    pub sessions: Arc<dyn Sessions>,
+}
+
+/// The driver over a host's ports. Cheap to share: put it in an `Arc` and call it from any thread.
+///
+/// The library never keeps state itself: every flow lives in the host's [`Store`], server-side.
+/// A flow id handed to a browser is a bearer handle; keep it in the host's session.
+pub struct Portal {
+    pub(crate) ports: Ports,
+    pub(crate) policy: Policy,
+    pub(crate) hasher: Arc<dyn SecretHasher>,
+}
+
+impl std::fmt::Debug for Portal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Portal").field("policy", &self.policy).finish_non_exhaustive()
+    }
+}
+
+/// How many times a request is re-run when it loses a compare-and-swap race.
+const MAX_ATTEMPTS: usize = 8;
+
+impl Portal {
+    /// A portal with argon2id hashing per the policy and code digests keyed with `key`.
+    pub fn new(ports: Ports, policy: Policy, key: CodeKey) -> Self {
+        let hasher = Arc::new(Argon2Hasher::new(policy.hashing, key));
+        Portal { ports, policy, hasher }
+    }
+
+    /// A portal with a hasher of the host's choosing (e.g. a counting one in tests).
+    pub fn with_hasher(ports: Ports, policy: Policy, hasher: Arc<dyn SecretHasher>) -> Self {
+        Portal { ports, policy, hasher }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The current instant, from the host's clock.
+    pub fn now(&self) -> Instant {
+        self.ports.clock.now()
+    }
+
+    /// Hashes a password or security code for provisioning an account (VAL-10).
+    pub fn hash_secret<R: CryptoRng + ?Sized>(&self, secret: &[u8], rng: &mut R) -> PasswordHash {
+        let mut salt = [0u8; 16];
+        rng.fill_bytes(&mut salt);
+        self.hasher.hash(secret, &salt)
+    }
+
+    /// Creates an account (provisioning by the operator). Refused if the user ID already has one.
+    pub fn create_account(&self, account: Account) -> Result<(), PortalError> {
+        let value = serde_json::to_vec(&account).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.ports.store.commit(&[Write::Put { key: Key::Account(account.user_id), expected: None, value }])?;
+        Ok(())
+    }
+
+    /// Reads an account.
+    pub fn account(&self, user: &UserId) -> Result<Option<Account>, PortalError> {
+        let mut tx = Tx::new(self);
+        tx.get(&Key::Account(*user))
+    }
+
+    /// Runs `f` in a transaction: reads go through [`Tx`], writes and effects are staged; then
+    /// everything staged is committed with compare-and-swap on the versions read. On a lost race
+    /// the whole request is run again on fresh data (it is pure, so that is safe). After the commit
+    /// the effects go to the ports. A [`Step`] rejected with an error is committed, then the error
+    /// is returned.
+    pub(crate) fn transact<T>(
+        &self,
+        mut f: impl FnMut(&mut Tx<'_>, Instant) -> Result<T, PortalError>,
+    ) -> Result<T, PortalError> {
+        let now = self.ports.clock.now();
+        for _ in 0..MAX_ATTEMPTS {
+            let mut tx = Tx::new(self);
+            let value = f(&mut tx, now)?;
+            let writes = tx.writes()?;
+            match self.ports.store.commit(&writes) {
+                Ok(()) => {
+                    self.dispatch(tx.effects)?;
+                    return match tx.rejected {
+                        Some(err) => Err(err.into()),
+                        None => Ok(value),
+                    };
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict.into())
+    }
+
+    fn dispatch(&self, effects: Vec<Effect>) -> Result<(), PortalError> {
+        let mut first_error = None;
+        for effect in effects {
+            let result = match effect {
+                Effect::SaveAccount(_) => Ok(()),
+                Effect::Mail(mail) => self.ports.mailer.enqueue(mail),
+                Effect::Notice { office, notice } => self.ports.notices.post(office, notice),
+                Effect::Event(event) => self.ports.audit.record(&event),
+                Effect::RevokeSessions(user) => self.ports.sessions.revoke_all(&user),
+            };
+            if let Err(e) = result {
+                first_error.get_or_insert(PortalError::Port(e.0));
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// One request's view of the store: every read is remembered with its version, every write is
+/// staged against that version, and effects are queued until the commit succeeds.
+pub(crate) struct Tx<'p> {
+    portal: &'p Portal,
+    read: HashMap<Key, Option<u64>>,
+    staged: Vec<(Key, Option<Vec<u8>>)>,
+    pub(crate) effects: Vec<Effect>,
+    pub(crate) rejected: Option<FlowError>,
+}
+
+impl<'p> Tx<'p> {
+    fn new(portal: &'p Portal) -> Self {
+        Tx { portal, read: HashMap::new(), staged: Vec::new(), effects: Vec::new(), rejected: None }
+    }
+
+    /// The portal's policy, hasher and ports.
+    pub(crate) fn portal(&self) -> &'p Portal {
+        self.portal
+    }
+
+    /// Reads a record, remembering its version for the commit.
+    pub(crate) fn get<T: DeserializeOwned>(&mut self, key: &Key) -> Result<Option<T>, PortalError> {
+        let found = self.portal.ports.store.load(key)?;
+        self.read.insert(key.clone(), found.as_ref().map(|v| v.version));
+        found
+            .map(|v| serde_json::from_slice(&v.value).map_err(|e| StoreError::Corrupt(format!("{key}: {e}")).into()))
+            .transpose()
+    }
+
+    /// Reads a flow's state; [`PortalError::NoSuchFlow`] when there is none of this kind.
+    pub(crate) fn flow<S: DeserializeOwned>(&mut self, kind: FlowKind, id: &FlowId) -> Result<S, PortalError> {
+        self.get(&Key::Flow(kind, id.clone()))?.ok_or(PortalError::NoSuchFlow)
+    }
+
+    /// Stages a write of `value` at `key`, against the version read (absent if never read).
+    pub(crate) fn put<T: Serialize>(&mut self, key: Key, value: &T) -> Result<(), PortalError> {
+        let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.staged.retain(|(k, _)| k != &key);
+        self.staged.push((key, Some(bytes)));
+        Ok(())
+    }
+
+    /// Stages a removal of `key` (which must have been read).
+    pub(crate) fn delete(&mut self, key: Key) {
+        self.staged.retain(|(k, _)| k != &key);
+        self.staged.push((key, None));
+    }
+
+    /// Saves a flow's step: the state under `(kind, id)`, accounts it changed, its effects and its
+    /// rejection, if any.
+    pub(crate) fn step<S: Serialize>(&mut self, kind: FlowKind, id: &FlowId, step: Step<S>) -> Result<S, PortalError> {
+        self.put(Key::Flow(kind, id.clone()), &step.state)?;
+        self.apply(step.effects)?;
+        if let Some(err) = step.rejected {
+            self.rejected = Some(err);
+        }
+        Ok(step.state)
+    }
+
+    /// Stages account saves and queues the other effects.
+    pub(crate) fn apply(&mut self, effects: Vec<Effect>) -> Result<(), PortalError> {
+        for effect in effects {
+            if let Effect::SaveAccount(account) = &effect {
+                self.put(Key::Account(account.user_id), account.as_ref())?;
+            }
+            self.effects.push(effect);
+        }
+        Ok(())
+    }
+
+    /// Spends one unit of a budget (SEC-04, SEC-07) at `now`; `false` when it is used up (then
+    /// nothing is staged for it).
+    pub(crate) fn spend(&mut self, budget: Budget, now: Instant, limit: u8) -> Result<bool, PortalError> {
+        let key = Key::Budget(budget);
+        let mut window: RateWindow = self.get(&key)?.unwrap_or_default();
+        if window.try_spend(now, limit) {
+            self.put(key, &window)?;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    /// The staged writes, each against the version it was read at.
+    fn writes(&self) -> Result<Vec<Write>, PortalError> {
+        self.staged
+            .iter()
+            .map(|(key, value)| {
+                let expected = self.read.get(key).copied().flatten();
+                Ok(match value {
+                    Some(bytes) => Write::Put { key: key.clone(), expected, value: bytes.clone() },
+                    None => Write::Delete {
+                        key: key.clone(),
+                        expected: expected.ok_or_else(|| StoreError::Unavailable(format!("deleting {key}, never read")))?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// A context for a pure transition.
+    pub(crate) fn cx<'a, R: CryptoRng + ?Sized>(&self, now: Instant, rng: &'a mut R) -> Cx<'a, R>
+    where
+        'p: 'a,
+    {
+        Cx { now, rng, policy: &self.portal.policy, hasher: self.portal.hasher.as_ref() }
+    }
+}
