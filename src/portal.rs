@@ -305,3 +305,120 @@ impl<'p> Tx<'p> {
         Cx { now, rng, policy: &self.portal.policy, hasher: self.portal.hasher.as_ref() }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::utc;
+    use crate::effect::{Event, EventKind};
+    use crate::memory::{Embedded, MemoryStore};
+    use crate::store::Versioned;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn user() -> UserId {
+        "KJ131311111111".parse().unwrap()
+    }
+
+    fn event() -> Effect {
+        Effect::Event(Event { at: utc("2026-01-10T10:00:00+09:00"), kind: EventKind::LoginFailed { user: user() } })
+    }
+
+    fn id() -> FlowId {
+        "0123456789abcdef0123456789abcdef".parse().unwrap()
+    }
+
+    /// A store that lets another writer bump the record between the load and the first commit.
+    struct Racing {
+        inner: MemoryStore,
+        commits: AtomicUsize,
+    }
+
+    impl Store for Racing {
+        fn load(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
+            self.inner.load(key)
+        }
+        fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
+            if self.commits.fetch_add(1, Ordering::SeqCst) == 0 {
+                let key = Key::Flow(FlowKind::Login, id());
+                let v = self.inner.load(&key)?.map(|v| v.version);
+                self.inner.commit(&[Write::Put { key, expected: v, value: b"41".to_vec() }])?;
+            }
+            self.inner.commit(writes)
+        }
+    }
+
+    fn portal_over(store: Arc<dyn Store>, host: &Embedded) -> Portal {
+        let mut ports = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([0; 32])).ports;
+        ports.store = store;
+        Portal::new(ports, Policy::insecure_fast_hashing(), CodeKey::from_bytes([0; 32]))
+    }
+
+    fn increment(portal: &Portal, runs: &AtomicUsize) -> Result<u32, PortalError> {
+        portal.transact(|tx, _now| {
+            runs.fetch_add(1, Ordering::SeqCst);
+            let n: u32 = tx.get(&Key::Flow(FlowKind::Login, id()))?.unwrap_or(0);
+            tx.put(Key::Flow(FlowKind::Login, id()), &(n + 1))?;
+            tx.apply(vec![event()])?;
+            Ok(n + 1)
+        })
+    }
+
+    /// SEC-02: a request that loses the compare-and-swap race is re-run on fresh data; its effects
+    /// go out once, after the winning commit.
+    #[test]
+    fn sec_02_lost_race_reruns_on_fresh_data() {
+        let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+        let store = Arc::new(Racing { inner: MemoryStore::default(), commits: AtomicUsize::new(0) });
+        let portal = portal_over(store.clone(), &host);
+        let runs = AtomicUsize::new(0);
+        assert_eq!(increment(&portal, &runs), Ok(42));
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        assert_eq!(host.events.all().len(), 1);
+    }
+
+    /// SEC-02: a request refused by the flow writes nothing and sends nothing.
+    #[test]
+    fn sec_02_refusal_writes_nothing() {
+        let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+        let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([0; 32]));
+        let result: Result<(), PortalError> = portal.transact(|tx, _| {
+            tx.put(Key::Flow(FlowKind::Login, id()), &1u32)?;
+            tx.apply(vec![event()])?;
+            Err(FlowError::ConfirmationMismatch.into())
+        });
+        assert_eq!(result, Err(PortalError::Flow(FlowError::ConfirmationMismatch)));
+        assert!(host.store.is_empty());
+        assert!(host.events.all().is_empty());
+    }
+
+    /// SEC-02: a rejected step (a counted wrong code) is saved, then its error returned.
+    #[test]
+    fn sec_02_rejected_step_is_saved_then_refused() {
+        let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+        let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([0; 32]));
+        let result = portal.transact(|tx, _| {
+            tx.step(FlowKind::Login, &id(), Step::rejected(7u32, FlowError::WrongCode { remaining: 4 }))
+        });
+        assert_eq!(result, Err(PortalError::Flow(FlowError::WrongCode { remaining: 4 })));
+        let saved = host.store.load(&Key::Flow(FlowKind::Login, id())).unwrap().unwrap();
+        assert_eq!(saved.value, b"7");
+    }
+
+    /// SEC-08: effects reach the ports only after the commit; a port that fails afterwards leaves
+    /// the state saved and reports the failure.
+    #[test]
+    fn sec_08_effects_after_commit_and_port_failure_reported() {
+        struct Broken;
+        impl AuditLog for Broken {
+            fn record(&self, _: &crate::effect::Event) -> Result<(), crate::ports::PortError> {
+                Err(crate::ports::PortError("log is down".into()))
+            }
+        }
+        let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+        let mut portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([0; 32]));
+        portal.ports.audit = Arc::new(Broken);
+        let runs = AtomicUsize::new(0);
+        assert_eq!(increment(&portal, &runs), Err(PortalError::Port("log is down".into())));
+        assert_eq!(host.store.load(&Key::Flow(FlowKind::Login, id())).unwrap().unwrap().value, b"1");
+    }
+}
