@@ -140,9 +140,9 @@ impl FlowError {
     /// use kaigo_seikyu::error::FlowError;
     /// assert_eq!(FlowError::LastSecurityEmail.message(), "セキュリティ用メールアドレスが1件のため削除できません。");
     /// ```
-    pub fn message(&self) -> &'static str {
-        match self {
-            FlowError::Value(v) => v.message(),
+    pub fn message(&self) -> String {
+        let text = match self {
+            FlowError::Value(v) => return v.message(),
             FlowError::ConfirmationMismatch => "確認用の入力内容が一致しません。",
             FlowError::WrongCredentials => "ユーザIDまたはパスワードが正しくありません。",
             FlowError::WrongSecurityCode => "セキュリティコードが正しくありません。",
@@ -193,7 +193,8 @@ impl FlowError {
             FlowError::PrecautionsNotRead => "確認せずに証明書の発行申請は行えません。",
             FlowError::ConsentRequired => "変更前の手数料（13,200円）での発行申請に同意してください。",
             FlowError::NoSuchAccount => "ユーザIDまたはパスワードが正しくありません。",
-        }
+        };
+        text.to_owned()
     }
 }
 
@@ -230,12 +231,12 @@ impl PortalError {
     /// use kaigo_seikyu::error::PortalError;
     /// assert_eq!(PortalError::NoSuchFlow.message(), "最初からやり直してください。");
     /// ```
-    pub fn message(&self) -> &'static str {
+    pub fn message(&self) -> String {
         match self {
             PortalError::Flow(e) => e.message(),
-            PortalError::NoSuchFlow => "最初からやり直してください。",
+            PortalError::NoSuchFlow => "最初からやり直してください。".into(),
             PortalError::Store(_) | PortalError::Port(_) => {
-                "システムが混み合っています。しばらく時間をおいてから再度お試しください。"
+                "システムが混み合っています。しばらく時間をおいてから再度お試しください。".into()
             }
         }
     }

@@ -6,7 +6,7 @@ use chrono::{NaiveDate, TimeDelta};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{DateRange, Instant, start_of};
-use crate::values::Yen;
+use crate::values::{PasswordRules, Yen};
 
 /// Everything the rules leave to data (CAL-05).
 ///
@@ -51,6 +51,8 @@ pub struct Policy {
     pub certificate_validity_years: u32,
     /// FL-08: the current version of the terms of use; a new one asks every office again.
     pub terms_version: u32,
+    /// VAL-06, SEC-09: the password length bounds.
+    pub password: PasswordRules,
     /// VAL-10: argon2id parameters for passwords and security codes.
     pub hashing: HashingParams,
 }
@@ -134,6 +136,7 @@ impl Default for Policy {
             renewal_notice_days: 90,
             certificate_validity_years: 3,
             terms_version: 1,
+            password: PasswordRules::default(),
             hashing: HashingParams::default(),
         }
     }

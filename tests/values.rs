@@ -37,7 +37,7 @@ proptest! {
         let _ = s.parse::<ConfirmationCode>();
         let _ = s.parse::<OneTimePassword>();
         let _ = s.parse::<ManagementNumber>();
-        let _ = Password::new(s.clone()).check_policy(&"KJ131311111111".parse().unwrap());
+        let _ = Password::new(s.clone()).check_policy(&"KJ131311111111".parse().unwrap(), &Default::default());
         let _ = serde_json::from_str::<OfficeNumber>(&format!("{s:?}"));
         let _ = serde_json::from_str::<EmailAddress>(&format!("{s:?}"));
     }
@@ -91,10 +91,10 @@ proptest! {
     fn val_06_policy_properties(body in "[a-zA-Z0-9!#$%&()*+,\\-./:;<=>?@\\[\\]^_`{|}~]{6,14}", bad in "[ \"'\\\\]") {
         let user: UserId = "KJ131311111111".parse().unwrap();
         let ok = format!("a1{body}");
-        prop_assert!(Password::new(ok.clone()).check_policy(&user).is_ok());
+        prop_assert!(Password::new(ok.clone()).check_policy(&user, &Default::default()).is_ok());
         let broken = format!("{}{bad}", &ok[..ok.len() - 1]);
         prop_assert_eq!(
-            Password::new(broken).check_policy(&user),
+            Password::new(broken).check_policy(&user, &Default::default()),
             Err(kaigo_seikyu::values::ValueError::Password(kaigo_seikyu::values::PasswordClause::Characters))
         );
     }

@@ -17,7 +17,7 @@ pub use code::{Code, ConfirmationCode, OneTimePassword};
 pub use email::EmailAddress;
 pub use management_number::ManagementNumber;
 pub use office_number::OfficeNumber;
-pub use password::{Password, PasswordClause, SecurityCode, TemporaryPassword};
+pub use password::{Password, PasswordClause, PasswordRules, SecurityCode, TemporaryPassword};
 pub use prefecture::Prefecture;
 pub use user_id::UserId;
 pub use yen::Yen;
@@ -91,8 +91,8 @@ impl ValueError {
     ///     "パスワードには数字を少なくとも1文字含めてください。"
     /// );
     /// ```
-    pub fn message(&self) -> &'static str {
-        match self {
+    pub fn message(&self) -> String {
+        let text = match self {
             ValueError::OfficeNumberLength => "事業所番号は10桁で入力してください。",
             ValueError::OfficeNumberPrefecture => {
                 "事業所番号の先頭2桁は都道府県番号（01～47）で入力してください。"
@@ -106,7 +106,7 @@ impl ValueError {
             ValueError::EmailLocalPart | ValueError::EmailDomain => {
                 "メールアドレスの形式が正しくありません。"
             }
-            ValueError::Password(clause) => clause.message(),
+            ValueError::Password(clause) => return clause.message(),
             ValueError::CodeFormat { digits: 4 } => "確認コードは4桁の数字を半角で入力してください。",
             ValueError::CodeFormat { .. } => {
                 "ワンタイムパスワードは6桁の数字を半角で入力してください。"
@@ -115,6 +115,7 @@ impl ValueError {
             ValueError::SecurityCodeFormat => {
                 "セキュリティコードは16文字以内の半角英数字記号で入力してください。"
             }
-        }
+        };
+        text.to_owned()
     }
 }

@@ -1,6 +1,7 @@
 //! ログインパスワード, 仮パスワード and セキュリティコード (VAL-06, VAL-09, SEC-01).
 
 use rand_core::CryptoRng;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -14,21 +15,48 @@ use crate::random::below;
 ///
 /// # Example
 /// ```
-/// use kaigo_seikyu::values::{Password, UserId};
+/// use kaigo_seikyu::values::{Password, PasswordRules, UserId};
 /// let id: UserId = "KJ131311111111".parse()?;
 /// let pw = Password::new("Sakura2026!");
 /// assert_eq!(format!("{pw:?}"), "Password(***)");
-/// assert!(pw.check_policy(&id).is_ok());
+/// assert!(pw.check_policy(&id, &PasswordRules::default()).is_ok());
 /// # Ok::<(), kaigo_seikyu::values::ValueError>(())
 /// ```
 #[derive(Clone)]
 pub struct Password(Zeroizing<String>);
 
+/// The numbers of the password policy (VAL-06, SEC-09): its length bounds, in characters.
+/// The default is the source's 8 to 16.
+///
+/// # Example
+/// ```
+/// let rules = kaigo_seikyu::values::PasswordRules::default();
+/// assert_eq!((rules.min_chars, rules.max_chars), (8, 16));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordRules {
+    /// The fewest characters.
+    pub min_chars: u8,
+    /// The most characters.
+    pub max_chars: u8,
+}
+
+impl Default for PasswordRules {
+    fn default() -> Self {
+        PasswordRules { min_chars: 8, max_chars: 16 }
+    }
+}
+
 /// One clause of the password policy (VAL-06), so a screen can say which one was broken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PasswordClause {
-    /// 8 to 16 characters.
-    Length,
+    /// Between the rules' bounds (8 to 16 characters by default).
+    Length {
+        /// The fewest characters.
+        min: u8,
+        /// The most characters.
+        max: u8,
+    },
     /// Only ASCII letters, digits and the 29 allowed symbols; no space.
     Characters,
     /// At least one letter.
@@ -47,30 +75,30 @@ impl PasswordClause {
     /// use kaigo_seikyu::values::PasswordClause;
     /// assert_eq!(PasswordClause::SameAsUserId.message(), "ユーザIDと同じパスワードは入力できません。");
     /// ```
-    pub fn message(self) -> &'static str {
+    pub fn message(self) -> String {
         match self {
-            PasswordClause::Length => "パスワードは8文字～16文字で入力してください。",
+            PasswordClause::Length { min, max } => format!("パスワードは{min}文字～{max}文字で入力してください。"),
             PasswordClause::Characters => {
-                "パスワードに使用できない文字が含まれています。英字、数字、記号（!#$%&()*+,-./:;<=>?@[]^_`{|}~）で入力してください。"
+                "パスワードに使用できない文字が含まれています。英字、数字、記号（!#$%&()*+,-./:;<=>?@[]^_`{|}~）で入力してください。".into()
             }
-            PasswordClause::NoLetter => "パスワードには英字を少なくとも1文字含めてください。",
-            PasswordClause::NoDigit => "パスワードには数字を少なくとも1文字含めてください。",
-            PasswordClause::SameAsUserId => "ユーザIDと同じパスワードは入力できません。",
+            PasswordClause::NoLetter => "パスワードには英字を少なくとも1文字含めてください。".into(),
+            PasswordClause::NoDigit => "パスワードには数字を少なくとも1文字含めてください。".into(),
+            PasswordClause::SameAsUserId => "ユーザIDと同じパスワードは入力できません。".into(),
         }
     }
 }
 
 impl fmt::Display for PasswordClause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PasswordClause::Length => "it must be 8 to 16 characters",
+        match self {
+            PasswordClause::Length { min, max } => write!(f, "it must be {min} to {max} characters"),
             PasswordClause::Characters => {
-                "it may hold only ASCII letters, digits and the symbols !#$%&()*+,-./:;<=>?@[]^_`{|}~"
+                f.write_str("it may hold only ASCII letters, digits and the symbols !#$%&()*+,-./:;<=>?@[]^_`{|}~")
             }
-            PasswordClause::NoLetter => "it must contain at least one letter",
-            PasswordClause::NoDigit => "it must contain at least one digit",
-            PasswordClause::SameAsUserId => "it must not be the user ID",
-        })
+            PasswordClause::NoLetter => f.write_str("it must contain at least one letter"),
+            PasswordClause::NoDigit => f.write_str("it must contain at least one digit"),
+            PasswordClause::SameAsUserId => f.write_str("it must not be the user ID"),
+        }
     }
 }
 
@@ -90,22 +118,24 @@ impl Password {
     }
 
     /// Checks the password policy (VAL-06) for a new password of `user_id`, clause by clause in the
-    /// order of [`PasswordClause`]; the first broken clause is the error.
+    /// order of [`PasswordClause`]; the first broken clause is the error. The length bounds come
+    /// from the policy's [`PasswordRules`].
     ///
     /// # Example
     /// ```
-    /// use kaigo_seikyu::values::{Password, PasswordClause, UserId, ValueError};
+    /// use kaigo_seikyu::values::{Password, PasswordClause, PasswordRules, UserId, ValueError};
     /// let id: UserId = "KJ131311111111".parse()?;
     /// assert_eq!(
-    ///     Password::new("abcdefgh").check_policy(&id),
+    ///     Password::new("abcdefgh").check_policy(&id, &PasswordRules::default()),
     ///     Err(ValueError::Password(PasswordClause::NoDigit))
     /// );
     /// # Ok::<(), ValueError>(())
     /// ```
-    pub fn check_policy(&self, user_id: &UserId) -> Result<(), ValueError> {
+    pub fn check_policy(&self, user_id: &UserId, rules: &PasswordRules) -> Result<(), ValueError> {
         let s = self.0.as_str();
-        let clause = if !(8..=16).contains(&s.chars().count()) {
-            Some(PasswordClause::Length)
+        let (min, max) = (rules.min_chars, rules.max_chars);
+        let clause = if !(usize::from(min)..=usize::from(max)).contains(&s.chars().count()) {
+            Some(PasswordClause::Length { min, max })
         } else if !s
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || SYMBOLS.as_bytes().contains(&c))
@@ -188,12 +218,12 @@ impl fmt::Debug for SecurityCode {
 ///
 /// # Example
 /// ```
-/// use kaigo_seikyu::values::{TemporaryPassword, UserId};
+/// use kaigo_seikyu::values::{PasswordRules, TemporaryPassword, UserId};
 /// let mut rng = rand::rng();
 /// let temp = TemporaryPassword::generate(&mut rng);
 /// assert_eq!(temp.reveal().len(), 12);
 /// let id: UserId = "KJ131311111111".parse().unwrap();
-/// assert!(temp.as_password().check_policy(&id).is_ok());
+/// assert!(temp.as_password().check_policy(&id, &PasswordRules::default()).is_ok());
 /// assert_eq!(format!("{temp:?}"), "TemporaryPassword(***)");
 /// ```
 #[derive(Clone)]
@@ -256,7 +286,7 @@ mod tests {
     }
 
     fn clause(s: &str) -> Option<PasswordClause> {
-        match Password::new(s).check_policy(&id()) {
+        match Password::new(s).check_policy(&id(), &PasswordRules::default()) {
             Ok(()) => None,
             Err(ValueError::Password(c)) => Some(c),
             Err(e) => panic!("unexpected {e:?}"),
@@ -268,9 +298,11 @@ mod tests {
     fn val_06_each_clause_has_its_own_error() {
         assert_eq!(clause("Abcdef12"), None);
         assert_eq!(clause("Abcdefghijklmn12"), None);
-        assert_eq!(clause("Abcdef1"), Some(PasswordClause::Length));
-        assert_eq!(clause("Abcdefghijklmno12"), Some(PasswordClause::Length));
-        assert_eq!(clause(""), Some(PasswordClause::Length));
+        let length = Some(PasswordClause::Length { min: 8, max: 16 });
+        assert_eq!(clause("Abcdef1"), length);
+        assert_eq!(clause("Abcdefghijklmno12"), length);
+        assert_eq!(clause(""), length);
+        assert_eq!(length.unwrap().message(), "パスワードは8文字～16文字で入力してください。");
         assert_eq!(clause("Abcdef 12"), Some(PasswordClause::Characters));
         assert_eq!(clause("Abcdef\"12"), Some(PasswordClause::Characters));
         assert_eq!(clause("Abcdef'12"), Some(PasswordClause::Characters));
@@ -308,10 +340,23 @@ mod tests {
         for _ in 0..200 {
             let t = TemporaryPassword::generate(&mut rng);
             assert_eq!(t.reveal().chars().count(), 12);
-            assert!(t.as_password().check_policy(&id()).is_ok());
+            assert!(t.as_password().check_policy(&id(), &PasswordRules::default()).is_ok());
             seen.insert(t.reveal().to_owned());
         }
         assert_eq!(seen.len(), 200);
+    }
+
+    /// VAL-06, SEC-09: the length bounds are policy data.
+    #[test]
+    fn val_06_sec_09_length_bounds_are_data() {
+        let longer = PasswordRules { min_chars: 8, max_chars: 64 };
+        let pw = Password::new("Abcdefghijklmnopqrstuvwxyz0123456789");
+        assert!(pw.check_policy(&id(), &longer).is_ok());
+        assert_eq!(
+            pw.check_policy(&id(), &PasswordRules::default()),
+            Err(ValueError::Password(PasswordClause::Length { min: 8, max: 16 }))
+        );
+        assert_eq!(PasswordClause::Length { min: 8, max: 64 }.message(), "パスワードは8文字～64文字で入力してください。");
     }
 
     /// SEC-01: no secret in Debug.
