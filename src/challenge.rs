@@ -3,7 +3,7 @@
 //!
 //! Pure: [`Challenge::send`] draws a code and returns the mail as an effect; [`Challenge::check`]
 //! counts a wrong entry. The hour-long budgets (SEC-04, SEC-07) span flows, so the driver keeps
-//! them in the store: see [`Tx::spend_code_mail`] and [`Tx::guard_guesses`].
+//! them in the store (the driver's `spend_code_mail` and `guard_guesses`).
 
 use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,54 @@
-//! kaigo-seikyu (crate docs are written with the walkthrough)
+//! # kaigo-seikyu
+//!
+//! The account-security and certificate-fee rules of Japan's long-term-care claims portal
+//! (介護電子請求受付システム), as changed by its December 2025 (令和7年12月) release: the mandatory
+//! security email (セキュリティ用メールアドレス) with a grace period until 2026-01-31, the office's own
+//! login-info reset with a one-time password, the paper reissue application to the prefecture's
+//! federation (国保連合会), and the certificate fee cut on 2026-04-01.
+//!
+//! ## How the pieces fit
+//!
+//! - **Values** ([`values`], [`calendar`]) are parsed once at the edge: an [`values::OfficeNumber`],
+//!   a [`values::UserId`], an [`values::EmailAddress`], a [`values::Password`] checked against the
+//!   policy, codes, management numbers, yen. Every parser returns an error, never panics.
+//! - **Policy** ([`policy::Policy`]) is data: the release calendar, lifetimes, attempt limits,
+//!   argon2 parameters. `Policy::default()` is the December 2025 release.
+//! - **Flows** are pure, typed state machines, one module each. A transition takes the state, the
+//!   input, `now` and the host's CSPRNG ([`portal::Cx`]) and returns the next state plus
+//!   [`effect::Effect`]s as data: mails to send, notices to post, account changes, audit events.
+//! - **Ports** ([`store::Store`], [`ports`]) are what a host implements: storage with
+//!   compare-and-swap, a mail outbox, the notice board, the office ledger, the audit log, sessions
+//!   and the clock. [`memory::Embedded`] bundles in-memory ones: the embedded default.
+//! - **The driver** ([`portal::Portal`]) loads a flow, applies one input, commits with
+//!   compare-and-swap and hands the effects to the ports.
+//!
+//! ## Example: the pieces
+//!
+//! ```
+//! use kaigo_seikyu::calendar::utc;
+//! use kaigo_seikyu::memory::Embedded;
+//! use kaigo_seikyu::policy::Policy;
+//! use kaigo_seikyu::secret::CodeKey;
+//! use kaigo_seikyu::values::{EmailAddress, OfficeNumber, Prefecture, UserId, Yen};
+//!
+//! let policy = Policy::default();
+//! // The fee is decided by the instant an application is submitted (CAL-04).
+//! assert_eq!(policy.fee_at(utc("2026-03-31T23:59:59+09:00")), Yen(13_200));
+//! assert_eq!(policy.fee_at(utc("2026-04-01T00:00:00+09:00")), Yen(7_800));
+//!
+//! // Values are parsed once; bad input is an error with a Japanese message for the screen.
+//! let office: OfficeNumber = "1311111111".parse()?;
+//! let user = UserId::new(Prefecture::TOKYO, office);
+//! assert_eq!(user.to_string(), "KJ131311111111");
+//! let err = "ｍａｉｌ@jp".parse::<EmailAddress>().unwrap_err();
+//! assert_eq!(err.message(), "メールアドレスは半角英数字記号で入力してください。");
+//!
+//! // The embedded host: in-memory ports and a virtual clock, driven by a Portal.
+//! let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+//! let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
+//! assert_eq!(portal.now(), utc("2026-01-10T10:00:00+09:00"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -18,7 +18,7 @@ use crate::random::below;
 /// let code: ConfirmationCode = " 0042 ".parse()?;
 /// assert_eq!(code.reveal(), "0042");
 /// assert_eq!(format!("{code:?}"), "Code<4>(***)");
-/// assert_eq!("12345".parse::<OneTimePassword>(), Err(ValueError::CodeFormat { digits: 6 }));
+/// assert_eq!("12345".parse::<OneTimePassword>().unwrap_err(), ValueError::CodeFormat { digits: 6 });
 /// # Ok::<(), ValueError>(())
 /// ```
 #[derive(Clone)]
