@@ -74,4 +74,6 @@ pub mod screen;
 pub mod secret;
 pub mod security_emails;
 pub mod store;
+#[cfg(feature = "proptest")]
+pub mod strategies;
 pub mod values;

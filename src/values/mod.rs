@@ -17,7 +17,7 @@ pub use code::{Code, ConfirmationCode, OneTimePassword};
 pub use email::EmailAddress;
 pub use management_number::ManagementNumber;
 pub use office_number::OfficeNumber;
-pub use password::{Password, PasswordClause, PasswordRules, SecurityCode, TemporaryPassword};
+pub use password::{Password, PasswordClause, PasswordRules, SecurityCode, TemporaryPassword, password_symbols};
 pub use prefecture::Prefecture;
 pub use user_id::UserId;
 pub use yen::Yen;

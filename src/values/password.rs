@@ -103,7 +103,17 @@ impl fmt::Display for PasswordClause {
 }
 
 /// The 29 symbols a password may hold (VAL-06): printable ASCII punctuation except `"` `'` `\`.
-pub(crate) const SYMBOLS: &str = "!#$%&()*+,-./:;<=>?@[]^_`{|}~";
+const SYMBOLS: &str = "!#$%&()*+,-./:;<=>?@[]^_`{|}~";
+
+/// The 29 symbols a password may hold (VAL-06), in ASCII order.
+///
+/// # Example
+/// ```
+/// assert_eq!(kaigo_seikyu::values::password_symbols(), "!#$%&()*+,-./:;<=>?@[]^_`{|}~");
+/// ```
+pub fn password_symbols() -> &'static str {
+    SYMBOLS
+}
 
 impl Password {
     /// Wraps what the user typed. Nothing is checked: use [`Password::check_policy`] for a new one.
