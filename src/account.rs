@@ -143,17 +143,31 @@ impl TryFrom<SecurityEmailsRaw> for SecurityEmails {
     type Error = &'static str;
     fn try_from(raw: SecurityEmailsRaw) -> Result<Self, Self::Error> {
         let n = raw.entries.len();
-        let distinct = raw.entries.iter().enumerate().all(|(i, e)| raw.entries[..i].iter().all(|p| p.address != e.address));
-        if n > SecurityEmails::MAX || !distinct || (n > 0 && raw.selected >= n) || (n == 0 && raw.selected != 0) {
+        let distinct = raw
+            .entries
+            .iter()
+            .enumerate()
+            .all(|(i, e)| raw.entries[..i].iter().all(|p| p.address != e.address));
+        if n > SecurityEmails::MAX
+            || !distinct
+            || (n > 0 && raw.selected >= n)
+            || (n == 0 && raw.selected != 0)
+        {
             return Err("a stored security email list breaks SE-01..SE-03");
         }
-        Ok(SecurityEmails { entries: raw.entries, selected: raw.selected })
+        Ok(SecurityEmails {
+            entries: raw.entries,
+            selected: raw.selected,
+        })
     }
 }
 
 impl From<SecurityEmails> for SecurityEmailsRaw {
     fn from(list: SecurityEmails) -> Self {
-        SecurityEmailsRaw { entries: list.entries, selected: list.selected }
+        SecurityEmailsRaw {
+            entries: list.entries,
+            selected: list.selected,
+        }
     }
 }
 
@@ -198,30 +212,50 @@ impl SecurityEmails {
         if self.entries.len() >= Self::MAX {
             return Err(FlowError::SecurityEmailLimit);
         }
-        self.entries.push(SecurityEmail { address, registered_at: now });
+        self.entries.push(SecurityEmail {
+            address,
+            registered_at: now,
+        });
         Ok(())
     }
 
     /// Replaces `old` by `new` in place, keeping the selection (SE-06).
-    pub fn replace(&mut self, old: &EmailAddress, new: EmailAddress, now: Instant) -> Result<(), FlowError> {
-        let i = self.position(old).ok_or(FlowError::SecurityEmailNotRegistered)?;
+    pub fn replace(
+        &mut self,
+        old: &EmailAddress,
+        new: EmailAddress,
+        now: Instant,
+    ) -> Result<(), FlowError> {
+        let i = self
+            .position(old)
+            .ok_or(FlowError::SecurityEmailNotRegistered)?;
         if self.position(&new).is_some_and(|j| j != i) {
             return Err(FlowError::DuplicateSecurityEmail);
         }
-        self.entries[i] = SecurityEmail { address: new, registered_at: now };
+        self.entries[i] = SecurityEmail {
+            address: new,
+            registered_at: now,
+        };
         Ok(())
     }
 
     /// Deletes `address` (SE-04: refused when it is the only one). Deleting the selected one selects
-    /// the oldest remaining (SE-03).
+    /// the oldest remaining (SE-03): the earliest registered, the first listed among equals.
     pub fn remove(&mut self, address: &EmailAddress) -> Result<(), FlowError> {
-        let i = self.position(address).ok_or(FlowError::SecurityEmailNotRegistered)?;
+        let i = self
+            .position(address)
+            .ok_or(FlowError::SecurityEmailNotRegistered)?;
         if self.entries.len() <= 1 {
             return Err(FlowError::LastSecurityEmail);
         }
         self.entries.remove(i);
         if i == self.selected {
-            self.selected = 0;
+            self.selected = self
+                .entries
+                .iter()
+                .enumerate()
+                .min_by_key(|(j, e)| (e.registered_at, *j))
+                .map_or(0, |(j, _)| j);
         } else if i < self.selected {
             self.selected -= 1;
         }
@@ -230,7 +264,9 @@ impl SecurityEmails {
 
     /// Makes `address` the selected notification destination (SE-03).
     pub fn select(&mut self, address: &EmailAddress) -> Result<(), FlowError> {
-        self.selected = self.position(address).ok_or(FlowError::SecurityEmailNotRegistered)?;
+        self.selected = self
+            .position(address)
+            .ok_or(FlowError::SecurityEmailNotRegistered)?;
         Ok(())
     }
 
@@ -261,20 +297,51 @@ mod tests {
             list.add(a(&format!("m{i}@jp")), now).unwrap();
         }
         let before = list.clone();
-        assert_eq!(list.add(a("m6@jp"), now), Err(FlowError::SecurityEmailLimit));
-        assert_eq!(list.add(a("M1@JP"), now), Err(FlowError::DuplicateSecurityEmail));
+        assert_eq!(
+            list.add(a("m6@jp"), now),
+            Err(FlowError::SecurityEmailLimit)
+        );
+        assert_eq!(
+            list.add(a("M1@JP"), now),
+            Err(FlowError::DuplicateSecurityEmail)
+        );
         assert_eq!(list, before);
         list.select(&a("m3@jp")).unwrap();
         list.remove(&a("m1@jp")).unwrap();
         assert_eq!(list.selected(), Some(&a("m3@jp")));
         list.remove(&a("m3@jp")).unwrap();
-        assert_eq!(list.selected(), Some(&a("m2@jp")), "oldest remaining selected");
+        assert_eq!(
+            list.selected(),
+            Some(&a("m2@jp")),
+            "oldest remaining selected"
+        );
         list.remove(&a("m4@jp")).unwrap();
         list.remove(&a("m5@jp")).unwrap();
         assert_eq!(list.remove(&a("m2@jp")), Err(FlowError::LastSecurityEmail));
         assert_eq!(list.len(), 1);
         assert_eq!(list.replace(&a("m2@jp"), a("n@jp"), now), Ok(()));
         assert_eq!(list.selected(), Some(&a("n@jp")));
+    }
+
+    /// SE-03: "oldest" is by registration: a replaced address counts from its replacement.
+    #[test]
+    fn se_03_oldest_is_by_registration_time() {
+        let t0 = utc("2026-01-10T10:00:00+09:00");
+        let mut list = SecurityEmails::default();
+        list.add(a("first@jp"), t0).unwrap();
+        list.add(a("second@jp"), t0 + chrono::TimeDelta::hours(1))
+            .unwrap();
+        list.add(a("third@jp"), t0 + chrono::TimeDelta::hours(2))
+            .unwrap();
+        list.replace(
+            &a("first@jp"),
+            a("renewed@jp"),
+            t0 + chrono::TimeDelta::hours(3),
+        )
+        .unwrap();
+        list.select(&a("third@jp")).unwrap();
+        list.remove(&a("third@jp")).unwrap();
+        assert_eq!(list.selected(), Some(&a("second@jp")));
     }
 
     /// SE-01..SE-03: a stored list that breaks the invariants does not load.

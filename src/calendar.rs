@@ -116,14 +116,18 @@ impl YearMonth {
     /// assert!(kaigo_seikyu::calendar::YearMonth::new(2026, 13).is_none());
     /// ```
     pub fn new(year: u16, month: u8) -> Option<Self> {
-        ((1000..=9999).contains(&year) && (1..=12).contains(&month)).then_some(YearMonth { year, month })
+        ((1000..=9999).contains(&year) && (1..=12).contains(&month))
+            .then_some(YearMonth { year, month })
     }
 
     /// The JST month an instant falls in.
     pub fn of(instant: Instant) -> Self {
         let d = date_of(instant);
         let year = u16::try_from(d.year()).unwrap_or(9999).clamp(1000, 9999);
-        YearMonth { year, month: d.month() as u8 }
+        YearMonth {
+            year,
+            month: d.month() as u8,
+        }
     }
 
     /// The year.
@@ -151,7 +155,12 @@ impl fmt::Display for YearMonth {
 /// assert_eq!(kaigo_seikyu::calendar::format_padded(d), "2026年01月31日");
 /// ```
 pub fn format_padded(date: NaiveDate) -> String {
-    format!("{:04}年{:02}月{:02}日", date.year(), date.month(), date.day())
+    format!(
+        "{:04}年{:02}月{:02}日",
+        date.year(),
+        date.month(),
+        date.day()
+    )
 }
 
 /// A date as the fee message prints it, not padded: `2026年4月1日` (CAL-06).
@@ -172,12 +181,30 @@ mod tests {
     /// CAL-01: JST dates; a UTC instant falls on the next JST date from 15:00 UTC.
     #[test]
     fn cal_01_jst_dates() {
-        assert_eq!(date_of(utc("2025-12-31T14:59:59.999Z")), NaiveDate::from_ymd_opt(2025, 12, 31).unwrap());
-        assert_eq!(date_of(utc("2025-12-31T15:00:00Z")), NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
-        assert_eq!(date_of(utc("2026-01-31T23:59:59.999+09:00")), NaiveDate::from_ymd_opt(2026, 1, 31).unwrap());
-        assert_eq!(start_of(NaiveDate::from_ymd_opt(2026, 2, 1).unwrap()), utc("2026-01-31T15:00:00Z"));
-        assert_eq!(YearMonth::of(utc("2026-01-31T14:59:59Z")).to_string(), "202601");
-        assert_eq!(YearMonth::of(utc("2026-01-31T15:00:00Z")).to_string(), "202602");
+        assert_eq!(
+            date_of(utc("2025-12-31T14:59:59.999Z")),
+            NaiveDate::from_ymd_opt(2025, 12, 31).unwrap()
+        );
+        assert_eq!(
+            date_of(utc("2025-12-31T15:00:00Z")),
+            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
+        );
+        assert_eq!(
+            date_of(utc("2026-01-31T23:59:59.999+09:00")),
+            NaiveDate::from_ymd_opt(2026, 1, 31).unwrap()
+        );
+        assert_eq!(
+            start_of(NaiveDate::from_ymd_opt(2026, 2, 1).unwrap()),
+            utc("2026-01-31T15:00:00Z")
+        );
+        assert_eq!(
+            YearMonth::of(utc("2026-01-31T14:59:59Z")).to_string(),
+            "202601"
+        );
+        assert_eq!(
+            YearMonth::of(utc("2026-01-31T15:00:00Z")).to_string(),
+            "202602"
+        );
     }
 
     /// CAL-06: padded for the grace message, plain for the fee message.

@@ -1,1 +1,1445 @@
-//! (being written)
+//! 介護保険証明書 (FEE-01 … FEE-06, CAL-03, CAL-04, CAL-06; source 1.2.3): the 【証明書】 menu, the
+//! issue application `1 証明書発行用パスワード入力 2 送信確認 3 終了` with its fee, the fee-change
+//! notice and consent dialog, estimates (見積書) and renewal reminders.
+//!
+//! # The flow
+//!
+//! ```text
+//! ChoosingAction ──ReadPrecautions──▶ ChoosingAction (発行申請を行う前に read)
+//!     │  Next(Estimate) ──▶ ViewingEstimate ──Back──▶ ChoosingAction
+//!     │  Next(Apply), precautions read (FEE-04)
+//!     ▼
+//! EnteringPassword ──EnterPassword──▶ ConfirmingSubmission ──AgreeAndSubmit──┬─ outside the window ─▶ Done
+//!                  ◀──────Back─────── (fee and notice of now)                │
+//!                                                                            └─ in the window ─▶ ConfirmingOldFee
+//! ConfirmingOldFee ──DialogOk──▶ Done          ConfirmingOldFee ──DialogCancel──▶ ConfirmingSubmission
+//! ```
+//!
+//! - **FEE-01**: the fee charged is [`Policy::fee_at`] of the instant the application is
+//!   *submitted* (the `利用規約に同意して送信` press outside the window, the `OK` press in the
+//!   dialog), whatever an earlier screen said.
+//! - **FEE-02, CAL-03**: within the notice window, 【証明書】 and 【送信確認(証明書)】 show the two
+//!   sentences of [`FeeNotice`]; outside it neither does. Screens are drawn at the request's `now`.
+//! - **FEE-03**: within the window `利用規約に同意して送信` opens the dialog
+//!   ([`ConfirmingOldFee`]); only `OK` submits, `キャンセル` returns to 【送信確認(証明書)】 with
+//!   nothing submitted. Outside the window there is no dialog.
+//! - Decision: `OK` pressed once the fee has changed (from 2026-04-01T00:00+09:00) submits at the
+//!   fee of that instant (7,800円, FEE-01) and records no consent: the old-fee consent no longer
+//!   applies, and outside the window a submission needs none. The done screen states the fee
+//!   charged.
+//! - **FEE-04**: `証明書の発行申請をする` is refused with `確認せずに証明書の発行申請は行えません。`
+//!   until `発行申請を行う前に ?` has been opened; the password step holds the proof.
+//! - `証明書発行用パスワード` (the password that will protect the certificate file) obeys the login
+//!   password policy (VAL-06) and must equal its confirmation (VAL-05). It is a secret (SEC-01):
+//!   only its argon2id hash is kept (in the flow and in the [`Certificate`] record, so a later
+//!   download step can check it); it never appears in a screen, an event or `Debug`.
+//! - A submitted application records a [`Certificate`] under
+//!   [`Key::Certificates`] in the same commit as the flow. The
+//!   X.509 issuing itself is out of scope: the host's CA does it; this crate decides the fee and
+//!   keeps the record (issue instant = submit instant).
+//! - **FEE-05**: [`Certificates::due_for_renewal`] is a pure function of the records and `now`;
+//!   [`Portal::certificate_reminders`] posts the due ones' お知らせ ([`renewal_notice`]) once,
+//!   marking them in the same commit. 【証明書】 shows a message while a certificate is in its
+//!   renewal period.
+//! - **FEE-06**: an [`Estimate`] states the fee of the day it is made and, within the window, the
+//!   notice.
+//!
+//! Every date and amount in these texts comes from the [`Policy`] (CAL-05), printed as CAL-06 says:
+//! `2026年4月1日`, `13,200円`.
+//!
+//! # Example
+//! ```
+//! use kaigo_seikyu::calendar::utc;
+//! use kaigo_seikyu::certificate::{CertificateInput, MenuChoice};
+//! use kaigo_seikyu::memory::Embedded;
+//! use kaigo_seikyu::policy::Policy;
+//! use kaigo_seikyu::ports::OfficeRecord;
+//! use kaigo_seikyu::secret::CodeKey;
+//! use kaigo_seikyu::values::{Prefecture, UserId, Yen};
+//! use rand::SeedableRng;
+//!
+//! let host = Embedded::new(utc("2026-02-10T10:00:00+09:00"));
+//! let user: UserId = "KJ131311111111".parse()?;
+//! host.ledger.insert(OfficeRecord {
+//!     number: user.office(),
+//!     name: "請求事業所 A".into(),
+//!     postal_address: "東京都千代田区".into(),
+//!     phone: "03-0000-0000".into(),
+//!     billing: vec![Prefecture::TOKYO],
+//! });
+//! let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([0; 32]));
+//! let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+//!
+//! let (id, menu) = portal.certificate_start(&user, &mut rng)?;
+//! assert!(menu.shows("※2026年4月1日より、証明書発行手数料が13,200円から7,800円に変更されます。"));
+//! portal.certificate_input(&user, &id, CertificateInput::ReadPrecautions, &mut rng)?;
+//! portal.certificate_input(&user, &id, CertificateInput::Next(MenuChoice::Apply), &mut rng)?;
+//! let confirm = portal.certificate_password(&user, &id, "Hakko2026!", "Hakko2026!", &mut rng)?;
+//! assert!(confirm.shows("《発行手数料》 13,200円"));
+//! let dialog = portal.certificate_input(&user, &id, CertificateInput::AgreeAndSubmit, &mut rng)?;
+//! assert!(dialog.offers("OK") && dialog.offers("キャンセル"));
+//! let done = portal.certificate_input(&user, &id, CertificateInput::DialogOk, &mut rng)?;
+//! assert_eq!(done.title, "処理終了");
+//! let certificates = portal.certificates(&user.office())?;
+//! assert_eq!(certificates.iter().next().map(|c| c.fee), Some(Yen(13_200)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use chrono::{Datelike, Days, Months, NaiveDate};
+use rand_core::CryptoRng;
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::{Instant, date_of, format_plain, start_of};
+use crate::effect::{Effect, Event, EventKind};
+use crate::error::{FlowError, PortalError};
+use crate::mail::Notice;
+use crate::policy::{FeeSchedule, Policy};
+use crate::portal::{Cx, Portal, Step};
+use crate::screen::Screen;
+use crate::secret::PasswordHash;
+use crate::store::{FlowId, FlowKind, Key};
+use crate::values::{OfficeNumber, Password, PasswordRules, UserId, Yen};
+
+// ---------------------------------------------------------------------------------------------
+// The texts (source 1.2.3; [D] where marked).
+
+/// The step list of 【証明書】 and the estimate.
+const MENU_STEPS: &[&str] = &["1 証明書"];
+/// The step list of the issue application.
+const ISSUE_STEPS: &[&str] = &["1 証明書発行用パスワード入力", "2 送信確認", "3 終了"];
+
+const MENU_TITLE: &str = "証明書";
+const MENU_LEAD: &str = "処理を選択し、【次へ】ボタンを押してください。";
+const MENU_ESTIMATE: &str = "☒ 見積書を作成する（必要な場合のみ）";
+const MENU_ESTIMATE_NOTE: &str = "- 証明書発行手数料の見積書を作成することができます。";
+const MENU_APPLY: &str = "☐ 証明書の発行申請をする";
+const MENU_APPLY_NOTE: &str = "- 新しい証明書の発行申請を行うことができます。";
+const MENU_PRECAUTIONS: &str =
+    "※「？」ボタンより、「発行申請を行う前に」の内容を必ず確認の上、発行申請を行ってください。";
+const MENU_PRECAUTIONS_REQUIRED: &str = "確認せずに証明書の発行申請は行えません。";
+const PRECAUTIONS_BUTTON: &str = "発行申請を行う前に ?";
+/// [D] The status line once the precautions have been opened.
+const PRECAUTIONS_LABEL: &str = "発行申請を行う前に";
+const PRECAUTIONS_READ: &str = "確認済み";
+const NEXT: &str = "次へ";
+const BACK: &str = "戻る";
+
+/// [D] The password step (the source shows no picture of it).
+const PASSWORD_TITLE: &str = "証明書発行用パスワード入力";
+const PASSWORD_LEAD: &str = "証明書発行用パスワードを入力し、【次へ】ボタンを押してください。";
+const PASSWORD_LABEL: &str = "《証明書発行用パスワード》";
+const PASSWORD_CONFIRM_LABEL: &str = "《証明書発行用パスワード(確認用)》";
+
+const CONFIRM_TITLE: &str = "送信確認(証明書)";
+const CONFIRM_LEAD: [&str; 2] = [
+    "証明書の発行申請処理を行います。",
+    "内容を確認し、【利用規約に同意して送信】ボタンを押してください。",
+];
+const OFFICE_NAME_LABEL: &str = "事業所名";
+const FEE_LABEL: &str = "発行手数料";
+const IMPORTANT: &str = "重要なお知らせ";
+const TERMS: [&str; 4] = [
+    "電子請求受付システム 認証サービス利用規約",
+    "電子証明書の発行申請を行うためには、下記の利用規約に同意する必要があります。",
+    "内容を確認の上、【利用規約に同意して送信】ボタンを押してください。",
+    "利用規約を保存する場合、【利用規約をダウンロード】ボタンを押してください。",
+];
+const DOWNLOAD_TERMS: &str = "利用規約をダウンロード";
+const AGREE_AND_SUBMIT: &str = "利用規約に同意して送信";
+const OK: &str = "OK";
+const CANCEL: &str = "キャンセル";
+
+/// [D] The done screen.
+const DONE_TITLE: &str = "処理終了";
+const DONE_LEAD: &str = "証明書の発行申請を受け付けました。";
+const FINISH: &str = "終了";
+
+/// [D] The estimate.
+const ESTIMATE_TITLE: &str = "見積書";
+const ESTIMATE_LEAD: &str = "証明書発行手数料の見積書を作成しました。";
+const OFFICE_NUMBER_LABEL: &str = "事業所番号";
+const MADE_ON_LABEL: &str = "作成日";
+
+/// [D] FEE-05: the renewal お知らせ and the message on 【証明書】.
+const RENEWAL_TITLE: &str = "介護保険証明書更新のお知らせ";
+const GREETING: &str = "介護電子請求受付システムからのお知らせです。";
+const RENEWAL_APPROACHING: &str = "介護保険証明書の有効終了年月日が近づいています。";
+/// The request both the お知らせ and the message end with.
+const RENEWAL_REQUEST: &str = "証明書の更新申請（発行申請）を行ってください。";
+const AUTO_NOTICE: &str = "本お知らせはシステムが自動的に送信しております。";
+
+// ---------------------------------------------------------------------------------------------
+// The fee notice (FEE-02, FEE-03, CAL-03, CAL-06).
+
+/// The fee-change notice of a [`FeeSchedule`]: the two sentences of FEE-02 and the dialog question
+/// of FEE-03, built from the schedule's data (CAL-05) and printed as CAL-06 says.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{calendar::utc, certificate::FeeNotice, policy::Policy};
+/// let policy = Policy::default();
+/// assert!(FeeNotice::at(&policy, utc("2025-12-31T23:59:59+09:00")).is_none());
+/// let notice = FeeNotice::at(&policy, utc("2026-01-01T00:00:00+09:00")).unwrap();
+/// assert_eq!(notice.announcement(), "2026年4月1日より、証明書発行手数料が13,200円から7,800円に変更されます。");
+/// assert_eq!(notice.application(), "2026年4月1日以降に発行申請した証明書から、変更後の手数料（7,800円）が適用されます。");
+/// assert_eq!(notice.question(), "変更前の手数料（13,200円）で発行申請します。よろしいですか？");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeeNotice(FeeSchedule);
+
+impl FeeNotice {
+    /// The notice of `schedule`, whenever it is shown.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::{certificate::FeeNotice, policy::Policy};
+    /// let notice = FeeNotice::new(Policy::default().fee);
+    /// assert_eq!(notice.before().to_string(), "13,200円");
+    /// ```
+    pub fn new(schedule: FeeSchedule) -> Self {
+        FeeNotice(schedule)
+    }
+
+    /// The notice shown at `now`: the policy's schedule within the notice window (CAL-03), else
+    /// `None`.
+    pub fn at(policy: &Policy, now: Instant) -> Option<Self> {
+        policy
+            .in_fee_notice_window(now)
+            .then_some(FeeNotice(policy.fee))
+    }
+
+    /// The fee before the change, the one the dialog asks consent to.
+    pub fn before(&self) -> Yen {
+        self.0.before
+    }
+
+    /// `2026年4月1日より、証明書発行手数料が13,200円から7,800円に変更されます。`
+    pub fn announcement(&self) -> String {
+        let FeeSchedule {
+            before,
+            change_day,
+            after,
+        } = self.0;
+        format!(
+            "{}より、証明書発行手数料が{before}から{after}に変更されます。",
+            format_plain(change_day)
+        )
+    }
+
+    /// `2026年4月1日以降に発行申請した証明書から、変更後の手数料（7,800円）が適用されます。`
+    pub fn application(&self) -> String {
+        format!(
+            "{}以降に発行申請した証明書から、変更後の手数料（{}）が適用されます。",
+            format_plain(self.0.change_day),
+            self.0.after
+        )
+    }
+
+    /// `変更前の手数料（13,200円）で発行申請します。よろしいですか？`
+    pub fn question(&self) -> String {
+        format!(
+            "変更前の手数料（{}）で発行申請します。よろしいですか？",
+            self.0.before
+        )
+    }
+
+    /// The two sentences as 【証明書】 and an estimate show them: the first with `※`.
+    fn marked_lines(&self) -> [String; 2] {
+        [format!("※{}", self.announcement()), self.application()]
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Certificates (FEE-05).
+
+/// The last day (有効終了年月日) of a certificate issued on the JST date `issued`, valid `years`
+/// years.
+///
+/// Decision: the issue day counts as the first day, so the certificate is valid through the day
+/// before the same date `years` later (2025-12-20 → 2028-12-19); when that date does not exist
+/// (29 February), through the last day of that month (民法 143 条 2 項).
+///
+/// # Example
+/// ```
+/// use chrono::NaiveDate;
+/// use kaigo_seikyu::certificate::end_date;
+/// let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+/// assert_eq!(end_date(d(2025, 12, 20), 3), d(2028, 12, 19));
+/// assert_eq!(end_date(d(2028, 2, 29), 3), d(2031, 2, 28));
+/// assert_eq!(end_date(d(2028, 3, 1), 3), d(2031, 2, 28));
+/// ```
+pub fn end_date(issued: NaiveDate, years: u32) -> NaiveDate {
+    match issued.checked_add_months(Months::new(years.saturating_mul(12))) {
+        Some(same_day) if same_day.day() == issued.day() => {
+            same_day.pred_opt().unwrap_or(NaiveDate::MIN)
+        }
+        Some(end_of_month) => end_of_month,
+        None => NaiveDate::MAX,
+    }
+}
+
+/// One certificate of an office, as the store keeps it.
+///
+/// The X.509 certificate itself is issued by the host's CA (out of scope); this is the record
+/// the fee and the renewal reminders need.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{calendar::utc, certificate::Certificates, policy::Policy, values::Yen};
+/// let policy = Policy::default();
+/// let mut certs = Certificates::default();
+/// let end = chrono::NaiveDate::from_ymd_opt(2026, 3, 31).unwrap();
+/// let cert = certs.import(utc("2023-04-01T10:00:00+09:00"), end, Yen(13_200));
+/// assert_eq!(cert.serial, 1);
+/// assert_eq!(cert.renewal_from(&policy).to_string(), "2025-12-31");
+/// assert!(format!("{cert:?}").contains("reminded: None"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Certificate {
+    /// Its number among the office's certificates, from 1.
+    pub serial: u32,
+    /// When it was applied for (submitted) and, for this crate, issued.
+    pub applied_at: Instant,
+    /// 有効終了年月日: the last JST day it is valid.
+    pub end_date: NaiveDate,
+    /// The fee charged (FEE-01).
+    pub fee: Yen,
+    /// The argon2id hash of its 証明書発行用パスワード; `None` for an imported certificate.
+    pub password: Option<PasswordHash>,
+    /// When its renewal reminder was posted (FEE-05: once).
+    pub reminded: Option<Instant>,
+}
+
+impl Certificate {
+    /// The first JST day of its renewal period: `renewal_notice_days` (90) before the end date.
+    pub fn renewal_from(&self, policy: &Policy) -> NaiveDate {
+        self.end_date
+            .checked_sub_days(Days::new(u64::from(policy.renewal_notice_days)))
+            .unwrap_or(NaiveDate::MIN)
+    }
+}
+
+/// The certificates of one office (the record at
+/// [`Key::Certificates`]), oldest first.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{calendar::utc, certificate::Certificates, policy::Policy, values::Yen};
+/// let policy = Policy::default();
+/// let mut certs = Certificates::default();
+/// let end = chrono::NaiveDate::from_ymd_opt(2026, 3, 31).unwrap();
+/// certs.import(utc("2023-04-01T10:00:00+09:00"), end, Yen(13_200));
+/// assert!(certs.due_for_renewal(utc("2025-12-30T23:59:59+09:00"), &policy).is_empty());
+/// assert_eq!(certs.due_for_renewal(utc("2025-12-31T00:00:00+09:00"), &policy).len(), 1);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Certificates {
+    list: Vec<Certificate>,
+}
+
+impl Certificates {
+    /// The certificates, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &Certificate> {
+        self.list.iter()
+    }
+
+    /// How many there are.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Records a certificate issued before this crate kept the records (migration), valid through
+    /// `end_date`. Returns the record.
+    pub fn import(&mut self, issued_at: Instant, end_date: NaiveDate, fee: Yen) -> Certificate {
+        self.push(issued_at, end_date, fee, None)
+    }
+
+    /// Records a certificate applied for at `now` (FEE-01: at the fee of `now`).
+    fn issue(
+        &mut self,
+        now: Instant,
+        fee: Yen,
+        password: PasswordHash,
+        policy: &Policy,
+    ) -> Certificate {
+        let end = end_date(date_of(now), policy.certificate_validity_years);
+        self.push(now, end, fee, Some(password))
+    }
+
+    fn push(
+        &mut self,
+        applied_at: Instant,
+        end_date: NaiveDate,
+        fee: Yen,
+        password: Option<PasswordHash>,
+    ) -> Certificate {
+        let serial = self
+            .list
+            .iter()
+            .map(|c| c.serial)
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1);
+        let cert = Certificate {
+            serial,
+            applied_at,
+            end_date,
+            fee,
+            password,
+            reminded: None,
+        };
+        self.list.push(cert.clone());
+        cert
+    }
+
+    /// FEE-05: the certificates in their renewal period at `now`: from 90 days before the end date
+    /// (inclusive) through the end date, JST dates, and not yet renewed.
+    ///
+    /// Decisions: a certificate counts as renewed once the office has applied for another one on
+    /// or after the first day of its renewal period; a certificate applied for earlier may be a
+    /// second one in use, so it does not silence the reminder (an early renewal gets one reminder
+    /// too many rather than a certificate none). An expired certificate is not in its renewal
+    /// period (there is nothing left to renew).
+    pub fn in_renewal_period(&self, now: Instant, policy: &Policy) -> Vec<&Certificate> {
+        let today = date_of(now);
+        self.list
+            .iter()
+            .filter(|c| c.renewal_from(policy) <= today && today <= c.end_date)
+            .filter(|c| {
+                let from = start_of(c.renewal_from(policy));
+                !self
+                    .list
+                    .iter()
+                    .any(|other| other.serial != c.serial && other.applied_at >= from)
+            })
+            .collect()
+    }
+
+    /// FEE-05: the certificates whose renewal reminder is due at `now`: in their renewal period
+    /// and not yet reminded (once per certificate).
+    pub fn due_for_renewal(&self, now: Instant, policy: &Policy) -> Vec<&Certificate> {
+        self.in_renewal_period(now, policy)
+            .into_iter()
+            .filter(|c| c.reminded.is_none())
+            .collect()
+    }
+
+    /// FEE-05: marks every due certificate as reminded at `now` and returns them with the effects
+    /// to post: a [`renewal_notice`] to `office` and a `RenewalReminded` event each.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::{calendar::utc, certificate::Certificates, policy::Policy, values::Yen};
+    /// let policy = Policy::default();
+    /// let mut certs = Certificates::default();
+    /// let end = chrono::NaiveDate::from_ymd_opt(2026, 3, 31).unwrap();
+    /// certs.import(utc("2023-04-01T10:00:00+09:00"), end, Yen(13_200));
+    /// let office = "1311111111".parse().unwrap();
+    /// let now = utc("2026-01-05T09:00:00+09:00");
+    /// let (reminded, effects) = certs.remind(office, now, &policy);
+    /// assert_eq!((reminded.len(), effects.len()), (1, 2));
+    /// assert!(certs.remind(office, now, &policy).0.is_empty());
+    /// ```
+    pub fn remind(
+        &mut self,
+        office: OfficeNumber,
+        now: Instant,
+        policy: &Policy,
+    ) -> (Vec<Certificate>, Vec<Effect>) {
+        let due: Vec<u32> = self
+            .due_for_renewal(now, policy)
+            .iter()
+            .map(|c| c.serial)
+            .collect();
+        let fee_notice = FeeNotice::at(policy, now);
+        let mut reminded = Vec::new();
+        let mut effects = Vec::new();
+        for cert in self.list.iter_mut().filter(|c| due.contains(&c.serial)) {
+            cert.reminded = Some(now);
+            effects.push(Effect::Notice {
+                office,
+                notice: renewal_notice(office, cert, fee_notice.as_ref()),
+            });
+            effects.push(Effect::Event(Event {
+                at: now,
+                kind: EventKind::RenewalReminded { office },
+            }));
+            reminded.push(cert.clone());
+        }
+        (reminded, effects)
+    }
+}
+
+/// The FEE-05 renewal お知らせ (\[D\] text in the source's style): the certificate's end date, the
+/// request to renew, and — when posted within the notice window — the fee-change notice, so an
+/// office is not led to renew at the old fee unawares (the source's reason for FEE-02).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{calendar::utc, certificate::{Certificates, renewal_notice}, values::Yen};
+/// let mut certs = Certificates::default();
+/// let end = chrono::NaiveDate::from_ymd_opt(2026, 3, 31).unwrap();
+/// let cert = certs.import(utc("2023-04-01T10:00:00+09:00"), end, Yen(13_200));
+/// let notice = renewal_notice("1311111111".parse().unwrap(), &cert, None);
+/// assert_eq!(notice.title, "介護保険証明書更新のお知らせ");
+/// assert!(notice.body.contains("[有効終了年月日]\n2026年3月31日\n"));
+/// ```
+pub fn renewal_notice(
+    office: OfficeNumber,
+    certificate: &Certificate,
+    fee_notice: Option<&FeeNotice>,
+) -> Notice {
+    let mut paragraphs = vec![
+        [GREETING, RENEWAL_APPROACHING].join("\n"),
+        format!("[{OFFICE_NUMBER_LABEL}]\n{office}"),
+        format!("[有効終了年月日]\n{}", format_plain(certificate.end_date)),
+        format!("有効終了年月日までに、【証明書】画面から{RENEWAL_REQUEST}"),
+    ];
+    if let Some(n) = fee_notice {
+        paragraphs.push(n.marked_lines().join("\n"));
+    }
+    paragraphs.push(AUTO_NOTICE.to_owned());
+    Notice {
+        title: RENEWAL_TITLE.to_owned(),
+        body: paragraphs.join("\n\n"),
+    }
+}
+
+/// The FEE-05 message on 【証明書】 for a certificate in its renewal period ([D]).
+fn renewal_message(end: NaiveDate) -> String {
+    format!(
+        "※有効終了年月日が{}の証明書があります。有効終了年月日までに、{RENEWAL_REQUEST}",
+        format_plain(end)
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Estimates (FEE-06).
+
+/// A 見積書 (estimate) of the certificate fee: the fee on the day it is made and, within the notice
+/// window, the notice sentences (FEE-06). It is a document of its day: drawn again later, it still
+/// states that day's fee.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{calendar::utc, certificate::Estimate, policy::Policy, values::Yen};
+/// let policy = Policy::default();
+/// let office = "1311111111".parse().unwrap();
+/// let e = Estimate::new(office, "請求事業所 A", utc("2026-02-10T10:00:00+09:00"), &policy);
+/// assert_eq!(e.fee(), Yen(13_200));
+/// assert!(e.notice().is_some());
+/// let e = Estimate::new(office, "請求事業所 A", utc("2026-04-01T00:00:00+09:00"), &policy);
+/// assert_eq!(e.fee(), Yen(7_800));
+/// assert!(e.screen().shows("《作成日》 2026年4月1日"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Estimate {
+    office: OfficeNumber,
+    office_name: String,
+    made_on: NaiveDate,
+    fee: Yen,
+    notice: Option<FeeNotice>,
+}
+
+impl Estimate {
+    /// The estimate for `office` made at `now`.
+    pub fn new(
+        office: OfficeNumber,
+        office_name: impl Into<String>,
+        now: Instant,
+        policy: &Policy,
+    ) -> Self {
+        Estimate {
+            office,
+            office_name: office_name.into(),
+            made_on: date_of(now),
+            fee: policy.fee_at(now),
+            notice: FeeNotice::at(policy, now),
+        }
+    }
+
+    /// The fee it states: the fee of the day it was made.
+    pub fn fee(&self) -> Yen {
+        self.fee
+    }
+
+    /// The JST day it was made.
+    pub fn made_on(&self) -> NaiveDate {
+        self.made_on
+    }
+
+    /// The fee-change notice it carries (made within the window), if any.
+    pub fn notice(&self) -> Option<&FeeNotice> {
+        self.notice.as_ref()
+    }
+
+    /// The estimate as a screen 【見積書】 (no buttons).
+    pub fn screen(&self) -> Screen {
+        let mut s = Screen::new(ESTIMATE_TITLE)
+            .steps(MENU_STEPS, 0)
+            .message(ESTIMATE_LEAD)
+            .field(OFFICE_NUMBER_LABEL, self.office)
+            .field(OFFICE_NAME_LABEL, &self.office_name)
+            .field(MADE_ON_LABEL, format_plain(self.made_on))
+            .field(FEE_LABEL, self.fee);
+        if let Some(n) = &self.notice {
+            for line in n.marked_lines() {
+                s = s.message(line);
+            }
+        }
+        s
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The flow.
+
+/// The office applying, as the host's session says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Applicant {
+    user: UserId,
+    office_name: String,
+}
+
+/// Proof that `発行申請を行う前に` was opened (FEE-04), and when: only [`ChoosingAction`] makes
+/// one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct PrecautionsRead {
+    at: Instant,
+}
+
+/// 【証明書】: waiting for a choice (estimate or application) and `次へ`; the precautions may be
+/// opened with `発行申請を行う前に ?`.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{calendar::utc, certificate::{CertificateFlow, Certificates, ChoosingAction}};
+/// use kaigo_seikyu::policy::Policy;
+/// let policy = Policy::default();
+/// let now = utc("2025-12-20T10:00:00+09:00");
+/// let menu = ChoosingAction::new("KJ131311111111".parse().unwrap(), "請求事業所 A", &Certificates::default(), now, &policy);
+/// assert!(!menu.precautions_read());
+/// let screen = CertificateFlow::from(menu).screen(now, &policy);
+/// assert!(screen.offers("発行申請を行う前に ?") && screen.offers("次へ"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChoosingAction {
+    applicant: Applicant,
+    read: Option<PrecautionsRead>,
+    renewal_due: Vec<NaiveDate>,
+}
+
+impl ChoosingAction {
+    /// The menu of `user`'s office (`office_name` from the office ledger), with the FEE-05 message
+    /// for each of `certificates` in its renewal period at `now`.
+    pub fn new(
+        user: UserId,
+        office_name: impl Into<String>,
+        certificates: &Certificates,
+        now: Instant,
+        policy: &Policy,
+    ) -> Self {
+        ChoosingAction {
+            applicant: Applicant {
+                user,
+                office_name: office_name.into(),
+            },
+            read: None,
+            renewal_due: certificates
+                .in_renewal_period(now, policy)
+                .iter()
+                .map(|c| c.end_date)
+                .collect(),
+        }
+    }
+
+    /// Whether `発行申請を行う前に` has been opened (FEE-04).
+    pub fn precautions_read(&self) -> bool {
+        self.read.is_some()
+    }
+
+    fn read_precautions(self, now: Instant) -> Self {
+        ChoosingAction {
+            read: Some(self.read.unwrap_or(PrecautionsRead { at: now })),
+            ..self
+        }
+    }
+
+    fn next(
+        self,
+        choice: MenuChoice,
+        now: Instant,
+        policy: &Policy,
+    ) -> Result<CertificateFlow, FlowError> {
+        match choice {
+            MenuChoice::Estimate => {
+                let a = &self.applicant;
+                let estimate = Estimate::new(a.user.office(), a.office_name.clone(), now, policy);
+                Ok(ViewingEstimate {
+                    menu: self,
+                    estimate,
+                }
+                .into())
+            }
+            MenuChoice::Apply => {
+                let read = self.read.ok_or(FlowError::PrecautionsNotRead)?;
+                Ok(EnteringPassword {
+                    applicant: self.applicant,
+                    renewal_due: self.renewal_due,
+                    read,
+                }
+                .into())
+            }
+        }
+    }
+
+    fn screen(&self, now: Instant, policy: &Policy) -> Screen {
+        let mut s = Screen::new(MENU_TITLE).steps(MENU_STEPS, 0);
+        for line in [
+            MENU_LEAD,
+            MENU_ESTIMATE,
+            MENU_ESTIMATE_NOTE,
+            MENU_APPLY,
+            MENU_APPLY_NOTE,
+            MENU_PRECAUTIONS,
+            MENU_PRECAUTIONS_REQUIRED,
+        ] {
+            s = s.message(line);
+        }
+        if self.read.is_some() {
+            s = s.field(PRECAUTIONS_LABEL, PRECAUTIONS_READ);
+        }
+        if let Some(n) = FeeNotice::at(policy, now) {
+            for line in n.marked_lines() {
+                s = s.message(line);
+            }
+        }
+        for end in &self.renewal_due {
+            s = s.message(renewal_message(*end));
+        }
+        s.action(PRECAUTIONS_BUTTON).action(NEXT)
+    }
+}
+
+/// 【見積書】: an estimate (FEE-06), waiting for `戻る`.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{calendar::utc, certificate::*, policy::Policy};
+/// use kaigo_seikyu::{portal::Cx, secret::{Argon2Hasher, CodeKey}};
+/// use rand::SeedableRng;
+/// let policy = Policy::insecure_fast_hashing();
+/// let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([0; 32]));
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+/// let now = utc("2026-02-10T10:00:00+09:00");
+/// let mut cx = Cx { now, rng: &mut rng, policy: &policy, hasher: &hasher };
+/// let mut certs = Certificates::default();
+/// let menu = ChoosingAction::new("KJ131311111111".parse().unwrap(), "請求事業所 A", &certs, now, &policy);
+/// let step = CertificateFlow::from(menu).input(CertificateInput::Next(MenuChoice::Estimate), &mut certs, &mut cx)?;
+/// let CertificateFlow::ViewingEstimate(viewing) = &step.state else { panic!() };
+/// assert_eq!(viewing.estimate().fee().to_string(), "13,200円");
+/// # Ok::<(), kaigo_seikyu::error::FlowError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewingEstimate {
+    menu: ChoosingAction,
+    estimate: Estimate,
+}
+
+impl ViewingEstimate {
+    /// The estimate shown.
+    pub fn estimate(&self) -> &Estimate {
+        &self.estimate
+    }
+}
+
+/// 【証明書発行用パスワード入力】 (step 1): waiting for the password and its confirmation. Only
+/// reachable with the precautions read (FEE-04).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{calendar::utc, certificate::*, policy::Policy};
+/// use kaigo_seikyu::{portal::Cx, secret::{Argon2Hasher, CodeKey}};
+/// use rand::SeedableRng;
+/// let policy = Policy::insecure_fast_hashing();
+/// let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([0; 32]));
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+/// let now = utc("2026-02-10T10:00:00+09:00");
+/// let mut cx = Cx { now, rng: &mut rng, policy: &policy, hasher: &hasher };
+/// let mut certs = Certificates::default();
+/// let menu = ChoosingAction::new("KJ131311111111".parse().unwrap(), "請求事業所 A", &certs, now, &policy);
+/// let flow = CertificateFlow::from(menu);
+/// let refused = flow.clone().input(CertificateInput::Next(MenuChoice::Apply), &mut certs, &mut cx);
+/// assert_eq!(refused.unwrap_err().message(), "確認せずに証明書の発行申請は行えません。");
+/// let flow = flow.input(CertificateInput::ReadPrecautions, &mut certs, &mut cx)?.state;
+/// let step = flow.input(CertificateInput::Next(MenuChoice::Apply), &mut certs, &mut cx)?;
+/// assert!(matches!(step.state, CertificateFlow::EnteringPassword(_)));
+/// # Ok::<(), kaigo_seikyu::error::FlowError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnteringPassword {
+    applicant: Applicant,
+    renewal_due: Vec<NaiveDate>,
+    read: PrecautionsRead,
+}
+
+impl EnteringPassword {
+    fn enter<R: CryptoRng + ?Sized>(
+        self,
+        password: &Password,
+        confirm: &Password,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<ConfirmingSubmission, FlowError> {
+        password.check_policy(&self.applicant.user, &cx.policy.password)?;
+        if !password.ct_eq(confirm) {
+            return Err(FlowError::ConfirmationMismatch);
+        }
+        let password = cx.hash(password.expose());
+        Ok(ConfirmingSubmission {
+            entering: self,
+            password,
+        })
+    }
+
+    fn back(self) -> ChoosingAction {
+        ChoosingAction {
+            applicant: self.applicant,
+            read: Some(self.read),
+            renewal_due: self.renewal_due,
+        }
+    }
+
+    fn screen(&self, policy: &Policy) -> Screen {
+        let PasswordRules {
+            min_chars,
+            max_chars,
+        } = policy.password;
+        Screen::new(PASSWORD_TITLE)
+            .steps(ISSUE_STEPS, 0)
+            .message(PASSWORD_LEAD)
+            .message(PASSWORD_LABEL)
+            .message(PASSWORD_CONFIRM_LABEL)
+            .message(format!(
+                "※パスワードは{min_chars}文字～{max_chars}文字の半角英数字記号で、英字と数字をそれぞれ1文字以上含めてください。"
+            ))
+            .action(BACK)
+            .action(NEXT)
+    }
+}
+
+/// 【送信確認(証明書)】 (step 2): waiting for `利用規約に同意して送信`. Holds the password only as
+/// its argon2id hash; only a checked password step makes one.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{calendar::utc, certificate::*, policy::Policy};
+/// use kaigo_seikyu::{portal::Cx, secret::{Argon2Hasher, CodeKey}, values::Password};
+/// use rand::SeedableRng;
+/// let policy = Policy::insecure_fast_hashing();
+/// let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([0; 32]));
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+/// let now = utc("2025-12-20T10:00:00+09:00");
+/// let mut cx = Cx { now, rng: &mut rng, policy: &policy, hasher: &hasher };
+/// let mut certs = Certificates::default();
+/// let mut flow = CertificateFlow::from(ChoosingAction::new(
+///     "KJ131311111111".parse().unwrap(), "請求事業所 A", &certs, now, &policy));
+/// for input in [
+///     CertificateInput::ReadPrecautions,
+///     CertificateInput::Next(MenuChoice::Apply),
+///     CertificateInput::EnterPassword { password: Password::new("Hakko2026!"), confirm: Password::new("Hakko2026!") },
+/// ] {
+///     flow = flow.input(input, &mut certs, &mut cx)?.state;
+/// }
+/// assert!(matches!(flow, CertificateFlow::ConfirmingSubmission(_)));
+/// assert!(!format!("{flow:?}").contains("Hakko2026!"));
+/// let step = flow.input(CertificateInput::AgreeAndSubmit, &mut certs, &mut cx)?;
+/// assert!(matches!(step.state, CertificateFlow::Done(_)), "no dialog outside the window");
+/// # Ok::<(), kaigo_seikyu::error::FlowError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmingSubmission {
+    entering: EnteringPassword,
+    password: PasswordHash,
+}
+
+impl ConfirmingSubmission {
+    /// `利用規約に同意して送信`: within the window, the dialog (FEE-03); outside it, the submission
+    /// at the fee of now (FEE-01).
+    fn agree_and_submit<R: CryptoRng + ?Sized>(
+        self,
+        certificates: &mut Certificates,
+        cx: &mut Cx<'_, R>,
+    ) -> Step<CertificateFlow> {
+        match FeeNotice::at(cx.policy, cx.now) {
+            Some(notice) => Step::to(
+                ConfirmingOldFee {
+                    confirming: self,
+                    notice,
+                }
+                .into(),
+            ),
+            None => self.submit(certificates, cx, None),
+        }
+    }
+
+    /// Submits at the fee of now (FEE-01), recording the certificate. `consented` is the pre-change
+    /// fee the dialog asked about; the consent is recorded only if it is the fee charged.
+    fn submit<R: CryptoRng + ?Sized>(
+        self,
+        certificates: &mut Certificates,
+        cx: &mut Cx<'_, R>,
+        consented: Option<Yen>,
+    ) -> Step<CertificateFlow> {
+        let (now, fee) = (cx.now, cx.policy.fee_at(cx.now));
+        let applicant = self.entering.applicant;
+        let office = applicant.user.office();
+        let certificate = certificates.issue(now, fee, self.password, cx.policy);
+        let event = |kind| Effect::Event(Event { at: now, kind });
+        let mut step = Step::to(
+            Done {
+                applicant,
+                certificate,
+            }
+            .into(),
+        );
+        if consented == Some(fee) {
+            step = step.with(event(EventKind::FeeConsented { office, fee }));
+        }
+        step.with(event(EventKind::CertificateApplied { office, fee }))
+    }
+
+    fn screen(&self, now: Instant, policy: &Policy) -> Screen {
+        let mut s = Screen::new(CONFIRM_TITLE)
+            .steps(ISSUE_STEPS, 1)
+            .message(CONFIRM_LEAD[0])
+            .message(CONFIRM_LEAD[1])
+            .field(OFFICE_NAME_LABEL, &self.entering.applicant.office_name)
+            .field(FEE_LABEL, policy.fee_at(now));
+        if let Some(n) = FeeNotice::at(policy, now) {
+            s = s
+                .message(IMPORTANT)
+                .message(n.announcement())
+                .message(n.application());
+        }
+        for line in TERMS {
+            s = s.message(line);
+        }
+        s.action(DOWNLOAD_TERMS)
+            .action(BACK)
+            .action(AGREE_AND_SUBMIT)
+    }
+}
+
+/// The consent dialog over 【送信確認(証明書)】 (FEE-03): the notice sentences and
+/// `変更前の手数料（13,200円）で発行申請します。よろしいですか？`, waiting for `OK` or `キャンセル`.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{calendar::utc, certificate::*, policy::Policy, values::Yen};
+/// use kaigo_seikyu::{portal::Cx, secret::{Argon2Hasher, CodeKey}, values::Password};
+/// use rand::SeedableRng;
+/// let policy = Policy::insecure_fast_hashing();
+/// let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([0; 32]));
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+/// let now = utc("2026-03-31T23:59:59+09:00");
+/// let mut cx = Cx { now, rng: &mut rng, policy: &policy, hasher: &hasher };
+/// let mut certs = Certificates::default();
+/// let mut flow = CertificateFlow::from(ChoosingAction::new(
+///     "KJ131311111111".parse().unwrap(), "請求事業所 A", &certs, now, &policy));
+/// for input in [
+///     CertificateInput::ReadPrecautions,
+///     CertificateInput::Next(MenuChoice::Apply),
+///     CertificateInput::EnterPassword { password: Password::new("Hakko2026!"), confirm: Password::new("Hakko2026!") },
+///     CertificateInput::AgreeAndSubmit,
+/// ] {
+///     flow = flow.input(input, &mut certs, &mut cx)?.state;
+/// }
+/// let CertificateFlow::ConfirmingOldFee(dialog) = &flow else { panic!() };
+/// assert_eq!(dialog.old_fee(), Yen(13_200));
+/// // OK one second later, on 2026-04-01: the fee of that instant (FEE-01), no consent recorded.
+/// cx.now = utc("2026-04-01T00:00:00+09:00");
+/// let step = flow.input(CertificateInput::DialogOk, &mut certs, &mut cx)?;
+/// assert_eq!(certs.iter().next().unwrap().fee, Yen(7_800));
+/// assert_eq!(step.effects.len(), 1);
+/// # Ok::<(), kaigo_seikyu::error::FlowError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmingOldFee {
+    confirming: ConfirmingSubmission,
+    notice: FeeNotice,
+}
+
+impl ConfirmingOldFee {
+    /// The pre-change fee the dialog asks consent to.
+    pub fn old_fee(&self) -> Yen {
+        self.notice.before()
+    }
+
+    fn screen(&self) -> Screen {
+        Screen::new(CONFIRM_TITLE)
+            .steps(ISSUE_STEPS, 1)
+            .message(format!(
+                "{}{}",
+                self.notice.announcement(),
+                self.notice.application()
+            ))
+            .message(self.notice.question())
+            .action(OK)
+            .action(CANCEL)
+    }
+}
+
+/// 【処理終了】 (step 3): the application was submitted; the record of its certificate.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{calendar::utc, certificate::*, policy::Policy, values::Yen};
+/// use kaigo_seikyu::{portal::Cx, secret::{Argon2Hasher, CodeKey}, values::Password};
+/// use rand::SeedableRng;
+/// let policy = Policy::insecure_fast_hashing();
+/// let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([0; 32]));
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+/// let now = utc("2026-04-01T09:00:00+09:00");
+/// let mut cx = Cx { now, rng: &mut rng, policy: &policy, hasher: &hasher };
+/// let mut certs = Certificates::default();
+/// let mut flow = CertificateFlow::from(ChoosingAction::new(
+///     "KJ131311111111".parse().unwrap(), "請求事業所 A", &certs, now, &policy));
+/// for input in [
+///     CertificateInput::ReadPrecautions,
+///     CertificateInput::Next(MenuChoice::Apply),
+///     CertificateInput::EnterPassword { password: Password::new("Hakko2026!"), confirm: Password::new("Hakko2026!") },
+///     CertificateInput::AgreeAndSubmit,
+/// ] {
+///     flow = flow.input(input, &mut certs, &mut cx)?.state;
+/// }
+/// let CertificateFlow::Done(done) = &flow else { panic!() };
+/// assert_eq!(done.certificate().fee, Yen(7_800));
+/// assert_eq!(done.certificate().end_date.to_string(), "2029-03-31");
+/// # Ok::<(), kaigo_seikyu::error::FlowError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Done {
+    applicant: Applicant,
+    certificate: Certificate,
+}
+
+impl Done {
+    /// The certificate recorded by the submission.
+    pub fn certificate(&self) -> &Certificate {
+        &self.certificate
+    }
+
+    fn screen(&self) -> Screen {
+        Screen::new(DONE_TITLE)
+            .steps(ISSUE_STEPS, 2)
+            .message(DONE_LEAD)
+            .field(OFFICE_NUMBER_LABEL, self.applicant.user.office())
+            .field(FEE_LABEL, self.certificate.fee)
+            .action(FINISH)
+    }
+}
+
+/// The certificate flow as the store keeps it: one variant per state.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{calendar::utc, certificate::*, policy::Policy};
+/// let policy = Policy::default();
+/// let now = utc("2026-02-10T10:00:00+09:00");
+/// let menu = ChoosingAction::new("KJ131311111111".parse().unwrap(), "請求事業所 A", &Certificates::default(), now, &policy);
+/// let flow = CertificateFlow::from(menu);
+/// assert_eq!(flow.name(), "ChoosingAction");
+/// assert_eq!(flow.screen(now, &policy).title, "証明書");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CertificateFlow {
+    /// 【証明書】.
+    ChoosingAction(ChoosingAction),
+    /// 【見積書】.
+    ViewingEstimate(ViewingEstimate),
+    /// 【証明書発行用パスワード入力】.
+    EnteringPassword(EnteringPassword),
+    /// 【送信確認(証明書)】.
+    ConfirmingSubmission(ConfirmingSubmission),
+    /// The consent dialog over 【送信確認(証明書)】.
+    ConfirmingOldFee(ConfirmingOldFee),
+    /// 【処理終了】.
+    Done(Done),
+}
+
+macro_rules! from_state {
+    ($($state:ident),*) => {$(
+        impl From<$state> for CertificateFlow {
+            fn from(s: $state) -> Self {
+                CertificateFlow::$state(s)
+            }
+        }
+    )*};
+}
+from_state!(
+    ChoosingAction,
+    ViewingEstimate,
+    EnteringPassword,
+    ConfirmingSubmission,
+    ConfirmingOldFee,
+    Done
+);
+
+/// The choice on 【証明書】.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::certificate::{CertificateInput, MenuChoice};
+/// let input = CertificateInput::Next(MenuChoice::Estimate);
+/// assert_eq!(input.name(), "Next");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MenuChoice {
+    /// `見積書を作成する（必要な場合のみ）`.
+    Estimate,
+    /// `証明書の発行申請をする`.
+    Apply,
+}
+
+/// What the user can do in the certificate flow. Typed fields arrive already parsed (the
+/// [`Portal::certificate_password`] entry point takes them as `&str`).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{certificate::CertificateInput, values::Password};
+/// let input = CertificateInput::EnterPassword { password: Password::new("Hakko2026!"), confirm: Password::new("Hakko2026!") };
+/// assert!(!format!("{input:?}").contains("Hakko"));
+/// ```
+#[derive(Debug, Clone)]
+pub enum CertificateInput {
+    /// `発行申請を行う前に ?`: open the precautions (FEE-04).
+    ReadPrecautions,
+    /// The choice and `次へ` on 【証明書】.
+    Next(MenuChoice),
+    /// 《証明書発行用パスワード》 and its confirmation, then `次へ`.
+    EnterPassword {
+        /// The password.
+        password: Password,
+        /// Its confirmation (確認用).
+        confirm: Password,
+    },
+    /// `戻る`.
+    Back,
+    /// `利用規約に同意して送信`.
+    AgreeAndSubmit,
+    /// `OK` in the consent dialog.
+    DialogOk,
+    /// `キャンセル` in the consent dialog.
+    DialogCancel,
+}
+
+impl CertificateInput {
+    /// The input's name, for [`FlowError::UnexpectedInput`].
+    pub fn name(&self) -> &'static str {
+        match self {
+            CertificateInput::ReadPrecautions => "ReadPrecautions",
+            CertificateInput::Next(_) => "Next",
+            CertificateInput::EnterPassword { .. } => "EnterPassword",
+            CertificateInput::Back => "Back",
+            CertificateInput::AgreeAndSubmit => "AgreeAndSubmit",
+            CertificateInput::DialogOk => "DialogOk",
+            CertificateInput::DialogCancel => "DialogCancel",
+        }
+    }
+}
+
+impl CertificateFlow {
+    /// The state's name, for [`FlowError::UnexpectedInput`].
+    pub fn name(&self) -> &'static str {
+        match self {
+            CertificateFlow::ChoosingAction(_) => "ChoosingAction",
+            CertificateFlow::ViewingEstimate(_) => "ViewingEstimate",
+            CertificateFlow::EnteringPassword(_) => "EnteringPassword",
+            CertificateFlow::ConfirmingSubmission(_) => "ConfirmingSubmission",
+            CertificateFlow::ConfirmingOldFee(_) => "ConfirmingOldFee",
+            CertificateFlow::Done(_) => "Done",
+        }
+    }
+
+    /// The user ID whose flow this is.
+    pub fn user(&self) -> UserId {
+        match self {
+            CertificateFlow::ChoosingAction(s) => s.applicant.user,
+            CertificateFlow::ViewingEstimate(s) => s.menu.applicant.user,
+            CertificateFlow::EnteringPassword(s) => s.applicant.user,
+            CertificateFlow::ConfirmingSubmission(s) => s.entering.applicant.user,
+            CertificateFlow::ConfirmingOldFee(s) => s.confirming.entering.applicant.user,
+            CertificateFlow::Done(s) => s.applicant.user,
+        }
+    }
+
+    /// Applies one input at `cx.now`. A submission records its certificate in `certificates`
+    /// (the caller saves them with the state). `Err`: nothing changed, nothing submitted.
+    pub fn input<R: CryptoRng + ?Sized>(
+        self,
+        input: CertificateInput,
+        certificates: &mut Certificates,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<CertificateFlow>, FlowError> {
+        use CertificateFlow as F;
+        use CertificateInput as I;
+        let (state, name) = (self.name(), input.name());
+        Ok(match (self, input) {
+            (F::ChoosingAction(s), I::ReadPrecautions) => {
+                Step::to(s.read_precautions(cx.now).into())
+            }
+            (F::ChoosingAction(s), I::Next(choice)) => Step::to(s.next(choice, cx.now, cx.policy)?),
+            (F::ViewingEstimate(s), I::Back) => Step::to(s.menu.into()),
+            (F::EnteringPassword(s), I::EnterPassword { password, confirm }) => {
+                Step::to(s.enter(&password, &confirm, cx)?.into())
+            }
+            (F::EnteringPassword(s), I::Back) => Step::to(s.back().into()),
+            (F::ConfirmingSubmission(s), I::AgreeAndSubmit) => s.agree_and_submit(certificates, cx),
+            (F::ConfirmingSubmission(s), I::Back) => Step::to(s.entering.into()),
+            (F::ConfirmingOldFee(s), I::DialogOk) => {
+                let old_fee = s.old_fee();
+                s.confirming.submit(certificates, cx, Some(old_fee))
+            }
+            (F::ConfirmingOldFee(s), I::DialogCancel) => Step::to(s.confirming.into()),
+            (F::Done(_), _) => return Err(FlowError::FlowFinished),
+            _ => return Err(FlowError::UnexpectedInput { state, input: name }),
+        })
+    }
+
+    /// The state's screen drawn at `now`: the fee and the notice are those of `now` (FEE-01,
+    /// FEE-02). Never shows a secret.
+    pub fn screen(&self, now: Instant, policy: &Policy) -> Screen {
+        match self {
+            CertificateFlow::ChoosingAction(s) => s.screen(now, policy),
+            CertificateFlow::ViewingEstimate(s) => s.estimate.screen().action(BACK),
+            CertificateFlow::EnteringPassword(s) => s.screen(policy),
+            CertificateFlow::ConfirmingSubmission(s) => s.screen(now, policy),
+            CertificateFlow::ConfirmingOldFee(s) => s.screen(),
+            CertificateFlow::Done(s) => s.screen(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry points.
+
+impl Portal {
+    /// Opens 【証明書】 for the logged-in `user` (from the host's session). The office name comes
+    /// from the office ledger; an office not in it gets [`FlowError::NotInLedger`].
+    pub fn certificate_start<R: CryptoRng + ?Sized>(
+        &self,
+        user: &UserId,
+        rng: &mut R,
+    ) -> Result<(FlowId, Screen), PortalError> {
+        let office = user.office();
+        let record = self
+            .ports
+            .ledger
+            .find(&office)
+            .map_err(|e| PortalError::Port(e.0))?
+            .ok_or(FlowError::NotInLedger)?;
+        let id = FlowId::generate(rng);
+        let screen = self.transact(|tx, now| {
+            let certificates: Certificates =
+                tx.get(&Key::Certificates(office))?.unwrap_or_default();
+            let state = CertificateFlow::from(ChoosingAction::new(
+                *user,
+                record.name.clone(),
+                &certificates,
+                now,
+                &self.policy,
+            ));
+            tx.put(Key::Flow(FlowKind::Certificate, id.clone()), &state)?;
+            Ok(state.screen(now, &self.policy))
+        })?;
+        Ok((id, screen))
+    }
+
+    /// Applies one input to `user`'s certificate flow `id` and returns the next screen. A refused
+    /// input changes nothing; a submission records the certificate in the same commit.
+    pub fn certificate_input<R: CryptoRng + ?Sized>(
+        &self,
+        user: &UserId,
+        id: &FlowId,
+        input: CertificateInput,
+        rng: &mut R,
+    ) -> Result<Screen, PortalError> {
+        self.transact(|tx, now| {
+            let state: CertificateFlow = tx.flow(FlowKind::Certificate, id)?;
+            if state.user() != *user {
+                return Err(PortalError::NoSuchFlow);
+            }
+            let key = Key::Certificates(user.office());
+            let mut certificates: Certificates = tx.get(&key)?.unwrap_or_default();
+            let before = certificates.clone();
+            let mut cx = tx.cx(now, &mut *rng);
+            let step = state.input(input.clone(), &mut certificates, &mut cx)?;
+            if certificates != before {
+                tx.put(key, &certificates)?;
+            }
+            let state = tx.step(FlowKind::Certificate, id, step)?;
+            Ok(state.screen(now, &self.policy))
+        })
+    }
+
+    /// 【証明書発行用パスワード入力】 as typed: the password and its confirmation (VAL-06, VAL-05).
+    pub fn certificate_password<R: CryptoRng + ?Sized>(
+        &self,
+        user: &UserId,
+        id: &FlowId,
+        password: &str,
+        confirm: &str,
+        rng: &mut R,
+    ) -> Result<Screen, PortalError> {
+        let input = CertificateInput::EnterPassword {
+            password: Password::new(password),
+            confirm: Password::new(confirm),
+        };
+        self.certificate_input(user, id, input, rng)
+    }
+
+    /// Draws `user`'s certificate flow `id` again, at the clock's now (a reload). Changes nothing.
+    pub fn certificate_screen(&self, user: &UserId, id: &FlowId) -> Result<Screen, PortalError> {
+        self.transact(|tx, now| {
+            let state: CertificateFlow = tx.flow(FlowKind::Certificate, id)?;
+            if state.user() != *user {
+                return Err(PortalError::NoSuchFlow);
+            }
+            Ok(state.screen(now, &self.policy))
+        })
+    }
+
+    /// The certificates recorded for `office`.
+    pub fn certificates(&self, office: &OfficeNumber) -> Result<Certificates, PortalError> {
+        self.transact(|tx, _| Ok(tx.get(&Key::Certificates(*office))?.unwrap_or_default()))
+    }
+
+    /// Records a certificate `office` was issued before this crate kept the records (migration, by
+    /// the operator), valid through `end_date`, so FEE-05 reminds it.
+    pub fn certificate_import(
+        &self,
+        office: &OfficeNumber,
+        issued_at: Instant,
+        end_date: NaiveDate,
+        fee: Yen,
+    ) -> Result<Certificate, PortalError> {
+        self.transact(|tx, _| {
+            let key = Key::Certificates(*office);
+            let mut certificates: Certificates = tx.get(&key)?.unwrap_or_default();
+            let cert = certificates.import(issued_at, end_date, fee);
+            tx.put(key, &certificates)?;
+            Ok(cert)
+        })
+    }
+
+    /// FEE-05: posts the renewal お知らせ of every certificate of `office` due at the clock's now,
+    /// once each (marked in the same commit, so two concurrent runs post it once). Returns the
+    /// certificates reminded. A host runs it daily for every office.
+    pub fn certificate_reminders(
+        &self,
+        office: &OfficeNumber,
+    ) -> Result<Vec<Certificate>, PortalError> {
+        self.transact(|tx, now| {
+            let key = Key::Certificates(*office);
+            let mut certificates: Certificates = tx.get(&key)?.unwrap_or_default();
+            let (reminded, effects) = certificates.remind(*office, now, &self.policy);
+            if !reminded.is_empty() {
+                tx.put(key, &certificates)?;
+                tx.apply(effects)?;
+            }
+            Ok(reminded)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::utc;
+    use crate::policy::Policy;
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    /// FEE-05 [F]: valid 3 years from issue; leap day and year ends; no panic at the calendar's
+    /// edges.
+    #[test]
+    fn fee_05_end_date() {
+        assert_eq!(end_date(day(2025, 12, 20), 3), day(2028, 12, 19));
+        assert_eq!(end_date(day(2026, 1, 1), 3), day(2028, 12, 31));
+        assert_eq!(end_date(day(2028, 2, 29), 3), day(2031, 2, 28));
+        assert_eq!(end_date(day(2028, 2, 29), 4), day(2032, 2, 28));
+        assert_eq!(end_date(NaiveDate::MAX, 3), NaiveDate::MAX);
+        assert_eq!(end_date(day(2026, 4, 1), u32::MAX), NaiveDate::MAX);
+    }
+
+    /// CAL-05, CAL-06: the notice sentences are policy data, printed unpadded with 円 amounts.
+    #[test]
+    fn cal_06_fee_notice_is_built_from_policy_data() {
+        let later = FeeSchedule {
+            before: Yen(7_800),
+            change_day: day(2027, 10, 1),
+            after: Yen(12_345),
+        };
+        let n = FeeNotice::new(later);
+        assert_eq!(
+            n.announcement(),
+            "2027年10月1日より、証明書発行手数料が7,800円から12,345円に変更されます。"
+        );
+        assert_eq!(
+            n.application(),
+            "2027年10月1日以降に発行申請した証明書から、変更後の手数料（12,345円）が適用されます。"
+        );
+        assert_eq!(
+            n.question(),
+            "変更前の手数料（7,800円）で発行申請します。よろしいですか？"
+        );
+    }
+
+    /// FEE-05: the renewal period starts 90 days before the end date (JST, inclusive), ends with it,
+    /// and a renewed certificate leaves it.
+    #[test]
+    fn fee_05_renewal_period() {
+        let policy = Policy::default();
+        let mut certs = Certificates::default();
+        certs.import(
+            utc("2023-04-01T10:00:00+09:00"),
+            day(2026, 3, 31),
+            Yen(13_200),
+        );
+        let due = |certs: &Certificates, t| certs.due_for_renewal(utc(t), &policy).len();
+        assert_eq!(due(&certs, "2025-12-30T23:59:59+09:00"), 0);
+        assert_eq!(due(&certs, "2025-12-30T14:59:59Z"), 0);
+        assert_eq!(due(&certs, "2025-12-31T00:00:00+09:00"), 1);
+        assert_eq!(due(&certs, "2025-12-30T15:00:00Z"), 1);
+        assert_eq!(due(&certs, "2026-03-31T23:59:59+09:00"), 1);
+        assert_eq!(due(&certs, "2026-04-01T00:00:00+09:00"), 0);
+        let mut renewed = certs.clone();
+        renewed.import(
+            utc("2026-02-10T10:00:00+09:00"),
+            day(2029, 2, 9),
+            Yen(13_200),
+        );
+        assert!(
+            renewed
+                .due_for_renewal(utc("2026-02-11T00:00:00+09:00"), &policy)
+                .is_empty()
+        );
+        let office = "1311111111".parse().unwrap();
+        let (first, _) = certs.remind(office, utc("2026-01-05T09:00:00+09:00"), &policy);
+        assert_eq!(first.len(), 1);
+        assert_eq!(due(&certs, "2026-01-06T09:00:00+09:00"), 0);
+        assert_eq!(
+            certs
+                .in_renewal_period(utc("2026-01-06T09:00:00+09:00"), &policy)
+                .len(),
+            1
+        );
+    }
+}

@@ -42,18 +42,30 @@ impl<const N: usize> Challenge<N> {
     /// the mail effect. A caller that must not mail (RS-03, non-matching address) drops the effect
     /// but does the same work.
     pub fn send<R: CryptoRng + ?Sized>(to: EmailAddress, cx: &mut Cx<'_, R>) -> (Self, Effect) {
-        let (code, issued) = IssuedCode::issue::<N, R>(cx.rng, cx.hasher, cx.now, cx.policy.code_lifetime());
+        let (code, issued) =
+            IssuedCode::issue::<N, R>(cx.rng, cx.hasher, cx.now, cx.policy.code_lifetime());
         let effect = Effect::Mail(code_mail(&to, &code));
-        (Challenge { to, issued, sent: 1 }, effect)
+        (
+            Challenge {
+                to,
+                issued,
+                sent: 1,
+            },
+            effect,
+        )
     }
 
     /// Sends a fresh code to the same address; the old one stops working (RS-04). Refused after
     /// the policy's codes per flow (SEC-04).
-    pub fn resend<R: CryptoRng + ?Sized>(&mut self, cx: &mut Cx<'_, R>) -> Result<Effect, FlowError> {
+    pub fn resend<R: CryptoRng + ?Sized>(
+        &mut self,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Effect, FlowError> {
         if self.sent >= cx.policy.max_codes_per_flow {
             return Err(FlowError::TooManyCodes);
         }
-        let (code, issued) = IssuedCode::issue::<N, R>(cx.rng, cx.hasher, cx.now, cx.policy.code_lifetime());
+        let (code, issued) =
+            IssuedCode::issue::<N, R>(cx.rng, cx.hasher, cx.now, cx.policy.code_lifetime());
         self.issued = issued;
         self.sent += 1;
         Ok(Effect::Mail(code_mail(&self.to, &code)))
@@ -61,8 +73,15 @@ impl<const N: usize> Challenge<N> {
 
     /// Checks an entered code. `Ok(())` when right and in time; otherwise the error, with a wrong
     /// entry counted in `self` (the caller saves it: a rejected step).
-    pub fn check<R: CryptoRng + ?Sized>(&mut self, entered: &Code<N>, cx: &Cx<'_, R>) -> Result<(), FlowError> {
-        match self.issued.verify(entered, cx.hasher, cx.now, cx.policy.max_wrong_code_entries) {
+    pub fn check<R: CryptoRng + ?Sized>(
+        &mut self,
+        entered: &Code<N>,
+        cx: &Cx<'_, R>,
+    ) -> Result<(), FlowError> {
+        match self
+            .issued
+            .verify(entered, cx.hasher, cx.now, cx.policy.max_wrong_code_entries)
+        {
             Verification::Ok => Ok(()),
             Verification::Wrong { remaining: 0 } => Err(FlowError::CodeExhausted),
             Verification::Wrong { remaining } => Err(FlowError::WrongCode { remaining }),
@@ -85,7 +104,11 @@ impl<const N: usize> Challenge<N> {
 impl Tx<'_> {
     /// SEC-04: spends one code mail to `to` this hour, or refuses with
     /// [`FlowError::MailBudgetExceeded`].
-    pub(crate) fn spend_code_mail(&mut self, to: &EmailAddress, now: Instant) -> Result<(), PortalError> {
+    pub(crate) fn spend_code_mail(
+        &mut self,
+        to: &EmailAddress,
+        now: Instant,
+    ) -> Result<(), PortalError> {
         let limit = self.portal().policy.max_code_mails_per_address_per_hour;
         if self.spend(Budget::CodeMails(to.clone()), now, limit)? {
             Ok(())
@@ -103,12 +126,17 @@ impl Tx<'_> {
         check: impl FnOnce() -> Result<(), FlowError>,
     ) -> Result<Result<(), FlowError>, PortalError> {
         let limit = self.portal().policy.max_wrong_codes_per_hour;
-        let window: crate::store::RateWindow = self.get(&crate::store::Key::Budget(budget.clone()))?.unwrap_or_default();
+        let window: crate::store::RateWindow = self
+            .get(&crate::store::Key::Budget(budget.clone()))?
+            .unwrap_or_default();
         if window.count(now) >= usize::from(limit) {
             return Ok(Err(FlowError::GuessBudgetExceeded));
         }
         let result = check();
-        if matches!(result, Err(FlowError::WrongCode { .. } | FlowError::CodeExhausted)) {
+        if matches!(
+            result,
+            Err(FlowError::WrongCode { .. } | FlowError::CodeExhausted)
+        ) {
             self.spend(budget, now, limit)?;
         }
         Ok(result)
@@ -126,7 +154,12 @@ mod tests {
 
     fn code_in(effect: &Effect) -> String {
         match effect {
-            Effect::Mail(m) => m.body.lines().find(|l| l.len() == 4 && l.bytes().all(|b| b.is_ascii_digit())).unwrap().to_owned(),
+            Effect::Mail(m) => m
+                .body
+                .lines()
+                .find(|l| l.len() == 4 && l.bytes().all(|b| b.is_ascii_digit()))
+                .unwrap()
+                .to_owned(),
             other => panic!("not a mail: {other:?}"),
         }
     }
@@ -137,13 +170,21 @@ mod tests {
         let policy = Policy::insecure_fast_hashing();
         let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([5; 32]));
         let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-        let mut cx = Cx { now: utc("2026-01-10T10:00:00+09:00"), rng: &mut rng, policy: &policy, hasher: &hasher };
+        let mut cx = Cx {
+            now: utc("2026-01-10T10:00:00+09:00"),
+            rng: &mut rng,
+            policy: &policy,
+            hasher: &hasher,
+        };
         let (mut ch, first) = Challenge::<4>::send("a@jp".parse().unwrap(), &mut cx);
         let old: ConfirmationCode = code_in(&first).parse().unwrap();
         let second = ch.resend(&mut cx).unwrap();
         let new: ConfirmationCode = code_in(&second).parse().unwrap();
         if old.reveal() != new.reveal() {
-            assert!(matches!(ch.check(&old, &cx), Err(FlowError::WrongCode { .. })));
+            assert!(matches!(
+                ch.check(&old, &cx),
+                Err(FlowError::WrongCode { .. })
+            ));
         }
         assert_eq!(ch.check(&new, &cx), Ok(()));
         for _ in 0..3 {

@@ -153,9 +153,13 @@ impl FlowError {
                 "仮パスワードの有効期限が切れています。再度ログイン情報再発行申請を行ってください。"
             }
             FlowError::WrongCurrentPassword => "現在のパスワードが正しくありません。",
-            FlowError::SameAsCurrentPassword => "現在のパスワードと同じパスワードは入力できません。",
+            FlowError::SameAsCurrentPassword => {
+                "現在のパスワードと同じパスワードは入力できません。"
+            }
             FlowError::WrongCode { .. } => "入力されたコードが正しくありません。",
-            FlowError::CodeExpired => "コードの有効期間が過ぎています。最初からやり直してください。",
+            FlowError::CodeExpired => {
+                "コードの有効期間が過ぎています。最初からやり直してください。"
+            }
             FlowError::CodeExhausted => {
                 "コードの入力誤りが上限に達したため、無効になりました。最初からやり直してください。"
             }
@@ -171,10 +175,18 @@ impl FlowError {
             FlowError::GracePeriodOver => {
                 "猶予期間が終了したため、セキュリティ用メールアドレスを登録せずにログインすることはできません。"
             }
-            FlowError::SecurityEmailLimit => "セキュリティ用メールアドレスは最大5つまで登録できます。",
-            FlowError::DuplicateSecurityEmail => "このセキュリティ用メールアドレスは既に登録されています。",
-            FlowError::LastSecurityEmail => "セキュリティ用メールアドレスが1件のため削除できません。",
-            FlowError::SecurityEmailNotRegistered => "このセキュリティ用メールアドレスは登録されていません。",
+            FlowError::SecurityEmailLimit => {
+                "セキュリティ用メールアドレスは最大5つまで登録できます。"
+            }
+            FlowError::DuplicateSecurityEmail => {
+                "このセキュリティ用メールアドレスは既に登録されています。"
+            }
+            FlowError::LastSecurityEmail => {
+                "セキュリティ用メールアドレスが1件のため削除できません。"
+            }
+            FlowError::SecurityEmailNotRegistered => {
+                "このセキュリティ用メールアドレスは登録されていません。"
+            }
             FlowError::NoSecurityEmail => "セキュリティ用メールアドレスが登録されていません。",
             FlowError::NotInLedger => "入力された事業所番号は事業所台帳に登録されていません。",
             FlowError::PrefectureNotOffered => "請求先都道府県を正しく選択してください。",
@@ -184,14 +196,18 @@ impl FlowError {
             FlowError::ApplicationPending => {
                 "この事業所番号及び請求先都道府県のログイン情報再発行申請は審査中です。"
             }
-            FlowError::WrongFederation => "この申請を審査できるのは請求先都道府県の国保連合会のみです。",
+            FlowError::WrongFederation => {
+                "この申請を審査できるのは請求先都道府県の国保連合会のみです。"
+            }
             FlowError::AlreadyReviewed => "この申請は審査済みです。",
             FlowError::NoSuchApplication => "該当する申請がありません。",
             FlowError::SequenceExhausted => {
                 "現在、申請を受け付けることができません。ヘルプデスクへお問い合わせください。"
             }
             FlowError::PrecautionsNotRead => "確認せずに証明書の発行申請は行えません。",
-            FlowError::ConsentRequired => "変更前の手数料（13,200円）での発行申請に同意してください。",
+            FlowError::ConsentRequired => {
+                "変更前の手数料（13,200円）での発行申請に同意してください。"
+            }
             FlowError::NoSuchAccount => "ユーザIDまたはパスワードが正しくありません。",
         };
         text.to_owned()

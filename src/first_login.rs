@@ -1,1 +1,1137 @@
-//! (being written)
+//! First login of a new office (FL-01 … FL-08; source 1.2.1 (3)), and the security-email
+//! registration step it shares with the grace flow (FL-04 … FL-06, GR-05).
+//!
+//! ```text
+//! 【利用規約】 ─利用規約に同意して次へ→ 【警告】 ─パスワード変更→ 【パスワード変更】 ─変更→ 【処理終了】 ─終了→
+//! 【メールアドレス設定】 ─変更 / メールアドレスを登録しない→ 【処理終了】 ─終了→
+//! 【セキュリティ用メールアドレス設定】 ─次へ→ 【確認コード入力】 ─送信→ 【処理終了】 ─終了→ (gate: menu)
+//!                     ↑─────────────戻る──────────────┘
+//! ```
+//!
+//! Each step is asked only while [`pending`] says the account still needs it (FL-07), in this order,
+//! and a new terms version comes before anything else (FL-08). After the last one the flow leaves
+//! through the login gate, which alone reaches the menu (LOGIN-03).
+//!
+//! Decisions where the source is silent:
+//! - 【利用規約】 shows the terms version and no step list (it comes before step 1); the text of the
+//!   terms is the host's. 【警告】, the password change's and the notice email's 【処理終了】 and
+//!   【メールアドレス設定】 have no image in the source: their sentences are ours.
+//! - A wrong 《現在のパスワード》 counts as a failed login (LOGIN-02): the step could otherwise be
+//!   used to guess the password without the lockout.
+//! - `戻る` on 【セキュリティ用メールアドレス設定】 returns to 【メールアドレス設定】.
+//! - At most [`Policy::max_codes_per_flow`] codes per flow, counted across `戻る` (SEC-04).
+//! - A registration posts the security-email list's お知らせ and event, as any add does (SE-08).
+
+use rand_core::CryptoRng;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use crate::account::{Account, NoticeEmail, TermsAcceptance};
+use crate::calendar::Instant;
+use crate::challenge::Challenge;
+use crate::effect::{Effect, Event, EventKind};
+use crate::error::{FlowError, PortalError};
+use crate::login::{self, Authenticated, Next, Route};
+use crate::policy::Policy;
+use crate::portal::{Cx, Portal, Step, Tx};
+use crate::screen::Screen;
+use crate::security_emails::ListChange;
+use crate::store::{Budget, FlowId, FlowKind, Key};
+use crate::values::{ConfirmationCode, EmailAddress, Password, UserId, password_symbols};
+
+/// The step list of the first login, as the source prints it.
+pub const STEPS: &[&str] = &[
+    "1 パスワード変更",
+    "2 メールアドレス設定",
+    "3 セキュリティ用メールアドレス設定",
+    "4 確認コード入力",
+    "5 終了",
+];
+
+/// FL-06, GR-05: the done text of a registration.
+pub const REGISTERED_TEXT: &str = "セキュリティ用メールアドレスの登録を完了しました。";
+
+/// Which first-login steps an account still needs (FL-07, FL-08).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::first_login::pending;
+/// use kaigo_seikyu::login::new_office;
+/// use kaigo_seikyu::policy::Policy;
+/// use kaigo_seikyu::secret::PasswordHash;
+/// let office = new_office("KJ131311111111".parse().unwrap(), PasswordHash::from_phc("$argon2id$…"));
+/// let p = pending(&office, &Policy::default());
+/// assert!(p.terms && p.password && p.notice_email && p.security_email);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pending {
+    /// FL-08: the policy's terms version has not been accepted.
+    pub terms: bool,
+    /// FL-02, RI-10: the password is a temporary one.
+    pub password: bool,
+    /// FL-03: the notice email was never asked (and the office has never been through FL).
+    pub notice_email: bool,
+    /// FL-04: a new office (no grace period) without a security email.
+    pub security_email: bool,
+}
+
+impl Pending {
+    /// Whether any step is still needed.
+    pub fn any(&self) -> bool {
+        self.terms || self.password || self.notice_email || self.security_email
+    }
+}
+
+/// FL-07, FL-08: the steps `account` still needs under `policy`.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::account::TermsAcceptance;
+/// use kaigo_seikyu::calendar::utc;
+/// use kaigo_seikyu::first_login::pending;
+/// use kaigo_seikyu::login::existing_office;
+/// use kaigo_seikyu::policy::Policy;
+/// use kaigo_seikyu::secret::PasswordHash;
+/// let terms = TermsAcceptance { version: 1, at: utc("2020-04-01T09:00:00+09:00") };
+/// let office = existing_office("KJ131311111111".parse().unwrap(), PasswordHash::from_phc("x"), terms);
+/// assert!(!pending(&office, &Policy::default()).any(), "the grace flow, not FL");
+/// let v2 = Policy { terms_version: 2, ..Policy::default() };
+/// assert!(pending(&office, &v2).terms, "FL-08: a new version is asked");
+/// ```
+pub fn pending(account: &Account, policy: &Policy) -> Pending {
+    Pending {
+        terms: account
+            .terms
+            .is_none_or(|t| t.version < policy.terms_version),
+        password: account.temporary.is_some(),
+        notice_email: !account.first_login_done && account.notice_email == NoticeEmail::NotAsked,
+        security_email: account.security_emails.is_empty() && !account.grace_eligible,
+    }
+}
+
+/// The first-login flow, as the store keeps it: one state per screen.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::first_login::FirstLogin;
+/// fn title(state: &FirstLogin) -> String {
+///     state.screen(&kaigo_seikyu::policy::Policy::default()).title
+/// }
+/// # let _ = title;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FirstLogin {
+    /// 【利用規約】.
+    Terms(Terms),
+    /// 【警告】.
+    Warning(Warning),
+    /// 【パスワード変更】.
+    ChoosingPassword(ChoosingPassword),
+    /// 【処理終了】 after the password change.
+    PasswordChanged(PasswordChanged),
+    /// 【メールアドレス設定】.
+    ChoosingNoticeEmail(ChoosingNoticeEmail),
+    /// 【処理終了】 after the notice email.
+    NoticeEmailDone(NoticeEmailDone),
+    /// 【セキュリティ用メールアドレス設定】.
+    EnteringSecurityEmail(EnteringSecurityEmail),
+    /// 【確認コード入力】.
+    AwaitingCode(AwaitingCode),
+    /// 【処理終了】 after the registration.
+    Registered(Registered),
+}
+
+/// 【利用規約】: waits for `利用規約に同意して次へ` (FL-01, FL-08).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::first_login::FirstLogin;
+/// let stored = r#"{"Terms":{"auth":{"user":"KJ131311111111"},"version":1}}"#;
+/// let state: FirstLogin = serde_json::from_str(stored)?;
+/// assert!(matches!(state, FirstLogin::Terms(_)));
+/// assert_eq!(state.screen(&Default::default()).title, "利用規約");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Terms {
+    auth: Authenticated,
+    version: u32,
+}
+
+/// 【警告】: waits for `パスワード変更` (FL-01).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::first_login::FirstLogin;
+/// let stored = r#"{"Warning":{"auth":{"user":"KJ131311111111"}}}"#;
+/// let state: FirstLogin = serde_json::from_str(stored)?;
+/// assert!(matches!(state, FirstLogin::Warning(_)));
+/// assert_eq!(state.screen(&Default::default()).title, "警告");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    auth: Authenticated,
+}
+
+/// 【パスワード変更】: waits for the current (temporary) password and a new one (FL-02).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::first_login::FirstLogin;
+/// let stored = r#"{"ChoosingPassword":{"auth":{"user":"KJ131311111111"}}}"#;
+/// let state: FirstLogin = serde_json::from_str(stored)?;
+/// assert!(matches!(state, FirstLogin::ChoosingPassword(_)));
+/// assert_eq!(state.screen(&Default::default()).title, "パスワード変更");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChoosingPassword {
+    auth: Authenticated,
+}
+
+/// 【処理終了】 after the password change: waits for `終了`.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::first_login::FirstLogin;
+/// let stored = r#"{"PasswordChanged":{"auth":{"user":"KJ131311111111"}}}"#;
+/// let state: FirstLogin = serde_json::from_str(stored)?;
+/// assert!(matches!(state, FirstLogin::PasswordChanged(_)));
+/// assert_eq!(state.screen(&Default::default()).title, "処理終了");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordChanged {
+    auth: Authenticated,
+}
+
+/// 【メールアドレス設定】: waits for a notice email or `メールアドレスを登録しない` (FL-03).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::first_login::FirstLogin;
+/// let stored = r#"{"ChoosingNoticeEmail":{"auth":{"user":"KJ131311111111"},"codes_sent":0}}"#;
+/// let state: FirstLogin = serde_json::from_str(stored)?;
+/// assert!(matches!(state, FirstLogin::ChoosingNoticeEmail(_)));
+/// assert_eq!(state.screen(&Default::default()).title, "メールアドレス設定");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChoosingNoticeEmail {
+    auth: Authenticated,
+    codes_sent: u8,
+}
+
+/// 【処理終了】 after the notice email: waits for `終了`.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::first_login::FirstLogin;
+/// let stored = r#"{"NoticeEmailDone":{"auth":{"user":"KJ131311111111"},"codes_sent":0}}"#;
+/// let state: FirstLogin = serde_json::from_str(stored)?;
+/// assert!(matches!(state, FirstLogin::NoticeEmailDone(_)));
+/// assert_eq!(state.screen(&Default::default()).title, "処理終了");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeEmailDone {
+    auth: Authenticated,
+    codes_sent: u8,
+}
+
+/// 【セキュリティ用メールアドレス設定】: waits for the address and its confirmation (FL-04, GR-01).
+/// Shared by the first-login and grace flows.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::first_login::FirstLogin;
+/// let stored = r#"{"EnteringSecurityEmail":{"auth":{"user":"KJ131311111111"},"codes_sent":0}}"#;
+/// let state: FirstLogin = serde_json::from_str(stored)?;
+/// assert!(matches!(state, FirstLogin::EnteringSecurityEmail(_)));
+/// assert_eq!(state.screen(&Default::default()).title, "セキュリティ用メールアドレス設定");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnteringSecurityEmail {
+    auth: Authenticated,
+    codes_sent: u8,
+}
+
+/// 【確認コード入力】: waits for the 確認コード mailed (T1) to the address (FL-05, GR-05). Shared by the
+/// first-login and grace flows. Holds only the code's keyed digest (SEC-01).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{calendar::utc, login, memory::Embedded, policy::Policy, secret::CodeKey};
+/// use kaigo_seikyu::first_login::{FirstLogin, Form};
+/// use kaigo_seikyu::store::{FlowKind, Key, Store};
+/// use rand::SeedableRng;
+/// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+/// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]));
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+/// let mut acct = login::new_office("KJ131311111111".parse()?, portal.hash_secret(b"x", &mut rng));
+/// (acct.temporary, acct.first_login_done) = (None, true); // only the security email is missing
+/// acct.terms = Some(kaigo_seikyu::account::TermsAcceptance { version: 1, at: portal.now() });
+/// portal.create_account(acct)?;
+/// let id = portal.login("KJ131311111111", "x", &mut rng)?.flow_id().unwrap().clone();
+/// let form = Form::SetSecurityEmail { address: "a@jp", confirm: "a@jp" };
+/// portal.first_login_input(&id, form, &mut rng)?;
+/// let stored = host.store.load(&Key::Flow(FlowKind::FirstLogin, id))?.unwrap();
+/// let FirstLogin::AwaitingCode(state) = serde_json::from_slice(&stored.value)? else { unreachable!() };
+/// assert_eq!(state.to().as_str(), "a@jp");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwaitingCode {
+    auth: Authenticated,
+    challenge: Challenge<4>,
+    codes_sent: u8,
+}
+
+/// 【処理終了】 after a registration (FL-06, GR-05): waits for `終了`. Made only by
+/// [`AwaitingCode`] on the right code in time.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::first_login::FirstLogin;
+/// let stored = r#"{"Registered":{"auth":{"user":"KJ131311111111"}}}"#;
+/// let state: FirstLogin = serde_json::from_str(stored)?;
+/// assert!(matches!(state, FirstLogin::Registered(_)));
+/// assert_eq!(state.screen(&Default::default()).title, "処理終了");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registered {
+    auth: Authenticated,
+}
+
+macro_rules! into_first_login {
+    ($($state:ident),*) => {
+        $(impl From<$state> for FirstLogin {
+            fn from(state: $state) -> Self {
+                FirstLogin::$state(state)
+            }
+        })*
+    };
+}
+into_first_login!(
+    Terms,
+    Warning,
+    ChoosingPassword,
+    PasswordChanged,
+    ChoosingNoticeEmail,
+    NoticeEmailDone,
+    EnteringSecurityEmail,
+    AwaitingCode,
+    Registered
+);
+
+/// What the user does in the first-login flow, parsed ([`Form::parse`]).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::first_login::{Form, Input};
+/// let input = Form::SetSecurityEmail { address: " a@jp ", confirm: "A@JP" }.parse()?;
+/// assert!(matches!(input, Input::SetSecurityEmail(a) if a.as_str() == "a@jp"));
+/// assert!(matches!(Form::EnterCode("0042").parse()?, Input::EnterCode(_)));
+/// # Ok::<(), kaigo_seikyu::error::FlowError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// `利用規約に同意して次へ`.
+    AcceptTerms,
+    /// `パスワード変更` on 【警告】.
+    StartPasswordChange,
+    /// `変更` on 【パスワード変更】: the current password and the new one (its confirmation matched).
+    ChangePassword {
+        /// 《現在のパスワード》.
+        current: Password,
+        /// 《新しいパスワード》.
+        new: Password,
+    },
+    /// `終了` on a 【処理終了】.
+    Finish,
+    /// `変更` on 【メールアドレス設定】 with an address (its confirmation matched).
+    SetNoticeEmail(EmailAddress),
+    /// `メールアドレスを登録しない` + `変更`.
+    DeclineNoticeEmail,
+    /// `次へ` on 【セキュリティ用メールアドレス設定】 (its confirmation matched).
+    SetSecurityEmail(EmailAddress),
+    /// `送信` on 【確認コード入力】.
+    EnterCode(ConfirmationCode),
+    /// `戻る`.
+    Back,
+}
+
+impl Input {
+    fn name(&self) -> &'static str {
+        match self {
+            Input::AcceptTerms => "AcceptTerms",
+            Input::StartPasswordChange => "StartPasswordChange",
+            Input::ChangePassword { .. } => "ChangePassword",
+            Input::Finish => "Finish",
+            Input::SetNoticeEmail(_) => "SetNoticeEmail",
+            Input::DeclineNoticeEmail => "DeclineNoticeEmail",
+            Input::SetSecurityEmail(_) => "SetSecurityEmail",
+            Input::EnterCode(_) => "EnterCode",
+            Input::Back => "Back",
+        }
+    }
+}
+
+/// A first-login form as the browser sends it: every field as typed. `Debug` hides passwords and
+/// codes (SEC-01).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::first_login::Form;
+/// let form = Form::ChangePassword { current: "Kari2026pass", new: "Sakura2026!", confirm: "Sakura2026?" };
+/// assert_eq!(form.parse().unwrap_err().message(), "確認用の入力内容が一致しません。");
+/// assert!(!format!("{form:?}").contains("Sakura"));
+/// ```
+#[derive(Clone, Copy)]
+pub enum Form<'a> {
+    /// `利用規約に同意して次へ`.
+    AcceptTerms,
+    /// `パスワード変更` on 【警告】.
+    StartPasswordChange,
+    /// `変更` on 【パスワード変更】.
+    ChangePassword {
+        /// 《現在のパスワード》.
+        current: &'a str,
+        /// 《新しいパスワード》.
+        new: &'a str,
+        /// 《新しいパスワード(確認用)》.
+        confirm: &'a str,
+    },
+    /// `終了`.
+    Finish,
+    /// `変更` on 【メールアドレス設定】.
+    SetNoticeEmail {
+        /// 《新しいメールアドレス》.
+        address: &'a str,
+        /// 《新しいメールアドレス(確認用)》.
+        confirm: &'a str,
+    },
+    /// `メールアドレスを登録しない` + `変更`.
+    DeclineNoticeEmail,
+    /// `次へ` on 【セキュリティ用メールアドレス設定】.
+    SetSecurityEmail {
+        /// 《セキュリティ用メールアドレス》.
+        address: &'a str,
+        /// 《セキュリティ用メールアドレス(確認用)》.
+        confirm: &'a str,
+    },
+    /// `送信` on 【確認コード入力】: 《確認コード》.
+    EnterCode(&'a str),
+    /// `戻る`.
+    Back,
+}
+
+impl Form<'_> {
+    /// Parses the typed fields (VAL-04 … VAL-07): an error names the problem and nothing is drawn
+    /// or stored.
+    pub fn parse(&self) -> Result<Input, FlowError> {
+        Ok(match *self {
+            Form::AcceptTerms => Input::AcceptTerms,
+            Form::StartPasswordChange => Input::StartPasswordChange,
+            Form::ChangePassword {
+                current,
+                new,
+                confirm,
+            } => {
+                let new = Password::new(new);
+                if !new.ct_eq(&Password::new(confirm)) {
+                    return Err(FlowError::ConfirmationMismatch);
+                }
+                Input::ChangePassword {
+                    current: Password::new(current),
+                    new,
+                }
+            }
+            Form::Finish => Input::Finish,
+            Form::SetNoticeEmail { address, confirm } => {
+                Input::SetNoticeEmail(confirmed_address(address, confirm)?)
+            }
+            Form::DeclineNoticeEmail => Input::DeclineNoticeEmail,
+            Form::SetSecurityEmail { address, confirm } => {
+                Input::SetSecurityEmail(confirmed_address(address, confirm)?)
+            }
+            Form::EnterCode(code) => Input::EnterCode(code.parse()?),
+            Form::Back => Input::Back,
+        })
+    }
+}
+
+impl fmt::Debug for Form<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Form::ChangePassword { .. } => f.write_str("ChangePassword { *** }"),
+            Form::EnterCode(_) => f.write_str("EnterCode(***)"),
+            Form::SetNoticeEmail { address, confirm } => f
+                .debug_struct("SetNoticeEmail")
+                .field("address", address)
+                .field("confirm", confirm)
+                .finish(),
+            Form::SetSecurityEmail { address, confirm } => f
+                .debug_struct("SetSecurityEmail")
+                .field("address", address)
+                .field("confirm", confirm)
+                .finish(),
+            Form::AcceptTerms => f.write_str("AcceptTerms"),
+            Form::StartPasswordChange => f.write_str("StartPasswordChange"),
+            Form::Finish => f.write_str("Finish"),
+            Form::DeclineNoticeEmail => f.write_str("DeclineNoticeEmail"),
+            Form::Back => f.write_str("Back"),
+        }
+    }
+}
+
+/// VAL-04, VAL-05: an address and its confirmation. A confirmation that does not parse cannot be
+/// equal, so it is a mismatch.
+pub(crate) fn confirmed_address(address: &str, confirm: &str) -> Result<EmailAddress, FlowError> {
+    let address: EmailAddress = address.parse()?;
+    match confirm.parse::<EmailAddress>() {
+        Ok(confirm) if confirm == address => Ok(address),
+        _ => Err(FlowError::ConfirmationMismatch),
+    }
+}
+
+impl FirstLogin {
+    /// The flow's first state for `account`: the first step still needed (FL-07, FL-08), or
+    /// `None` when nothing is. Only a login makes the [`Authenticated`] it needs.
+    ///
+    /// # Example
+    /// The pure core, without the driver: the login gate, then the first login's first screen.
+    /// ```
+    /// use kaigo_seikyu::{calendar::utc, first_login::FirstLogin, login::{self, Next}};
+    /// use kaigo_seikyu::{policy::Policy, portal::Cx, values::Password};
+    /// use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, SecretHasher};
+    /// use rand::SeedableRng;
+    /// let policy = Policy::insecure_fast_hashing();
+    /// let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([1; 32]));
+    /// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    /// let user = "KJ131311111111".parse()?;
+    /// let account = login::new_office(user, hasher.hash(b"Kari2026pass", &[7; 16]));
+    /// let now = utc("2026-01-10T10:00:00+09:00");
+    /// let mut cx = Cx { now, rng: &mut rng, policy: &policy, hasher: &hasher };
+    /// let step = login::enter_password(user, Some(account.clone()), &Password::new("Kari2026pass"), &mut cx)?;
+    /// let Next::Leave(auth) = step.state else { unreachable!() };
+    /// let state = FirstLogin::begin(auth, &account, &policy).unwrap();
+    /// assert_eq!(state.screen(&policy).title, "利用規約");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn begin(auth: Authenticated, account: &Account, policy: &Policy) -> Option<FirstLogin> {
+        step_for(auth, 0, account, policy)
+    }
+
+    /// The user ID the flow belongs to.
+    pub fn user(&self) -> UserId {
+        match self {
+            FirstLogin::Terms(Terms { auth, .. })
+            | FirstLogin::Warning(Warning { auth })
+            | FirstLogin::ChoosingPassword(ChoosingPassword { auth })
+            | FirstLogin::PasswordChanged(PasswordChanged { auth })
+            | FirstLogin::ChoosingNoticeEmail(ChoosingNoticeEmail { auth, .. })
+            | FirstLogin::NoticeEmailDone(NoticeEmailDone { auth, .. })
+            | FirstLogin::EnteringSecurityEmail(EnteringSecurityEmail { auth, .. })
+            | FirstLogin::AwaitingCode(AwaitingCode { auth, .. })
+            | FirstLogin::Registered(Registered { auth }) => auth.user(),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            FirstLogin::Terms(_) => "Terms",
+            FirstLogin::Warning(_) => "Warning",
+            FirstLogin::ChoosingPassword(_) => "ChoosingPassword",
+            FirstLogin::PasswordChanged(_) => "PasswordChanged",
+            FirstLogin::ChoosingNoticeEmail(_) => "ChoosingNoticeEmail",
+            FirstLogin::NoticeEmailDone(_) => "NoticeEmailDone",
+            FirstLogin::EnteringSecurityEmail(_) => "EnteringSecurityEmail",
+            FirstLogin::AwaitingCode(_) => "AwaitingCode",
+            FirstLogin::Registered(_) => "Registered",
+        }
+    }
+
+    /// The one transition of the flow: applies `input` to this state for `account` (loaded by the
+    /// driver) at `cx.now`. An input that does not belong to the state is
+    /// [`FlowError::UnexpectedInput`]; `Err` changes nothing; a rejected step counted a wrong
+    /// entry. The driver applies SEC-04 and SEC-07 around it.
+    pub fn apply<R: CryptoRng + ?Sized>(
+        self,
+        input: Input,
+        account: Account,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<Next<FirstLogin>>, FlowError> {
+        match (self, input) {
+            (FirstLogin::Terms(s), Input::AcceptTerms) => Ok(s.accept(account, cx)),
+            (FirstLogin::Warning(Warning { auth }), Input::StartPasswordChange) => {
+                Ok(Step::to(Next::Stay(ChoosingPassword { auth }.into())))
+            }
+            (FirstLogin::ChoosingPassword(s), Input::ChangePassword { current, new }) => {
+                s.change(&current, &new, account, cx)
+            }
+            (
+                FirstLogin::PasswordChanged(PasswordChanged { auth })
+                | FirstLogin::Registered(Registered { auth }),
+                Input::Finish,
+            ) => Ok(onward(auth, 0, account, false, cx.policy)),
+            (FirstLogin::NoticeEmailDone(NoticeEmailDone { auth, codes_sent }), Input::Finish) => {
+                Ok(onward(auth, codes_sent, account, false, cx.policy))
+            }
+            (FirstLogin::ChoosingNoticeEmail(s), Input::SetNoticeEmail(address)) => {
+                Ok(s.choose(Some(address), account, cx.now))
+            }
+            (FirstLogin::ChoosingNoticeEmail(s), Input::DeclineNoticeEmail) => {
+                Ok(s.choose(None, account, cx.now))
+            }
+            (FirstLogin::EnteringSecurityEmail(s), Input::SetSecurityEmail(address)) => {
+                s.send(address, cx)
+            }
+            (
+                FirstLogin::EnteringSecurityEmail(EnteringSecurityEmail { auth, codes_sent }),
+                Input::Back,
+            ) => Ok(Step::to(Next::Stay(
+                ChoosingNoticeEmail { auth, codes_sent }.into(),
+            ))),
+            (FirstLogin::AwaitingCode(s), Input::EnterCode(code)) => s.enter(&code, account, cx),
+            (FirstLogin::AwaitingCode(s), Input::Back) => Ok(Step::to(Next::Stay(s.back().into()))),
+            (state, input) => Err(FlowError::UnexpectedInput {
+                state: state.name(),
+                input: input.name(),
+            }),
+        }
+    }
+
+    /// The screen of the state: title, the source's step list with the current step, the source's
+    /// messages, fields and buttons. Never a secret.
+    pub fn screen(&self, policy: &Policy) -> Screen {
+        match self {
+            FirstLogin::Terms(Terms { version, .. }) => Screen::new("利用規約")
+                .message("電子請求受付システム 利用規約")
+                .field("版", version)
+                .message("利用規約を最後まで確認し、同意する場合、【利用規約に同意して次へ】ボタンを押してください。")
+                .action("利用規約に同意して次へ"),
+            FirstLogin::Warning(_) => Screen::new("警告")
+                .steps(STEPS, 0)
+                .message("仮パスワードでログインしています。")
+                .message("パスワードを変更するため、【パスワード変更】ボタンを押してください。")
+                .action("パスワード変更"),
+            FirstLogin::ChoosingPassword(_) => {
+                let (min, max) = (policy.password.min_chars, policy.password.max_chars);
+                Screen::new("パスワード変更")
+                    .steps(STEPS, 0)
+                    .message("現在のパスワードと新しいパスワードを入力し、【変更】ボタンを押してください。")
+                    .message("《現在のパスワード》")
+                    .message("《新しいパスワード》")
+                    .message("《新しいパスワード(確認用)》")
+                    .message(format!("パスワードには以下の英数字を{min}文字～{max}文字で入力してください。"))
+                    .message("※英字、数字を少なくとも1文字ずつ含めてください。（記号は任意）")
+                    .message("英字：abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+                    .message("数字：0123456789")
+                    .message(format!("記号：{}", password_symbols()))
+                    .message("ユーザIDと同じパスワードは入力できません。")
+                    .action("変更")
+            }
+            FirstLogin::PasswordChanged(_) => Screen::new("処理終了")
+                .steps(STEPS, 0)
+                .message("パスワードの変更を完了しました。")
+                .action("終了"),
+            FirstLogin::ChoosingNoticeEmail(_) => Screen::new("メールアドレス設定")
+                .steps(STEPS, 1)
+                .message("お知らせメールを受け取るメールアドレスを入力し、【変更】ボタンを押してください。")
+                .message("※ ここで登録するメールアドレスは、介護電子請求受付システムからのお知らせメールを受け取るためのメールアドレスとなります。")
+                .message("※ 登録は必須ではありません。メールアドレスを登録しない場合、【メールアドレスを登録しない】を選択し、【変更】ボタンを押してください。")
+                .message("《新しいメールアドレス》")
+                .message("《新しいメールアドレス(確認用)》")
+                .message("○ メールアドレスを登録しない")
+                .action("変更"),
+            FirstLogin::NoticeEmailDone(_) => Screen::new("処理終了")
+                .steps(STEPS, 1)
+                .message("メールアドレスの設定を完了しました。")
+                .action("終了"),
+            FirstLogin::EnteringSecurityEmail(_) => security_email_entry(STEPS, 2, &[]).action("戻る").action("次へ"),
+            FirstLogin::AwaitingCode(s) => code_screen(STEPS, 3, s, policy),
+            FirstLogin::Registered(_) => registered_screen(STEPS, 4),
+        }
+    }
+}
+
+/// The first state still needed by `account`, carrying the flow's code count (FL-07, FL-08).
+fn step_for(
+    auth: Authenticated,
+    codes_sent: u8,
+    account: &Account,
+    policy: &Policy,
+) -> Option<FirstLogin> {
+    let p = pending(account, policy);
+    if p.terms {
+        Some(
+            Terms {
+                auth,
+                version: policy.terms_version,
+            }
+            .into(),
+        )
+    } else if p.password {
+        Some(Warning { auth }.into())
+    } else if p.notice_email {
+        Some(ChoosingNoticeEmail { auth, codes_sent }.into())
+    } else if p.security_email {
+        Some(EnteringSecurityEmail { auth, codes_sent }.into())
+    } else {
+        None
+    }
+}
+
+/// After a finished step: on to the next step still needed, or out through the gate (marking the
+/// first login done). `dirty`: `account` was changed and must be saved.
+fn onward(
+    auth: Authenticated,
+    codes_sent: u8,
+    mut account: Account,
+    mut dirty: bool,
+    policy: &Policy,
+) -> Step<Next<FirstLogin>> {
+    let next = match step_for(auth, codes_sent, &account, policy) {
+        Some(state) => Next::Stay(state),
+        None => {
+            dirty |= !account.first_login_done;
+            account.first_login_done = true;
+            Next::Leave(auth)
+        }
+    };
+    let step = Step::to(next);
+    if dirty {
+        step.with(Effect::SaveAccount(Box::new(account)))
+    } else {
+        step
+    }
+}
+
+fn event(at: Instant, kind: EventKind) -> Effect {
+    Effect::Event(Event { at, kind })
+}
+
+impl Terms {
+    /// FL-08: records the version shown and when; a newer version published meanwhile is asked next.
+    fn accept<R: CryptoRng + ?Sized>(
+        self,
+        mut account: Account,
+        cx: &Cx<'_, R>,
+    ) -> Step<Next<FirstLogin>> {
+        let user = self.auth.user();
+        account.terms = Some(TermsAcceptance {
+            version: self.version,
+            at: cx.now,
+        });
+        onward(self.auth, 0, account, true, cx.policy).with(event(
+            cx.now,
+            EventKind::TermsAccepted {
+                user,
+                version: self.version,
+            },
+        ))
+    }
+}
+
+impl ChoosingPassword {
+    /// FL-02, RI-10: the new password obeys VAL-06 and differs from the current one, which must
+    /// verify (a wrong one counts as a failed login, LOGIN-02). The temporary password ends.
+    fn change<R: CryptoRng + ?Sized>(
+        self,
+        current: &Password,
+        new: &Password,
+        mut account: Account,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<Next<FirstLogin>>, FlowError> {
+        let user = self.auth.user();
+        new.check_policy(&user, &cx.policy.password)?;
+        login::refuse_if_locked(&account, cx.now)?;
+        if !cx.hasher.verify(current.expose(), &account.password) {
+            let state = Next::Stay(self.into());
+            return Ok(login::count_failure(
+                state,
+                account,
+                FlowError::WrongCurrentPassword,
+                cx,
+            ));
+        }
+        if login::temporary_expired(&account, cx.now) {
+            return Err(FlowError::TemporaryPasswordExpired);
+        }
+        if new.ct_eq(current) {
+            return Err(FlowError::SameAsCurrentPassword);
+        }
+        account.password = cx.hash(new.expose());
+        account.temporary = None;
+        account.failures = 0;
+        Ok(
+            Step::to(Next::Stay(PasswordChanged { auth: self.auth }.into()))
+                .with(Effect::SaveAccount(Box::new(account)))
+                .with(event(cx.now, EventKind::PasswordChanged { user })),
+        )
+    }
+}
+
+impl ChoosingNoticeEmail {
+    /// FL-03: sets the notice email, or records that the office declined.
+    fn choose(
+        self,
+        address: Option<EmailAddress>,
+        mut account: Account,
+        now: Instant,
+    ) -> Step<Next<FirstLogin>> {
+        let user = self.auth.user();
+        let set = address.is_some();
+        account.notice_email = address.map_or(NoticeEmail::Declined, NoticeEmail::Set);
+        Step::to(Next::Stay(
+            NoticeEmailDone {
+                auth: self.auth,
+                codes_sent: self.codes_sent,
+            }
+            .into(),
+        ))
+        .with(Effect::SaveAccount(Box::new(account)))
+        .with(event(now, EventKind::NoticeEmailSet { user, set }))
+    }
+}
+
+impl EnteringSecurityEmail {
+    /// GR-01: the grace flow's first state.
+    pub(crate) fn new(auth: Authenticated) -> Self {
+        EnteringSecurityEmail {
+            auth,
+            codes_sent: 0,
+        }
+    }
+
+    /// The user it belongs to.
+    pub(crate) fn auth(&self) -> Authenticated {
+        self.auth
+    }
+
+    /// FL-05, GR-05: mails a 確認コード (T1) to `address`, valid for the policy's code lifetime.
+    /// [`FlowError::TooManyCodes`] past the policy's codes per flow (SEC-04).
+    pub(crate) fn send<S: From<AwaitingCode>, R: CryptoRng + ?Sized>(
+        self,
+        address: EmailAddress,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<Next<S>>, FlowError> {
+        if self.codes_sent >= cx.policy.max_codes_per_flow {
+            return Err(FlowError::TooManyCodes);
+        }
+        let (challenge, mail) = Challenge::send(address, cx);
+        let awaiting = AwaitingCode {
+            auth: self.auth,
+            challenge,
+            codes_sent: self.codes_sent + 1,
+        };
+        Ok(Step::to(Next::Stay(S::from(awaiting))).with(mail))
+    }
+}
+
+impl AwaitingCode {
+    /// Where the code was mailed.
+    pub fn to(&self) -> &EmailAddress {
+        &self.challenge.to
+    }
+
+    /// The user it belongs to.
+    pub(crate) fn auth(&self) -> Authenticated {
+        self.auth
+    }
+
+    /// `戻る` (FL-05): back to the address entry; the code stops working.
+    pub(crate) fn back(self) -> EnteringSecurityEmail {
+        EnteringSecurityEmail {
+            auth: self.auth,
+            codes_sent: self.codes_sent,
+        }
+    }
+
+    /// FL-05, FL-06, GR-05: the right code in time registers the address, which becomes the
+    /// selected notification destination (SE-03), with the list's お知らせ and event (SE-08). A
+    /// wrong code is counted (a rejected step).
+    pub(crate) fn enter<S: From<AwaitingCode> + From<Registered>, R: CryptoRng + ?Sized>(
+        mut self,
+        code: &ConfirmationCode,
+        mut account: Account,
+        cx: &Cx<'_, R>,
+    ) -> Result<Step<Next<S>>, FlowError> {
+        match self.challenge.check(code, cx) {
+            Ok(()) => {
+                let user = self.auth.user();
+                let address = self.challenge.to;
+                account.security_emails.add(address.clone(), cx.now)?;
+                let notice = ListChange::Registered(address).notice(&user);
+                Ok(
+                    Step::to(Next::Stay(S::from(Registered { auth: self.auth })))
+                        .with(Effect::SaveAccount(Box::new(account)))
+                        .with(Effect::Notice {
+                            office: user.office(),
+                            notice,
+                        })
+                        .with(event(cx.now, EventKind::SecurityEmailRegistered { user })),
+                )
+            }
+            Err(e @ (FlowError::WrongCode { .. } | FlowError::CodeExhausted)) => {
+                Ok(Step::rejected(Next::Stay(S::from(self)), e))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Registered {
+    /// The user it belongs to.
+    pub(crate) fn auth(&self) -> Authenticated {
+        self.auth
+    }
+}
+
+/// The source's explanation of a security email, on every 【セキュリティ用メールアドレス設定】.
+const SECURITY_EMAIL_PURPOSE: [&str; 3] = [
+    "セキュリティ用メールアドレスは、電子請求受付システムから送信されるセキュリティ強化のための情報（ワンタイムパスワード等）を受け取るために使用します。",
+    "※ パスワード紛失時の再設定等にご使用いただけます。",
+    "※ お知らせメールの通知先と同じメールアドレスを登録することも可能です。",
+];
+
+/// 【セキュリティ用メールアドレス設定】 up to its fields: the instruction, `lead` (GR-01's sentence),
+/// the source's explanation and the two address fields. The caller adds what follows.
+pub(crate) fn security_email_entry(
+    steps: &'static [&'static str],
+    current: usize,
+    lead: &[&str],
+) -> Screen {
+    let screen = Screen::new("セキュリティ用メールアドレス設定")
+        .steps(steps, current)
+        .message("セキュリティ用メールアドレスを入力し、【次へ】ボタンを押してください。");
+    lead.iter()
+        .chain(SECURITY_EMAIL_PURPOSE.iter())
+        .fold(screen, |screen, line| screen.message(*line))
+        .message("《セキュリティ用メールアドレス》")
+        .message("《セキュリティ用メールアドレス（確認用）》")
+}
+
+/// 【確認コード入力】 (FL-05, GR-05), as the source draws it.
+pub(crate) fn code_screen(
+    steps: &'static [&'static str],
+    current: usize,
+    state: &AwaitingCode,
+    policy: &Policy,
+) -> Screen {
+    Screen::new("確認コード入力")
+        .steps(steps, current)
+        .message(format!(
+            "入力されたメールアドレスに誤りがないことを確認するため、確認コードを {} 宛に送信しました。",
+            state.to()
+        ))
+        .message("メール本文に記載された4桁の数字を半角で入力し、【送信】ボタンを押してください。")
+        .message("《確認コード》")
+        .message("※ メールが届くまで数分程度かかる場合があります。")
+        .message(format!("確認コードの有効期間は{}分です。", policy.code_lifetime_minutes))
+        .message("しばらく待ってもメールが届かない場合、入力されたメールアドレスに誤りがある可能性があります。")
+        .message("その場合、【戻る】ボタンを押して、再度セキュリティ用メールアドレスを設定してください。")
+        .message("また、入力されたメールアドレスに誤りがない場合、以下の原因が考えられます。")
+        .message("・受信制限の設定をしている。")
+        .message("・迷惑メールフォルダ等に移動している。")
+        .message("・メールの受信フォルダ・メールボックス等が容量オーバーになっている。")
+        .message("・プロバイダの通信状況で受信が遅れている。")
+        .action("戻る")
+        .action("送信")
+}
+
+/// 【処理終了】 after a registration (FL-06, GR-05).
+pub(crate) fn registered_screen(steps: &'static [&'static str], current: usize) -> Screen {
+    Screen::new("処理終了")
+        .steps(steps, current)
+        .message(REGISTERED_TEXT)
+        .action("終了")
+}
+
+/// The driver around a transition of the first-login or grace flow: a code entry runs under the
+/// user's hourly guessing budget (SEC-07); every code mail the step sends spends the address's
+/// hourly mail budget (SEC-04).
+pub(crate) fn guarded<S>(
+    tx: &mut Tx<'_>,
+    user: UserId,
+    now: Instant,
+    takes_code: bool,
+    transition: impl FnOnce() -> Result<Step<S>, FlowError>,
+) -> Result<Step<S>, PortalError> {
+    let step = if takes_code {
+        let mut outcome = None;
+        let verdict = tx.guard_guesses(Budget::WrongCodes(user), now, || {
+            let step = transition();
+            let verdict = match &step {
+                Ok(step) => step.rejected.clone().map_or(Ok(()), Err),
+                Err(e) => Err(e.clone()),
+            };
+            outcome = Some(step);
+            verdict
+        })?;
+        match outcome {
+            Some(step) => step?,
+            None => {
+                return Err(verdict
+                    .err()
+                    .unwrap_or(FlowError::GuessBudgetExceeded)
+                    .into());
+            }
+        }
+    } else {
+        transition()?
+    };
+    for effect in &step.effects {
+        if let Effect::Mail(mail) = effect {
+            tx.spend_code_mail(&mail.to, now)?;
+        }
+    }
+    Ok(step)
+}
+
+impl Portal {
+    /// One input of the first-login flow `id` (FL-01 … FL-08), the fields as typed. Returns where
+    /// the browser goes: the flow's next screen, or — after its last step — through the gate
+    /// (LOGIN-03): the menu, or the grace registration of an existing office.
+    ///
+    /// A refusal is an error naming the problem; the account and the flow are unchanged, except
+    /// that a wrong code or a wrong current password is counted.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::{calendar::utc, login, memory::Embedded, policy::Policy, secret::CodeKey};
+    /// use kaigo_seikyu::first_login::Form;
+    /// use kaigo_seikyu::login::Route;
+    /// use rand::SeedableRng;
+    /// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+    /// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]));
+    /// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    /// let user = "KJ131311111111".parse()?;
+    /// portal.create_account(login::new_office(user, portal.hash_secret(b"Kari2026pass", &mut rng)))?;
+    /// let route = portal.login("KJ131311111111", "Kari2026pass", &mut rng)?;
+    /// let id = route.flow_id().unwrap().clone();
+    /// let route = portal.first_login_input(&id, Form::AcceptTerms, &mut rng)?;
+    /// assert_eq!(route.screen().unwrap().title, "警告");
+    /// // A step cannot be skipped (FL-01):
+    /// let err = portal.first_login_input(&id, Form::Finish, &mut rng).unwrap_err();
+    /// assert_eq!(err.message(), "この画面では行えない操作です。");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn first_login_input<R: CryptoRng + ?Sized>(
+        &self,
+        id: &FlowId,
+        form: Form<'_>,
+        rng: &mut R,
+    ) -> Result<Route, PortalError> {
+        let input = form.parse()?;
+        self.transact(|tx, now| {
+            let state: FirstLogin = tx.flow(FlowKind::FirstLogin, id)?;
+            let user = state.user();
+            let account: Account = tx
+                .get(&Key::Account(user))?
+                .ok_or(FlowError::NoSuchAccount)?;
+            let policy = &tx.portal().policy;
+            let takes_code = matches!(input, Input::EnterCode(_));
+            let (input, loaded) = (input.clone(), account.clone());
+            let mut cx = tx.cx(now, &mut *rng);
+            let step = guarded(tx, user, now, takes_code, || {
+                state.apply(input, account, &mut cx)
+            })?;
+            login::settle(
+                tx,
+                (FlowKind::FirstLogin, id),
+                &loaded,
+                step,
+                now,
+                &mut *rng,
+                |s| Route::FirstLogin {
+                    id: id.clone(),
+                    screen: s.screen(policy),
+                },
+            )
+        })
+    }
+
+    /// The current screen of the first-login flow `id`, to draw it again (e.g. with an error).
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::{calendar::utc, login, memory::Embedded, policy::Policy, secret::CodeKey};
+    /// use rand::SeedableRng;
+    /// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+    /// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]));
+    /// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    /// portal.create_account(login::new_office("KJ131311111111".parse()?, portal.hash_secret(b"Kari2026pass", &mut rng)))?;
+    /// let route = portal.login("KJ131311111111", "Kari2026pass", &mut rng)?;
+    /// let screen = portal.first_login_screen(route.flow_id().unwrap())?;
+    /// assert_eq!(Some(&screen), route.screen());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn first_login_screen(&self, id: &FlowId) -> Result<Screen, PortalError> {
+        self.transact(|tx, _| {
+            Ok(tx
+                .flow::<FirstLogin>(FlowKind::FirstLogin, id)?
+                .screen(&tx.portal().policy))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::SecurityEmails;
+    use crate::calendar::utc;
+    use crate::login::new_office;
+    use crate::secret::PasswordHash;
+
+    /// FL-07, FL-08: the steps still needed, in order; a new terms version first.
+    #[test]
+    fn fl_07_fl_08_pending_steps() {
+        let policy = Policy::default();
+        let now = utc("2026-01-10T10:00:00+09:00");
+        let mut acct = new_office(
+            "KJ131311111111".parse().unwrap(),
+            PasswordHash::from_phc("x"),
+        );
+        assert_eq!(
+            pending(&acct, &policy),
+            Pending {
+                terms: true,
+                password: true,
+                notice_email: true,
+                security_email: true
+            }
+        );
+        // Been through FL, reissued (RI-09): only the password change.
+        acct.terms = Some(TermsAcceptance {
+            version: 1,
+            at: now,
+        });
+        acct.first_login_done = true;
+        acct.security_emails = SecurityEmails::default();
+        acct.security_emails
+            .add("a@jp".parse().unwrap(), now)
+            .unwrap();
+        assert_eq!(
+            pending(&acct, &policy),
+            Pending {
+                terms: false,
+                password: true,
+                notice_email: false,
+                security_email: false
+            }
+        );
+        // A new terms version is asked again.
+        let v2 = Policy {
+            terms_version: 2,
+            ..policy
+        };
+        assert!(pending(&acct, &v2).terms);
+        acct.temporary = None;
+        assert!(!pending(&acct, &policy).any());
+    }
+}

@@ -76,4 +76,6 @@ pub mod security_emails;
 pub mod store;
 #[cfg(feature = "proptest")]
 pub mod strategies;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod values;

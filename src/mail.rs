@@ -243,6 +243,49 @@ impl Body {
     }
 }
 
+/// A お知らせ of our own ([D] texts such as SE-08's) in the templates' frame: the greeting and
+/// `about`, the `[label]` / value blocks, then T3's closing lines and the inquiry block.
+pub(crate) fn framed_notice(title: &str, about: &str, blocks: &[(&str, &str)]) -> Notice {
+    let body = blocks
+        .iter()
+        .fold(Body::new().opening(about), |b, (label, value)| {
+            b.block(label, value)
+        })
+        .para(&[AUTO_NOTICE, NOTICE_UNKNOWN])
+        .inquiry()
+        .finish();
+    Notice {
+        title: title.to_owned(),
+        body,
+    }
+}
+
+/// A mail of our own ([D] texts such as SE-08's) in the templates' frame: the greeting and
+/// `about`, the `[label]` / value blocks, the caller's `advice`, then the inquiry block and F's
+/// two closing lines.
+pub(crate) fn framed_mail(
+    to: &EmailAddress,
+    subject: &str,
+    about: &str,
+    blocks: &[(&str, &str)],
+    advice: &str,
+) -> Mail {
+    let body = blocks
+        .iter()
+        .fold(Body::new().opening(about), |b, (label, value)| {
+            b.block(label, value)
+        })
+        .para(&[advice])
+        .inquiry()
+        .closing()
+        .finish();
+    Mail {
+        to: to.clone(),
+        subject: subject.to_owned(),
+        body,
+    }
+}
+
 /// T1 and T2: the same mail around a different term and code.
 fn code_mail(to: &EmailAddress, term: &str, code: &str) -> Mail {
     let body = Body::new()

@@ -40,7 +40,9 @@ pub struct MemoryStore {
 
 impl Default for MemoryStore {
     fn default() -> Self {
-        MemoryStore { shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect() }
+        MemoryStore {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
     }
 }
 
@@ -72,7 +74,12 @@ impl MemoryStore {
         let mut all: Vec<(String, Versioned)> = self
             .shards
             .iter()
-            .flat_map(|s| lock(s).iter().map(|(k, v)| (k.to_string(), v.clone())).collect::<Vec<_>>())
+            .flat_map(|s| {
+                lock(s)
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect::<Vec<_>>()
+            })
             .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
@@ -88,11 +95,16 @@ impl Store for MemoryStore {
         let mut indices: Vec<usize> = writes.iter().map(|w| shard_of(w.key())).collect();
         indices.sort_unstable();
         indices.dedup();
-        let mut guards: Vec<(usize, MutexGuard<'_, HashMap<Key, Versioned>>)> =
-            indices.iter().map(|&i| (i, lock(&self.shards[i]))).collect();
+        let mut guards: Vec<(usize, MutexGuard<'_, HashMap<Key, Versioned>>)> = indices
+            .iter()
+            .map(|&i| (i, lock(&self.shards[i])))
+            .collect();
         let shard = |key: &Key| -> usize {
             let i = shard_of(key);
-            guards.iter().position(|(j, _)| *j == i).expect("locked above")
+            guards
+                .iter()
+                .position(|(j, _)| *j == i)
+                .expect("locked above")
         };
         // Check every version first, so a conflict writes nothing.
         let slots: Vec<usize> = writes.iter().map(|w| shard(w.key())).collect();
@@ -104,14 +116,26 @@ impl Store for MemoryStore {
         }
         let mut seen = std::collections::HashSet::new();
         if !writes.iter().all(|w| seen.insert(w.key())) {
-            return Err(StoreError::Unavailable("a commit wrote one key twice".into()));
+            return Err(StoreError::Unavailable(
+                "a commit wrote one key twice".into(),
+            ));
         }
         for (w, &slot) in writes.iter().zip(&slots) {
             let map = &mut guards[slot].1;
             match w {
-                Write::Put { key, expected, value } => {
+                Write::Put {
+                    key,
+                    expected,
+                    value,
+                } => {
                     let version = expected.map_or(1, |v| v + 1);
-                    map.insert(key.clone(), Versioned { version, value: value.clone() });
+                    map.insert(
+                        key.clone(),
+                        Versioned {
+                            version,
+                            value: value.clone(),
+                        },
+                    );
                 }
                 Write::Delete { key, .. } => {
                     map.remove(key);
@@ -212,7 +236,11 @@ pub struct Notices(Mutex<Vec<(OfficeNumber, Notice)>>);
 impl Notices {
     /// Every notice posted to `office`, oldest first.
     pub fn for_office(&self, office: &OfficeNumber) -> Vec<Notice> {
-        lock(&self.0).iter().filter(|(o, _)| o == office).map(|(_, n)| n.clone()).collect()
+        lock(&self.0)
+            .iter()
+            .filter(|(o, _)| o == office)
+            .map(|(_, n)| n.clone())
+            .collect()
     }
 
     /// Every notice posted, oldest first.
@@ -306,7 +334,11 @@ impl Embedded {
     }
 
     /// A [`Portal`](crate::portal::Portal) over these ports.
-    pub fn portal(&self, policy: crate::policy::Policy, key: crate::secret::CodeKey) -> crate::portal::Portal {
+    pub fn portal(
+        &self,
+        policy: crate::policy::Policy,
+        key: crate::secret::CodeKey,
+    ) -> crate::portal::Portal {
         crate::portal::Portal::new(
             crate::portal::Ports {
                 store: self.store.clone(),

@@ -95,7 +95,11 @@ pub struct HashingParams {
 impl Default for HashingParams {
     /// OWASP's password storage cheat sheet: m=19456 KiB, t=2, p=1.
     fn default() -> Self {
-        HashingParams { memory_kib: 19_456, iterations: 2, parallelism: 1 }
+        HashingParams {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
     }
 }
 
@@ -109,7 +113,11 @@ impl HashingParams {
     /// assert_eq!(cheap.memory_kib, 8);
     /// ```
     pub fn insecure_fast() -> Self {
-        HashingParams { memory_kib: 8, iterations: 1, parallelism: 1 }
+        HashingParams {
+            memory_kib: 8,
+            iterations: 1,
+            parallelism: 1,
+        }
     }
 }
 
@@ -123,7 +131,11 @@ impl Default for Policy {
         Policy {
             grace_last_day: day(2026, 1, 31),
             fee_notice_window: DateRange::new(day(2026, 1, 1), day(2026, 3, 31)),
-            fee: FeeSchedule { before: Yen(13_200), change_day: day(2026, 4, 1), after: Yen(7_800) },
+            fee: FeeSchedule {
+                before: Yen(13_200),
+                change_day: day(2026, 4, 1),
+                after: Yen(7_800),
+            },
             code_lifetime_minutes: 30,
             reset_screen_minutes: 30,
             max_wrong_code_entries: 5,
@@ -151,7 +163,10 @@ impl Policy {
     /// assert_eq!(p.grace_last_day, kaigo_seikyu::policy::Policy::default().grace_last_day);
     /// ```
     pub fn insecure_fast_hashing() -> Self {
-        Policy { hashing: HashingParams::insecure_fast(), ..Policy::default() }
+        Policy {
+            hashing: HashingParams::insecure_fast(),
+            ..Policy::default()
+        }
     }
 
     /// CAL-02: whether an existing office may still skip registering a security email at `now`.
@@ -166,7 +181,11 @@ impl Policy {
 
     /// CAL-04: the certificate fee for an application submitted at `submitted`.
     pub fn fee_at(&self, submitted: Instant) -> Yen {
-        if submitted < start_of(self.fee.change_day) { self.fee.before } else { self.fee.after }
+        if submitted < start_of(self.fee.change_day) {
+            self.fee.before
+        } else {
+            self.fee.after
+        }
     }
 
     /// A code's lifetime.
@@ -238,14 +257,30 @@ mod tests {
         assert_eq!(p.lockout_failures, 3);
         assert_eq!(p.lockout(), TimeDelta::minutes(30));
         assert_eq!(p.max_wrong_code_entries, 5);
-        assert_eq!(p.hashing, HashingParams { memory_kib: 19_456, iterations: 2, parallelism: 1 });
-        let later = Policy { grace_last_day: day(2026, 2, 28), ..Policy::default() };
+        assert_eq!(
+            p.hashing,
+            HashingParams {
+                memory_kib: 19_456,
+                iterations: 2,
+                parallelism: 1
+            }
+        );
+        let later = Policy {
+            grace_last_day: day(2026, 2, 28),
+            ..Policy::default()
+        };
         assert!(later.grace_allows(utc("2026-02-15T12:00:00+09:00")));
         assert!(!p.grace_allows(utc("2026-02-15T12:00:00+09:00")));
         let shifted = Policy {
-            fee: FeeSchedule { change_day: day(2026, 5, 1), ..p.fee },
+            fee: FeeSchedule {
+                change_day: day(2026, 5, 1),
+                ..p.fee
+            },
             ..Policy::default()
         };
-        assert_eq!(shifted.fee_at(utc("2026-04-15T00:00:00+09:00")), Yen(13_200));
+        assert_eq!(
+            shifted.fee_at(utc("2026-04-15T00:00:00+09:00")),
+            Yen(13_200)
+        );
     }
 }

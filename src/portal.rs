@@ -55,7 +55,11 @@ pub struct Step<S> {
 impl<S> Step<S> {
     /// A step to `state` with no effects.
     pub fn to(state: S) -> Self {
-        Step { state, effects: Vec::new(), rejected: None }
+        Step {
+            state,
+            effects: Vec::new(),
+            rejected: None,
+        }
     }
 
     /// Adds an effect.
@@ -66,7 +70,11 @@ impl<S> Step<S> {
 
     /// A refusal that keeps `state` (with, e.g., a wrong code counted).
     pub fn rejected(state: S, error: FlowError) -> Self {
-        Step { state, effects: Vec::new(), rejected: Some(error) }
+        Step {
+            state,
+            effects: Vec::new(),
+            rejected: Some(error),
+        }
     }
 }
 
@@ -101,7 +109,9 @@ pub struct Portal {
 
 impl std::fmt::Debug for Portal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Portal").field("policy", &self.policy).finish_non_exhaustive()
+        f.debug_struct("Portal")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
 }
 
@@ -112,12 +122,20 @@ impl Portal {
     /// A portal with argon2id hashing per the policy and code digests keyed with `key`.
     pub fn new(ports: Ports, policy: Policy, key: CodeKey) -> Self {
         let hasher = Arc::new(Argon2Hasher::new(policy.hashing, key));
-        Portal { ports, policy, hasher }
+        Portal {
+            ports,
+            policy,
+            hasher,
+        }
     }
 
     /// A portal with a hasher of the host's choosing (e.g. a counting one in tests).
     pub fn with_hasher(ports: Ports, policy: Policy, hasher: Arc<dyn SecretHasher>) -> Self {
-        Portal { ports, policy, hasher }
+        Portal {
+            ports,
+            policy,
+            hasher,
+        }
     }
 
     /// The policy in force.
@@ -140,7 +158,11 @@ impl Portal {
     /// Creates an account (provisioning by the operator). Refused if the user ID already has one.
     pub fn create_account(&self, account: Account) -> Result<(), PortalError> {
         let value = serde_json::to_vec(&account).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.ports.store.commit(&[Write::Put { key: Key::Account(account.user_id), expected: None, value }])?;
+        self.ports.store.commit(&[Write::Put {
+            key: Key::Account(account.user_id),
+            expected: None,
+            value,
+        }])?;
         Ok(())
     }
 
@@ -209,7 +231,13 @@ pub(crate) struct Tx<'p> {
 
 impl<'p> Tx<'p> {
     fn new(portal: &'p Portal) -> Self {
-        Tx { portal, read: HashMap::new(), staged: Vec::new(), effects: Vec::new(), rejected: None }
+        Tx {
+            portal,
+            read: HashMap::new(),
+            staged: Vec::new(),
+            effects: Vec::new(),
+            rejected: None,
+        }
     }
 
     /// The portal's policy, hasher and ports.
@@ -220,15 +248,24 @@ impl<'p> Tx<'p> {
     /// Reads a record, remembering its version for the commit.
     pub(crate) fn get<T: DeserializeOwned>(&mut self, key: &Key) -> Result<Option<T>, PortalError> {
         let found = self.portal.ports.store.load(key)?;
-        self.read.insert(key.clone(), found.as_ref().map(|v| v.version));
+        self.read
+            .insert(key.clone(), found.as_ref().map(|v| v.version));
         found
-            .map(|v| serde_json::from_slice(&v.value).map_err(|e| StoreError::Corrupt(format!("{key}: {e}")).into()))
+            .map(|v| {
+                serde_json::from_slice(&v.value)
+                    .map_err(|e| StoreError::Corrupt(format!("{key}: {e}")).into())
+            })
             .transpose()
     }
 
     /// Reads a flow's state; [`PortalError::NoSuchFlow`] when there is none of this kind.
-    pub(crate) fn flow<S: DeserializeOwned>(&mut self, kind: FlowKind, id: &FlowId) -> Result<S, PortalError> {
-        self.get(&Key::Flow(kind, id.clone()))?.ok_or(PortalError::NoSuchFlow)
+    pub(crate) fn flow<S: DeserializeOwned>(
+        &mut self,
+        kind: FlowKind,
+        id: &FlowId,
+    ) -> Result<S, PortalError> {
+        self.get(&Key::Flow(kind, id.clone()))?
+            .ok_or(PortalError::NoSuchFlow)
     }
 
     /// Stages a write of `value` at `key`, against the version read (absent if never read).
@@ -247,7 +284,12 @@ impl<'p> Tx<'p> {
 
     /// Saves a flow's step: the state under `(kind, id)`, accounts it changed, its effects and its
     /// rejection, if any.
-    pub(crate) fn step<S: Serialize>(&mut self, kind: FlowKind, id: &FlowId, step: Step<S>) -> Result<S, PortalError> {
+    pub(crate) fn step<S: Serialize>(
+        &mut self,
+        kind: FlowKind,
+        id: &FlowId,
+        step: Step<S>,
+    ) -> Result<S, PortalError> {
         self.put(Key::Flow(kind, id.clone()), &step.state)?;
         self.apply(step.effects)?;
         if let Some(err) = step.rejected {
@@ -269,7 +311,12 @@ impl<'p> Tx<'p> {
 
     /// Spends one unit of a budget (SEC-04, SEC-07) at `now`; `false` when it is used up (then
     /// nothing is staged for it).
-    pub(crate) fn spend(&mut self, budget: Budget, now: Instant, limit: u8) -> Result<bool, PortalError> {
+    pub(crate) fn spend(
+        &mut self,
+        budget: Budget,
+        now: Instant,
+        limit: u8,
+    ) -> Result<bool, PortalError> {
         let key = Key::Budget(budget);
         let mut window: RateWindow = self.get(&key)?.unwrap_or_default();
         if window.try_spend(now, limit) {
@@ -287,10 +334,16 @@ impl<'p> Tx<'p> {
             .map(|(key, value)| {
                 let expected = self.read.get(key).copied().flatten();
                 Ok(match value {
-                    Some(bytes) => Write::Put { key: key.clone(), expected, value: bytes.clone() },
+                    Some(bytes) => Write::Put {
+                        key: key.clone(),
+                        expected,
+                        value: bytes.clone(),
+                    },
                     None => Write::Delete {
                         key: key.clone(),
-                        expected: expected.ok_or_else(|| StoreError::Unavailable(format!("deleting {key}, never read")))?,
+                        expected: expected.ok_or_else(|| {
+                            StoreError::Unavailable(format!("deleting {key}, never read"))
+                        })?,
                     },
                 })
             })
@@ -302,7 +355,12 @@ impl<'p> Tx<'p> {
     where
         'p: 'a,
     {
-        Cx { now, rng, policy: &self.portal.policy, hasher: self.portal.hasher.as_ref() }
+        Cx {
+            now,
+            rng,
+            policy: &self.portal.policy,
+            hasher: self.portal.hasher.as_ref(),
+        }
     }
 }
 
@@ -320,7 +378,10 @@ mod tests {
     }
 
     fn event() -> Effect {
-        Effect::Event(Event { at: utc("2026-01-10T10:00:00+09:00"), kind: EventKind::LoginFailed { user: user() } })
+        Effect::Event(Event {
+            at: utc("2026-01-10T10:00:00+09:00"),
+            kind: EventKind::LoginFailed { user: user() },
+        })
     }
 
     fn id() -> FlowId {
@@ -341,16 +402,29 @@ mod tests {
             if self.commits.fetch_add(1, Ordering::SeqCst) == 0 {
                 let key = Key::Flow(FlowKind::Login, id());
                 let v = self.inner.load(&key)?.map(|v| v.version);
-                self.inner.commit(&[Write::Put { key, expected: v, value: b"41".to_vec() }])?;
+                self.inner.commit(&[Write::Put {
+                    key,
+                    expected: v,
+                    value: b"41".to_vec(),
+                }])?;
             }
             self.inner.commit(writes)
         }
     }
 
     fn portal_over(store: Arc<dyn Store>, host: &Embedded) -> Portal {
-        let mut ports = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([0; 32])).ports;
+        let mut ports = host
+            .portal(
+                Policy::insecure_fast_hashing(),
+                CodeKey::from_bytes([0; 32]),
+            )
+            .ports;
         ports.store = store;
-        Portal::new(ports, Policy::insecure_fast_hashing(), CodeKey::from_bytes([0; 32]))
+        Portal::new(
+            ports,
+            Policy::insecure_fast_hashing(),
+            CodeKey::from_bytes([0; 32]),
+        )
     }
 
     fn increment(portal: &Portal, runs: &AtomicUsize) -> Result<u32, PortalError> {
@@ -368,7 +442,10 @@ mod tests {
     #[test]
     fn sec_02_lost_race_reruns_on_fresh_data() {
         let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
-        let store = Arc::new(Racing { inner: MemoryStore::default(), commits: AtomicUsize::new(0) });
+        let store = Arc::new(Racing {
+            inner: MemoryStore::default(),
+            commits: AtomicUsize::new(0),
+        });
         let portal = portal_over(store.clone(), &host);
         let runs = AtomicUsize::new(0);
         assert_eq!(increment(&portal, &runs), Ok(42));
@@ -380,13 +457,19 @@ mod tests {
     #[test]
     fn sec_02_refusal_writes_nothing() {
         let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
-        let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([0; 32]));
+        let portal = host.portal(
+            Policy::insecure_fast_hashing(),
+            CodeKey::from_bytes([0; 32]),
+        );
         let result: Result<(), PortalError> = portal.transact(|tx, _| {
             tx.put(Key::Flow(FlowKind::Login, id()), &1u32)?;
             tx.apply(vec![event()])?;
             Err(FlowError::ConfirmationMismatch.into())
         });
-        assert_eq!(result, Err(PortalError::Flow(FlowError::ConfirmationMismatch)));
+        assert_eq!(
+            result,
+            Err(PortalError::Flow(FlowError::ConfirmationMismatch))
+        );
         assert!(host.store.is_empty());
         assert!(host.events.all().is_empty());
     }
@@ -395,12 +478,26 @@ mod tests {
     #[test]
     fn sec_02_rejected_step_is_saved_then_refused() {
         let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
-        let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([0; 32]));
+        let portal = host.portal(
+            Policy::insecure_fast_hashing(),
+            CodeKey::from_bytes([0; 32]),
+        );
         let result = portal.transact(|tx, _| {
-            tx.step(FlowKind::Login, &id(), Step::rejected(7u32, FlowError::WrongCode { remaining: 4 }))
+            tx.step(
+                FlowKind::Login,
+                &id(),
+                Step::rejected(7u32, FlowError::WrongCode { remaining: 4 }),
+            )
         });
-        assert_eq!(result, Err(PortalError::Flow(FlowError::WrongCode { remaining: 4 })));
-        let saved = host.store.load(&Key::Flow(FlowKind::Login, id())).unwrap().unwrap();
+        assert_eq!(
+            result,
+            Err(PortalError::Flow(FlowError::WrongCode { remaining: 4 }))
+        );
+        let saved = host
+            .store
+            .load(&Key::Flow(FlowKind::Login, id()))
+            .unwrap()
+            .unwrap();
         assert_eq!(saved.value, b"7");
     }
 
@@ -415,10 +512,23 @@ mod tests {
             }
         }
         let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
-        let mut portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([0; 32]));
+        let mut portal = host.portal(
+            Policy::insecure_fast_hashing(),
+            CodeKey::from_bytes([0; 32]),
+        );
         portal.ports.audit = Arc::new(Broken);
         let runs = AtomicUsize::new(0);
-        assert_eq!(increment(&portal, &runs), Err(PortalError::Port("log is down".into())));
-        assert_eq!(host.store.load(&Key::Flow(FlowKind::Login, id())).unwrap().unwrap().value, b"1");
+        assert_eq!(
+            increment(&portal, &runs),
+            Err(PortalError::Port("log is down".into()))
+        );
+        assert_eq!(
+            host.store
+                .load(&Key::Flow(FlowKind::Login, id()))
+                .unwrap()
+                .unwrap()
+                .value,
+            b"1"
+        );
     }
 }

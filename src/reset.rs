@@ -1,1 +1,1047 @@
-//! (being written)
+//! ログイン情報再設定: the office resets its own login info with a one-time password mailed to a
+//! registered security email (RS-01 … RS-08, source 1.2.2 (3)).
+//!
+//! ```text
+//! reset_start(事業所番号, セキュリティ用メールアドレス)
+//!   ├─ office holds user IDs in 2+ billing prefectures ─▶ ChoosingPrefecture ─(ChoosePrefecture)─┐
+//!   └─ otherwise (one, or none: unknown office) ──────────────────────────────────────────────────┤
+//!                                                                                                  ▼
+//!                       AwaitingOtp ─(EnterOtp right, in time)─▶ ChoosingPassword ─(ChoosePassword)─▶ Done
+//!                        │  ▲ Resend (newest OTP only)                (30 min, RS-07)
+//!                        └─(5th wrong entry)─▶ Voided (start again from RS-01)
+//! ```
+//!
+//! # Enumeration resistance (RS-03, SEC-08)
+//!
+//! Whether the entered address is a registered security email of the user ID — and whether the
+//! office number has any user ID at all — changes exactly one thing: whether the T2 mail is queued.
+//! The non-matching and unknown-office paths still draw a code, digest it, spend the address's
+//! mail budget (SEC-04) and the user ID's guessing budget (SEC-07), show the same screens, answer
+//! the same errors and persist a state of the same shape and size. A private *seal* (a keyed
+//! digest, [`CodeDigest`], of "mailed" or "withheld" bound to the flow id and user ID) records
+//! which path was taken: without the host's [`CodeKey`](crate::secret::CodeKey) the two values are
+//! indistinguishable, and a withheld OTP can never verify — not even by a one-in-a-million guess —
+//! so an attacker who does not know a registered address cannot reset anything.
+//!
+//! Only the office number decides whether 【請求先都道府県選択】 is shown (RS-02): that reveals
+//! in how many billing prefectures a known office holds user IDs, as the source's design does,
+//! never anything about the address. An unknown office number behaves like an office with one
+//! user ID whose address did not match: the OTP screen, nothing mailed.
+//!
+//! # Example
+//! ```
+//! use kaigo_seikyu::{account::Account, calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+//! use rand::SeedableRng;
+//! let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+//! let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
+//! let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+//! let user = "KJ131311111111".parse()?;
+//! let mut account = Account::new(user, portal.hash_secret(b"Lost1234", &mut rng));
+//! let address = "mailforsecurity-001@jp".parse()?;
+//! account.security_emails.add(address, portal.now())?;
+//! portal.create_account(account)?;
+//!
+//! let (id, screen) = portal.reset_start("1311111111", "mailforsecurity-001@jp", &mut rng)?;
+//! assert_eq!(screen.title, "ワンタイムパスワード入力");
+//! let mail = host.outbox.last_to(&"mailforsecurity-001@jp".parse()?).expect("T2 queued");
+//! let otp = mail.body.lines().nth(4).unwrap_or_default(); // [ワンタイムパスワード] / 123456
+//! let screen = portal.reset_enter_otp(&id, otp, &mut rng)?;
+//! assert!(screen.shows("KJ131311111111"));
+//! let done = portal.reset_choose_password(&id, "Sakura2026!", "Sakura2026!", &mut rng)?;
+//! assert!(done.shows("ログイン情報再設定が正常に終了しました。"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use rand_core::CryptoRng;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use crate::account::Account;
+use crate::calendar::Instant;
+use crate::challenge::Challenge;
+use crate::effect::{Effect, Event, EventKind};
+use crate::error::{FlowError, PortalError};
+use crate::lost::LostChoice;
+use crate::mail::{self, Notice};
+use crate::policy::Policy;
+use crate::portal::{Cx, Portal, Step};
+use crate::screen::Screen;
+use crate::secret::{CodeDigest, SecretHasher};
+use crate::store::{Budget, FlowId, FlowKind, Key};
+use crate::values::{
+    EmailAddress, OfficeNumber, OneTimePassword, Password, Prefecture, UserId, password_symbols,
+};
+
+/// The step list every screen of the reset shows (source 1.2.2 (2)).
+pub const STEPS: &[&str] = &[
+    "1 パスワード等を紛失した方",
+    "2 ログイン情報再設定認証",
+    "3 ワンタイムパスワード入力",
+    "4 ログイン情報再設定",
+    "5 終了",
+];
+
+/// Indices into [`STEPS`].
+const STEP_AUTHENTICATION: usize = 1;
+const STEP_OTP: usize = 2;
+const STEP_RESET: usize = 3;
+const STEP_DONE: usize = 4;
+
+/// The lead sentence of 【ログイン情報再設定認証】 and 【請求先都道府県選択】.
+const AUTHENTICATING: &str = "ログイン情報を再設定するため、事業所の認証を行います。";
+
+/// The seal's two markers: equally long, so the digest takes the same work either way.
+const SEAL_MAILED: &[u8] = b"kaigo-seikyu reset seal: mailed/";
+const SEAL_ABSENT: &[u8] = b"kaigo-seikyu reset seal: absent/";
+
+/// A login-info reset in progress, as the host's store keeps it (server-side; the [`FlowId`] is a
+/// bearer handle for the browser session). Holds no secret: the OTP only as a keyed digest.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::reset::Reset;
+/// use kaigo_seikyu::policy::Policy;
+/// let stored = r#"{"Voided":{"user":"KJ131311111111"}}"#;
+/// let state: Reset = serde_json::from_str(stored)?;
+/// // A voided flow shows where to start again (RS-04).
+/// assert_eq!(state.screen(&Policy::default()).title, "ログイン情報再設定認証");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reset {
+    /// 【請求先都道府県選択】 (RS-02).
+    ChoosingPrefecture(ChoosingPrefecture),
+    /// 【ワンタイムパスワード入力】 (RS-03, RS-04).
+    AwaitingOtp(AwaitingOtp),
+    /// 【ログイン情報再設定】 (RS-05, RS-07).
+    ChoosingPassword(ChoosingPassword),
+    /// The OTP was voided by too many wrong entries; start again from RS-01 (RS-04).
+    Voided(Voided),
+    /// 【処理終了】 (RS-06).
+    Done(Done),
+}
+
+/// Waiting for the billing prefecture: the office holds user IDs in more than one (RS-02).
+///
+/// # Example
+/// ```
+/// # use kaigo_seikyu::{account::Account, calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+/// # use rand::SeedableRng;
+/// # let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+/// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
+/// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+/// for id in ["KJ131311111111", "KJ271311111111"] {
+///     portal.create_account(Account::new(id.parse()?, portal.hash_secret(b"x", &mut rng)))?;
+/// }
+/// let (_, screen) = portal.reset_start("1311111111", "someone@jp", &mut rng)?;
+/// assert_eq!(screen.title, "請求先都道府県選択");
+/// assert!(screen.shows("東京都") && screen.shows("大阪府"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChoosingPrefecture {
+    office: OfficeNumber,
+    address: EmailAddress,
+    choices: Vec<Prefecture>,
+}
+
+/// Waiting for the OTP (RS-03, RS-04). The same shape whether or not the OTP was mailed: the
+/// challenge, and a seal only the host's key can read.
+///
+/// # Example
+/// ```
+/// # use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+/// # use rand::SeedableRng;
+/// # let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+/// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
+/// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+/// // An unknown office: the same OTP screen, nothing mailed (RS-03).
+/// let (id, screen) = portal.reset_start("4711111111", "someone@jp", &mut rng)?;
+/// assert_eq!(screen.title, "ワンタイムパスワード入力");
+/// assert!(host.outbox.all().is_empty());
+/// let wrong = portal.reset_enter_otp(&id, "123456", &mut rng).unwrap_err();
+/// assert_eq!(wrong.message(), "入力されたコードが正しくありません。");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwaitingOtp {
+    user: UserId,
+    challenge: Challenge<6>,
+    seal: CodeDigest,
+}
+
+/// Proof that the OTP was verified, and when (RS-07). Only [`AwaitingOtp`]'s transition makes one,
+/// so 【ログイン情報再設定】 cannot be reached without it; the store keeps it with the state.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::reset::OtpVerified;
+/// let proof: OtpVerified = serde_json::from_str(r#"{"at":"2026-01-10T01:00:00Z"}"#)?;
+/// assert_eq!(serde_json::to_string(&proof)?, r#"{"at":"2026-01-10T01:00:00Z"}"#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OtpVerified {
+    at: Instant,
+}
+
+/// Waiting for the new password (RS-05); expires 30 minutes after the OTP was verified (RS-07).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::reset::Reset;
+/// let stored = r#"{"ChoosingPassword":{"user":"KJ131311111111","verified":{"at":"2026-01-10T01:00:00Z"}}}"#;
+/// let Reset::ChoosingPassword(state) = serde_json::from_str(stored)? else { unreachable!() };
+/// assert_eq!(state.user().to_string(), "KJ131311111111");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChoosingPassword {
+    user: UserId,
+    verified: OtpVerified,
+}
+
+/// The OTP was voided by its fifth wrong entry (RS-04): the flow takes no more input.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::reset::Reset;
+/// let state: Reset = serde_json::from_str(r#"{"Voided":{"user":"KJ131311111111"}}"#)?;
+/// assert!(matches!(state, Reset::Voided(_)));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Voided {
+    user: UserId,
+}
+
+/// The reset is done (RS-06).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::reset::Reset;
+/// let stored = r#"{"Done":{"user":"KJ131311111111","security_code_cleared":true}}"#;
+/// let Reset::Done(done) = serde_json::from_str(stored)? else { unreachable!() };
+/// assert!(done.security_code_cleared());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Done {
+    user: UserId,
+    security_code_cleared: bool,
+}
+
+/// What the office can do in a reset, already parsed. `Debug` shows no secret.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::reset::ResetInput;
+/// let input = ResetInput::EnterOtp("012345".parse()?);
+/// assert_eq!(format!("{input:?}"), "EnterOtp(Code<6>(***))");
+/// # Ok::<(), kaigo_seikyu::values::ValueError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub enum ResetInput {
+    /// 【請求先都道府県選択】 `次へ` with the chosen billing prefecture (RS-02).
+    ChoosePrefecture(Prefecture),
+    /// 【ワンタイムパスワード入力】 `次へ` with the OTP (RS-04).
+    EnterOtp(OneTimePassword),
+    /// Send a newer OTP; the older one stops working (RS-04, SEC-04).
+    Resend,
+    /// 【ログイン情報再設定】 `変更` with the new password and its confirmation (RS-05, RS-06).
+    ChoosePassword {
+        /// 《新しいパスワード》.
+        new: Password,
+        /// 《新しいパスワード（確認用）》.
+        confirm: Password,
+    },
+}
+
+impl ResetInput {
+    fn name(&self) -> &'static str {
+        match self {
+            ResetInput::ChoosePrefecture(_) => "ChoosePrefecture",
+            ResetInput::EnterOtp(_) => "EnterOtp",
+            ResetInput::Resend => "Resend",
+            ResetInput::ChoosePassword { .. } => "ChoosePassword",
+        }
+    }
+}
+
+impl From<ChoosingPrefecture> for Reset {
+    fn from(s: ChoosingPrefecture) -> Self {
+        Reset::ChoosingPrefecture(s)
+    }
+}
+
+impl From<AwaitingOtp> for Reset {
+    fn from(s: AwaitingOtp) -> Self {
+        Reset::AwaitingOtp(s)
+    }
+}
+
+impl From<ChoosingPassword> for Reset {
+    fn from(s: ChoosingPassword) -> Self {
+        Reset::ChoosingPassword(s)
+    }
+}
+
+impl From<Voided> for Reset {
+    fn from(s: Voided) -> Self {
+        Reset::Voided(s)
+    }
+}
+
+impl From<Done> for Reset {
+    fn from(s: Done) -> Self {
+        Reset::Done(s)
+    }
+}
+
+/// The seal of an [`AwaitingOtp`]: a keyed digest of whether its OTP was mailed, bound to the flow
+/// and the user ID. One digest, whichever way.
+fn seal(hasher: &dyn SecretHasher, mailed: bool, id: &FlowId, user: &UserId) -> CodeDigest {
+    let marker = if mailed { SEAL_MAILED } else { SEAL_ABSENT };
+    let mut input = Vec::with_capacity(marker.len() + 48);
+    input.extend_from_slice(marker);
+    input.extend_from_slice(id.as_str().as_bytes());
+    input.push(b'/');
+    input.extend_from_slice(user.to_string().as_bytes());
+    hasher.digest(&input, &[0; 16])
+}
+
+impl Reset {
+    /// RS-01 `次へ` on 【ログイン情報再設定認証】: starts a reset of `office` for `address`, given the
+    /// office's accounts (one per billing prefecture holding a user ID).
+    ///
+    /// More than one account: 【請求先都道府県選択】 (RS-02), nothing drawn yet. Otherwise a 6-digit
+    /// OTP is drawn and digested, and mailed (T2) only when `address` is a registered security
+    /// email of the one account (RS-03); with no account (an unknown office) the user ID is a
+    /// placeholder in the office's own prefecture, and nothing is mailed. Accounts of other
+    /// offices are ignored.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::{calendar::utc, policy::Policy, portal::Cx, reset::Reset, store::FlowId};
+    /// use kaigo_seikyu::secret::{Argon2Hasher, CodeKey};
+    /// use kaigo_seikyu::effect::Effect;
+    /// use rand::SeedableRng;
+    /// let policy = Policy::insecure_fast_hashing();
+    /// let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([1; 32]));
+    /// let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    /// let id = FlowId::generate(&mut rng);
+    /// let mut cx = Cx { now: utc("2026-01-10T10:00:00+09:00"), rng: &mut rng, policy: &policy, hasher: &hasher };
+    /// let step = Reset::start("1311111111".parse()?, "a@jp".parse()?, &[], &id, &mut cx);
+    /// assert!(matches!(step.state, Reset::AwaitingOtp(_)));
+    /// assert!(!step.effects.iter().any(|e| matches!(e, Effect::Mail(_)))); // RS-03
+    /// # Ok::<(), kaigo_seikyu::values::ValueError>(())
+    /// ```
+    pub fn start<R: CryptoRng + ?Sized>(
+        office: OfficeNumber,
+        address: EmailAddress,
+        accounts: &[Account],
+        id: &FlowId,
+        cx: &mut Cx<'_, R>,
+    ) -> Step<Reset> {
+        let mut held: Vec<&Account> = accounts
+            .iter()
+            .filter(|a| a.user_id.office() == office)
+            .collect();
+        held.sort_by_key(|a| a.user_id.billing());
+        held.dedup_by_key(|a| a.user_id.billing());
+        match held.as_slice() {
+            [] => AwaitingOtp::send(
+                UserId::new(office.prefecture(), office),
+                address,
+                false,
+                id,
+                cx,
+            ),
+            [only] => {
+                let matched = only.security_emails.contains(&address);
+                AwaitingOtp::send(only.user_id, address, matched, id, cx)
+            }
+            several => {
+                let choices = several.iter().map(|a| a.user_id.billing()).collect();
+                Step::to(
+                    ChoosingPrefecture {
+                        office,
+                        address,
+                        choices,
+                    }
+                    .into(),
+                )
+            }
+        }
+    }
+
+    /// Applies one input. `account` is the account the input concerns, as the store holds it:
+    /// the chosen prefecture's user ID for [`ResetInput::ChoosePrefecture`], the flow's user ID
+    /// for [`ResetInput::ChoosePassword`]; `None` if there is none (ignored by the other inputs).
+    ///
+    /// `Err`: nothing changed. `Ok` with [`Step::rejected`] set: a wrong OTP was counted.
+    /// An input that does not belong to the state is [`FlowError::UnexpectedInput`]; a voided
+    /// flow answers [`FlowError::CodeExhausted`], a finished one [`FlowError::FlowFinished`].
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::{calendar::utc, error::FlowError, policy::Policy, portal::Cx, store::FlowId};
+    /// use kaigo_seikyu::reset::{Reset, ResetInput};
+    /// use kaigo_seikyu::values::Password;
+    /// use kaigo_seikyu::secret::{Argon2Hasher, CodeKey};
+    /// use rand::SeedableRng;
+    /// let policy = Policy::insecure_fast_hashing();
+    /// let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([1; 32]));
+    /// let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    /// let id = FlowId::generate(&mut rng);
+    /// let mut cx = Cx { now: utc("2026-01-10T10:00:00+09:00"), rng: &mut rng, policy: &policy, hasher: &hasher };
+    /// let state = Reset::start("1311111111".parse()?, "a@jp".parse()?, &[], &id, &mut cx).state;
+    /// let step = state.next(&ResetInput::EnterOtp("000000".parse()?), None, &id, &mut cx).unwrap();
+    /// assert_eq!(step.rejected, Some(FlowError::WrongCode { remaining: 4 }));
+    /// let skip = ResetInput::ChoosePassword { new: Password::new("Abcd1234"), confirm: Password::new("Abcd1234") };
+    /// assert!(matches!(step.state.next(&skip, None, &id, &mut cx), Err(FlowError::UnexpectedInput { .. })));
+    /// # Ok::<(), kaigo_seikyu::values::ValueError>(())
+    /// ```
+    pub fn next<R: CryptoRng + ?Sized>(
+        self,
+        input: &ResetInput,
+        account: Option<&Account>,
+        id: &FlowId,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<Reset>, FlowError> {
+        match (self, input) {
+            (Reset::ChoosingPrefecture(s), ResetInput::ChoosePrefecture(billing)) => {
+                s.choose(*billing, account, id, cx)
+            }
+            (Reset::AwaitingOtp(s), ResetInput::EnterOtp(otp)) => s.enter(otp, id, cx),
+            (Reset::AwaitingOtp(s), ResetInput::Resend) => s.resend(id, cx),
+            (Reset::ChoosingPassword(s), ResetInput::ChoosePassword { new, confirm }) => {
+                s.choose(new, confirm, account, cx)
+            }
+            (Reset::Voided(_), _) => Err(FlowError::CodeExhausted),
+            (Reset::Done(_), _) => Err(FlowError::FlowFinished),
+            (state, input) => Err(FlowError::UnexpectedInput {
+                state: state.name(),
+                input: input.name(),
+            }),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Reset::ChoosingPrefecture(_) => "ChoosingPrefecture",
+            Reset::AwaitingOtp(_) => "AwaitingOtp",
+            Reset::ChoosingPassword(_) => "ChoosingPassword",
+            Reset::Voided(_) => "Voided",
+            Reset::Done(_) => "Done",
+        }
+    }
+
+    /// The state's screen, as the source draws it (RS-02 … RS-06). `policy` gives the OTP's
+    /// lifetime and the password length the screens state. A voided flow shows 【ログイン情報再設定認証】, where it
+    /// starts again.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::{policy::Policy, reset::Reset};
+    /// let done: Reset = serde_json::from_str(r#"{"Done":{"user":"KJ131311111111","security_code_cleared":false}}"#)?;
+    /// let screen = done.screen(&Policy::default());
+    /// assert_eq!(screen.title, "処理終了");
+    /// assert!(!screen.shows("セキュリティコード"));
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn screen(&self, policy: &Policy) -> Screen {
+        match self {
+            Reset::ChoosingPrefecture(s) => s.screen(),
+            Reset::AwaitingOtp(s) => s.screen(policy),
+            Reset::ChoosingPassword(s) => s.screen(policy),
+            Reset::Voided(_) => authentication_screen(),
+            Reset::Done(s) => s.screen(),
+        }
+    }
+
+    /// The account the input concerns, for the driver to load.
+    fn account_for(&self, input: &ResetInput) -> Option<UserId> {
+        match (self, input) {
+            (Reset::ChoosingPrefecture(s), ResetInput::ChoosePrefecture(billing)) => {
+                Some(UserId::new(*billing, s.office))
+            }
+            (Reset::ChoosingPassword(s), ResetInput::ChoosePassword { .. }) => Some(s.user),
+            _ => None,
+        }
+    }
+
+    /// The address an input would send an OTP to — mailed or not — for the budget (SEC-04).
+    fn sends_to(&self, input: &ResetInput) -> Option<&EmailAddress> {
+        match (self, input) {
+            (Reset::ChoosingPrefecture(s), ResetInput::ChoosePrefecture(_)) => Some(&s.address),
+            (Reset::AwaitingOtp(s), ResetInput::Resend) => Some(&s.challenge.to),
+            _ => None,
+        }
+    }
+}
+
+impl ChoosingPrefecture {
+    /// The billing prefectures offered, in code order.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::{reset::Reset, values::Prefecture};
+    /// let stored = r#"{"ChoosingPrefecture":{"office":"1311111111","address":"a@jp","choices":["13","27"]}}"#;
+    /// let Reset::ChoosingPrefecture(s) = serde_json::from_str(stored)? else { unreachable!() };
+    /// assert_eq!(s.choices(), [Prefecture::TOKYO, Prefecture::OSAKA]);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn choices(&self) -> &[Prefecture] {
+        &self.choices
+    }
+
+    /// RS-02 `次へ`: the OTP for the chosen prefecture's user ID, mailed only if the address is one
+    /// of its registered security emails (RS-03).
+    fn choose<R: CryptoRng + ?Sized>(
+        self,
+        billing: Prefecture,
+        account: Option<&Account>,
+        id: &FlowId,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<Reset>, FlowError> {
+        if !self.choices.contains(&billing) {
+            return Err(FlowError::PrefectureNotOffered);
+        }
+        let user = UserId::new(billing, self.office);
+        let matched =
+            account.is_some_and(|a| a.user_id == user && a.security_emails.contains(&self.address));
+        Ok(AwaitingOtp::send(user, self.address, matched, id, cx))
+    }
+
+    fn screen(&self) -> Screen {
+        let mut screen = Screen::new("請求先都道府県選択")
+            .steps(STEPS, STEP_AUTHENTICATION)
+            .message(AUTHENTICATING)
+            .message("請求先都道府県を選択し、【次へ】ボタンを押してください。")
+            .message("《請求先都道府県》");
+        for billing in &self.choices {
+            screen = screen.message(format!("○ {}", billing.name()));
+        }
+        screen.action("戻る").action("次へ")
+    }
+}
+
+impl AwaitingOtp {
+    /// Draws and digests an OTP for `user` at `address`, seals whether it is mailed, and queues
+    /// the T2 mail only if `matched` (RS-03). The same work either way.
+    fn send<R: CryptoRng + ?Sized>(
+        user: UserId,
+        address: EmailAddress,
+        matched: bool,
+        id: &FlowId,
+        cx: &mut Cx<'_, R>,
+    ) -> Step<Reset> {
+        let (challenge, mail) = Challenge::<6>::send(address, cx);
+        let seal = seal(cx.hasher, matched, id, &user);
+        let step = Step::to(
+            AwaitingOtp {
+                user,
+                challenge,
+                seal,
+            }
+            .into(),
+        );
+        if matched { step.with(mail) } else { step }
+    }
+
+    /// When the newest OTP expires: 30 minutes after it was issued (RS-04).
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::{calendar::utc, policy::Policy, portal::Cx, reset::Reset, store::FlowId};
+    /// use kaigo_seikyu::secret::{Argon2Hasher, CodeKey};
+    /// use rand::SeedableRng;
+    /// let policy = Policy::insecure_fast_hashing();
+    /// let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([1; 32]));
+    /// let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    /// let id = FlowId::generate(&mut rng);
+    /// let now = utc("2026-01-10T10:00:00+09:00");
+    /// let mut cx = Cx { now, rng: &mut rng, policy: &policy, hasher: &hasher };
+    /// let step = Reset::start("1311111111".parse()?, "a@jp".parse()?, &[], &id, &mut cx);
+    /// let Reset::AwaitingOtp(s) = step.state else { unreachable!() };
+    /// assert_eq!(s.expires_at(), utc("2026-01-10T10:30:00+09:00"));
+    /// # Ok::<(), kaigo_seikyu::values::ValueError>(())
+    /// ```
+    pub fn expires_at(&self) -> Instant {
+        self.challenge.expires_at()
+    }
+
+    /// Whether the OTP went out: one keyed digest, compared in constant time.
+    fn mailed(&self, id: &FlowId, hasher: &dyn SecretHasher) -> bool {
+        seal(hasher, true, id, &self.user)
+            .0
+            .ct_eq(&self.seal.0)
+            .into()
+    }
+
+    /// RS-04 `次へ`: the newest OTP, right and in time, leads to 【ログイン情報再設定】. A wrong one
+    /// is counted (the fifth voids the flow); an expired one changes nothing (SEC-03). An OTP that
+    /// was withheld never verifies: should a guess equal it, it is counted as the wrong entry it
+    /// is (one more digest, in that one-in-a-million case only).
+    fn enter<R: CryptoRng + ?Sized>(
+        mut self,
+        otp: &OneTimePassword,
+        id: &FlowId,
+        cx: &Cx<'_, R>,
+    ) -> Result<Step<Reset>, FlowError> {
+        let mailed = self.mailed(id, cx.hasher);
+        let before = self.challenge.clone();
+        let verdict = match self.challenge.check(otp, cx) {
+            Ok(()) if !mailed => {
+                let other = if otp.reveal() == "000000" {
+                    "000001"
+                } else {
+                    "000000"
+                };
+                match other.parse::<OneTimePassword>() {
+                    Ok(other) => self.challenge.check(&other, cx),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            verdict => verdict,
+        };
+        if mailed && verdict.is_ok() {
+            let verified = OtpVerified { at: cx.now };
+            return Ok(Step::to(
+                ChoosingPassword {
+                    user: self.user,
+                    verified,
+                }
+                .into(),
+            ));
+        }
+        let error = verdict.err().unwrap_or(FlowError::CodeExhausted);
+        if self.challenge == before {
+            return Err(error);
+        }
+        Ok(match error {
+            FlowError::CodeExhausted => Step::rejected(Voided { user: self.user }.into(), error),
+            error => Step::rejected(self.into(), error),
+        })
+    }
+
+    /// A newer OTP to the same address, mailed only if the first one was (RS-03, RS-04).
+    /// Refused after the policy's codes per flow (SEC-04).
+    fn resend<R: CryptoRng + ?Sized>(
+        mut self,
+        id: &FlowId,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<Reset>, FlowError> {
+        let mailed = self.mailed(id, cx.hasher);
+        let mail = self.challenge.resend(cx)?;
+        let step = Step::to(self.into());
+        Ok(if mailed { step.with(mail) } else { step })
+    }
+
+    fn screen(&self, policy: &Policy) -> Screen {
+        Screen::new("ワンタイムパスワード入力")
+            .steps(STEPS, STEP_OTP)
+            .message(format!(
+                "ユーザの本人確認を行うため、ワンタイムパスワードを {} 宛に送信しました。メール本文に記載された6桁の数字を半角で入力し、【次へ】ボタンを押してください。",
+                self.challenge.to
+            ))
+            .message("《ワンタイムパスワード》")
+            .message("※ メールが届くまで数分程度かかる場合があります。")
+            .message(format!("ワンタイムパスワードの有効期間は{}分です。", policy.code_lifetime_minutes))
+            .message("しばらく待ってもメールが届かない場合、以下の原因が考えられます。")
+            .message("・受信制限の設定をしている。")
+            .message("・迷惑メールフォルダ等に移動している。")
+            .message("・メールの受信フォルダ・メールボックス等が容量オーバーになっている。")
+            .message("・プロバイダの通信状況で受信が遅れている。")
+            .message("※ 入力したメールアドレスが、実際に登録済みのセキュリティ用メールアドレスと異なる場合、ワンタイムパスワードは送信されません。")
+            .message(format!(
+                "※ 登録済みのセキュリティ用メールアドレスが不明な場合、パスワード等を紛失した方画面で、「{}」を選択してください。",
+                LostChoice::Reissue.label()
+            ))
+            .message("※ ログイン情報再設定では、登録済みのセキュリティ用メールアドレスを認証情報として利用するため、誤ったセキュリティ用メールアドレスが入力された場合、エラーメッセージ等による明確な指摘は行いません。")
+            .action("戻る")
+            .action("次へ")
+    }
+}
+
+impl ChoosingPassword {
+    /// The user ID being reset, shown on the screen (RS-05). See [`ChoosingPassword`] for an
+    /// example.
+    pub fn user(&self) -> UserId {
+        self.user
+    }
+
+    /// RS-06 `変更`: within 30 minutes of the OTP (RS-07), a new password obeying VAL-06 and its
+    /// confirmation (VAL-05) replaces the old one; the security code, the lockout and a temporary
+    /// password are cleared; a notice, an event and a revoke-sessions effect go out (RS-08).
+    fn choose<R: CryptoRng + ?Sized>(
+        self,
+        new: &Password,
+        confirm: &Password,
+        account: Option<&Account>,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<Reset>, FlowError> {
+        if cx.now >= self.verified.at + cx.policy.reset_screen_lifetime() {
+            return Err(FlowError::FlowExpired);
+        }
+        new.check_policy(&self.user, &cx.policy.password)?;
+        if !new.ct_eq(confirm) {
+            return Err(FlowError::ConfirmationMismatch);
+        }
+        let mut account = account
+            .filter(|a| a.user_id == self.user)
+            .cloned()
+            .ok_or(FlowError::NoSuchAccount)?;
+        let security_code_cleared = account.security_code.is_some();
+        account.password = cx.hash(new.expose());
+        account.temporary = None;
+        account.security_code = None;
+        account.failures = 0;
+        account.locked_until = None;
+        let user = self.user;
+        Ok(Step::to(
+            Done {
+                user,
+                security_code_cleared,
+            }
+            .into(),
+        )
+        .with(Effect::SaveAccount(Box::new(account)))
+        .with(Effect::Notice {
+            office: user.office(),
+            notice: reset_notice(&user, security_code_cleared),
+        })
+        .with(Effect::Event(Event {
+            at: cx.now,
+            kind: EventKind::LoginInfoReset { user },
+        }))
+        .with(Effect::RevokeSessions(user)))
+    }
+
+    fn screen(&self, policy: &Policy) -> Screen {
+        let (min, max) = (policy.password.min_chars, policy.password.max_chars);
+        Screen::new("ログイン情報再設定")
+            .steps(STEPS, STEP_RESET)
+            .message("新しいパスワードを入力し、【変更】ボタンを押してください。")
+            .field("ユーザID", self.user)
+            .message("《新しいパスワード》")
+            .message("《新しいパスワード（確認用）》")
+            .field("セキュリティコード", "（解除されます）")
+            .message(format!(
+                "パスワードには以下の英数字を{min}文字～{max}文字で入力してください。"
+            ))
+            .message("※英字、数字を少なくとも1文字ずつ含めてください。（記号は任意）")
+            .message("英字：abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+            .message("数字：0123456789")
+            .message(format!("記号：{}", password_symbols()))
+            .message("ユーザIDと同じパスワードは入力できません。")
+            .action("戻る")
+            .action("変更")
+    }
+}
+
+impl Done {
+    /// The user ID that was reset.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::reset::Reset;
+    /// let stored = r#"{"Done":{"user":"KJ131311111111","security_code_cleared":false}}"#;
+    /// let Reset::Done(done) = serde_json::from_str(stored)? else { unreachable!() };
+    /// assert_eq!(done.user().to_string(), "KJ131311111111");
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn user(&self) -> UserId {
+        self.user
+    }
+
+    /// Whether a security code was set and has been cleared (RS-06). See [`Done`] for an example.
+    pub fn security_code_cleared(&self) -> bool {
+        self.security_code_cleared
+    }
+
+    fn screen(&self) -> Screen {
+        let screen = Screen::new("処理終了")
+            .steps(STEPS, STEP_DONE)
+            .message("ログイン情報再設定が正常に終了しました。");
+        let screen = if self.security_code_cleared {
+            screen.message("※ セキュリティコードを設定していたため、ログイン情報再設定に伴い解除されました。必要に応じて、ログイン後の[セキュリティコード設定]から再度設定してください。")
+        } else {
+            screen
+        };
+        screen.action("終了")
+    }
+}
+
+/// The お知らせ `ログイン情報再設定通知` posted to the office when a reset finishes (RS-08), in the
+/// templates' frame. Names the user ID; holds no secret (MAIL-01).
+fn reset_notice(user: &UserId, security_code_cleared: bool) -> Notice {
+    let what = if security_code_cleared {
+        "パスワードが変更され、セキュリティコードが解除されました。"
+    } else {
+        "パスワードが変更されました。"
+    };
+    mail::framed_notice(
+        "ログイン情報再設定通知",
+        "以下のユーザIDのログイン情報が再設定されました。",
+        &[("[ユーザID]", &user.to_string()), ("[再設定内容]", what)],
+    )
+}
+
+/// 【ログイン情報再設定認証】 (RS-01), shown after the lost-credentials menu's first choice: it
+/// takes 事業所番号 and セキュリティ用メールアドレス for [`Portal::reset_start`].
+///
+/// # Example
+/// ```
+/// let screen = kaigo_seikyu::reset::authentication_screen();
+/// assert!(screen.shows("《事業所番号》") && screen.shows("《セキュリティ用メールアドレス》"));
+/// ```
+pub fn authentication_screen() -> Screen {
+    Screen::new("ログイン情報再設定認証")
+        .steps(STEPS, STEP_AUTHENTICATION)
+        .message(AUTHENTICATING)
+        .message("事業所番号と登録済みのセキュリティ用メールアドレスを入力し、【次へ】ボタンを押してください。")
+        .message("《事業所番号》")
+        .message("《セキュリティ用メールアドレス》")
+        .action("戻る")
+        .action("次へ")
+}
+
+impl Portal {
+    /// RS-01 `次へ` on 【ログイン情報再設定認証】: parses what was typed (a malformed office
+    /// number or address is a [`FlowError::Value`] before anything is drawn, stored or mailed),
+    /// then starts a reset. Returns the new flow's id — keep it in the browser session — and the
+    /// next screen: 【請求先都道府県選択】 (RS-02) or 【ワンタイムパスワード入力】 (RS-03), the same
+    /// whether or not the address matched or the office is known. Spends one code mail of the
+    /// address's hourly budget when an OTP is drawn (SEC-04), mailed or not.
+    ///
+    /// # Example
+    /// ```
+    /// # use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+    /// # use kaigo_seikyu::{error::{FlowError, PortalError}, values::ValueError};
+    /// # use rand::SeedableRng;
+    /// # let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+    /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
+    /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    /// let err = portal.reset_start("131111111", "a@jp", &mut rng).unwrap_err();
+    /// assert_eq!(err, PortalError::Flow(FlowError::Value(ValueError::OfficeNumberLength)));
+    /// assert!(host.store.is_empty());
+    /// let (_id, screen) = portal.reset_start("1311111111", "a@jp", &mut rng)?;
+    /// assert_eq!(screen.title, "ワンタイムパスワード入力");
+    /// # Ok::<(), PortalError>(())
+    /// ```
+    pub fn reset_start<R: CryptoRng + ?Sized>(
+        &self,
+        office: &str,
+        address: &str,
+        rng: &mut R,
+    ) -> Result<(FlowId, Screen), PortalError> {
+        let office: OfficeNumber = office.parse().map_err(FlowError::from)?;
+        let address: EmailAddress = address.parse().map_err(FlowError::from)?;
+        self.transact(|tx, now| {
+            let id = FlowId::generate(&mut *rng);
+            let mut accounts = Vec::new();
+            for billing in Prefecture::all() {
+                if let Some(account) =
+                    tx.get::<Account>(&Key::Account(UserId::new(billing, office)))?
+                {
+                    accounts.push(account);
+                }
+            }
+            let mut cx = tx.cx(now, &mut *rng);
+            let step = Reset::start(office, address.clone(), &accounts, &id, &mut cx);
+            if let Reset::AwaitingOtp(drawn) = &step.state {
+                tx.spend_code_mail(&drawn.challenge.to, now)?;
+            }
+            let state = tx.step(FlowKind::Reset, &id, step)?;
+            Ok((id, state.screen(&self.policy)))
+        })
+    }
+
+    /// RS-02 `次へ` on 【請求先都道府県選択】 with the chosen billing prefecture's code (`"13"`).
+    /// Draws the OTP as [`Portal::reset_start`] does.
+    ///
+    /// # Example
+    /// ```
+    /// # use kaigo_seikyu::{account::Account, calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+    /// # use rand::SeedableRng;
+    /// # let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+    /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
+    /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    /// # for id in ["KJ131311111111", "KJ271311111111"] {
+    /// #     portal.create_account(Account::new(id.parse()?, portal.hash_secret(b"x", &mut rng)))?;
+    /// # }
+    /// let (id, _) = portal.reset_start("1311111111", "someone@jp", &mut rng)?;
+    /// assert!(portal.reset_choose_prefecture(&id, "01", &mut rng).is_err()); // not offered
+    /// let screen = portal.reset_choose_prefecture(&id, "27", &mut rng)?;
+    /// assert_eq!(screen.title, "ワンタイムパスワード入力");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reset_choose_prefecture<R: CryptoRng + ?Sized>(
+        &self,
+        id: &FlowId,
+        prefecture: &str,
+        rng: &mut R,
+    ) -> Result<Screen, PortalError> {
+        let billing: Prefecture = prefecture.parse().map_err(FlowError::from)?;
+        self.reset_apply(id, &ResetInput::ChoosePrefecture(billing), rng)
+    }
+
+    /// RS-04 `次へ` on 【ワンタイムパスワード入力】. A malformed OTP is a format error and is not
+    /// counted (VAL-07). A wrong one is counted against the flow (the fifth voids it) and against
+    /// the user ID's hourly budget (SEC-07), whether or not the OTP was mailed.
+    ///
+    /// # Example
+    /// ```
+    /// # use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+    /// # use kaigo_seikyu::error::{FlowError, PortalError};
+    /// # use rand::SeedableRng;
+    /// # let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+    /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
+    /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    /// let (id, _) = portal.reset_start("1311111111", "a@jp", &mut rng)?;
+    /// assert_eq!(portal.reset_enter_otp(&id, "12345", &mut rng).unwrap_err().message(),
+    ///            "ワンタイムパスワードは6桁の数字を半角で入力してください。");
+    /// assert_eq!(portal.reset_enter_otp(&id, "123456", &mut rng),
+    ///            Err(PortalError::Flow(FlowError::WrongCode { remaining: 4 })));
+    /// # Ok::<(), PortalError>(())
+    /// ```
+    pub fn reset_enter_otp<R: CryptoRng + ?Sized>(
+        &self,
+        id: &FlowId,
+        otp: &str,
+        rng: &mut R,
+    ) -> Result<Screen, PortalError> {
+        let otp: OneTimePassword = otp.parse().map_err(FlowError::from)?;
+        self.reset_apply(id, &ResetInput::EnterOtp(otp), rng)
+    }
+
+    /// Sends a newer OTP to the same address; the older one stops working (RS-04). At most the
+    /// policy's codes per flow and code mails per address per hour (SEC-04), mailed or not.
+    ///
+    /// # Example
+    /// ```
+    /// # use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+    /// # use kaigo_seikyu::error::{FlowError, PortalError};
+    /// # use rand::SeedableRng;
+    /// # let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+    /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
+    /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    /// let (id, _) = portal.reset_start("1311111111", "a@jp", &mut rng)?;
+    /// for _ in 0..4 {
+    ///     portal.reset_resend(&id, &mut rng)?;
+    /// }
+    /// assert_eq!(portal.reset_resend(&id, &mut rng), Err(PortalError::Flow(FlowError::TooManyCodes)));
+    /// # Ok::<(), PortalError>(())
+    /// ```
+    pub fn reset_resend<R: CryptoRng + ?Sized>(
+        &self,
+        id: &FlowId,
+        rng: &mut R,
+    ) -> Result<Screen, PortalError> {
+        self.reset_apply(id, &ResetInput::Resend, rng)
+    }
+
+    /// RS-06 `変更` on 【ログイン情報再設定】 with 《新しいパスワード》 and its confirmation. A
+    /// policy violation (VAL-06), a mismatch (VAL-05) or an expired screen (RS-07) changes nothing.
+    /// On success the account is saved in the same commit as the flow; the notice, event and
+    /// session revocation follow (RS-08). The office is not logged in.
+    ///
+    /// # Example
+    /// ```
+    /// # use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+    /// # use kaigo_seikyu::error::{FlowError, PortalError};
+    /// # use rand::SeedableRng;
+    /// # let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+    /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
+    /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    /// let (id, _) = portal.reset_start("1311111111", "a@jp", &mut rng)?;
+    /// // Not reachable before the OTP was verified.
+    /// assert!(matches!(
+    ///     portal.reset_choose_password(&id, "Sakura2026!", "Sakura2026!", &mut rng),
+    ///     Err(PortalError::Flow(FlowError::UnexpectedInput { .. }))
+    /// ));
+    /// # Ok::<(), PortalError>(())
+    /// ```
+    pub fn reset_choose_password<R: CryptoRng + ?Sized>(
+        &self,
+        id: &FlowId,
+        new: &str,
+        confirm: &str,
+        rng: &mut R,
+    ) -> Result<Screen, PortalError> {
+        let input = ResetInput::ChoosePassword {
+            new: Password::new(new),
+            confirm: Password::new(confirm),
+        };
+        self.reset_apply(id, &input, rng)
+    }
+
+    /// The current screen of a reset, e.g. to draw it again after an error.
+    ///
+    /// # Example
+    /// ```
+    /// # use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+    /// # use rand::SeedableRng;
+    /// # let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+    /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
+    /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    /// let (id, first) = portal.reset_start("1311111111", "a@jp", &mut rng)?;
+    /// assert_eq!(portal.reset_screen(&id)?, first);
+    /// # Ok::<(), kaigo_seikyu::error::PortalError>(())
+    /// ```
+    pub fn reset_screen(&self, id: &FlowId) -> Result<Screen, PortalError> {
+        self.transact(|tx, _| Ok(tx.flow::<Reset>(FlowKind::Reset, id)?.screen(&self.policy)))
+    }
+
+    /// Loads the flow, applies `input` with the budgets the store keeps, and saves it.
+    fn reset_apply<R: CryptoRng + ?Sized>(
+        &self,
+        id: &FlowId,
+        input: &ResetInput,
+        rng: &mut R,
+    ) -> Result<Screen, PortalError> {
+        self.transact(|tx, now| {
+            let state: Reset = tx.flow(FlowKind::Reset, id)?;
+            let account: Option<Account> = match state.account_for(input) {
+                Some(user) => tx.get(&Key::Account(user))?,
+                None => None,
+            };
+            if let Some(to) = state.sends_to(input) {
+                tx.spend_code_mail(to, now)?;
+            }
+            let mut cx = tx.cx(now, &mut *rng);
+            let guessed = match (&state, input) {
+                (Reset::AwaitingOtp(s), ResetInput::EnterOtp(_)) => Some(s.user),
+                _ => None,
+            };
+            let step = match guessed {
+                Some(user) => {
+                    let mut outcome = None;
+                    let verdict = tx.guard_guesses(Budget::WrongCodes(user), now, || {
+                        let result = state.next(input, None, id, &mut cx);
+                        let verdict = match &result {
+                            Ok(step) => step.rejected.clone().map_or(Ok(()), Err),
+                            Err(e) => Err(e.clone()),
+                        };
+                        outcome = Some(result);
+                        verdict
+                    })?;
+                    match outcome {
+                        Some(result) => result?,
+                        None => {
+                            return Err(verdict
+                                .err()
+                                .unwrap_or(FlowError::GuessBudgetExceeded)
+                                .into());
+                        }
+                    }
+                }
+                None => state.next(input, account.as_ref(), id, &mut cx)?,
+            };
+            let state = tx.step(FlowKind::Reset, id, step)?;
+            Ok(state.screen(&self.policy))
+        })
+    }
+}

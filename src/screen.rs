@@ -34,7 +34,10 @@ pub struct Screen {
 impl Screen {
     /// A screen with this title and nothing else.
     pub fn new(title: impl Into<String>) -> Self {
-        Screen { title: title.into(), ..Screen::default() }
+        Screen {
+            title: title.into(),
+            ..Screen::default()
+        }
     }
 
     /// Sets the step list and the current step's index.

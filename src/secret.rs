@@ -137,7 +137,9 @@ impl SecretHasher for Argon2Hasher {
     }
 
     fn verify(&self, secret: &[u8], hash: &PasswordHash) -> bool {
-        Argon2::default().verify_password(secret, hash.0.as_str()).is_ok()
+        Argon2::default()
+            .verify_password(secret, hash.0.as_str())
+            .is_ok()
     }
 
     fn digest(&self, code: &[u8], nonce: &[u8; 16]) -> CodeDigest {
@@ -204,7 +206,13 @@ impl IssuedCode {
         let mut nonce = [0u8; 16];
         rng.fill_bytes(&mut nonce);
         let digest = hasher.digest(code.reveal().as_bytes(), &nonce);
-        let issued = IssuedCode { digest, nonce, issued_at: now, expires_at: now + lifetime, wrong: 0 };
+        let issued = IssuedCode {
+            digest,
+            nonce,
+            issued_at: now,
+            expires_at: now + lifetime,
+            wrong: 0,
+        };
         (code, issued)
     }
 
@@ -228,7 +236,9 @@ impl IssuedCode {
             Verification::Ok
         } else {
             self.wrong += 1;
-            Verification::Wrong { remaining: max_wrong - self.wrong }
+            Verification::Wrong {
+                remaining: max_wrong - self.wrong,
+            }
         }
     }
 
@@ -263,7 +273,8 @@ macro_rules! hex_serde {
                     return Err(D::Error::custom("wrong length of hex"));
                 }
                 for (i, o) in out.iter_mut().enumerate() {
-                    *o = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(D::Error::custom)?;
+                    *o = u8::from_str_radix(&text[2 * i..2 * i + 2], 16)
+                        .map_err(D::Error::custom)?;
                 }
                 Ok(out)
             }
@@ -288,9 +299,20 @@ mod tests {
     /// VAL-10: passwords are stored as argon2id PHC strings with the policy's parameters.
     #[test]
     fn val_10_argon2id_phc() {
-        let h = Argon2Hasher::new(HashingParams { memory_kib: 64, iterations: 3, parallelism: 1 }, CodeKey::from_bytes([0; 32]));
+        let h = Argon2Hasher::new(
+            HashingParams {
+                memory_kib: 64,
+                iterations: 3,
+                parallelism: 1,
+            },
+            CodeKey::from_bytes([0; 32]),
+        );
         let hash = h.hash(b"Abcdef12", &[9; 16]);
-        assert!(hash.as_phc().starts_with("$argon2id$v=19$m=64,t=3,p=1$"), "{}", hash.as_phc());
+        assert!(
+            hash.as_phc().starts_with("$argon2id$v=19$m=64,t=3,p=1$"),
+            "{}",
+            hash.as_phc()
+        );
         assert!(h.verify(b"Abcdef12", &hash));
         assert!(!h.verify(b"Abcdef13", &hash));
         assert!(!h.verify(b"Abcdef12", &PasswordHash::from_phc("not a phc string")));
@@ -301,12 +323,16 @@ mod tests {
     fn sec_01_codes_are_kept_as_keyed_digests() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
         let now = utc("2026-01-10T10:00:00+09:00");
-        let (code, issued) = IssuedCode::issue::<6, _>(&mut rng, &hasher(), now, TimeDelta::minutes(30));
+        let (code, issued) =
+            IssuedCode::issue::<6, _>(&mut rng, &hasher(), now, TimeDelta::minutes(30));
         let json = serde_json::to_string(&issued).unwrap();
         assert!(!json.contains(code.reveal()), "{json}");
         assert!(!format!("{issued:?}").contains(code.reveal()));
         let other = Argon2Hasher::new(HashingParams::insecure_fast(), CodeKey::from_bytes([4; 32]));
-        assert_ne!(other.digest(code.reveal().as_bytes(), &issued.nonce), issued.digest);
+        assert_ne!(
+            other.digest(code.reveal().as_bytes(), &issued.nonce),
+            issued.digest
+        );
         let back: IssuedCode = serde_json::from_str(&json).unwrap();
         assert_eq!(back, issued);
     }
@@ -316,17 +342,33 @@ mod tests {
     fn sec_03_code_lifetime_and_exhaustion() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(2);
         let now = utc("2026-01-10T10:00:00+09:00");
-        let (code, issued) = IssuedCode::issue::<4, _>(&mut rng, &hasher(), now, TimeDelta::minutes(30));
+        let (code, issued) =
+            IssuedCode::issue::<4, _>(&mut rng, &hasher(), now, TimeDelta::minutes(30));
         let right: ConfirmationCode = code.reveal().parse().unwrap();
         let mut a = issued.clone();
-        assert_eq!(a.verify(&right, &hasher(), now + TimeDelta::seconds(29 * 60 + 59), 5), Verification::Ok);
+        assert_eq!(
+            a.verify(&right, &hasher(), now + TimeDelta::seconds(29 * 60 + 59), 5),
+            Verification::Ok
+        );
         let mut b = issued.clone();
-        assert_eq!(b.verify(&right, &hasher(), now + TimeDelta::minutes(30), 5), Verification::Expired);
+        assert_eq!(
+            b.verify(&right, &hasher(), now + TimeDelta::minutes(30), 5),
+            Verification::Expired
+        );
         assert_eq!(b.wrong_entries(), 0);
-        let wrong: ConfirmationCode = if code.reveal() == "0000" { "0001" } else { "0000" }.parse().unwrap();
+        let wrong: ConfirmationCode = if code.reveal() == "0000" {
+            "0001"
+        } else {
+            "0000"
+        }
+        .parse()
+        .unwrap();
         let mut c = issued;
         for remaining in (0..5).rev() {
-            assert_eq!(c.verify(&wrong, &hasher(), now, 5), Verification::Wrong { remaining });
+            assert_eq!(
+                c.verify(&wrong, &hasher(), now, 5),
+                Verification::Wrong { remaining }
+            );
         }
         assert_eq!(c.verify(&right, &hasher(), now, 5), Verification::Exhausted);
     }
@@ -336,6 +378,9 @@ mod tests {
     fn sec_01_equal_codes_differ_at_rest() {
         let h = hasher();
         let otp: OneTimePassword = "123456".parse().unwrap();
-        assert_ne!(h.digest(otp.reveal().as_bytes(), &[1; 16]), h.digest(otp.reveal().as_bytes(), &[2; 16]));
+        assert_ne!(
+            h.digest(otp.reveal().as_bytes(), &[1; 16]),
+            h.digest(otp.reveal().as_bytes(), &[2; 16])
+        );
     }
 }

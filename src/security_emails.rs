@@ -1,1 +1,1402 @@
-//! (being written)
+//! The list of security emails after login (SE-01 … SE-08; source 1.2.1 (2)):
+//! `ユーザ情報変更` → 【セキュリティ用メールアドレス一覧】, and the flow that adds or changes an
+//! address: 【セキュリティ用メールアドレス設定】 → 【ワンタイムパスワード入力】 → 【確認コード入力】 →
+//! 【処理終了】.
+//!
+//! The list itself is [`SecurityEmails`]: at most five (SE-01), no duplicates (SE-02), exactly one
+//! selected (SE-03), never back to zero by the office's own hand (SE-04). Every change here goes
+//! through its methods, so a refusal changes nothing.
+//!
+//! Adding or changing (SE-06) is a persisted flow, [`SecurityEmailSetting`]:
+//!
+//! | state | waits for | next |
+//! | --- | --- | --- |
+//! | [`ChoosingAddress`] | the new address and its confirmation | [`AwaitingOtp`]: a 6-digit OTP (T2) mailed to the *selected* registered address |
+//! | [`AwaitingOtp`] | the OTP | [`AwaitingCode`]: a 4-digit code (T1) mailed to the new address |
+//! | [`AwaitingCode`] | the code | [`Done`]: the address added, or put in place of the old one |
+//! | [`Done`] | nothing | — |
+//!
+//! `戻る` on the OTP or code screen returns to [`ChoosingAddress`] (the codes mailed so far stop
+//! working). Each code is valid for the policy's code lifetime (30 minutes), takes at most the
+//! policy's wrong entries, and is kept only as a keyed digest ([`Challenge`]). Code mails spend the
+//! address's hourly budget (SEC-04); wrong entries spend the user ID's (SEC-07).
+//!
+//! Selecting and deleting are single requests ([`Portal::security_email_select`],
+//! [`Portal::security_email_delete`]). Every add, change, delete or selection posts a お知らせ and
+//! emits an event; a change or delete also mails every address that was registered before it
+//! (SE-08, [`ListChange`]).
+//!
+//! The flow runs after login: every entry point takes the [`UserId`] of the host's session, and a
+//! flow answers only to the user ID that started it.
+//!
+//! # Example
+//! ```
+//! use kaigo_seikyu::account::Account;
+//! use kaigo_seikyu::calendar::utc;
+//! use kaigo_seikyu::memory::Embedded;
+//! use kaigo_seikyu::policy::Policy;
+//! use kaigo_seikyu::secret::CodeKey;
+//! use kaigo_seikyu::security_emails::UserInput;
+//! use kaigo_seikyu::values::{EmailAddress, UserId};
+//! use rand::SeedableRng;
+//!
+//! let now = utc("2026-01-10T12:00:00+09:00");
+//! let host = Embedded::new(now);
+//! let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
+//! let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+//! let user: UserId = "KJ131311111111".parse()?;
+//! let first: EmailAddress = "mailforsecurity-001@jp".parse()?;
+//! let mut account = Account::new(user, portal.hash_secret(b"Passw0rd", &mut rng));
+//! account.security_emails.add(first.clone(), now)?;
+//! portal.create_account(account)?;
+//!
+//! // 手順 3. the new address and its confirmation: a one-time password goes to the selected address.
+//! let (id, screen) = portal.security_email_add_start(&user, "second@jp", "second@jp", &mut rng)?;
+//! assert_eq!(screen.title, "ワンタイムパスワード入力");
+//! let otp = code_in(&host.outbox.last_to(&first).unwrap().body);
+//! // 手順 4. the one-time password: a confirmation code goes to the new address.
+//! let screen = portal.security_email_input(&user, &id, UserInput::Otp(&otp), &mut rng)?;
+//! assert_eq!(screen.title, "確認コード入力");
+//! let code = code_in(&host.outbox.last_to(&"second@jp".parse()?).unwrap().body);
+//! // 手順 5. the confirmation code: the address is registered.
+//! let screen = portal.security_email_input(&user, &id, UserInput::Code(&code), &mut rng)?;
+//! assert!(screen.shows("セキュリティ用メールアドレスの登録を完了しました。"));
+//! assert_eq!(portal.account(&user)?.unwrap().security_emails.len(), 2);
+//!
+//! /// The code in a T1/T2 mail: the line after its `[…]` label.
+//! fn code_in(body: &str) -> String {
+//!     let mut lines = body.lines();
+//!     lines.find(|l| l.starts_with('[')).unwrap();
+//!     lines.next().unwrap().to_owned()
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use rand_core::CryptoRng;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use crate::account::{Account, SecurityEmails};
+use crate::calendar::Instant;
+use crate::challenge::Challenge;
+use crate::effect::{Effect, Event, EventKind};
+use crate::error::{FlowError, PortalError};
+use crate::mail::{self, Mail, Notice};
+use crate::policy::Policy;
+use crate::portal::{Cx, Portal, Step, Tx};
+use crate::screen::Screen;
+use crate::store::{Budget, FlowId, FlowKind, Key};
+use crate::values::{ConfirmationCode, EmailAddress, OneTimePassword, UserId};
+
+/// The steps of the list screen, as the source prints them.
+const LIST_STEPS: &[&str] = &["1 ユーザ情報変更", "2 セキュリティ用メールアドレス一覧"];
+
+/// The steps of adding or changing an address (SE-06), as the source prints them.
+const SETTING_STEPS: &[&str] = &[
+    "1 ユーザ情報変更",
+    "2 セキュリティ用メールアドレス一覧",
+    "3 セキュリティ用メールアドレス設定",
+    "4 ワンタイムパスワード入力",
+    "5 確認コード入力",
+    "6 終了",
+];
+
+const LIST_TITLE: &str = "セキュリティ用メールアドレス一覧";
+const SETTING_TITLE: &str = "セキュリティ用メールアドレス設定";
+const ADDRESS_LABEL: &str = "セキュリティ用メールアドレス";
+/// The address block's label in notices and mails (SE-08).
+const ADDRESS_BLOCK: &str = "[セキュリティ用メールアドレス]";
+const CONFIRM_LABEL: &str = "セキュリティ用メールアドレス（確認用）";
+
+/// The reasons a mail may not arrive, shared by the OTP and code screens (source 1.2.1, 1.2.2).
+const MAIL_TROUBLE: [&str; 4] = [
+    "・受信制限の設定をしている。",
+    "・迷惑メールフォルダ等に移動している。",
+    "・メールの受信フォルダ・メールボックス等が容量オーバーになっている。",
+    "・プロバイダの通信状況で受信が遅れている。",
+];
+
+/// What a flow does with the new address once it is proved (SE-06).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::security_emails::Purpose;
+/// let change = Purpose::Change { old: "old@jp".parse().unwrap() };
+/// assert_ne!(change, Purpose::Add);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Purpose {
+    /// Add it to the list (`追加`).
+    Add,
+    /// Put it in place of `old`, keeping the selection (`変更`).
+    Change {
+        /// The registered address being changed.
+        old: EmailAddress,
+    },
+}
+
+impl Purpose {
+    /// Applies the purpose to `list` (SE-01, SE-02; the changed address must still be registered).
+    /// Changing an address into itself is refused as a duplicate. On error `list` is unchanged.
+    fn apply(
+        &self,
+        list: &mut SecurityEmails,
+        new: &EmailAddress,
+        now: Instant,
+    ) -> Result<(), FlowError> {
+        match self {
+            Purpose::Add => list.add(new.clone(), now),
+            Purpose::Change { old } if old == new => Err(FlowError::DuplicateSecurityEmail),
+            Purpose::Change { old } => list.replace(old, new.clone(), now),
+        }
+    }
+
+    /// Whether the purpose could be applied to `list` now, changing nothing.
+    fn check(
+        &self,
+        list: &SecurityEmails,
+        new: &EmailAddress,
+        now: Instant,
+    ) -> Result<(), FlowError> {
+        self.apply(&mut list.clone(), new, now)
+    }
+}
+
+/// The persisted add-or-change flow (SE-06). States hold no secret: codes only as a [`Challenge`].
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::policy::Policy;
+/// use kaigo_seikyu::security_emails::{Purpose, SecurityEmailSetting};
+/// let flow = SecurityEmailSetting::choosing("KJ131311111111".parse().unwrap(), Purpose::Add);
+/// let screen = flow.screen(&Policy::default());
+/// assert_eq!(screen.title, "セキュリティ用メールアドレス設定");
+/// assert_eq!(screen.steps[screen.current], "3 セキュリティ用メールアドレス設定");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SecurityEmailSetting {
+    /// 【セキュリティ用メールアドレス設定】.
+    ChoosingAddress(ChoosingAddress),
+    /// 【ワンタイムパスワード入力】.
+    AwaitingOtp(AwaitingOtp),
+    /// 【確認コード入力】.
+    AwaitingCode(AwaitingCode),
+    /// 【処理終了】.
+    Done(Done),
+}
+
+/// Waits for the new address and its confirmation (step 3).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::security_emails::{ChoosingAddress, Purpose, SecurityEmailSetting};
+/// let flow = SecurityEmailSetting::choosing("KJ131311111111".parse().unwrap(), Purpose::Add);
+/// assert!(matches!(flow, SecurityEmailSetting::ChoosingAddress(ChoosingAddress { .. })));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChoosingAddress {
+    user: UserId,
+    purpose: Purpose,
+}
+
+/// Waits for the one-time password mailed (T2) to the selected registered address (step 4).
+/// Only [`ChoosingAddress`] builds it, after the address passed SE-01/SE-02 and VAL-05.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::security_emails::{AwaitingOtp, SecurityEmailSetting};
+/// fn otp_sent_to(flow: &SecurityEmailSetting) -> Option<&str> {
+///     match flow {
+///         SecurityEmailSetting::AwaitingOtp(s) => Some(s.otp_to().as_str()),
+///         _ => None,
+///     }
+/// }
+/// # let _ = otp_sent_to;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwaitingOtp {
+    user: UserId,
+    purpose: Purpose,
+    new: EmailAddress,
+    otp: Challenge<6>,
+}
+
+/// Waits for the confirmation code mailed (T1) to the new address (step 5). Only
+/// [`AwaitingOtp`] builds it, after the right one-time password: holding one proves the office
+/// controls its selected address.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::security_emails::{AwaitingCode, SecurityEmailSetting};
+/// fn code_sent_to(flow: &SecurityEmailSetting) -> Option<&str> {
+///     match flow {
+///         SecurityEmailSetting::AwaitingCode(s) => Some(s.new_address().as_str()),
+///         _ => None,
+///     }
+/// }
+/// # let _ = code_sent_to;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwaitingCode {
+    user: UserId,
+    purpose: Purpose,
+    code: Challenge<4>,
+}
+
+/// The address was added or changed (step 6). Takes no more input. Only [`AwaitingCode`] builds
+/// it, after the right confirmation code.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::security_emails::{Done, SecurityEmailSetting};
+/// fn finished(flow: &SecurityEmailSetting) -> bool {
+///     matches!(flow, SecurityEmailSetting::Done(Done { .. }))
+/// }
+/// # let _ = finished;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Done {
+    user: UserId,
+    purpose: Purpose,
+    new: EmailAddress,
+}
+
+impl From<ChoosingAddress> for SecurityEmailSetting {
+    fn from(s: ChoosingAddress) -> Self {
+        SecurityEmailSetting::ChoosingAddress(s)
+    }
+}
+
+impl From<AwaitingOtp> for SecurityEmailSetting {
+    fn from(s: AwaitingOtp) -> Self {
+        SecurityEmailSetting::AwaitingOtp(s)
+    }
+}
+
+impl From<AwaitingCode> for SecurityEmailSetting {
+    fn from(s: AwaitingCode) -> Self {
+        SecurityEmailSetting::AwaitingCode(s)
+    }
+}
+
+impl From<Done> for SecurityEmailSetting {
+    fn from(s: Done) -> Self {
+        SecurityEmailSetting::Done(s)
+    }
+}
+
+/// What the user does in the flow, already parsed.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::security_emails::{Input, UserInput};
+/// let input = UserInput::Code(" 0042 ").parse().unwrap();
+/// assert!(matches!(input, Input::EnterCode(_)));
+/// assert_eq!(format!("{input:?}"), "EnterCode(Code<4>(***))");
+/// ```
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// `次へ` on 【セキュリティ用メールアドレス設定】: the new address and its confirmation.
+    EnterAddress {
+        /// 《セキュリティ用メールアドレス》.
+        new: EmailAddress,
+        /// 《セキュリティ用メールアドレス（確認用）》.
+        confirm: EmailAddress,
+    },
+    /// `次へ` on 【ワンタイムパスワード入力】.
+    EnterOtp(OneTimePassword),
+    /// `送信` on 【確認コード入力】.
+    EnterCode(ConfirmationCode),
+    /// `戻る` on the OTP or code screen: back to the address entry.
+    Back,
+}
+
+/// What the user typed, as it arrives at the [`Portal`]: every field a `&str`, parsed into an
+/// [`Input`] before anything is drawn or stored. `Debug` hides the codes.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::security_emails::UserInput;
+/// let typed = UserInput::Otp("123456");
+/// assert_eq!(format!("{typed:?}"), "Otp(***)");
+/// assert!(UserInput::Otp("１２３４５６").parse().is_err());
+/// ```
+#[derive(Clone, Copy)]
+pub enum UserInput<'a> {
+    /// The new address and its confirmation.
+    Address {
+        /// 《セキュリティ用メールアドレス》.
+        new: &'a str,
+        /// 《セキュリティ用メールアドレス（確認用）》.
+        confirm: &'a str,
+    },
+    /// 《ワンタイムパスワード》.
+    Otp(&'a str),
+    /// 《確認コード》.
+    Code(&'a str),
+    /// `戻る`.
+    Back,
+}
+
+impl fmt::Debug for UserInput<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UserInput::Address { new, confirm } => f
+                .debug_struct("Address")
+                .field("new", new)
+                .field("confirm", confirm)
+                .finish(),
+            UserInput::Otp(_) => f.write_str("Otp(***)"),
+            UserInput::Code(_) => f.write_str("Code(***)"),
+            UserInput::Back => f.write_str("Back"),
+        }
+    }
+}
+
+impl UserInput<'_> {
+    /// Parses the typed fields (VAL-04, VAL-07). A badly formed code is an error that does not
+    /// count as an attempt.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::error::FlowError;
+    /// use kaigo_seikyu::security_emails::UserInput;
+    /// use kaigo_seikyu::values::ValueError;
+    /// let err = UserInput::Address { new: "ａ@jp", confirm: "a@jp" }.parse().unwrap_err();
+    /// assert_eq!(err, FlowError::Value(ValueError::EmailNotAscii));
+    /// ```
+    pub fn parse(self) -> Result<Input, FlowError> {
+        Ok(match self {
+            UserInput::Address { new, confirm } => Input::EnterAddress {
+                new: new.parse()?,
+                confirm: confirm.parse()?,
+            },
+            UserInput::Otp(otp) => Input::EnterOtp(otp.parse()?),
+            UserInput::Code(code) => Input::EnterCode(code.parse()?),
+            UserInput::Back => Input::Back,
+        })
+    }
+}
+
+impl Input {
+    fn name(&self) -> &'static str {
+        match self {
+            Input::EnterAddress { .. } => "EnterAddress",
+            Input::EnterOtp(_) => "EnterOtp",
+            Input::EnterCode(_) => "EnterCode",
+            Input::Back => "Back",
+        }
+    }
+}
+
+impl SecurityEmailSetting {
+    /// A flow at the address entry of `user`, for `purpose`.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::security_emails::{Purpose, SecurityEmailSetting};
+    /// let user = "KJ131311111111".parse().unwrap();
+    /// assert_eq!(SecurityEmailSetting::choosing(user, Purpose::Add).user(), &user);
+    /// ```
+    pub fn choosing(user: UserId, purpose: Purpose) -> Self {
+        ChoosingAddress { user, purpose }.into()
+    }
+
+    /// The user ID the flow belongs to.
+    pub fn user(&self) -> &UserId {
+        match self {
+            SecurityEmailSetting::ChoosingAddress(s) => &s.user,
+            SecurityEmailSetting::AwaitingOtp(s) => &s.user,
+            SecurityEmailSetting::AwaitingCode(s) => &s.user,
+            SecurityEmailSetting::Done(s) => &s.user,
+        }
+    }
+
+    fn state_name(&self) -> &'static str {
+        match self {
+            SecurityEmailSetting::ChoosingAddress(_) => "ChoosingAddress",
+            SecurityEmailSetting::AwaitingOtp(_) => "AwaitingOtp",
+            SecurityEmailSetting::AwaitingCode(_) => "AwaitingCode",
+            SecurityEmailSetting::Done(_) => "Done",
+        }
+    }
+
+    /// Applies one input against `account` (the flow's user's account, as stored now). Pure.
+    ///
+    /// - `Err(e)`: nothing changes (a stale plan — the list changed meanwhile — is refused here
+    ///   with the list's own error, e.g. [`FlowError::SecurityEmailLimit`]).
+    /// - `Ok(step)` with `step.rejected` set: a wrong code was counted.
+    /// - `Ok(step)`: the next state and its effects (code mails; on [`Done`] the account saved,
+    ///   a お知らせ, an event and, for a change, mails to the addresses registered before it).
+    ///
+    /// `戻る` at the address entry is not an input of the flow: the host shows the list again.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::account::Account;
+    /// use kaigo_seikyu::calendar::utc;
+    /// use kaigo_seikyu::error::FlowError;
+    /// use kaigo_seikyu::policy::Policy;
+    /// use kaigo_seikyu::portal::Cx;
+    /// use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, PasswordHash};
+    /// use kaigo_seikyu::security_emails::{Input, Purpose, SecurityEmailSetting};
+    /// use rand::SeedableRng;
+    ///
+    /// let policy = Policy::insecure_fast_hashing();
+    /// let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([1; 32]));
+    /// let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    /// let now = utc("2026-01-10T12:00:00+09:00");
+    /// let mut cx = Cx { now, rng: &mut rng, policy: &policy, hasher: &hasher };
+    /// let user = "KJ131311111111".parse()?;
+    /// let mut account = Account::new(user, PasswordHash::from_phc("$argon2id$…"));
+    /// account.security_emails.add("a@jp".parse()?, now)?;
+    ///
+    /// let flow = SecurityEmailSetting::choosing(user, Purpose::Add);
+    /// let mismatch = Input::EnterAddress { new: "b@jp".parse()?, confirm: "c@jp".parse()? };
+    /// assert_eq!(flow.clone().apply(mismatch, &account, &mut cx).unwrap_err(), FlowError::ConfirmationMismatch);
+    /// let ok = Input::EnterAddress { new: "b@jp".parse()?, confirm: "b@jp".parse()? };
+    /// let step = flow.apply(ok, &account, &mut cx)?;
+    /// assert!(matches!(step.state, SecurityEmailSetting::AwaitingOtp(_)));
+    /// assert_eq!(step.effects.len(), 1); // the T2 mail to a@jp
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply<R: CryptoRng + ?Sized>(
+        self,
+        input: Input,
+        account: &Account,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<SecurityEmailSetting>, FlowError> {
+        match (self, input) {
+            (SecurityEmailSetting::Done(_), _) => Err(FlowError::FlowFinished),
+            (SecurityEmailSetting::ChoosingAddress(s), Input::EnterAddress { new, confirm }) => {
+                s.enter_address(new, &confirm, &account.security_emails, cx)
+            }
+            (SecurityEmailSetting::AwaitingOtp(s), Input::EnterOtp(otp)) => {
+                s.enter_otp(&otp, &account.security_emails, cx)
+            }
+            (SecurityEmailSetting::AwaitingCode(s), Input::EnterCode(code)) => {
+                s.enter_code(&code, account, cx)
+            }
+            (SecurityEmailSetting::AwaitingOtp(AwaitingOtp { user, purpose, .. }), Input::Back)
+            | (
+                SecurityEmailSetting::AwaitingCode(AwaitingCode { user, purpose, .. }),
+                Input::Back,
+            ) => Ok(Step::to(ChoosingAddress { user, purpose }.into())),
+            (state, input) => Err(FlowError::UnexpectedInput {
+                state: state.state_name(),
+                input: input.name(),
+            }),
+        }
+    }
+
+    /// The screen of this state. Shows addresses, never a code (SEC-01).
+    pub fn screen(&self, policy: &Policy) -> Screen {
+        match self {
+            SecurityEmailSetting::ChoosingAddress(s) => setting_screen(&s.purpose),
+            SecurityEmailSetting::AwaitingOtp(s) => otp_screen(s.otp_to(), policy),
+            SecurityEmailSetting::AwaitingCode(s) => code_screen(s.new_address(), policy),
+            SecurityEmailSetting::Done(s) => done_screen(&s.purpose),
+        }
+    }
+
+    /// The address a code mail of this step went to, when the step has just mailed one (SEC-04).
+    fn code_mailed_to(step: &Step<Self>) -> Option<&EmailAddress> {
+        match (&step.state, &step.rejected) {
+            (SecurityEmailSetting::AwaitingOtp(s), None) => Some(s.otp_to()),
+            (SecurityEmailSetting::AwaitingCode(s), None) => Some(s.new_address()),
+            _ => None,
+        }
+    }
+}
+
+impl ChoosingAddress {
+    /// VAL-05, then SE-05 (a list to add to), SE-01, SE-02: a 6-digit OTP (T2) to the selected
+    /// address (SE-06).
+    fn enter_address<R: CryptoRng + ?Sized>(
+        self,
+        new: EmailAddress,
+        confirm: &EmailAddress,
+        list: &SecurityEmails,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<SecurityEmailSetting>, FlowError> {
+        if &new != confirm {
+            return Err(FlowError::ConfirmationMismatch);
+        }
+        let selected = list.selected().ok_or(FlowError::NoSecurityEmail)?.clone();
+        self.purpose.check(list, &new, cx.now)?;
+        let (otp, mail) = Challenge::<6>::send(selected, cx);
+        let ChoosingAddress { user, purpose } = self;
+        Ok(Step::to(
+            AwaitingOtp {
+                user,
+                purpose,
+                new,
+                otp,
+            }
+            .into(),
+        )
+        .with(mail))
+    }
+}
+
+/// Whether a wrong code was counted: then the state is saved with the error (a rejected step).
+fn counted(e: &FlowError) -> bool {
+    matches!(e, FlowError::WrongCode { .. } | FlowError::CodeExhausted)
+}
+
+impl AwaitingOtp {
+    /// The registered address the one-time password went to.
+    pub fn otp_to(&self) -> &EmailAddress {
+        &self.otp.to
+    }
+
+    /// The OTP proves the office holds a registered address; then a 4-digit code (T1) goes to the
+    /// new one (SE-06).
+    fn enter_otp<R: CryptoRng + ?Sized>(
+        mut self,
+        otp: &OneTimePassword,
+        list: &SecurityEmails,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<SecurityEmailSetting>, FlowError> {
+        if !list.contains(&self.otp.to) {
+            return Err(FlowError::SecurityEmailNotRegistered);
+        }
+        self.purpose.check(list, &self.new, cx.now)?;
+        match self.otp.check(otp, cx) {
+            Ok(()) => {
+                let (code, mail) = Challenge::<4>::send(self.new, cx);
+                let next = AwaitingCode {
+                    user: self.user,
+                    purpose: self.purpose,
+                    code,
+                };
+                Ok(Step::to(next.into()).with(mail))
+            }
+            Err(e) if counted(&e) => Ok(Step::rejected(self.into(), e)),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl AwaitingCode {
+    /// The new address, where the confirmation code went.
+    pub fn new_address(&self) -> &EmailAddress {
+        &self.code.to
+    }
+
+    /// The code proves the new address; it is added or put in place of the old one (SE-06), and
+    /// the change is announced (SE-08).
+    fn enter_code<R: CryptoRng + ?Sized>(
+        mut self,
+        code: &ConfirmationCode,
+        account: &Account,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<SecurityEmailSetting>, FlowError> {
+        let mut updated = account.clone();
+        self.purpose
+            .apply(&mut updated.security_emails, &self.code.to, cx.now)?;
+        match self.code.check(code, cx) {
+            Ok(()) => {
+                let new = self.code.to;
+                let change = match &self.purpose {
+                    Purpose::Add => ListChange::Registered(new.clone()),
+                    Purpose::Change { old } => ListChange::Changed {
+                        old: old.clone(),
+                        new: new.clone(),
+                    },
+                };
+                let done = Done {
+                    user: self.user,
+                    purpose: self.purpose,
+                    new,
+                };
+                let mut step = Step::to(done.into());
+                step.effects = announce(updated, &account.security_emails, &change, cx.now);
+                Ok(step)
+            }
+            Err(e) if counted(&e) => Ok(Step::rejected(self.into(), e)),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SE-08: notices, events and mails.
+
+/// One change of the list, as SE-08 announces it. Texts are ours (SPEC tag D); none holds a secret.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::security_emails::ListChange;
+/// let change = ListChange::Deleted("old@jp".parse().unwrap());
+/// let notice = change.notice(&"KJ131311111111".parse().unwrap());
+/// assert_eq!(notice.title, "セキュリティ用メールアドレス削除通知");
+/// assert!(change.mail(&"other@jp".parse().unwrap()).is_some());
+/// assert!(ListChange::Selected("b@jp".parse().unwrap()).mail(&"other@jp".parse().unwrap()).is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListChange {
+    /// An address was added (SE-06).
+    Registered(EmailAddress),
+    /// `old` was changed into `new` (SE-06).
+    Changed {
+        /// The address before.
+        old: EmailAddress,
+        /// The address after.
+        new: EmailAddress,
+    },
+    /// An address was deleted (SE-04).
+    Deleted(EmailAddress),
+    /// An address became the selected notification destination (SE-03).
+    Selected(EmailAddress),
+}
+
+const UNKNOWN_ACTION: &str =
+    "この操作に心当たりがない場合、至急ヘルプデスクへお問い合わせください。";
+
+impl ListChange {
+    fn title(&self) -> &'static str {
+        match self {
+            ListChange::Registered(_) => "セキュリティ用メールアドレス登録通知",
+            ListChange::Changed { .. } => "セキュリティ用メールアドレス変更通知",
+            ListChange::Deleted(_) => "セキュリティ用メールアドレス削除通知",
+            ListChange::Selected(_) => "セキュリティ用メールアドレス通知先変更通知",
+        }
+    }
+
+    fn headline(&self) -> &'static str {
+        match self {
+            ListChange::Registered(_) => "以下のセキュリティ用メールアドレスが登録されました。",
+            ListChange::Changed { .. } => "以下のセキュリティ用メールアドレスが変更されました。",
+            ListChange::Deleted(_) => "以下のセキュリティ用メールアドレスが削除されました。",
+            ListChange::Selected(_) => {
+                "ワンタイムパスワード等の通知先となるセキュリティ用メールアドレスが変更されました。"
+            }
+        }
+    }
+
+    /// The `[label]` / address blocks. A mail leaves out the new address of a change: it may go to
+    /// an address the office no longer uses.
+    fn blocks(&self, in_mail: bool) -> Vec<(&'static str, String)> {
+        match self {
+            ListChange::Registered(a) | ListChange::Deleted(a) => {
+                vec![(ADDRESS_BLOCK, a.to_string())]
+            }
+            ListChange::Changed { old, new } => {
+                let mut blocks = vec![("[変更前のセキュリティ用メールアドレス]", old.to_string())];
+                if !in_mail {
+                    blocks.push(("[変更後のセキュリティ用メールアドレス]", new.to_string()));
+                }
+                blocks
+            }
+            ListChange::Selected(a) => {
+                vec![("[通知先のセキュリティ用メールアドレス]", a.to_string())]
+            }
+        }
+    }
+
+    /// The お知らせ posted to the office (SE-08): what changed, for which user ID.
+    pub fn notice(&self, user: &UserId) -> Notice {
+        let user = user.to_string();
+        let mut blocks = vec![("[ユーザID]", user)];
+        blocks.extend(self.blocks(false));
+        let blocks: Vec<(&str, &str)> = blocks.iter().map(|(l, v)| (*l, v.as_str())).collect();
+        mail::framed_notice(self.title(), self.headline(), &blocks)
+    }
+
+    /// The mail to a registered address about a change or delete (SE-08); `None` for an add or a
+    /// selection. It names neither the user ID nor the new address: it may go to an address the
+    /// office no longer uses.
+    pub fn mail(&self, to: &EmailAddress) -> Option<Mail> {
+        if !matches!(self, ListChange::Changed { .. } | ListChange::Deleted(_)) {
+            return None;
+        }
+        let blocks = self.blocks(true);
+        let blocks: Vec<(&str, &str)> = blocks.iter().map(|(l, v)| (*l, v.as_str())).collect();
+        let subject = format!("{}(介護保険)", self.title());
+        Some(mail::framed_mail(
+            to,
+            &subject,
+            self.headline(),
+            &blocks,
+            UNKNOWN_ACTION,
+        ))
+    }
+
+    fn event(&self, user: UserId, at: Instant) -> Event {
+        let kind = match self {
+            ListChange::Registered(_) => EventKind::SecurityEmailRegistered { user },
+            ListChange::Changed { .. } => EventKind::SecurityEmailChanged { user },
+            ListChange::Deleted(_) => EventKind::SecurityEmailDeleted { user },
+            ListChange::Selected(_) => EventKind::SecurityEmailSelected { user },
+        };
+        Event { at, kind }
+    }
+}
+
+/// SE-08: the effects of a list change: `updated` saved, a お知らせ, an event and, for a change or
+/// delete, a mail to every address registered `before` it (the old or deleted one included).
+fn announce(
+    updated: Account,
+    before: &SecurityEmails,
+    change: &ListChange,
+    now: Instant,
+) -> Vec<Effect> {
+    let user = updated.user_id;
+    let mut effects = vec![
+        Effect::SaveAccount(Box::new(updated)),
+        Effect::Notice {
+            office: user.office(),
+            notice: change.notice(&user),
+        },
+        Effect::Event(change.event(user, now)),
+    ];
+    effects.extend(
+        before
+            .entries()
+            .iter()
+            .filter_map(|e| change.mail(&e.address))
+            .map(Effect::Mail),
+    );
+    effects
+}
+
+/// SE-03: `address` becomes the selected destination. Selecting the selected one changes nothing.
+fn select(
+    account: &Account,
+    address: &EmailAddress,
+    now: Instant,
+) -> Result<Step<SecurityEmails>, FlowError> {
+    let mut updated = account.clone();
+    updated.security_emails.select(address)?;
+    if account.security_emails.selected() == Some(address) {
+        return Ok(Step::to(updated.security_emails));
+    }
+    let list = updated.security_emails.clone();
+    let change = ListChange::Selected(address.clone());
+    let mut step = Step::to(list);
+    step.effects = announce(updated, &account.security_emails, &change, now);
+    Ok(step)
+}
+
+/// SE-04: deletes `address`, refused when it is the only one.
+fn delete(
+    account: &Account,
+    address: &EmailAddress,
+    now: Instant,
+) -> Result<Step<SecurityEmails>, FlowError> {
+    let mut updated = account.clone();
+    updated.security_emails.remove(address)?;
+    let list = updated.security_emails.clone();
+    let change = ListChange::Deleted(address.clone());
+    let mut step = Step::to(list);
+    step.effects = announce(updated, &account.security_emails, &change, now);
+    Ok(step)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Screens.
+
+/// 【セキュリティ用メールアドレス一覧】 (SE-03, SE-04, SE-05, SE-07): the registered addresses with
+/// the selected one marked `選択中`; `削除` only with two or more; `追加` (and the line that explains
+/// it) only with one to four.
+/// With none, the texts of SE-05 and only `戻る`.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::account::SecurityEmails;
+/// use kaigo_seikyu::calendar::utc;
+/// use kaigo_seikyu::security_emails::list_screen;
+/// let mut list = SecurityEmails::default();
+/// assert!(list_screen(&list).shows("セキュリティ用メールアドレスが登録されていません。"));
+/// list.add("mailforsecurity-001@jp".parse().unwrap(), utc("2026-01-10T12:00:00+09:00")).unwrap();
+/// let screen = list_screen(&list);
+/// assert!(screen.shows("選択中 | mailforsecurity-001@jp | [変更]"));
+/// assert!(!screen.shows("削除"));
+/// assert!(screen.offers("追加"));
+/// ```
+pub fn list_screen(list: &SecurityEmails) -> Screen {
+    let screen = Screen::new(LIST_TITLE).steps(LIST_STEPS, 1);
+    if list.is_empty() {
+        return screen
+            .message("セキュリティ用メールアドレスが登録されていません。")
+            .message(
+                "ログイン時に表示されるセキュリティ用メールアドレス設定画面から、セキュリティ用メールアドレスを登録してください。",
+            )
+            .action("戻る");
+    }
+    let deletable = list.len() > 1;
+    let addable = list.len() < SecurityEmails::MAX;
+    let mut screen = screen;
+    if addable {
+        screen = screen.message(
+            "セキュリティ用メールアドレスを追加する場合、【追加】ボタンを押してください。",
+        );
+    }
+    let mut screen = screen
+        .message(
+            "セキュリティ用メールアドレスを変更する場合、対象のセキュリティ用メールアドレスの【変更】ボタンを押してください。",
+        )
+        .message("※ セキュリティ用メールアドレスは複数登録することを推奨しており、最大5つまで登録できます。")
+        .message(
+            "すべてのセキュリティ用メールアドレスが使用できなくなると、再度登録するためにはサポート窓口への申請及び本人確認が必要です。",
+        )
+        .message("※ お知らせメールの通知先と同じメールアドレスを登録することも可能です。")
+        .message(if deletable {
+            "通知先 | セキュリティ用メールアドレス | 変更 | 削除"
+        } else {
+            "通知先 | セキュリティ用メールアドレス | 変更"
+        });
+    for entry in list.entries() {
+        let mark = if list.selected() == Some(&entry.address) {
+            "選択中"
+        } else {
+            "[選択]"
+        };
+        let delete = if deletable { " | [削除]" } else { "" };
+        screen = screen.message(format!("{mark} | {} | [変更]{delete}", entry.address));
+    }
+    if addable {
+        screen = screen.action("追加");
+    }
+    screen.action("戻る")
+}
+
+/// 【セキュリティ用メールアドレス設定】 (step 3); for a change it also shows the address changed.
+fn setting_screen(purpose: &Purpose) -> Screen {
+    let screen = Screen::new(SETTING_TITLE)
+        .steps(SETTING_STEPS, 2)
+        .message("セキュリティ用メールアドレスを入力し、【次へ】ボタンを押してください。");
+    let screen = match purpose {
+        Purpose::Add => screen,
+        Purpose::Change { old } => screen.field("変更前のセキュリティ用メールアドレス", old),
+    };
+    screen
+        .message(format!("《{ADDRESS_LABEL}》"))
+        .message(format!("《{CONFIRM_LABEL}》"))
+        .action("戻る")
+        .action("次へ")
+}
+
+/// 【ワンタイムパスワード入力】 (step 4), as the source prints it for RS without RS's own notes.
+fn otp_screen(to: &EmailAddress, policy: &Policy) -> Screen {
+    Screen::new("ワンタイムパスワード入力")
+        .steps(SETTING_STEPS, 3)
+        .message(format!(
+            "ユーザの本人確認を行うため、ワンタイムパスワードを {to} 宛に送信しました。メール本文に記載された6桁の数字を半角で入力し、【次へ】ボタンを押してください。"
+        ))
+        .message("《ワンタイムパスワード》")
+        .message("※ メールが届くまで数分程度かかる場合があります。")
+        .message(format!("ワンタイムパスワードの有効期間は{}分です。", policy.code_lifetime_minutes))
+        .message("しばらく待ってもメールが届かない場合、以下の原因が考えられます。")
+        .message(MAIL_TROUBLE[0])
+        .message(MAIL_TROUBLE[1])
+        .message(MAIL_TROUBLE[2])
+        .message(MAIL_TROUBLE[3])
+        .action("戻る")
+        .action("次へ")
+}
+
+/// 【確認コード入力】 (step 5), as the source prints it for the security email.
+fn code_screen(to: &EmailAddress, policy: &Policy) -> Screen {
+    Screen::new("確認コード入力")
+        .steps(SETTING_STEPS, 4)
+        .message(format!(
+            "入力されたメールアドレスに誤りがないことを確認するため、確認コードを {to} 宛に送信しました。"
+        ))
+        .message("メール本文に記載された4桁の数字を半角で入力し、【送信】ボタンを押してください。")
+        .message("《確認コード》")
+        .message("※ メールが届くまで数分程度かかる場合があります。")
+        .message(format!("確認コードの有効期間は{}分です。", policy.code_lifetime_minutes))
+        .message("しばらく待ってもメールが届かない場合、入力されたメールアドレスに誤りがある可能性があります。")
+        .message("その場合、【戻る】ボタンを押して、再度セキュリティ用メールアドレスを設定してください。")
+        .message("また、入力されたメールアドレスに誤りがない場合、以下の原因が考えられます。")
+        .message(MAIL_TROUBLE[0])
+        .message(MAIL_TROUBLE[1])
+        .message(MAIL_TROUBLE[2])
+        .message(MAIL_TROUBLE[3])
+        .action("戻る")
+        .action("送信")
+}
+
+/// 【処理終了】 (step 6).
+fn done_screen(purpose: &Purpose) -> Screen {
+    Screen::new("処理終了")
+        .steps(SETTING_STEPS, 5)
+        .message(match purpose {
+            Purpose::Add => "セキュリティ用メールアドレスの登録を完了しました。",
+            Purpose::Change { .. } => "セキュリティ用メールアドレスの変更を完了しました。",
+        })
+        .action("終了")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The driver's entry points.
+
+/// Runs a code entry under the user ID's hourly guessing budget (SEC-07): refused when it is
+/// used up; a wrong code spends one.
+fn guarded(
+    tx: &mut Tx<'_>,
+    user: UserId,
+    now: Instant,
+    run: impl FnOnce() -> Result<Step<SecurityEmailSetting>, FlowError>,
+) -> Result<Step<SecurityEmailSetting>, PortalError> {
+    let mut out = None;
+    let verdict = tx.guard_guesses(Budget::WrongCodes(user), now, || {
+        let step = run();
+        let verdict = match &step {
+            Ok(s) => s.rejected.clone().map_or(Ok(()), Err),
+            Err(e) => Err(e.clone()),
+        };
+        out = Some(step);
+        verdict
+    })?;
+    match (out, verdict) {
+        (Some(step), _) => Ok(step?),
+        (None, Err(e)) => Err(e.into()),
+        (None, Ok(())) => Err(FlowError::GuessBudgetExceeded.into()),
+    }
+}
+
+/// The account of the logged-in `user`.
+fn load_account(tx: &mut Tx<'_>, user: &UserId) -> Result<Account, PortalError> {
+    tx.get(&Key::Account(*user))?
+        .ok_or_else(|| FlowError::NoSuchAccount.into())
+}
+
+/// The flow `id`, if it belongs to `user`: a flow answers only to the user ID that started it.
+fn load_flow(
+    tx: &mut Tx<'_>,
+    user: &UserId,
+    id: &FlowId,
+) -> Result<SecurityEmailSetting, PortalError> {
+    let flow: SecurityEmailSetting = tx.flow(FlowKind::SecurityEmails, id)?;
+    if flow.user() == user {
+        Ok(flow)
+    } else {
+        Err(PortalError::NoSuchFlow)
+    }
+}
+
+impl Portal {
+    /// 【セキュリティ用メールアドレス一覧】 of the logged-in `user` (SE-03 … SE-05, SE-07).
+    ///
+    /// # Example
+    /// ```
+    /// # use kaigo_seikyu::{account::Account, calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+    /// # use rand::SeedableRng;
+    /// # let host = Embedded::new(utc("2026-01-10T12:00:00+09:00"));
+    /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
+    /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    /// let user = "KJ131311111111".parse()?;
+    /// portal.create_account(Account::new(user, portal.hash_secret(b"Passw0rd", &mut rng)))?;
+    /// let screen = portal.security_emails(&user)?;
+    /// assert!(screen.shows("セキュリティ用メールアドレスが登録されていません。")); // SE-05
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn security_emails(&self, user: &UserId) -> Result<Screen, PortalError> {
+        let account = self.account(user)?.ok_or(FlowError::NoSuchAccount)?;
+        Ok(list_screen(&account.security_emails))
+    }
+
+    /// `追加` on the list: the empty 【セキュリティ用メールアドレス設定】. Refused with none
+    /// registered (SE-05, [`FlowError::NoSecurityEmail`]) or five (SE-01).
+    ///
+    /// # Example
+    /// ```
+    /// # use kaigo_seikyu::{account::Account, calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+    /// # use kaigo_seikyu::error::{FlowError, PortalError};
+    /// # use rand::SeedableRng;
+    /// # let host = Embedded::new(utc("2026-01-10T12:00:00+09:00"));
+    /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
+    /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    /// let user = "KJ131311111111".parse()?;
+    /// portal.create_account(Account::new(user, portal.hash_secret(b"Passw0rd", &mut rng)))?;
+    /// assert_eq!(portal.security_email_add_form(&user), Err(PortalError::Flow(FlowError::NoSecurityEmail)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn security_email_add_form(&self, user: &UserId) -> Result<Screen, PortalError> {
+        let list = self
+            .account(user)?
+            .ok_or(FlowError::NoSuchAccount)?
+            .security_emails;
+        if list.is_empty() {
+            return Err(FlowError::NoSecurityEmail.into());
+        }
+        if list.len() >= SecurityEmails::MAX {
+            return Err(FlowError::SecurityEmailLimit.into());
+        }
+        Ok(setting_screen(&Purpose::Add))
+    }
+
+    /// `変更` on a row of the list: 【セキュリティ用メールアドレス設定】 for changing `old`, which
+    /// must be registered.
+    ///
+    /// # Example
+    /// ```
+    /// # use kaigo_seikyu::{account::Account, calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+    /// # use rand::SeedableRng;
+    /// # let now = utc("2026-01-10T12:00:00+09:00");
+    /// # let host = Embedded::new(now);
+    /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
+    /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    /// let user = "KJ131311111111".parse()?;
+    /// let mut account = Account::new(user, portal.hash_secret(b"Passw0rd", &mut rng));
+    /// account.security_emails.add("a@jp".parse()?, now)?;
+    /// portal.create_account(account)?;
+    /// let screen = portal.security_email_change_form(&user, "a@jp")?;
+    /// assert!(screen.shows("《変更前のセキュリティ用メールアドレス》 a@jp"));
+    /// assert!(portal.security_email_change_form(&user, "z@jp").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn security_email_change_form(
+        &self,
+        user: &UserId,
+        old: &str,
+    ) -> Result<Screen, PortalError> {
+        let old: EmailAddress = old.parse().map_err(FlowError::from)?;
+        let list = self
+            .account(user)?
+            .ok_or(FlowError::NoSuchAccount)?
+            .security_emails;
+        if !list.contains(&old) {
+            return Err(FlowError::SecurityEmailNotRegistered.into());
+        }
+        Ok(setting_screen(&Purpose::Change { old }))
+    }
+
+    /// `次へ` on the add form: starts adding `new` (SE-06). Mails a one-time password (T2) to the
+    /// selected address and returns the flow's id and 【ワンタイムパスワード入力】. Refused, with
+    /// nothing mailed or stored, on a mismatched confirmation (VAL-05), none registered (SE-05),
+    /// five registered (SE-01), an address already registered (SE-02) or a used-up mail budget
+    /// (SEC-04).
+    ///
+    /// # Example
+    /// ```
+    /// # use kaigo_seikyu::{account::Account, calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+    /// # use kaigo_seikyu::error::{FlowError, PortalError};
+    /// # use rand::SeedableRng;
+    /// # let now = utc("2026-01-10T12:00:00+09:00");
+    /// # let host = Embedded::new(now);
+    /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
+    /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    /// let user = "KJ131311111111".parse()?;
+    /// let mut account = Account::new(user, portal.hash_secret(b"Passw0rd", &mut rng));
+    /// account.security_emails.add("a@jp".parse()?, now)?;
+    /// portal.create_account(account)?;
+    /// let dup = portal.security_email_add_start(&user, "A@JP", "A@JP", &mut rng);
+    /// assert_eq!(dup.unwrap_err(), PortalError::Flow(FlowError::DuplicateSecurityEmail));
+    /// let (_id, screen) = portal.security_email_add_start(&user, "b@jp", "b@jp", &mut rng)?;
+    /// assert!(screen.shows("ワンタイムパスワードを a@jp 宛に送信しました。"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn security_email_add_start<R: CryptoRng + ?Sized>(
+        &self,
+        user: &UserId,
+        new: &str,
+        confirm: &str,
+        rng: &mut R,
+    ) -> Result<(FlowId, Screen), PortalError> {
+        self.security_email_start(user, Purpose::Add, new, confirm, rng)
+    }
+
+    /// `次へ` on the change form: starts changing `old` into `new` (SE-06), as
+    /// [`security_email_add_start`](Portal::security_email_add_start); `old` must be registered
+    /// and differ from `new`.
+    ///
+    /// # Example
+    /// ```
+    /// # use kaigo_seikyu::{account::Account, calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+    /// # use rand::SeedableRng;
+    /// # let now = utc("2026-01-10T12:00:00+09:00");
+    /// # let host = Embedded::new(now);
+    /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
+    /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    /// let user = "KJ131311111111".parse()?;
+    /// let mut account = Account::new(user, portal.hash_secret(b"Passw0rd", &mut rng));
+    /// account.security_emails.add("a@jp".parse()?, now)?;
+    /// portal.create_account(account)?;
+    /// let (_id, screen) = portal.security_email_change_start(&user, "a@jp", "n@jp", "n@jp", &mut rng)?;
+    /// assert_eq!(screen.title, "ワンタイムパスワード入力");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn security_email_change_start<R: CryptoRng + ?Sized>(
+        &self,
+        user: &UserId,
+        old: &str,
+        new: &str,
+        confirm: &str,
+        rng: &mut R,
+    ) -> Result<(FlowId, Screen), PortalError> {
+        let old: EmailAddress = old.parse().map_err(FlowError::from)?;
+        self.security_email_start(user, Purpose::Change { old }, new, confirm, rng)
+    }
+
+    fn security_email_start<R: CryptoRng + ?Sized>(
+        &self,
+        user: &UserId,
+        purpose: Purpose,
+        new: &str,
+        confirm: &str,
+        rng: &mut R,
+    ) -> Result<(FlowId, Screen), PortalError> {
+        let input = UserInput::Address { new, confirm }.parse()?;
+        self.transact(|tx, now| {
+            let account = load_account(tx, user)?;
+            let id = FlowId::generate(rng);
+            let flow = SecurityEmailSetting::choosing(*user, purpose.clone());
+            let mut cx = tx.cx(now, rng);
+            let step = flow.apply(input.clone(), &account, &mut cx)?;
+            if let Some(to) = SecurityEmailSetting::code_mailed_to(&step) {
+                tx.spend_code_mail(to, now)?;
+            }
+            let state = tx.step(FlowKind::SecurityEmails, &id, step)?;
+            Ok((id, state.screen(&self.policy)))
+        })
+    }
+
+    /// One input to the flow `id` of the logged-in `user` (SE-06): the address again after `戻る`,
+    /// the one-time password, the confirmation code, or `戻る`. Returns the next screen. A wrong
+    /// code is counted and returned as the error (the screen stays; redraw it with
+    /// [`security_email_screen`](Portal::security_email_screen)); any other refusal changes
+    /// nothing. A flow of another user ID is [`PortalError::NoSuchFlow`].
+    ///
+    /// # Example
+    /// ```
+    /// # use kaigo_seikyu::{account::Account, calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+    /// # use kaigo_seikyu::error::{FlowError, PortalError};
+    /// # use kaigo_seikyu::security_emails::UserInput;
+    /// # use rand::SeedableRng;
+    /// # let now = utc("2026-01-10T12:00:00+09:00");
+    /// # let host = Embedded::new(now);
+    /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
+    /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    /// let user = "KJ131311111111".parse()?;
+    /// let mut account = Account::new(user, portal.hash_secret(b"Passw0rd", &mut rng));
+    /// account.security_emails.add("a@jp".parse()?, now)?;
+    /// portal.create_account(account)?;
+    /// let (id, _) = portal.security_email_add_start(&user, "b@jp", "b@jp", &mut rng)?;
+    /// let bad = portal.security_email_input(&user, &id, UserInput::Otp("12345"), &mut rng);
+    /// assert!(matches!(bad, Err(PortalError::Flow(FlowError::Value(_))))); // not counted
+    /// let back = portal.security_email_input(&user, &id, UserInput::Back, &mut rng)?;
+    /// assert_eq!(back.title, "セキュリティ用メールアドレス設定");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn security_email_input<R: CryptoRng + ?Sized>(
+        &self,
+        user: &UserId,
+        id: &FlowId,
+        input: UserInput<'_>,
+        rng: &mut R,
+    ) -> Result<Screen, PortalError> {
+        let input = input.parse()?;
+        self.transact(|tx, now| {
+            let flow = load_flow(tx, user, id)?;
+            let account = load_account(tx, user)?;
+            let input = input.clone();
+            let is_code = matches!(input, Input::EnterOtp(_) | Input::EnterCode(_));
+            let mut cx = tx.cx(now, rng);
+            let step = if is_code {
+                guarded(tx, *user, now, || flow.apply(input, &account, &mut cx))?
+            } else {
+                flow.apply(input, &account, &mut cx)?
+            };
+            if let Some(to) = SecurityEmailSetting::code_mailed_to(&step) {
+                tx.spend_code_mail(to, now)?;
+            }
+            let state = tx.step(FlowKind::SecurityEmails, id, step)?;
+            Ok(state.screen(&self.policy))
+        })
+    }
+
+    /// The current screen of the flow `id` of the logged-in `user`, e.g. to redraw it after a
+    /// refusal.
+    ///
+    /// # Example
+    /// ```
+    /// # use kaigo_seikyu::{account::Account, calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+    /// # use rand::SeedableRng;
+    /// # let now = utc("2026-01-10T12:00:00+09:00");
+    /// # let host = Embedded::new(now);
+    /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
+    /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    /// let user = "KJ131311111111".parse()?;
+    /// let mut account = Account::new(user, portal.hash_secret(b"Passw0rd", &mut rng));
+    /// account.security_emails.add("a@jp".parse()?, now)?;
+    /// portal.create_account(account)?;
+    /// let (id, first) = portal.security_email_add_start(&user, "b@jp", "b@jp", &mut rng)?;
+    /// assert_eq!(portal.security_email_screen(&user, &id)?, first);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn security_email_screen(&self, user: &UserId, id: &FlowId) -> Result<Screen, PortalError> {
+        self.transact(|tx, _| Ok(load_flow(tx, user, id)?.screen(&self.policy)))
+    }
+
+    /// Makes `address` the selected notification destination (SE-03) and returns the list.
+    /// Posts a お知らせ and an event (SE-08); selecting the selected one changes nothing.
+    ///
+    /// # Example
+    /// ```
+    /// # use kaigo_seikyu::{account::Account, calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+    /// # use rand::SeedableRng;
+    /// # let now = utc("2026-01-10T12:00:00+09:00");
+    /// # let host = Embedded::new(now);
+    /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
+    /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    /// let user = "KJ131311111111".parse()?;
+    /// let mut account = Account::new(user, portal.hash_secret(b"Passw0rd", &mut rng));
+    /// account.security_emails.add("a@jp".parse()?, now)?;
+    /// account.security_emails.add("b@jp".parse()?, now)?;
+    /// portal.create_account(account)?;
+    /// let screen = portal.security_email_select(&user, "b@jp")?;
+    /// assert!(screen.shows("選択中 | b@jp"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn security_email_select(
+        &self,
+        user: &UserId,
+        address: &str,
+    ) -> Result<Screen, PortalError> {
+        self.security_email_edit(user, address, select)
+    }
+
+    /// `削除` on a row of the list (SE-04): deletes `address` and returns the list. Refused with
+    /// [`FlowError::LastSecurityEmail`] when it is the only one. Deleting the selected one selects
+    /// the oldest remaining (SE-03). Posts a お知らせ, an event, and mails every address that was
+    /// registered, the deleted one included (SE-08).
+    ///
+    /// # Example
+    /// ```
+    /// # use kaigo_seikyu::{account::Account, calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+    /// # use kaigo_seikyu::error::{FlowError, PortalError};
+    /// # use rand::SeedableRng;
+    /// # let now = utc("2026-01-10T12:00:00+09:00");
+    /// # let host = Embedded::new(now);
+    /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
+    /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    /// let user = "KJ131311111111".parse()?;
+    /// let mut account = Account::new(user, portal.hash_secret(b"Passw0rd", &mut rng));
+    /// account.security_emails.add("a@jp".parse()?, now)?;
+    /// portal.create_account(account)?;
+    /// let refused = portal.security_email_delete(&user, "a@jp");
+    /// assert_eq!(refused.unwrap_err(), PortalError::Flow(FlowError::LastSecurityEmail));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn security_email_delete(
+        &self,
+        user: &UserId,
+        address: &str,
+    ) -> Result<Screen, PortalError> {
+        self.security_email_edit(user, address, delete)
+    }
+
+    fn security_email_edit(
+        &self,
+        user: &UserId,
+        address: &str,
+        edit: fn(&Account, &EmailAddress, Instant) -> Result<Step<SecurityEmails>, FlowError>,
+    ) -> Result<Screen, PortalError> {
+        let address: EmailAddress = address.parse().map_err(FlowError::from)?;
+        self.transact(|tx, now| {
+            let account = load_account(tx, user)?;
+            let step = edit(&account, &address, now)?;
+            tx.apply(step.effects)?;
+            Ok(list_screen(&step.state))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::utc;
+
+    fn user() -> UserId {
+        "KJ131311111111".parse().unwrap()
+    }
+
+    fn a(s: &str) -> EmailAddress {
+        s.parse().unwrap()
+    }
+
+    fn changes() -> [(&'static str, ListChange); 4] {
+        [
+            (
+                "registered",
+                ListChange::Registered(a("mailforsecurity-002@jp")),
+            ),
+            (
+                "changed",
+                ListChange::Changed {
+                    old: a("mailforsecurity-001@jp"),
+                    new: a("mailforsecurity-002@jp"),
+                },
+            ),
+            ("deleted", ListChange::Deleted(a("mailforsecurity-002@jp"))),
+            (
+                "selected",
+                ListChange::Selected(a("mailforsecurity-002@jp")),
+            ),
+        ]
+    }
+
+    /// SE-08: the お知らせ of every kind of change, pinned.
+    #[test]
+    fn se_08_notice_texts() {
+        for (name, change) in changes() {
+            let n = change.notice(&user());
+            insta::assert_snapshot!(
+                format!("se_08_notice_{name}"),
+                format!("{}\n---\n{}", n.title, n.body)
+            );
+        }
+    }
+
+    /// SE-08: the mail to the other registered addresses on a change or delete, pinned; an add
+    /// or a selection mails no one. A change's mail names the old address but not the new one.
+    #[test]
+    fn se_08_mail_texts() {
+        let to = a("mailforsecurity-003@jp");
+        for (name, change) in changes() {
+            match (&change, change.mail(&to)) {
+                (ListChange::Changed { new, .. }, Some(m)) => {
+                    assert!(!m.body.contains(new.as_str()));
+                    assert!(!m.body.contains("KJ"));
+                    insta::assert_snapshot!(
+                        format!("se_08_mail_{name}"),
+                        format!("{}\n---\n{}", m.subject, m.body)
+                    );
+                }
+                (ListChange::Deleted(_), Some(m)) => {
+                    assert_eq!(m.to, to);
+                    insta::assert_snapshot!(
+                        format!("se_08_mail_{name}"),
+                        format!("{}\n---\n{}", m.subject, m.body)
+                    );
+                }
+                (ListChange::Registered(_) | ListChange::Selected(_), None) => {}
+                (c, m) => panic!("{c:?} gave {m:?}"),
+            }
+        }
+    }
+
+    /// SE-03, SE-08: selecting the selected address changes nothing and announces nothing;
+    /// selecting another one saves, posts, logs.
+    #[test]
+    fn se_03_select_is_idempotent() {
+        let now = utc("2026-01-10T12:00:00+09:00");
+        let mut account = Account::new(user(), crate::secret::PasswordHash::from_phc("x"));
+        account.security_emails.add(a("a@jp"), now).unwrap();
+        account.security_emails.add(a("b@jp"), now).unwrap();
+        let same = select(&account, &a("A@JP"), now).unwrap();
+        assert!(same.effects.is_empty());
+        assert_eq!(same.state, account.security_emails);
+        let other = select(&account, &a("b@jp"), now).unwrap();
+        assert_eq!(other.state.selected(), Some(&a("b@jp")));
+        assert_eq!(other.effects.len(), 3, "save, notice, event; no mail");
+        assert_eq!(
+            select(&account, &a("z@jp"), now).unwrap_err(),
+            FlowError::SecurityEmailNotRegistered
+        );
+    }
+}

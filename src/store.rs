@@ -79,10 +79,15 @@ impl FlowId {
 impl std::str::FromStr for FlowId {
     type Err = StoreError;
     fn from_str(s: &str) -> Result<Self, StoreError> {
-        if s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if s.len() == 32
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             Ok(FlowId(s.to_owned()))
         } else {
-            Err(StoreError::Corrupt("a flow id is 32 lowercase hex digits".into()))
+            Err(StoreError::Corrupt(
+                "a flow id is 32 lowercase hex digits".into(),
+            ))
         }
     }
 }
@@ -154,10 +159,16 @@ impl fmt::Display for Key {
         match self {
             Key::Account(id) => write!(f, "account/{id}"),
             Key::Flow(kind, id) => write!(f, "flow/{}/{id}", kind.as_str()),
-            Key::Budget(Budget::CodeMails(a)) => write!(f, "budget/code_mails/{}", a.as_str().to_ascii_lowercase()),
+            Key::Budget(Budget::CodeMails(a)) => {
+                write!(f, "budget/code_mails/{}", a.as_str().to_ascii_lowercase())
+            }
             Key::Budget(Budget::WrongCodes(id)) => write!(f, "budget/wrong_codes/{id}"),
             Key::Budget(Budget::WrongCodesAt(a)) => {
-                write!(f, "budget/wrong_codes_at/{}", a.as_str().to_ascii_lowercase())
+                write!(
+                    f,
+                    "budget/wrong_codes_at/{}",
+                    a.as_str().to_ascii_lowercase()
+                )
             }
             Key::Application(n) => write!(f, "application/{n}"),
             Key::Pending(office, pref) => write!(f, "pending/{office}/{pref}"),
@@ -264,7 +275,8 @@ impl RateWindow {
     /// Forgets hits older than an hour before `now`, then records one more if fewer than `limit`
     /// remain. Returns whether it was recorded.
     pub fn try_spend(&mut self, now: Instant, limit: u8) -> bool {
-        self.hits.retain(|&t| now - t < chrono::TimeDelta::hours(1) && t <= now);
+        self.hits
+            .retain(|&t| now - t < chrono::TimeDelta::hours(1) && t <= now);
         if self.hits.len() < usize::from(limit) {
             self.hits.push(now);
             true
@@ -275,6 +287,9 @@ impl RateWindow {
 
     /// Hits within the hour before `now`.
     pub fn count(&self, now: Instant) -> usize {
-        self.hits.iter().filter(|&&t| now - t < chrono::TimeDelta::hours(1) && t <= now).count()
+        self.hits
+            .iter()
+            .filter(|&&t| now - t < chrono::TimeDelta::hours(1) && t <= now)
+            .count()
     }
 }

@@ -24,7 +24,9 @@ use proptest::prelude::*;
 
 use crate::calendar::{Instant, start_of};
 use crate::policy::Policy;
-use crate::values::{EmailAddress, OfficeNumber, Password, PasswordClause, PasswordRules, Prefecture, UserId};
+use crate::values::{
+    EmailAddress, OfficeNumber, Password, PasswordClause, PasswordRules, Prefecture, UserId,
+};
 
 /// Any of the 47 prefectures.
 pub fn prefecture() -> impl Strategy<Value = Prefecture> {
@@ -33,8 +35,11 @@ pub fn prefecture() -> impl Strategy<Value = Prefecture> {
 
 /// A valid office number (VAL-01), check digit right or not.
 pub fn office_number() -> impl Strategy<Value = OfficeNumber> {
-    (1u8..=47, "[0-9A-HJ-NPR-Z]", "[0-9]{7}")
-        .prop_map(|(p, c, rest)| format!("{p:02}{c}{rest}").parse().expect("valid by construction"))
+    (1u8..=47, "[0-9A-HJ-NPR-Z]", "[0-9]{7}").prop_map(|(p, c, rest)| {
+        format!("{p:02}{c}{rest}")
+            .parse()
+            .expect("valid by construction")
+    })
 }
 
 /// Text that is not an office number: wrong length, bad prefecture code, a forbidden letter,
@@ -57,8 +62,15 @@ pub fn user_id() -> impl Strategy<Value = UserId> {
 
 /// A valid email address (VAL-04), sometimes dotless like the source's `jigyousho@jp`.
 pub fn email_address() -> impl Strategy<Value = EmailAddress> {
-    ("[a-zA-Z0-9._+-]{1,24}", proptest::collection::vec("[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", 1..4))
-        .prop_map(|(local, labels)| format!("{local}@{}", labels.join(".")).parse().expect("valid by construction"))
+    (
+        "[a-zA-Z0-9._+-]{1,24}",
+        proptest::collection::vec("[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", 1..4),
+    )
+        .prop_map(|(local, labels)| {
+            format!("{local}@{}", labels.join("."))
+                .parse()
+                .expect("valid by construction")
+        })
 }
 
 /// Text that is not an email address: no `@`, two `@`, full-width, empty parts, too long.
@@ -76,7 +88,8 @@ pub fn invalid_email_address() -> impl Strategy<Value = String> {
 
 /// A new password that satisfies VAL-06 for `user` under `rules`.
 pub fn valid_password(rules: PasswordRules) -> impl Strategy<Value = Password> {
-    let extra = usize::from(rules.min_chars.saturating_sub(2))..=usize::from(rules.max_chars.saturating_sub(2));
+    let extra = usize::from(rules.min_chars.saturating_sub(2))
+        ..=usize::from(rules.max_chars.saturating_sub(2));
     proptest::collection::vec(proptest::char::ranges(allowed_ranges()), extra)
         .prop_map(|body| Password::new(format!("a1{}", body.into_iter().collect::<String>())))
 }
@@ -92,14 +105,20 @@ fn allowed_ranges() -> std::borrow::Cow<'static, [std::ops::RangeInclusive<char>
 pub fn password_breaking(clause: PasswordClause) -> BoxedStrategy<Password> {
     match clause {
         PasswordClause::Length { .. } => {
-            prop_oneof!["[a-z][0-9][a-z0-9]{0,5}", "[a-z][0-9][a-z0-9]{15,30}"].prop_map(Password::new).boxed()
+            prop_oneof!["[a-z][0-9][a-z0-9]{0,5}", "[a-z][0-9][a-z0-9]{15,30}"]
+                .prop_map(Password::new)
+                .boxed()
         }
         PasswordClause::Characters => ("[a-z][0-9][a-z0-9]{5,12}", "[ \"'\\\\ぁ-んＡ-Ｚ]")
             .prop_map(|(ok, bad)| Password::new(format!("{ok}{bad}")))
             .boxed(),
-        PasswordClause::NoLetter => "[0-9!#$%&()*+,./:;<=>?@^_`{|}~-]{8,16}".prop_map(Password::new).boxed(),
+        PasswordClause::NoLetter => "[0-9!#$%&()*+,./:;<=>?@^_`{|}~-]{8,16}"
+            .prop_map(Password::new)
+            .boxed(),
         PasswordClause::NoDigit => "[a-zA-Z!#$%&()*+,./:;<=>?@^_`{|}~-]{8,16}"
-            .prop_filter("needs a letter", |s| s.bytes().any(|b| b.is_ascii_alphabetic()))
+            .prop_filter("needs a letter", |s| {
+                s.bytes().any(|b| b.is_ascii_alphabetic())
+            })
             .prop_map(Password::new)
             .boxed(),
         PasswordClause::SameAsUserId => proptest::collection::vec(any::<bool>(), 14)
@@ -131,7 +150,8 @@ pub fn instant_around(policy: &Policy) -> impl Strategy<Value = Instant> {
         Just(-1000),
         -172_800_000i64..172_800_000,
     ];
-    (proptest::sample::select(edges), near).prop_map(|(edge, ms)| edge + TimeDelta::milliseconds(ms))
+    (proptest::sample::select(edges), near)
+        .prop_map(|(edge, ms)| edge + TimeDelta::milliseconds(ms))
 }
 
 #[cfg(test)]

@@ -9,7 +9,12 @@ use kaigo_seikyu::ports::Mailer;
 use kaigo_seikyu::store::{FlowId, FlowKind, Key, Store, StoreError, Write};
 
 fn flow_key() -> Key {
-    Key::Flow(FlowKind::Reset, "00112233445566778899aabbccddeeff".parse::<FlowId>().unwrap())
+    Key::Flow(
+        FlowKind::Reset,
+        "00112233445566778899aabbccddeeff"
+            .parse::<FlowId>()
+            .unwrap(),
+    )
 }
 
 /// SEC-02: two saves racing on one flow version: exactly one wins, the other is refused whole.
@@ -18,20 +23,40 @@ fn sec_02_two_racing_saves_exactly_one_wins() {
     for _ in 0..200 {
         let store = Arc::new(MemoryStore::default());
         let key = flow_key();
-        store.commit(&[Write::Put { key: key.clone(), expected: None, value: b"v1".to_vec() }]).unwrap();
+        store
+            .commit(&[Write::Put {
+                key: key.clone(),
+                expected: None,
+                value: b"v1".to_vec(),
+            }])
+            .unwrap();
         let barrier = Arc::new(Barrier::new(2));
         let handles: Vec<_> = (0..2u8)
             .map(|i| {
                 let (store, key, barrier) = (store.clone(), key.clone(), barrier.clone());
                 thread::spawn(move || {
                     barrier.wait();
-                    store.commit(&[Write::Put { key, expected: Some(1), value: vec![b'a' + i] }])
+                    store.commit(&[Write::Put {
+                        key,
+                        expected: Some(1),
+                        value: vec![b'a' + i],
+                    }])
                 })
             })
             .collect();
         let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
-        assert_eq!(results.iter().filter(|r| **r == Err(StoreError::Conflict)).count(), 1);
+        assert_eq!(
+            results.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "{results:?}"
+        );
+        assert_eq!(
+            results
+                .iter()
+                .filter(|r| **r == Err(StoreError::Conflict))
+                .count(),
+            1
+        );
         let now = store.load(&key).unwrap().unwrap();
         assert_eq!(now.version, 2);
     }
@@ -44,20 +69,51 @@ fn sec_02_stale_copy_refused_and_nothing_half_written() {
     let store = MemoryStore::default();
     let flow = flow_key();
     let account = Key::Account("KJ131311111111".parse().unwrap());
-    store.commit(&[Write::Put { key: flow.clone(), expected: None, value: b"f1".to_vec() }]).unwrap();
-    store.commit(&[Write::Put { key: flow.clone(), expected: Some(1), value: b"f2".to_vec() }]).unwrap();
+    store
+        .commit(&[Write::Put {
+            key: flow.clone(),
+            expected: None,
+            value: b"f1".to_vec(),
+        }])
+        .unwrap();
+    store
+        .commit(&[Write::Put {
+            key: flow.clone(),
+            expected: Some(1),
+            value: b"f2".to_vec(),
+        }])
+        .unwrap();
     let before = store.snapshot();
     let stale = [
-        Write::Put { key: account.clone(), expected: None, value: b"a1".to_vec() },
-        Write::Put { key: flow.clone(), expected: Some(1), value: b"stale".to_vec() },
+        Write::Put {
+            key: account.clone(),
+            expected: None,
+            value: b"a1".to_vec(),
+        },
+        Write::Put {
+            key: flow.clone(),
+            expected: Some(1),
+            value: b"stale".to_vec(),
+        },
     ];
     assert_eq!(store.commit(&stale), Err(StoreError::Conflict));
     assert_eq!(store.snapshot(), before);
     assert!(store.load(&account).unwrap().is_none());
     assert_eq!(store.load(&flow).unwrap().unwrap().value, b"f2");
     // Delete checks the version too.
-    assert_eq!(store.commit(&[Write::Delete { key: flow.clone(), expected: 1 }]), Err(StoreError::Conflict));
-    store.commit(&[Write::Delete { key: flow.clone(), expected: 2 }]).unwrap();
+    assert_eq!(
+        store.commit(&[Write::Delete {
+            key: flow.clone(),
+            expected: 1
+        }]),
+        Err(StoreError::Conflict)
+    );
+    store
+        .commit(&[Write::Delete {
+            key: flow.clone(),
+            expected: 2,
+        }])
+        .unwrap();
     assert!(store.load(&flow).unwrap().is_none());
 }
 
@@ -67,10 +123,17 @@ fn sec_08_outbox_queues_in_order_and_delivers_later() {
     let outbox = Outbox::default();
     let a = "a@jp".parse().unwrap();
     let b = "b@jp".parse().unwrap();
-    outbox.enqueue(mail::confirmation_code_mail(&a, &"1111".parse().unwrap())).unwrap();
-    outbox.enqueue(mail::one_time_password_mail(&b, &"222222".parse().unwrap())).unwrap();
+    outbox
+        .enqueue(mail::confirmation_code_mail(&a, &"1111".parse().unwrap()))
+        .unwrap();
+    outbox
+        .enqueue(mail::one_time_password_mail(&b, &"222222".parse().unwrap()))
+        .unwrap();
     let queued = outbox.queued();
-    assert_eq!(queued.iter().map(|m| m.to.as_str()).collect::<Vec<_>>(), ["a@jp", "b@jp"]);
+    assert_eq!(
+        queued.iter().map(|m| m.to.as_str()).collect::<Vec<_>>(),
+        ["a@jp", "b@jp"]
+    );
     let delivered = outbox.drain();
     assert_eq!(delivered, queued);
     assert!(outbox.queued().is_empty());

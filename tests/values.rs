@@ -3,7 +3,8 @@
 
 use kaigo_seikyu::calendar::YearMonth;
 use kaigo_seikyu::values::{
-    ConfirmationCode, EmailAddress, ManagementNumber, OfficeNumber, OneTimePassword, Password, Prefecture, UserId,
+    ConfirmationCode, EmailAddress, ManagementNumber, OfficeNumber, OneTimePassword, Password,
+    Prefecture, UserId,
 };
 use proptest::prelude::*;
 
@@ -22,7 +23,10 @@ fn office_number() -> impl Strategy<Value = String> {
 }
 
 fn email() -> impl Strategy<Value = String> {
-    ("[a-zA-Z0-9._%+-]{1,30}", proptest::collection::vec("[a-zA-Z0-9]([a-zA-Z0-9-]{0,10}[a-zA-Z0-9])?", 1..4))
+    (
+        "[a-zA-Z0-9._%+-]{1,30}",
+        proptest::collection::vec("[a-zA-Z0-9]([a-zA-Z0-9-]{0,10}[a-zA-Z0-9])?", 1..4),
+    )
         .prop_map(|(local, labels)| format!("{local}@{}", labels.join(".")))
 }
 
@@ -105,6 +109,9 @@ proptest! {
 fn val_02_round_trip() {
     for p in Prefecture::all() {
         assert_eq!(p.to_string().parse::<Prefecture>().unwrap(), p);
-        assert_eq!(serde_json::from_str::<Prefecture>(&serde_json::to_string(&p).unwrap()).unwrap(), p);
+        assert_eq!(
+            serde_json::from_str::<Prefecture>(&serde_json::to_string(&p).unwrap()).unwrap(),
+            p
+        );
     }
 }

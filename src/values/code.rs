@@ -104,13 +104,36 @@ mod tests {
     #[test]
     fn val_07_code_formats() {
         assert_eq!("0000".parse::<ConfirmationCode>().unwrap().reveal(), "0000");
-        assert_eq!("  9999 ".parse::<ConfirmationCode>().unwrap().reveal(), "9999");
-        assert_eq!("000001".parse::<OneTimePassword>().unwrap().reveal(), "000001");
-        for bad in ["", "123", "12345", "12a4", "１２３４", "12 34", "\t1234", "+123", "-123"] {
-            assert_eq!(bad.parse::<ConfirmationCode>().unwrap_err(), ValueError::CodeFormat { digits: 4 }, "{bad:?}");
+        assert_eq!(
+            "  9999 ".parse::<ConfirmationCode>().unwrap().reveal(),
+            "9999"
+        );
+        assert_eq!(
+            "000001".parse::<OneTimePassword>().unwrap().reveal(),
+            "000001"
+        );
+        for bad in [
+            "",
+            "123",
+            "12345",
+            "12a4",
+            "１２３４",
+            "12 34",
+            "\t1234",
+            "+123",
+            "-123",
+        ] {
+            assert_eq!(
+                bad.parse::<ConfirmationCode>().unwrap_err(),
+                ValueError::CodeFormat { digits: 4 },
+                "{bad:?}"
+            );
         }
         for bad in ["99999", "9999999", "１２３４５６"] {
-            assert_eq!(bad.parse::<OneTimePassword>().unwrap_err(), ValueError::CodeFormat { digits: 6 });
+            assert_eq!(
+                bad.parse::<OneTimePassword>().unwrap_err(),
+                ValueError::CodeFormat { digits: 6 }
+            );
         }
     }
 

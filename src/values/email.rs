@@ -63,7 +63,9 @@ fn local_char_ok(c: u8) -> bool {
 fn label_ok(label: &str) -> bool {
     !label.is_empty()
         && label.len() <= 63
-        && label.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+        && label
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-')
         && !label.starts_with('-')
         && !label.ends_with('-')
 }
@@ -143,7 +145,12 @@ mod tests {
     /// VAL-04: the source's dotless examples are accepted; the shape is enforced.
     #[test]
     fn val_04_email_shape() {
-        for ok in ["mailforsecurity-001@jp", "jigyousho@jp", "a.b+c@example.co.jp", "  x@y.z  "] {
+        for ok in [
+            "mailforsecurity-001@jp",
+            "jigyousho@jp",
+            "a.b+c@example.co.jp",
+            "  x@y.z  ",
+        ] {
             assert!(ok.parse::<EmailAddress>().is_ok(), "{ok}");
         }
         let cases = [
@@ -169,7 +176,13 @@ mod tests {
     /// VAL-04: 254 characters at most.
     #[test]
     fn val_04_email_length() {
-        let domain = format!("{}.{}.{}.{}", "a".repeat(63), "b".repeat(63), "c".repeat(63), "d".repeat(60));
+        let domain = format!(
+            "{}.{}.{}.{}",
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63),
+            "d".repeat(60)
+        );
         let ok = format!("x@{domain}");
         assert_eq!(ok.len(), 254);
         assert!(ok.parse::<EmailAddress>().is_ok());
@@ -187,6 +200,9 @@ mod tests {
         assert_eq!(a.to_string(), "Jigyousho@JP");
         let set: HashSet<_> = [a, b].into_iter().collect();
         assert_eq!(set.len(), 1);
-        assert_ne!("a@jp".parse::<EmailAddress>().unwrap(), "b@jp".parse::<EmailAddress>().unwrap());
+        assert_ne!(
+            "a@jp".parse::<EmailAddress>().unwrap(),
+            "b@jp".parse::<EmailAddress>().unwrap()
+        );
     }
 }

@@ -64,9 +64,15 @@ impl FromStr for ManagementNumber {
         if b.len() != 13 || b[0] != b'U' || !b[1..].iter().all(u8::is_ascii_digit) {
             return Err(ValueError::ManagementNumberFormat);
         }
-        let year: u16 = s[1..5].parse().map_err(|_| ValueError::ManagementNumberFormat)?;
-        let month: u8 = s[5..7].parse().map_err(|_| ValueError::ManagementNumberFormat)?;
-        let sequence: u32 = s[7..].parse().map_err(|_| ValueError::ManagementNumberFormat)?;
+        let year: u16 = s[1..5]
+            .parse()
+            .map_err(|_| ValueError::ManagementNumberFormat)?;
+        let month: u8 = s[5..7]
+            .parse()
+            .map_err(|_| ValueError::ManagementNumberFormat)?;
+        let sequence: u32 = s[7..]
+            .parse()
+            .map_err(|_| ValueError::ManagementNumberFormat)?;
         let month = YearMonth::new(year, month).ok_or(ValueError::ManagementNumberFormat)?;
         ManagementNumber::new(month, sequence)
     }
@@ -109,9 +115,22 @@ mod tests {
         assert_eq!(n.month(), YearMonth::new(2026, 1).unwrap());
         let last = ManagementNumber::new(YearMonth::new(2026, 12).unwrap(), 999_999).unwrap();
         assert_eq!(last.to_string(), "U202612999999");
-        for bad in ["U202601000000", "U202613000001", "U202600000001", "X202601000001", "U20260100001",
-                    "U2026010000011", "u202601000001", "", "U２０２６01000001"] {
-            assert_eq!(bad.parse::<ManagementNumber>(), Err(ValueError::ManagementNumberFormat), "{bad}");
+        for bad in [
+            "U202601000000",
+            "U202613000001",
+            "U202600000001",
+            "X202601000001",
+            "U20260100001",
+            "U2026010000011",
+            "u202601000001",
+            "",
+            "U２０２６01000001",
+        ] {
+            assert_eq!(
+                bad.parse::<ManagementNumber>(),
+                Err(ValueError::ManagementNumberFormat),
+                "{bad}"
+            );
         }
         assert!(ManagementNumber::new(YearMonth::new(2026, 1).unwrap(), 0).is_err());
     }

@@ -17,7 +17,9 @@ pub use code::{Code, ConfirmationCode, OneTimePassword};
 pub use email::EmailAddress;
 pub use management_number::ManagementNumber;
 pub use office_number::OfficeNumber;
-pub use password::{Password, PasswordClause, PasswordRules, SecurityCode, TemporaryPassword, password_symbols};
+pub use password::{
+    Password, PasswordClause, PasswordRules, SecurityCode, TemporaryPassword, password_symbols,
+};
 pub use prefecture::Prefecture;
 pub use user_id::UserId;
 pub use yen::Yen;
@@ -40,7 +42,9 @@ pub enum ValueError {
     #[error("an office number starts with a prefecture code 01-47")]
     OfficeNumberPrefecture,
     /// VAL-01: position 3 is a digit or an uppercase letter other than I, O, Q; positions 4–10 digits.
-    #[error("an office number has a digit or an uppercase letter (not I, O, Q) in position 3 and digits elsewhere")]
+    #[error(
+        "an office number has a digit or an uppercase letter (not I, O, Q) in position 3 and digits elsewhere"
+    )]
     OfficeNumberCharacter,
     /// VAL-02: a prefecture code is two digits, 01 to 47.
     #[error("a prefecture code is two digits from 01 to 47")]
@@ -58,10 +62,14 @@ pub enum ValueError {
     #[error("the email address is longer than 254 characters")]
     EmailTooLong,
     /// VAL-04: not exactly one `@`, an empty local part, or a character not allowed in one.
-    #[error("the email address needs exactly one @ after a non-empty local part of allowed characters")]
+    #[error(
+        "the email address needs exactly one @ after a non-empty local part of allowed characters"
+    )]
     EmailLocalPart,
     /// VAL-04: the domain is not one or more dot-separated labels of letters, digits and hyphens.
-    #[error("the email address's domain is not dot-separated labels of letters, digits and hyphens")]
+    #[error(
+        "the email address's domain is not dot-separated labels of letters, digits and hyphens"
+    )]
     EmailDomain,
     /// VAL-06: one clause of the password policy is broken.
     #[error("the password breaks the policy: {0}")]
@@ -107,7 +115,9 @@ impl ValueError {
                 "メールアドレスの形式が正しくありません。"
             }
             ValueError::Password(clause) => return clause.message(),
-            ValueError::CodeFormat { digits: 4 } => "確認コードは4桁の数字を半角で入力してください。",
+            ValueError::CodeFormat { digits: 4 } => {
+                "確認コードは4桁の数字を半角で入力してください。"
+            }
             ValueError::CodeFormat { .. } => {
                 "ワンタイムパスワードは6桁の数字を半角で入力してください。"
             }

@@ -142,14 +142,43 @@ mod tests {
     fn val_01_office_number_shape() {
         assert!("1311111111".parse::<OfficeNumber>().is_ok());
         assert!(" 13A1111111 ".parse::<OfficeNumber>().is_ok());
-        assert_eq!("131111111".parse::<OfficeNumber>(), Err(ValueError::OfficeNumberLength));
-        assert_eq!("13111111111".parse::<OfficeNumber>(), Err(ValueError::OfficeNumberLength));
-        assert_eq!("".parse::<OfficeNumber>(), Err(ValueError::OfficeNumberLength));
-        assert_eq!("0011111111".parse::<OfficeNumber>(), Err(ValueError::OfficeNumberPrefecture));
-        assert_eq!("4811111111".parse::<OfficeNumber>(), Err(ValueError::OfficeNumberPrefecture));
-        assert_eq!("A311111111".parse::<OfficeNumber>(), Err(ValueError::OfficeNumberPrefecture));
-        for bad in ["13I1111111", "13O1111111", "13Q1111111", "13a1111111", "131A111111", "131111111A"] {
-            assert_eq!(bad.parse::<OfficeNumber>(), Err(ValueError::OfficeNumberCharacter), "{bad}");
+        assert_eq!(
+            "131111111".parse::<OfficeNumber>(),
+            Err(ValueError::OfficeNumberLength)
+        );
+        assert_eq!(
+            "13111111111".parse::<OfficeNumber>(),
+            Err(ValueError::OfficeNumberLength)
+        );
+        assert_eq!(
+            "".parse::<OfficeNumber>(),
+            Err(ValueError::OfficeNumberLength)
+        );
+        assert_eq!(
+            "0011111111".parse::<OfficeNumber>(),
+            Err(ValueError::OfficeNumberPrefecture)
+        );
+        assert_eq!(
+            "4811111111".parse::<OfficeNumber>(),
+            Err(ValueError::OfficeNumberPrefecture)
+        );
+        assert_eq!(
+            "A311111111".parse::<OfficeNumber>(),
+            Err(ValueError::OfficeNumberPrefecture)
+        );
+        for bad in [
+            "13I1111111",
+            "13O1111111",
+            "13Q1111111",
+            "13a1111111",
+            "131A111111",
+            "131111111A",
+        ] {
+            assert_eq!(
+                bad.parse::<OfficeNumber>(),
+                Err(ValueError::OfficeNumberCharacter),
+                "{bad}"
+            );
         }
         // Full-width digits are 3 bytes each: never 10 bytes of ASCII.
         assert!("１３１１１１１１１１".parse::<OfficeNumber>().is_err());
@@ -162,10 +191,25 @@ mod tests {
         let source: OfficeNumber = "1311111111".parse().unwrap();
         assert!(!source.check_digit_ok());
         // 1,3,1,1,1,1,1,1,1 weighted 2,1,… from the right: 2+3+2+1+2+1+2+1+2 = 16 → 4.
-        assert!("1311111114".parse::<OfficeNumber>().unwrap().check_digit_ok());
+        assert!(
+            "1311111114"
+                .parse::<OfficeNumber>()
+                .unwrap()
+                .check_digit_ok()
+        );
         // A letter in position 3: A=10, weight 2 → 20 → digit sum 2; total again 16 → 4.
-        assert!(!"13A1111111".parse::<OfficeNumber>().unwrap().check_digit_ok());
-        assert!("13A1111114".parse::<OfficeNumber>().unwrap().check_digit_ok());
+        assert!(
+            !"13A1111111"
+                .parse::<OfficeNumber>()
+                .unwrap()
+                .check_digit_ok()
+        );
+        assert!(
+            "13A1111114"
+                .parse::<OfficeNumber>()
+                .unwrap()
+                .check_digit_ok()
+        );
         // Letters skip I, O, Q: Z is 32.
         assert_eq!(char_value(b'A'), 10);
         assert_eq!(char_value(b'H'), 17);

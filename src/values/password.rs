@@ -43,7 +43,10 @@ pub struct PasswordRules {
 
 impl Default for PasswordRules {
     fn default() -> Self {
-        PasswordRules { min_chars: 8, max_chars: 16 }
+        PasswordRules {
+            min_chars: 8,
+            max_chars: 16,
+        }
     }
 }
 
@@ -247,10 +250,16 @@ impl TemporaryPassword {
     pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
         loop {
             let text: String = (0..12)
-                .map(|_| char::from(TEMPORARY_ALPHABET[below(rng, TEMPORARY_ALPHABET.len() as u32) as usize]))
+                .map(|_| {
+                    char::from(
+                        TEMPORARY_ALPHABET[below(rng, TEMPORARY_ALPHABET.len() as u32) as usize],
+                    )
+                })
                 .collect();
             let text = Zeroizing::new(text);
-            if text.bytes().any(|c| c.is_ascii_alphabetic()) && text.bytes().any(|c| c.is_ascii_digit()) {
+            if text.bytes().any(|c| c.is_ascii_alphabetic())
+                && text.bytes().any(|c| c.is_ascii_digit())
+            {
                 return TemporaryPassword(Password::new(text.as_str()));
             }
         }
@@ -308,11 +317,14 @@ mod tests {
     fn val_06_each_clause_has_its_own_error() {
         assert_eq!(clause("Abcdef12"), None);
         assert_eq!(clause("Abcdefghijklmn12"), None);
-        let length = Some(PasswordClause::Length { min: 8, max: 16 });
-        assert_eq!(clause("Abcdef1"), length);
-        assert_eq!(clause("Abcdefghijklmno12"), length);
-        assert_eq!(clause(""), length);
-        assert_eq!(length.unwrap().message(), "パスワードは8文字～16文字で入力してください。");
+        let length = PasswordClause::Length { min: 8, max: 16 };
+        assert_eq!(clause("Abcdef1"), Some(length));
+        assert_eq!(clause("Abcdefghijklmno12"), Some(length));
+        assert_eq!(clause(""), Some(length));
+        assert_eq!(
+            length.message(),
+            "パスワードは8文字～16文字で入力してください。"
+        );
         assert_eq!(clause("Abcdef 12"), Some(PasswordClause::Characters));
         assert_eq!(clause("Abcdef\"12"), Some(PasswordClause::Characters));
         assert_eq!(clause("Abcdef'12"), Some(PasswordClause::Characters));
@@ -350,7 +362,11 @@ mod tests {
         for _ in 0..200 {
             let t = TemporaryPassword::generate(&mut rng);
             assert_eq!(t.reveal().chars().count(), 12);
-            assert!(t.as_password().check_policy(&id(), &PasswordRules::default()).is_ok());
+            assert!(
+                t.as_password()
+                    .check_policy(&id(), &PasswordRules::default())
+                    .is_ok()
+            );
             seen.insert(t.reveal().to_owned());
         }
         assert_eq!(seen.len(), 200);
@@ -359,14 +375,23 @@ mod tests {
     /// VAL-06, SEC-09: the length bounds are policy data.
     #[test]
     fn val_06_sec_09_length_bounds_are_data() {
-        let longer = PasswordRules { min_chars: 8, max_chars: 64 };
+        let longer = PasswordRules {
+            min_chars: 8,
+            max_chars: 64,
+        };
         let pw = Password::new("Abcdefghijklmnopqrstuvwxyz0123456789");
         assert!(pw.check_policy(&id(), &longer).is_ok());
         assert_eq!(
             pw.check_policy(&id(), &PasswordRules::default()),
-            Err(ValueError::Password(PasswordClause::Length { min: 8, max: 16 }))
+            Err(ValueError::Password(PasswordClause::Length {
+                min: 8,
+                max: 16
+            }))
         );
-        assert_eq!(PasswordClause::Length { min: 8, max: 64 }.message(), "パスワードは8文字～64文字で入力してください。");
+        assert_eq!(
+            PasswordClause::Length { min: 8, max: 64 }.message(),
+            "パスワードは8文字～64文字で入力してください。"
+        );
     }
 
     /// SEC-01: no secret in Debug.

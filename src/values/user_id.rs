@@ -110,9 +110,22 @@ mod tests {
         assert_eq!(id.billing(), Prefecture::TOKYO);
         assert_eq!(id.office().as_str(), "1311111111");
         assert_eq!(id.to_string().len(), 14);
-        for bad in ["K1131311111111", "KJ001311111111", "KJ481311111111", "kj131311111111",
-                    "KJ13131111111", "KJ1313111111111", "", "ＫＪ131311111111", "KJ13131111111１"] {
-            assert_eq!(bad.parse::<UserId>(), Err(ValueError::UserIdFormat), "{bad}");
+        for bad in [
+            "K1131311111111",
+            "KJ001311111111",
+            "KJ481311111111",
+            "kj131311111111",
+            "KJ13131111111",
+            "KJ1313111111111",
+            "",
+            "ＫＪ131311111111",
+            "KJ13131111111１",
+        ] {
+            assert_eq!(
+                bad.parse::<UserId>(),
+                Err(ValueError::UserIdFormat),
+                "{bad}"
+            );
         }
     }
 

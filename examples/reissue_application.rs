@@ -1,0 +1,144 @@
+//! ログイン情報再発行申請方法 (source 1.2.2 (4)), then the federation's approval, the letter
+//! 「ログイン情報再発行通知書」 and the office's next login with the temporary password.
+//!
+//! Run with `cargo run --example reissue_application`.
+
+use chrono::TimeDelta;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use kaigo_seikyu::account::TermsAcceptance;
+use kaigo_seikyu::calendar::utc;
+use kaigo_seikyu::login::{self, Route};
+use kaigo_seikyu::lost::{self, LostChoice};
+use kaigo_seikyu::memory::Embedded;
+use kaigo_seikyu::policy::Policy;
+use kaigo_seikyu::ports::OfficeRecord;
+use kaigo_seikyu::reissue::{
+    Applicant, ApplicationForm, Decision, Federation, Input, Reissue, ReviewOutcome,
+};
+use kaigo_seikyu::secret::CodeKey;
+use kaigo_seikyu::values::{EmailAddress, Prefecture, UserId};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // The embedded host: in-memory ports on a virtual clock. The office 1311111111 bills 東京都 and
+    // has lost its password; its security email is unknown.
+    let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+    host.ledger.insert(OfficeRecord {
+        number: "1311111111".parse()?,
+        name: "請求事業所A".into(),
+        postal_address: "東京都千代田区霞が関1-1-1".into(),
+        phone: "03-0000-0000".into(),
+        billing: vec![Prefecture::TOKYO],
+    });
+    let portal = host.portal(
+        Policy::insecure_fast_hashing(),
+        CodeKey::from_bytes([7; 32]),
+    );
+    let mut rng = StdRng::seed_from_u64(202_512);
+    let user: UserId = "KJ131311111111".parse()?;
+    let terms = TermsAcceptance {
+        version: portal.policy().terms_version,
+        at: utc("2024-04-01T09:00:00+09:00"),
+    };
+    let forgotten = portal.hash_secret(b"Forgotten2024", &mut rng);
+    portal.create_account(login::existing_office(user, forgotten, terms))?;
+
+    println!(
+        "手順 1. 【ログイン】 → [パスワード等を紛失した方はこちら]\n{}",
+        login::login_screen()
+    );
+    let choice: LostChoice = LostChoice::Reissue.value().parse()?;
+    println!(
+        "手順 2. ○ {} → [次へ]\n{}",
+        choice.label(),
+        lost::menu_screen()
+    );
+
+    println!("手順 3. 《事業所番号》, 《通知先メールアドレス》 and its confirmation → [次へ]");
+    println!("{}", Reissue::application_screen());
+    let form = ApplicationForm {
+        applicant: Applicant::Office,
+        office_number: "1311111111",
+        notify: "jigyousho@jp",
+        notify_confirm: "jigyousho@jp",
+    };
+    let (id, screen) = portal.reissue_start(&form, &mut rng)?;
+    println!("手順 4. skipped: 1311111111 holds a user ID in 東京都 only.\n");
+
+    let notify: EmailAddress = "jigyousho@jp".parse()?;
+    let mail = host.outbox.last_to(&notify).ok_or("no code mail")?;
+    println!(
+        "手順 5. mail to {}: {}\n{}\n",
+        mail.to, mail.subject, mail.body
+    );
+    let code = mail.body.lines().nth(4).ok_or("no code line")?.to_owned();
+
+    println!("手順 6. 《確認コード》 → [次へ]\n{screen}");
+    let screen = portal.reissue_input(&id, Input::EnterCode(&code), &mut rng)?;
+
+    println!("手順 7. [送信]\n{screen}");
+    let screen = portal.reissue_input(&id, Input::Submit, &mut rng)?;
+    let Reissue::Done(done) = portal.reissue_state(&id)? else {
+        return Err("not received".into());
+    };
+    let number = done.number().to_string();
+    for (_, notice) in host.notices.all() {
+        println!("お知らせ: {}\n{}\n", notice.title, notice.body);
+    }
+    let receipt = host.outbox.last_to(&notify).ok_or("no receipt mail")?;
+    println!(
+        "mail to {}: {}\n{}\n",
+        receipt.to, receipt.subject, receipt.body
+    );
+
+    println!("手順 8. [終了]\n{screen}");
+
+    // 国保連合会: three days later, 東京都's federation reviews and approves.
+    host.clock.advance(TimeDelta::days(3));
+    let tokyo = Federation::of(Prefecture::TOKYO);
+    let application = portal.reissue_application(tokyo, &number)?;
+    println!(
+        "{} reviews {} of {} ({})",
+        tokyo.name(),
+        application.number,
+        application.office,
+        application.office_name
+    );
+    let outcome = portal.reissue_review(
+        tokyo,
+        &number,
+        Decision::Approve {
+            clear_security_emails: false,
+        },
+        &mut rng,
+    )?;
+    let ReviewOutcome::Approved(letter) = outcome else {
+        return Err("not approved".into());
+    };
+    let result = host.outbox.last_to(&notify).ok_or("no result mail")?;
+    println!(
+        "mail to {}: {}\n{}\n",
+        result.to, result.subject, result.body
+    );
+    println!(
+        "--- printed and posted by the federation ---\n{}\n---\n",
+        letter.render()
+    );
+
+    // The letter arrives; the office logs in with the temporary password and must change it.
+    host.clock.advance(TimeDelta::days(2));
+    let route = portal.login(
+        &letter.user_id.to_string(),
+        letter.temporary_password.reveal(),
+        &mut rng,
+    )?;
+    let Route::FirstLogin { screen, .. } = route else {
+        return Err(format!("{route:?}").into());
+    };
+    println!(
+        "【ログイン】 {} with the temporary password:\n{screen}",
+        letter.user_id
+    );
+    Ok(())
+}

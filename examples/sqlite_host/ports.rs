@@ -1,0 +1,171 @@
+//! The crate's port traits on the SQLite tables.
+
+use kaigo_seikyu::effect::Event;
+use kaigo_seikyu::mail::{Mail, Notice};
+use kaigo_seikyu::ports::{
+    AuditLog, Mailer, NoticeBoard, OfficeLedger, OfficeRecord, PortError, Sessions,
+};
+use kaigo_seikyu::store::{Key, Store, StoreError, Versioned, Write};
+use kaigo_seikyu::values::{OfficeNumber, UserId};
+use rusqlite::{OptionalExtension, params};
+
+use super::{At, SqliteHost, corrupt};
+
+/// A stored version as the store's `u64`.
+fn version(path: &std::path::Path, v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| corrupt(path, format_args!("record version {v}")).into())
+}
+
+impl Store for SqliteHost {
+    fn load(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
+        let path = self.path();
+        let row = self.with_conn(|c| {
+            c.prepare_cached("SELECT version, CAST(value AS BLOB) FROM records WHERE key = ?1")
+                .at(path)?
+                .query_row([key.to_string()], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+                })
+                .optional()
+                .at(path)
+        })?;
+        row.map(|(v, value)| {
+            Ok(Versioned {
+                version: version(path, v)?,
+                value,
+            })
+        })
+        .transpose()
+    }
+
+    /// All writes in one `BEGIN IMMEDIATE` transaction: every expected version is checked first,
+    /// then every write applied. A conflict or an error returns before `commit`, dropping the
+    /// transaction, which rolls back: nothing is written.
+    fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = writes.iter().map(|w| w.key().to_string()).collect();
+        let mut distinct: Vec<&String> = keys.iter().collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() != keys.len() {
+            return Err(StoreError::Unavailable(
+                "a commit wrote one key twice".into(),
+            ));
+        }
+        let path = self.path();
+        self.write(|tx| {
+            for (w, key) in writes.iter().zip(&keys) {
+                let current: Option<i64> = tx
+                    .prepare_cached("SELECT version FROM records WHERE key = ?1")
+                    .at(path)?
+                    .query_row([key], |r| r.get(0))
+                    .optional()
+                    .at(path)?;
+                if current.map(|v| version(path, v)).transpose()? != w.expected() {
+                    return Err(StoreError::Conflict);
+                }
+            }
+            for (w, key) in writes.iter().zip(&keys) {
+                match w {
+                    Write::Put { expected, value, .. } => {
+                        let next = expected.map_or(Some(1), |v| v.checked_add(1)).and_then(|v| i64::try_from(v).ok());
+                        let next = next.ok_or_else(|| StoreError::from(corrupt(path, format_args!("{key}: version overflow"))))?;
+                        tx.prepare_cached(
+                            "INSERT INTO records (key, version, value) VALUES (?1, ?2, ?3)
+                             ON CONFLICT (key) DO UPDATE SET version = excluded.version, value = excluded.value",
+                        )
+                        .at(path)?
+                        .execute(params![key, next, value])
+                        .at(path)?;
+                    }
+                    Write::Delete { .. } => {
+                        tx.prepare_cached("DELETE FROM records WHERE key = ?1").at(path)?.execute([key]).at(path)?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Mailer for SqliteHost {
+    /// Inserts the mail into the outbox and returns; delivery is [`SqliteHost::deliver`].
+    fn enqueue(&self, mail: Mail) -> Result<(), PortError> {
+        let now = self.now();
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO outbox (recipient, subject, body, queued_at) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .at(self.path())?
+            .execute(params![mail.to.as_str(), mail.subject, mail.body, now])
+            .at(self.path())
+        })?;
+        Ok(())
+    }
+}
+
+impl NoticeBoard for SqliteHost {
+    fn post(&self, office: OfficeNumber, notice: Notice) -> Result<(), PortError> {
+        let now = self.now();
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO notices (office, title, body, posted_at) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .at(self.path())?
+            .execute(params![office.as_str(), notice.title, notice.body, now])
+            .at(self.path())
+        })?;
+        Ok(())
+    }
+}
+
+impl AuditLog for SqliteHost {
+    fn record(&self, event: &Event) -> Result<(), PortError> {
+        let json = serde_json::to_string(event)
+            .map_err(|e| PortError(format!("event not serializable: {e}")))?;
+        let at = event.at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        self.write(|tx| {
+            tx.prepare_cached("INSERT INTO events (at, event) VALUES (?1, ?2)")
+                .at(self.path())?
+                .execute(params![at, json])
+                .at(self.path())
+        })?;
+        Ok(())
+    }
+}
+
+impl OfficeLedger for SqliteHost {
+    fn find(&self, number: &OfficeNumber) -> Result<Option<OfficeRecord>, PortError> {
+        let path = self.path();
+        let json: Option<String> = self.with_conn(|c| {
+            c.prepare_cached("SELECT record FROM offices WHERE number = ?1")
+                .at(path)?
+                .query_row([number.as_str()], |r| r.get(0))
+                .optional()
+                .at(path)
+        })?;
+        json.map(|j| {
+            serde_json::from_str(&j)
+                .map_err(|e| corrupt(path, format_args!("office {number}: {e}")).into())
+        })
+        .transpose()
+    }
+}
+
+impl Sessions for SqliteHost {
+    /// Records the instant; the host's session check refuses sessions started before it.
+    fn revoke_all(&self, user: &UserId) -> Result<(), PortError> {
+        let now = self.now();
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO revocations (user_id, revoked_at) VALUES (?1, ?2)
+                 ON CONFLICT (user_id) DO UPDATE SET revoked_at = excluded.revoked_at",
+            )
+            .at(self.path())?
+            .execute(params![user.to_string(), now])
+            .at(self.path())
+        })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,731 @@
+//! 介護保険証明書 (source 1.2.3): the fee, the notice, the consent dialog, estimates and renewal
+//! reminders, driven through the [`Portal`] on a virtual clock (FEE-01 … FEE-06, CAL-03, CAL-04,
+//! CAL-06).
+
+use chrono::{NaiveDate, TimeDelta};
+use kaigo_seikyu::calendar::{Instant, utc};
+use kaigo_seikyu::certificate::{CertificateInput, MenuChoice};
+use kaigo_seikyu::effect::EventKind;
+use kaigo_seikyu::error::{FlowError, PortalError};
+use kaigo_seikyu::memory::Embedded;
+use kaigo_seikyu::policy::Policy;
+use kaigo_seikyu::portal::Portal;
+use kaigo_seikyu::ports::OfficeRecord;
+use kaigo_seikyu::screen::Screen;
+use kaigo_seikyu::secret::CodeKey;
+use kaigo_seikyu::store::FlowId;
+use kaigo_seikyu::values::{OfficeNumber, PasswordClause, Prefecture, UserId, ValueError, Yen};
+use proptest::prelude::*;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+const PASSWORD: &str = "Hakko2026!";
+const NOTICE_1: &str = "2026年4月1日より、証明書発行手数料が13,200円から7,800円に変更されます。";
+const NOTICE_2: &str =
+    "2026年4月1日以降に発行申請した証明書から、変更後の手数料（7,800円）が適用されます。";
+
+struct Office {
+    host: Embedded,
+    portal: Portal,
+    user: UserId,
+    rng: StdRng,
+}
+
+impl Office {
+    /// 請求事業所 A (1311111111), logged in as KJ131311111111, at `now`.
+    fn at(now: &str) -> Self {
+        let host = Embedded::new(utc(now));
+        let user: UserId = "KJ131311111111".parse().unwrap();
+        host.ledger.insert(OfficeRecord {
+            number: user.office(),
+            name: "請求事業所 A".into(),
+            postal_address: "東京都千代田区".into(),
+            phone: "03-0000-0000".into(),
+            billing: vec![Prefecture::TOKYO],
+        });
+        let portal = host.portal(
+            Policy::insecure_fast_hashing(),
+            CodeKey::from_bytes([9; 32]),
+        );
+        Office {
+            host,
+            portal,
+            user,
+            rng: StdRng::seed_from_u64(7),
+        }
+    }
+
+    fn office(&self) -> OfficeNumber {
+        self.user.office()
+    }
+
+    fn set(&self, now: &str) {
+        self.host.clock.set(utc(now));
+    }
+
+    fn start(&mut self) -> (FlowId, Screen) {
+        self.portal
+            .certificate_start(&self.user, &mut self.rng)
+            .unwrap()
+    }
+
+    fn input(&mut self, id: &FlowId, input: CertificateInput) -> Result<Screen, PortalError> {
+        self.portal
+            .certificate_input(&self.user, id, input, &mut self.rng)
+    }
+
+    fn password(
+        &mut self,
+        id: &FlowId,
+        password: &str,
+        confirm: &str,
+    ) -> Result<Screen, PortalError> {
+        self.portal
+            .certificate_password(&self.user, id, password, confirm, &mut self.rng)
+    }
+
+    /// 手順 1–2: 【証明書】, `発行申請を行う前に`, `証明書の発行申請をする`, the password: 【送信確認(証明書)】.
+    fn up_to_confirmation(&mut self) -> (FlowId, Screen) {
+        let (id, _) = self.start();
+        self.input(&id, CertificateInput::ReadPrecautions).unwrap();
+        self.input(&id, CertificateInput::Next(MenuChoice::Apply))
+            .unwrap();
+        let confirm = self.password(&id, PASSWORD, PASSWORD).unwrap();
+        (id, confirm)
+    }
+
+    fn fees_charged(&self) -> Vec<Yen> {
+        self.portal
+            .certificates(&self.office())
+            .unwrap()
+            .iter()
+            .map(|c| c.fee)
+            .collect()
+    }
+
+    fn events(&self) -> Vec<EventKind> {
+        self.host.events.all().into_iter().map(|e| e.kind).collect()
+    }
+}
+
+fn refused(result: Result<Screen, PortalError>) -> FlowError {
+    match result {
+        Err(PortalError::Flow(e)) => e,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The source's procedure on three days.
+
+/// FEE-01, FEE-02, FEE-03, FEE-04: 2025-12-20, before the notice window: no notice on either
+/// screen, no dialog, 13,200円 charged.
+#[test]
+fn 手順_fee_01_fee_02_fee_03_2025_12_20_before_the_window() {
+    let mut o = Office::at("2025-12-20T10:00:00+09:00");
+    // 手順 1. 【証明書】
+    let (id, menu) = o.start();
+    assert!(!menu.shows(NOTICE_1) && !menu.shows(NOTICE_2));
+    insta::assert_snapshot!("fee_02_menu_outside_window", menu.to_string());
+    // 手順 2. 「発行申請を行う前に」を確認し、証明書の発行申請をする → 【証明書発行用パスワード入力】
+    let menu = o.input(&id, CertificateInput::ReadPrecautions).unwrap();
+    assert!(menu.shows("《発行申請を行う前に》 確認済み"));
+    let password = o
+        .input(&id, CertificateInput::Next(MenuChoice::Apply))
+        .unwrap();
+    insta::assert_snapshot!("fee_password_screen", password.to_string());
+    // 手順 3. 【送信確認(証明書)】
+    let confirm = o.password(&id, PASSWORD, PASSWORD).unwrap();
+    assert!(!confirm.shows("重要なお知らせ") && !confirm.shows(NOTICE_1));
+    insta::assert_snapshot!("fee_02_confirmation_outside_window", confirm.to_string());
+    // 手順 4. 利用規約に同意して送信: no dialog outside the window; 【処理終了】.
+    let done = o.input(&id, CertificateInput::AgreeAndSubmit).unwrap();
+    insta::assert_snapshot!("fee_01_done_13200", done.to_string());
+    assert_eq!(o.fees_charged(), vec![Yen(13_200)]);
+    let certs = o.portal.certificates(&o.office()).unwrap();
+    assert_eq!(certs.iter().next().unwrap().end_date, day(2028, 12, 19));
+    assert_eq!(
+        o.events(),
+        vec![EventKind::CertificateApplied {
+            office: o.office(),
+            fee: Yen(13_200)
+        }]
+    );
+    assert_eq!(
+        refused(o.input(&id, CertificateInput::AgreeAndSubmit)),
+        FlowError::FlowFinished
+    );
+}
+
+/// FEE-02, FEE-03, CAL-03, CAL-06: 2026-02-10, in the window: the notice on 【証明書】 (with ※)
+/// and under 重要なお知らせ on 【送信確認(証明書)】, the dialog with OK / キャンセル; OK submits at
+/// 13,200円 and records the consent.
+#[test]
+fn 手順_fee_02_fee_03_2026_02_10_notice_dialog_ok() {
+    let mut o = Office::at("2026-02-10T10:00:00+09:00");
+    let (id, menu) = o.start();
+    assert!(menu.shows(&format!("※{NOTICE_1}")) && menu.shows(NOTICE_2));
+    insta::assert_snapshot!("fee_02_menu_in_window", menu.to_string());
+    o.input(&id, CertificateInput::ReadPrecautions).unwrap();
+    o.input(&id, CertificateInput::Next(MenuChoice::Apply))
+        .unwrap();
+    let confirm = o.password(&id, PASSWORD, PASSWORD).unwrap();
+    assert!(confirm.shows("重要なお知らせ") && confirm.shows(NOTICE_1) && confirm.shows(NOTICE_2));
+    assert!(!confirm.shows(&format!("※{NOTICE_1}")));
+    insta::assert_snapshot!("fee_02_confirmation_in_window", confirm.to_string());
+    let dialog = o.input(&id, CertificateInput::AgreeAndSubmit).unwrap();
+    assert!(dialog.shows("変更前の手数料（13,200円）で発行申請します。よろしいですか？"));
+    assert!(dialog.offers("OK") && dialog.offers("キャンセル"));
+    insta::assert_snapshot!("fee_03_dialog", dialog.to_string());
+    assert!(
+        o.fees_charged().is_empty(),
+        "the dialog submits nothing by itself"
+    );
+    let done = o.input(&id, CertificateInput::DialogOk).unwrap();
+    assert!(done.shows("《発行手数料》 13,200円"));
+    assert_eq!(o.fees_charged(), vec![Yen(13_200)]);
+    assert_eq!(
+        o.events(),
+        vec![
+            EventKind::FeeConsented {
+                office: o.office(),
+                fee: Yen(13_200)
+            },
+            EventKind::CertificateApplied {
+                office: o.office(),
+                fee: Yen(13_200)
+            },
+        ]
+    );
+}
+
+/// FEE-03: キャンセル submits nothing and returns to 【送信確認(証明書)】; OK is not an input there
+/// (no consent without the dialog); pressing 送信 again asks again.
+#[test]
+fn 手順_fee_03_2026_02_10_dialog_cancel_submits_nothing() {
+    let mut o = Office::at("2026-02-10T10:00:00+09:00");
+    let (id, confirm) = o.up_to_confirmation();
+    o.input(&id, CertificateInput::AgreeAndSubmit).unwrap();
+    let back = o.input(&id, CertificateInput::DialogCancel).unwrap();
+    assert_eq!(back, confirm);
+    assert!(o.fees_charged().is_empty());
+    assert!(o.events().is_empty());
+    let before = o.host.store.snapshot();
+    assert!(matches!(
+        refused(o.input(&id, CertificateInput::DialogOk)),
+        FlowError::UnexpectedInput {
+            state: "ConfirmingSubmission",
+            input: "DialogOk"
+        }
+    ));
+    assert_eq!(o.host.store.snapshot(), before);
+    let dialog = o.input(&id, CertificateInput::AgreeAndSubmit).unwrap();
+    assert!(dialog.offers("OK"));
+    assert!(o.fees_charged().is_empty());
+}
+
+/// FEE-01, CAL-04: 2026-04-01, after the change: no notice, no dialog, 7,800円.
+#[test]
+fn 手順_fee_01_2026_04_01_new_fee() {
+    let mut o = Office::at("2026-04-01T09:00:00+09:00");
+    let (id, menu) = o.start();
+    assert!(!menu.shows(NOTICE_1));
+    o.input(&id, CertificateInput::ReadPrecautions).unwrap();
+    o.input(&id, CertificateInput::Next(MenuChoice::Apply))
+        .unwrap();
+    let confirm = o.password(&id, PASSWORD, PASSWORD).unwrap();
+    assert!(confirm.shows("《発行手数料》 7,800円") && !confirm.shows("重要なお知らせ"));
+    let done = o.input(&id, CertificateInput::AgreeAndSubmit).unwrap();
+    insta::assert_snapshot!("fee_01_done_7800", done.to_string());
+    assert_eq!(o.fees_charged(), vec![Yen(7_800)]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Boundaries (CAL-03, CAL-04) in JST and in UTC.
+
+/// CAL-03, CAL-04, FEE-01, FEE-02, FEE-03: at each edge of the window and of the fee change, written
+/// in JST and in UTC, the notice shows on both screens exactly within the window, the dialog
+/// appears exactly within it, and the fee charged is the fee of the instant.
+#[test]
+fn cal_03_cal_04_fee_02_fee_03_boundaries_jst_and_utc() {
+    let cases = [
+        ("2025-12-31T23:59:59+09:00", false, 13_200),
+        ("2025-12-31T14:59:59Z", false, 13_200),
+        ("2026-01-01T00:00:00+09:00", true, 13_200),
+        ("2025-12-31T15:00:00Z", true, 13_200),
+        ("2026-03-31T23:59:59+09:00", true, 13_200),
+        ("2026-03-31T14:59:59Z", true, 13_200),
+        ("2026-04-01T00:00:00+09:00", false, 7_800),
+        ("2026-03-31T15:00:00Z", false, 7_800),
+    ];
+    for (at, in_window, fee) in cases {
+        let mut o = Office::at(at);
+        let (_, menu) = o.start();
+        assert_eq!(
+            menu.shows(&format!("※{NOTICE_1}")) && menu.shows(NOTICE_2),
+            in_window,
+            "{at}"
+        );
+        let (id, confirm) = o.up_to_confirmation();
+        assert_eq!(
+            confirm.shows("重要なお知らせ") && confirm.shows(NOTICE_1),
+            in_window,
+            "{at}"
+        );
+        assert!(
+            confirm.shows(&format!("《発行手数料》 {}", Yen(fee))),
+            "{at}"
+        );
+        let after_submit = o.input(&id, CertificateInput::AgreeAndSubmit).unwrap();
+        assert_eq!(after_submit.offers("OK"), in_window, "{at}");
+        if in_window {
+            o.input(&id, CertificateInput::DialogOk).unwrap();
+        }
+        assert_eq!(o.fees_charged(), vec![Yen(fee)], "{at}");
+    }
+}
+
+/// FEE-01: a 【送信確認(証明書)】 drawn at 2026-03-31T23:59:59+09:00 says 13,200円 with the notice;
+/// submitted a second later it charges 7,800円, with no dialog.
+#[test]
+fn fee_01_drawn_before_midnight_submitted_after() {
+    let mut o = Office::at("2026-03-31T23:59:59+09:00");
+    let (id, confirm) = o.up_to_confirmation();
+    assert!(confirm.shows("《発行手数料》 13,200円") && confirm.shows(NOTICE_1));
+    o.host.clock.advance(TimeDelta::seconds(1));
+    let done = o.input(&id, CertificateInput::AgreeAndSubmit).unwrap();
+    assert!(done.shows("《発行手数料》 7,800円"));
+    assert_eq!(o.fees_charged(), vec![Yen(7_800)]);
+}
+
+/// FEE-01, FEE-03: the dialog opened at 23:59:59 on 2026-03-31 and OK pressed at 00:00 on
+/// 2026-04-01: the fee of the OK instant, 7,800円, and no old-fee consent recorded.
+#[test]
+fn fee_01_fee_03_dialog_ok_after_midnight_charges_the_new_fee() {
+    let mut o = Office::at("2026-03-31T23:59:59+09:00");
+    let (id, _) = o.up_to_confirmation();
+    o.input(&id, CertificateInput::AgreeAndSubmit).unwrap();
+    o.set("2026-04-01T00:00:00+09:00");
+    let done = o.input(&id, CertificateInput::DialogOk).unwrap();
+    assert!(done.shows("《発行手数料》 7,800円"));
+    assert_eq!(o.fees_charged(), vec![Yen(7_800)]);
+    assert_eq!(
+        o.events(),
+        vec![EventKind::CertificateApplied {
+            office: o.office(),
+            fee: Yen(7_800)
+        }]
+    );
+}
+
+/// FEE-03: drawn at 2025-12-31T23:59:59+09:00 without notice, submitted at 00:00 on 2026-01-01:
+/// the dialog asks first; nothing is submitted without OK.
+#[test]
+fn fee_03_drawn_before_the_window_submitted_in_it() {
+    let mut o = Office::at("2025-12-31T23:59:59+09:00");
+    let (id, confirm) = o.up_to_confirmation();
+    assert!(!confirm.shows(NOTICE_1));
+    o.set("2026-01-01T00:00:00+09:00");
+    let dialog = o.input(&id, CertificateInput::AgreeAndSubmit).unwrap();
+    assert!(dialog.offers("OK") && dialog.offers("キャンセル"));
+    assert!(o.fees_charged().is_empty());
+    let redrawn = o.portal.certificate_screen(&o.user, &id).unwrap();
+    assert_eq!(redrawn, dialog);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+    /// FEE-01, FEE-03, CAL-03, CAL-04: for any draw, submit and OK instants (in that order, around
+    /// the policy's dates), the dialog appears exactly when the submit instant is in the window,
+    /// and the fee charged is the fee at the instant the application is submitted.
+    #[test]
+    fn fee_01_fee_03_fee_is_the_submit_instants(
+        draw in kaigo_seikyu::strategies::instant_around(&Policy::default()),
+        to_submit in prop_oneof![Just(0i64), Just(1), 0i64..200_000_000],
+        to_ok in prop_oneof![Just(0i64), Just(1), 0i64..200_000_000],
+    ) {
+        let policy = Policy::default();
+        let mut o = Office::at(&draw.to_rfc3339());
+        let (id, confirm) = o.up_to_confirmation();
+        let shown = format!("《発行手数料》 {}", policy.fee_at(draw));
+        prop_assert!(confirm.shows(&shown));
+        let submit: Instant = draw + TimeDelta::milliseconds(to_submit);
+        o.host.clock.set(submit);
+        let screen = o.input(&id, CertificateInput::AgreeAndSubmit).unwrap();
+        let dialog = screen.offers("OK");
+        prop_assert_eq!(dialog, policy.in_fee_notice_window(submit));
+        let submitted = if dialog {
+            let ok = submit + TimeDelta::milliseconds(to_ok);
+            o.host.clock.set(ok);
+            o.input(&id, CertificateInput::DialogOk).unwrap();
+            ok
+        } else {
+            submit
+        };
+        prop_assert_eq!(o.fees_charged(), vec![policy.fee_at(submitted)]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad input: a clear error, nothing submitted, nothing changed.
+
+/// FEE-04: the application is refused until `発行申請を行う前に` has been read; nothing changes.
+/// The estimate needs no reading.
+#[test]
+fn fee_04_application_needs_the_precautions() {
+    let mut o = Office::at("2026-02-10T10:00:00+09:00");
+    let (id, menu) = o.start();
+    assert!(
+        menu.shows("確認せずに証明書の発行申請は行えません。")
+            && menu.offers("発行申請を行う前に ?")
+    );
+    let before = o.host.store.snapshot();
+    let e = refused(o.input(&id, CertificateInput::Next(MenuChoice::Apply)));
+    assert_eq!(e, FlowError::PrecautionsNotRead);
+    assert_eq!(e.message(), "確認せずに証明書の発行申請は行えません。");
+    assert_eq!(o.host.store.snapshot(), before);
+    assert_eq!(o.portal.certificate_screen(&o.user, &id).unwrap(), menu);
+    o.input(&id, CertificateInput::ReadPrecautions).unwrap();
+    let password = o
+        .input(&id, CertificateInput::Next(MenuChoice::Apply))
+        .unwrap();
+    assert_eq!(password.title, "証明書発行用パスワード入力");
+    // 戻る keeps the reading.
+    o.input(&id, CertificateInput::Back).unwrap();
+    assert!(
+        o.input(&id, CertificateInput::Next(MenuChoice::Apply))
+            .is_ok()
+    );
+}
+
+/// FEE-04: an input out of order is refused in every state, and changes nothing.
+#[test]
+fn fee_04_inputs_out_of_order_change_nothing() {
+    let mut o = Office::at("2026-02-10T10:00:00+09:00");
+    let (id, _) = o.start();
+    let steps: Vec<(CertificateInput, &[CertificateInput])> = vec![
+        (
+            CertificateInput::ReadPrecautions,
+            &[
+                CertificateInput::AgreeAndSubmit,
+                CertificateInput::DialogOk,
+                CertificateInput::Back,
+            ],
+        ),
+        (CertificateInput::Next(MenuChoice::Apply), &[]),
+        (
+            CertificateInput::Back,
+            &[
+                CertificateInput::AgreeAndSubmit,
+                CertificateInput::DialogOk,
+                CertificateInput::DialogCancel,
+            ],
+        ),
+        (CertificateInput::Next(MenuChoice::Apply), &[]),
+    ];
+    for (go, wrong) in steps {
+        for w in wrong {
+            let before = o.host.store.snapshot();
+            assert!(
+                matches!(
+                    refused(o.input(&id, w.clone())),
+                    FlowError::UnexpectedInput { .. }
+                ),
+                "{w:?}"
+            );
+            assert_eq!(o.host.store.snapshot(), before);
+        }
+        o.input(&id, go).unwrap();
+    }
+    o.password(&id, PASSWORD, PASSWORD).unwrap();
+    for w in [
+        CertificateInput::Next(MenuChoice::Apply),
+        CertificateInput::DialogCancel,
+        CertificateInput::ReadPrecautions,
+    ] {
+        let before = o.host.store.snapshot();
+        assert!(matches!(
+            refused(o.input(&id, w)),
+            FlowError::UnexpectedInput { .. }
+        ));
+        assert_eq!(o.host.store.snapshot(), before);
+    }
+    o.input(&id, CertificateInput::AgreeAndSubmit).unwrap();
+    for w in [CertificateInput::AgreeAndSubmit, CertificateInput::Back] {
+        let e = refused(o.input(&id, w));
+        assert_eq!(e.message(), "この画面では行えない操作です。");
+    }
+    assert!(o.fees_charged().is_empty());
+}
+
+/// VAL-05, VAL-06, SEC-06: the certificate password obeys the password policy and must equal its
+/// confirmation; over-long, full-width and arbitrary input is a clear error, nothing changes.
+#[test]
+fn val_05_val_06_certificate_password_is_checked() {
+    let mut o = Office::at("2026-02-10T10:00:00+09:00");
+    let (id, _) = o.start();
+    o.input(&id, CertificateInput::ReadPrecautions).unwrap();
+    o.input(&id, CertificateInput::Next(MenuChoice::Apply))
+        .unwrap();
+    let before = o.host.store.snapshot();
+    let long = "a1".repeat(100_000);
+    let cases: [(&str, &str, FlowError); 6] = [
+        (PASSWORD, "Hakko2026?", FlowError::ConfirmationMismatch),
+        (
+            "Ab1",
+            "Ab1",
+            FlowError::Value(ValueError::Password(PasswordClause::Length {
+                min: 8,
+                max: 16,
+            })),
+        ),
+        (
+            &long,
+            &long,
+            FlowError::Value(ValueError::Password(PasswordClause::Length {
+                min: 8,
+                max: 16,
+            })),
+        ),
+        (
+            "Ｈａｋｋｏ２０２６",
+            "Ｈａｋｋｏ２０２６",
+            FlowError::Value(ValueError::Password(PasswordClause::Characters)),
+        ),
+        (
+            "kj131311111111",
+            "kj131311111111",
+            FlowError::Value(ValueError::Password(PasswordClause::SameAsUserId)),
+        ),
+        (
+            "\u{0}\u{ffff}abc12345",
+            "\u{0}\u{ffff}abc12345",
+            FlowError::Value(ValueError::Password(PasswordClause::Characters)),
+        ),
+    ];
+    for (password, confirm, expected) in cases {
+        assert_eq!(refused(o.password(&id, password, confirm)), expected);
+        assert_eq!(o.host.store.snapshot(), before);
+    }
+    assert_eq!(
+        refused(o.password(&id, PASSWORD, "Hakko2026?")).message(),
+        "確認用の入力内容が一致しません。"
+    );
+}
+
+/// SEC-01: the certificate password never appears in the store, a screen, an event or `Debug`;
+/// only its argon2id hash is kept.
+#[test]
+fn sec_01_the_certificate_password_is_never_kept() {
+    let mut o = Office::at("2026-02-10T10:00:00+09:00");
+    let (id, confirm) = o.up_to_confirmation();
+    let dialog = o.input(&id, CertificateInput::AgreeAndSubmit).unwrap();
+    let done = o.input(&id, CertificateInput::DialogOk).unwrap();
+    for screen in [&confirm, &dialog, &done] {
+        assert!(!screen.to_string().contains(PASSWORD));
+    }
+    for (key, record) in o.host.store.snapshot() {
+        let text = String::from_utf8_lossy(&record.value);
+        assert!(!text.contains(PASSWORD), "{key}: {text}");
+    }
+    assert!(!format!("{:?}", o.host.events.all()).contains(PASSWORD));
+    let certs = o.portal.certificates(&o.office()).unwrap();
+    let cert = certs.iter().next().unwrap();
+    assert!(
+        cert.password
+            .as_ref()
+            .unwrap()
+            .as_phc()
+            .starts_with("$argon2id$")
+    );
+    assert!(!format!("{certs:?}").contains("argon2id"));
+}
+
+/// The flow belongs to the user who started it; an office not in the ledger gets a clear error.
+#[test]
+fn fee_04_flow_belongs_to_its_user() {
+    let mut o = Office::at("2026-02-10T10:00:00+09:00");
+    let (id, _) = o.start();
+    let other: UserId = "KJ271311111111".parse().unwrap();
+    let r = o
+        .portal
+        .certificate_input(&other, &id, CertificateInput::ReadPrecautions, &mut o.rng);
+    assert_eq!(r, Err(PortalError::NoSuchFlow));
+    assert_eq!(
+        o.portal.certificate_screen(&other, &id),
+        Err(PortalError::NoSuchFlow)
+    );
+    let stranger: UserId = "KJ132711111111".parse().unwrap();
+    assert_eq!(
+        o.portal
+            .certificate_start(&stranger, &mut o.rng)
+            .map(|_| ()),
+        Err(PortalError::Flow(FlowError::NotInLedger))
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// FEE-05: renewal reminders.
+
+/// FEE-05: a certificate applied for on 2025-12-20 ends 2028-12-19; its reminder is posted from
+/// 2028-09-20 (90 days before, JST, inclusive), once, with the event; 【証明書】 shows the message.
+#[test]
+fn fee_05_reminded_from_90_days_before_once() {
+    let mut o = Office::at("2025-12-20T10:00:00+09:00");
+    let (id, _) = o.up_to_confirmation();
+    o.input(&id, CertificateInput::AgreeAndSubmit).unwrap();
+    let office = o.office();
+    o.set("2028-09-19T23:59:59+09:00");
+    assert!(o.portal.certificate_reminders(&office).unwrap().is_empty());
+    let (_, menu) = o.start();
+    assert!(!menu.shows("有効終了年月日が"));
+    o.set("2028-09-19T15:00:00Z");
+    let reminded = o.portal.certificate_reminders(&office).unwrap();
+    assert_eq!(reminded.len(), 1);
+    assert_eq!(reminded[0].end_date, day(2028, 12, 19));
+    let notices = o.host.notices.for_office(&office);
+    assert_eq!(notices.len(), 1);
+    insta::assert_snapshot!(
+        "fee_05_renewal_notice",
+        format!("{}\n---\n{}", notices[0].title, notices[0].body)
+    );
+    // Once: the same day, the next day and the last day post nothing more.
+    for at in [
+        "2028-09-20T12:00:00+09:00",
+        "2028-10-01T09:00:00+09:00",
+        "2028-12-19T23:59:59+09:00",
+    ] {
+        o.set(at);
+        assert!(o.portal.certificate_reminders(&office).unwrap().is_empty());
+    }
+    assert_eq!(o.host.notices.for_office(&office).len(), 1);
+    let reminders = o
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e, EventKind::RenewalReminded { .. }))
+        .count();
+    assert_eq!(reminders, 1);
+    // The message on 【証明書】 stays for the whole renewal period.
+    let (_, menu) = o.start();
+    insta::assert_snapshot!("fee_05_menu_with_renewal_message", menu.to_string());
+    o.set("2028-12-20T00:00:00+09:00");
+    let (_, menu) = o.start();
+    assert!(!menu.shows("有効終了年月日が"));
+}
+
+/// FEE-05, FEE-02: of two existing certificates, the one ending 2026-05-31 is reminded from
+/// 2026-03-02, inside the notice window, so its お知らせ carries the fee-change notice; the other,
+/// applied for earlier, does not count as its renewal. An application within a certificate's
+/// renewal period renews it (its message goes); one before the period does not silence it.
+#[test]
+fn fee_05_reminder_in_the_window_and_renewed_certificates() {
+    let mut o = Office::at("2026-03-01T23:59:59+09:00");
+    let office = o.office();
+    o.portal
+        .certificate_import(
+            &office,
+            utc("2023-06-01T10:00:00+09:00"),
+            day(2026, 5, 31),
+            Yen(13_200),
+        )
+        .unwrap();
+    o.portal
+        .certificate_import(
+            &office,
+            utc("2023-09-01T10:00:00+09:00"),
+            day(2026, 8, 31),
+            Yen(13_200),
+        )
+        .unwrap();
+    assert!(o.portal.certificate_reminders(&office).unwrap().is_empty());
+    o.set("2026-03-02T00:00:00+09:00");
+    let reminded = o.portal.certificate_reminders(&office).unwrap();
+    assert_eq!(
+        reminded.iter().map(|c| c.serial).collect::<Vec<_>>(),
+        vec![1]
+    );
+    let notice = &o.host.notices.for_office(&office)[0];
+    insta::assert_snapshot!(
+        "fee_05_renewal_notice_in_window",
+        format!("{}\n---\n{}", notice.title, notice.body)
+    );
+    let (_, menu) = o.start();
+    assert!(menu.shows("※有効終了年月日が2026年5月31日の証明書があります。"));
+    // The office renews on 2026-04-10 (7,800円): the first certificate is renewed.
+    o.set("2026-04-10T10:00:00+09:00");
+    let (id, _) = o.up_to_confirmation();
+    o.input(&id, CertificateInput::AgreeAndSubmit).unwrap();
+    let (_, menu) = o.start();
+    assert!(!menu.shows("有効終了年月日が"));
+    // The second one's period starts 2026-06-02, after that application: it is reminded, once.
+    o.set("2026-06-01T23:59:59+09:00");
+    assert!(o.portal.certificate_reminders(&office).unwrap().is_empty());
+    o.set("2026-06-02T00:00:00+09:00");
+    let reminded = o.portal.certificate_reminders(&office).unwrap();
+    assert_eq!(
+        reminded.iter().map(|c| c.serial).collect::<Vec<_>>(),
+        vec![2]
+    );
+    assert!(o.portal.certificate_reminders(&office).unwrap().is_empty());
+    assert_eq!(o.host.notices.for_office(&office).len(), 2);
+}
+
+/// FEE-05: two concurrent reminder runs post one reminder (compare-and-swap on the records).
+#[test]
+fn fee_05_concurrent_runs_post_once() {
+    let o = Office::at("2026-01-05T09:00:00+09:00");
+    let office = o.office();
+    o.portal
+        .certificate_import(
+            &office,
+            utc("2023-04-01T10:00:00+09:00"),
+            day(2026, 3, 31),
+            Yen(13_200),
+        )
+        .unwrap();
+    let total: usize = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| o.portal.certificate_reminders(&office).unwrap().len()))
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).sum()
+    });
+    assert_eq!(total, 1);
+    assert_eq!(o.host.notices.for_office(&office).len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// FEE-06: estimates.
+
+/// FEE-06: an estimate made in the window states 13,200円 and the notice; made on 2026-04-01 it
+/// states 7,800円 without it. Drawn again after midnight it still states the fee of its day.
+#[test]
+fn fee_06_estimates_state_the_fee_of_their_day() {
+    let mut o = Office::at("2026-03-31T23:59:59+09:00");
+    let (id, _) = o.start();
+    let estimate = o
+        .input(&id, CertificateInput::Next(MenuChoice::Estimate))
+        .unwrap();
+    insta::assert_snapshot!("fee_06_estimate_in_window", estimate.to_string());
+    o.set("2026-04-01T00:00:00+09:00");
+    assert_eq!(o.portal.certificate_screen(&o.user, &id).unwrap(), estimate);
+    let menu = o.input(&id, CertificateInput::Back).unwrap();
+    assert!(!menu.shows(NOTICE_1));
+    let estimate = o
+        .input(&id, CertificateInput::Next(MenuChoice::Estimate))
+        .unwrap();
+    insta::assert_snapshot!("fee_06_estimate_after_change", estimate.to_string());
+    assert!(
+        o.fees_charged().is_empty(),
+        "an estimate applies for nothing"
+    );
+    o.set("2025-12-31T23:59:59+09:00");
+    let (id, _) = o.start();
+    let estimate = o
+        .input(&id, CertificateInput::Next(MenuChoice::Estimate))
+        .unwrap();
+    assert!(estimate.shows("《発行手数料》 13,200円") && !estimate.shows(NOTICE_1));
+}

@@ -1,0 +1,177 @@
+//! The port conformance kit (`kaigo_seikyu::testkit`) against the in-memory ports of
+//! `memory::Embedded`. `tests/sqlite_host.rs` runs the same kit against the SQLite host.
+
+use kaigo_seikyu::calendar::utc;
+use kaigo_seikyu::mail::Mail;
+use kaigo_seikyu::memory::{Embedded, MemoryStore, Outbox};
+use kaigo_seikyu::ports::{OfficeRecord, PortError};
+use kaigo_seikyu::store::{Key, Store, StoreError, Versioned, Write};
+use kaigo_seikyu::testkit::{self, DeliveryLoop};
+use kaigo_seikyu::values::{OfficeNumber, Prefecture};
+
+fn host() -> Embedded {
+    Embedded::new(utc("2026-01-10T10:00:00+09:00"))
+}
+
+fn offices() -> Vec<OfficeRecord> {
+    vec![
+        OfficeRecord {
+            number: "1311111111".parse().unwrap(),
+            name: "請求事業所A".into(),
+            postal_address: "〒100-0001 東京都千代田区千代田1-1".into(),
+            phone: "03-0000-0000".into(),
+            billing: vec![Prefecture::TOKYO],
+        },
+        OfficeRecord {
+            number: "27A1234567".parse().unwrap(),
+            name: "訪問介護ステーション「さくら」".into(),
+            postal_address: "大阪府大阪市北区".into(),
+            phone: "06-0000-0000".into(),
+            billing: vec![Prefecture::OSAKA, Prefecture::TOKYO, Prefecture::HOKKAIDO],
+        },
+    ]
+}
+
+/// SEC-02, VAL-08: the in-memory store keeps every store contract, also with two handles.
+#[test]
+fn memory_store_passes_the_kit() {
+    let host = host();
+    testkit::store(&[&*host.store, &*host.store]).unwrap();
+}
+
+/// SEC-08: the in-memory outbox keeps order and delivers at least once.
+#[test]
+fn memory_outbox_passes_the_kit() {
+    let host = host();
+    testkit::mailer_outbox(&*host.outbox, &*host.outbox).unwrap();
+}
+
+/// The notice board, audit log, ledger and sessions in memory.
+#[test]
+fn memory_notices_events_ledger_sessions_pass_the_kit() {
+    let host = host();
+    testkit::notice_board(&*host.notices, &|office| {
+        Ok(host.notices.for_office(office))
+    })
+    .unwrap();
+    testkit::audit_log(&*host.events, &|| Ok(host.events.all())).unwrap();
+    for office in offices() {
+        host.ledger.insert(office);
+    }
+    let absent: OfficeNumber = "0112345678".parse().unwrap();
+    testkit::office_ledger(&*host.ledger, &offices(), &[absent]).unwrap();
+    testkit::sessions(&*host.sessions).unwrap();
+}
+
+/// The kit catches broken stores: one that ignores versions, one that applies half a commit,
+/// one that loses updates. Each gets a violation naming the contract, never a pass or a panic.
+#[test]
+fn kit_rejects_broken_stores() {
+    /// Ignores `expected`: last writer wins.
+    #[derive(Default)]
+    struct NoCas(MemoryStore);
+    impl Store for NoCas {
+        fn load(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
+            self.0.load(key)
+        }
+        fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
+            for w in writes {
+                let current = self.0.load(w.key())?.map(|v| v.version);
+                let w = match w.clone() {
+                    Write::Put { key, value, .. } => Write::Put {
+                        key,
+                        expected: current,
+                        value,
+                    },
+                    delete => delete,
+                };
+                self.0.commit(&[w]).ok();
+            }
+            Ok(())
+        }
+    }
+    /// Checks each write, but applies those before a conflicting one.
+    #[derive(Default)]
+    struct Piecemeal(MemoryStore);
+    impl Store for Piecemeal {
+        fn load(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
+            self.0.load(key)
+        }
+        fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
+            writes
+                .iter()
+                .try_for_each(|w| self.0.commit(std::slice::from_ref(w)))
+        }
+    }
+    /// Reports every third successful write as a conflict though it was applied: retries then
+    /// count twice (a lost or doubled update).
+    #[derive(Default)]
+    struct Flaky(MemoryStore, std::sync::atomic::AtomicUsize);
+    impl Store for Flaky {
+        fn load(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
+            self.0.load(key)
+        }
+        fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
+            self.0.commit(writes)?;
+            let n = self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if n % 3 == 2 {
+                Err(StoreError::Conflict)
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    let v = testkit::compare_and_swap(&NoCas::default()).unwrap_err();
+    assert_eq!(v.contract, "store: compare-and-swap", "{v}");
+    let v = testkit::racing_saves(&[&NoCas::default()], 4).unwrap_err();
+    assert_eq!(v.contract, "store: racing saves", "{v}");
+    let v = testkit::compare_and_swap(&Piecemeal::default()).unwrap_err();
+    assert!(v.problem.contains("refused commit"), "{v}");
+    let v = testkit::no_lost_update(&[&Flaky::default()], 2, 10).unwrap_err();
+    assert_eq!(v.contract, "store: no lost update", "{v}");
+    let v = testkit::sequence_numbers(&[&Flaky::default()], 6).unwrap_err();
+    assert_eq!(v.contract, "store: sequence numbers", "{v}");
+    // No handle at all, and a store that is not fresh.
+    assert!(testkit::store(&[]).is_err());
+    let used = MemoryStore::default();
+    testkit::compare_and_swap(&used).unwrap();
+    assert!(
+        testkit::compare_and_swap(&used)
+            .unwrap_err()
+            .problem
+            .contains("fresh store")
+    );
+}
+
+/// The kit catches a broken outbox: one that drops a refused mail instead of keeping it.
+#[test]
+fn kit_rejects_an_outbox_that_drops_refused_mail() {
+    struct Lossy<'a>(&'a Outbox);
+    impl DeliveryLoop for Lossy<'_> {
+        fn deliver(
+            &self,
+            send: &mut dyn FnMut(&Mail) -> Result<(), PortError>,
+        ) -> Result<usize, PortError> {
+            let mails = self.0.drain();
+            let n = mails.len();
+            mails.iter().try_for_each(&mut *send)?;
+            Ok(n)
+        }
+    }
+    let outbox = Outbox::default();
+    let v = testkit::mailer_outbox(&outbox, &Lossy(&outbox)).unwrap_err();
+    assert_eq!(v.contract, "mailer: outbox", "{v}");
+}
+
+/// The sequence the kit checks is the one the reissue flow writes: a `Key::Sequence` record
+/// holding a plain JSON number.
+#[test]
+fn sequence_records_are_plain_json_numbers() {
+    let store = MemoryStore::default();
+    let key = Key::Sequence(kaigo_seikyu::calendar::YearMonth::new(2026, 1).unwrap());
+    assert_eq!(testkit::claim_next(&store, &key).unwrap(), 1);
+    assert_eq!(testkit::claim_next(&store, &key).unwrap(), 2);
+    assert_eq!(store.load(&key).unwrap().unwrap().value, b"2");
+    assert_eq!(key.to_string(), "sequence/202601");
+}

@@ -1,0 +1,968 @@
+//! SE — the list of security emails after login (source 1.2.1 (2)), driven as the source numbers
+//! its procedure, on a virtual clock, reading codes from the outbox like a user reading mail.
+//!
+//! Steps of adding: `1 ユーザ情報変更 2 セキュリティ用メールアドレス一覧 3 セキュリティ用メールアドレス設定
+//! 4 ワンタイムパスワード入力 5 確認コード入力 6 終了`.
+
+use chrono::TimeDelta;
+use kaigo_seikyu::account::Account;
+use kaigo_seikyu::calendar::utc;
+use kaigo_seikyu::effect::EventKind;
+use kaigo_seikyu::error::{FlowError, PortalError};
+use kaigo_seikyu::mail::Mail;
+use kaigo_seikyu::memory::Embedded;
+use kaigo_seikyu::policy::Policy;
+use kaigo_seikyu::portal::Portal;
+use kaigo_seikyu::secret::CodeKey;
+use kaigo_seikyu::security_emails::UserInput;
+use kaigo_seikyu::store::FlowId;
+use kaigo_seikyu::values::{EmailAddress, UserId};
+use proptest::prelude::*;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+/// An office after login, with its security emails registered in this order (the first selected).
+struct Office {
+    host: Embedded,
+    portal: Portal,
+    rng: StdRng,
+    user: UserId,
+}
+
+fn a(s: &str) -> EmailAddress {
+    s.parse().unwrap()
+}
+
+fn office(addresses: &[&str]) -> Office {
+    let start = utc("2026-01-10T12:00:00+09:00");
+    let host = Embedded::new(start);
+    let portal = host.portal(
+        Policy::insecure_fast_hashing(),
+        CodeKey::from_bytes([42; 32]),
+    );
+    let mut rng = StdRng::seed_from_u64(2025);
+    let user: UserId = "KJ131311111111".parse().unwrap();
+    let mut account = Account::new(user, portal.hash_secret(b"Passw0rd!", &mut rng));
+    for address in addresses {
+        account.security_emails.add(a(address), start).unwrap();
+    }
+    portal.create_account(account).unwrap();
+    Office {
+        host,
+        portal,
+        rng,
+        user,
+    }
+}
+
+/// The code a T1/T2 mail delivers: the line after `[確認コード]` or `[ワンタイムパスワード]`.
+fn code_in(mail: &Mail) -> String {
+    let mut lines = mail.body.lines();
+    lines
+        .find(|l| *l == "[確認コード]" || *l == "[ワンタイムパスワード]")
+        .expect("a code mail");
+    lines.next().expect("the code").to_owned()
+}
+
+/// A code of the same length that is not `code`.
+fn wrong(code: &str) -> String {
+    let last = code.as_bytes()[code.len() - 1];
+    format!(
+        "{}{}",
+        &code[..code.len() - 1],
+        if last == b'9' {
+            '0'
+        } else {
+            char::from(last + 1)
+        }
+    )
+}
+
+impl Office {
+    fn list(&self) -> Vec<String> {
+        let acct = self.portal.account(&self.user).unwrap().unwrap();
+        acct.security_emails
+            .entries()
+            .iter()
+            .map(|e| e.address.to_string())
+            .collect()
+    }
+
+    fn selected(&self) -> String {
+        let acct = self.portal.account(&self.user).unwrap().unwrap();
+        acct.security_emails.selected().unwrap().to_string()
+    }
+
+    fn last_code_to(&self, to: &str) -> String {
+        code_in(&self.host.outbox.last_to(&a(to)).expect("a mail"))
+    }
+
+    fn input(&mut self, id: &FlowId, input: UserInput<'_>) -> Result<String, PortalError> {
+        self.portal
+            .security_email_input(&self.user, id, input, &mut self.rng)
+            .map(|s| s.to_string())
+    }
+
+    fn add(&mut self, new: &str) -> Result<(FlowId, String), PortalError> {
+        self.portal
+            .security_email_add_start(&self.user, new, new, &mut self.rng)
+            .map(|(id, s)| (id, s.to_string()))
+    }
+
+    /// 手順 3.–5. of adding `new` (or changing `old` into it), all in one go.
+    fn complete(&mut self, old: Option<&str>, new: &str) -> Result<String, PortalError> {
+        let selected = self.selected();
+        let (id, _) = match old {
+            None => self.add(new)?,
+            Some(old) => self
+                .portal
+                .security_email_change_start(&self.user, old, new, new, &mut self.rng)
+                .map(|(id, s)| (id, s.to_string()))?,
+        };
+        let otp = self.last_code_to(&selected);
+        self.input(&id, UserInput::Otp(&otp))?;
+        let code = self.last_code_to(new);
+        self.input(&id, UserInput::Code(&code))
+    }
+
+    fn events(&self) -> Vec<EventKind> {
+        self.host.events.all().into_iter().map(|e| e.kind).collect()
+    }
+}
+
+/// SE-06, SE-07, SE-08: adding a second address, step by step as the source lists the steps:
+/// a one-time password (T2) to the selected address, then a confirmation code (T1) to the new
+/// one, then the address is registered, a お知らせ posted and an event logged.
+#[test]
+fn se_06_add_a_second_address_step_by_step() {
+    let mut o = office(&["mailforsecurity-001@jp"]);
+    let user = o.user;
+    // 手順 1. ユーザ情報変更 → 手順 2. 【セキュリティ用メールアドレス一覧】 (one address: no 削除).
+    insta::assert_snapshot!(
+        "list_one",
+        o.portal.security_emails(&user).unwrap().to_string()
+    );
+    // 手順 3. `追加`: 【セキュリティ用メールアドレス設定】.
+    insta::assert_snapshot!(
+        "form_add",
+        o.portal.security_email_add_form(&user).unwrap().to_string()
+    );
+    let (id, screen) = o.add("mailforsecurity-002@jp").unwrap();
+    // 手順 4. 【ワンタイムパスワード入力】: a T2 to the selected address, nothing to the new one yet.
+    insta::assert_snapshot!("otp", screen);
+    let t2 = o.host.outbox.last_to(&a("mailforsecurity-001@jp")).unwrap();
+    assert_eq!(t2.subject, "ワンタイムパスワード発行通知(介護保険)");
+    assert!(
+        o.host
+            .outbox
+            .last_to(&a("mailforsecurity-002@jp"))
+            .is_none()
+    );
+    let otp = code_in(&t2);
+    assert_eq!(otp.len(), 6);
+    // 手順 5. 【確認コード入力】: a T1 to the new address.
+    let screen = o.input(&id, UserInput::Otp(&otp)).unwrap();
+    insta::assert_snapshot!("code", screen);
+    let t1 = o.host.outbox.last_to(&a("mailforsecurity-002@jp")).unwrap();
+    assert_eq!(t1.subject, "確認コード発行通知(介護保険)");
+    let code = code_in(&t1);
+    assert_eq!(code.len(), 4);
+    assert_eq!(
+        o.list(),
+        ["mailforsecurity-001@jp"],
+        "nothing registered before the code"
+    );
+    // 手順 6. 【処理終了】.
+    let screen = o.input(&id, UserInput::Code(&code)).unwrap();
+    insta::assert_snapshot!("done_add", screen);
+    assert_eq!(
+        o.list(),
+        ["mailforsecurity-001@jp", "mailforsecurity-002@jp"]
+    );
+    assert_eq!(
+        o.selected(),
+        "mailforsecurity-001@jp",
+        "the selection stays"
+    );
+    // `終了`: back to the list, now with 削除 on every row.
+    insta::assert_snapshot!(
+        "list_two",
+        o.portal.security_emails(&user).unwrap().to_string()
+    );
+    // SE-08: one お知らせ, one event, no mail but the two codes.
+    let notices = o.host.notices.for_office(&user.office());
+    assert_eq!(notices.len(), 1);
+    assert_eq!(notices[0].title, "セキュリティ用メールアドレス登録通知");
+    assert!(notices[0].body.contains("mailforsecurity-002@jp"));
+    assert_eq!(o.events(), [EventKind::SecurityEmailRegistered { user }]);
+    assert_eq!(o.host.outbox.all().len(), 2);
+    // The flow is over.
+    assert_eq!(
+        o.input(&id, UserInput::Code(&code)),
+        Err(PortalError::Flow(FlowError::FlowFinished))
+    );
+}
+
+/// SE-06, SE-08: changing an address puts the new one in its place, keeps the selection, posts a
+/// お知らせ, logs an event and mails every address registered before the change (the old one
+/// included), never the new one.
+#[test]
+fn se_06_se_08_change_an_address() {
+    let mut o = office(&["old@jp", "other@jp"]);
+    let user = o.user;
+    // 手順 3. `変更` on the row of old@jp.
+    insta::assert_snapshot!(
+        "form_change",
+        o.portal
+            .security_email_change_form(&user, "old@jp")
+            .unwrap()
+            .to_string()
+    );
+    let screen = o.complete(Some("old@jp"), "new@jp").unwrap();
+    insta::assert_snapshot!("done_change", screen);
+    assert_eq!(o.list(), ["new@jp", "other@jp"]);
+    assert_eq!(
+        o.selected(),
+        "new@jp",
+        "the changed address keeps its selection"
+    );
+    assert_eq!(o.events(), [EventKind::SecurityEmailChanged { user }]);
+    let notices = o.host.notices.for_office(&user.office());
+    assert_eq!(notices.len(), 1);
+    assert_eq!(notices[0].title, "セキュリティ用メールアドレス変更通知");
+    let told: Vec<Mail> = o
+        .host
+        .outbox
+        .all()
+        .into_iter()
+        .filter(|m| m.subject == "セキュリティ用メールアドレス変更通知(介護保険)")
+        .collect();
+    let mut to: Vec<&str> = told.iter().map(|m| m.to.as_str()).collect();
+    to.sort_unstable();
+    assert_eq!(to, ["old@jp", "other@jp"]);
+    assert!(told.iter().all(|m| !m.body.contains("new@jp")));
+}
+
+/// SE-06, SEC-03: each code is valid 30 minutes from its mail: accepted at 29:59, refused at
+/// 30:00 with nothing changed.
+#[test]
+fn se_06_each_code_is_valid_30_minutes() {
+    let mut o = office(&["a@jp"]);
+    let (id, _) = o.add("b@jp").unwrap();
+    let otp = o.last_code_to("a@jp");
+    // 手順 4. just in time.
+    o.host.clock.advance(TimeDelta::seconds(29 * 60 + 59));
+    o.input(&id, UserInput::Otp(&otp)).unwrap();
+    let code = o.last_code_to("b@jp");
+    // 手順 5. too late: the code's 30 minutes run from its own mail.
+    o.host.clock.advance(TimeDelta::minutes(30));
+    let before = o.host.store.snapshot();
+    assert_eq!(
+        o.input(&id, UserInput::Code(&code)),
+        Err(PortalError::Flow(FlowError::CodeExpired))
+    );
+    assert_eq!(
+        o.host.store.snapshot(),
+        before,
+        "an expired code changes nothing"
+    );
+    assert_eq!(o.list(), ["a@jp"]);
+    // An OTP entered at exactly 30:00 is refused too.
+    let (id, _) = o.add("b@jp").unwrap();
+    let otp = o.last_code_to("a@jp");
+    o.host.clock.advance(TimeDelta::minutes(30));
+    assert_eq!(
+        o.input(&id, UserInput::Otp(&otp)),
+        Err(PortalError::Flow(FlowError::CodeExpired))
+    );
+    assert_eq!(
+        o.portal.security_email_screen(&o.user, &id).unwrap().title,
+        "ワンタイムパスワード入力"
+    );
+}
+
+/// SE-06 (attempt-limited), VAL-07: wrong one-time passwords are counted and the fifth voids it;
+/// a badly formed one is not counted; the list never changes.
+#[test]
+fn se_06_wrong_codes_are_counted_and_void_the_code() {
+    let mut o = office(&["a@jp"]);
+    let (id, _) = o.add("b@jp").unwrap();
+    let otp = o.last_code_to("a@jp");
+    for bad in ["12345", "１２３４５６", "abcdef", ""] {
+        assert!(matches!(
+            o.input(&id, UserInput::Otp(bad)),
+            Err(PortalError::Flow(FlowError::Value(_)))
+        ));
+    }
+    for remaining in (1..=4).rev() {
+        assert_eq!(
+            o.input(&id, UserInput::Otp(&wrong(&otp))),
+            Err(PortalError::Flow(FlowError::WrongCode { remaining }))
+        );
+    }
+    assert_eq!(
+        o.input(&id, UserInput::Otp(&wrong(&otp))),
+        Err(PortalError::Flow(FlowError::CodeExhausted))
+    );
+    assert_eq!(
+        o.input(&id, UserInput::Otp(&otp)),
+        Err(PortalError::Flow(FlowError::CodeExhausted))
+    );
+    assert_eq!(o.list(), ["a@jp"]);
+    assert!(
+        o.host.outbox.last_to(&a("b@jp")).is_none(),
+        "no code to the new address"
+    );
+}
+
+/// SE-06 with VAL-05: a confirmation that differs mails nothing, stores nothing.
+#[test]
+fn se_06_mismatched_confirmation_changes_nothing() {
+    let mut o = office(&["a@jp"]);
+    let before = o.host.store.snapshot();
+    let refused = o
+        .portal
+        .security_email_add_start(&o.user, "b@jp", "c@jp", &mut o.rng);
+    assert_eq!(
+        refused.unwrap_err(),
+        PortalError::Flow(FlowError::ConfirmationMismatch)
+    );
+    let refused = o
+        .portal
+        .security_email_change_start(&o.user, "a@jp", "b@jp", "bb@jp", &mut o.rng);
+    assert_eq!(
+        refused.unwrap_err(),
+        PortalError::Flow(FlowError::ConfirmationMismatch)
+    );
+    assert_eq!(o.host.store.snapshot(), before);
+    assert!(o.host.outbox.all().is_empty());
+}
+
+/// SE-06: `戻る` on the code screen returns to the address entry; the codes mailed so far stop
+/// working, and entering the address again mails a new one-time password.
+#[test]
+fn se_06_back_returns_to_the_address_entry() {
+    let mut o = office(&["a@jp"]);
+    let (id, _) = o.add("typo@jp").unwrap();
+    let otp = o.last_code_to("a@jp");
+    o.input(&id, UserInput::Otp(&otp)).unwrap();
+    let code = o.last_code_to("typo@jp");
+    // 手順 5. the mail does not come: `戻る`.
+    let screen = o.input(&id, UserInput::Back).unwrap();
+    assert!(screen.starts_with("【セキュリティ用メールアドレス設定】"));
+    assert_eq!(
+        o.input(&id, UserInput::Code(&code)),
+        Err(PortalError::Flow(FlowError::UnexpectedInput {
+            state: "ChoosingAddress",
+            input: "EnterCode"
+        }))
+    );
+    // 手順 3. again, with the right address.
+    let screen = o
+        .input(
+            &id,
+            UserInput::Address {
+                new: "right@jp",
+                confirm: "right@jp",
+            },
+        )
+        .unwrap();
+    assert!(screen.starts_with("【ワンタイムパスワード入力】"));
+    let otp = o.last_code_to("a@jp");
+    o.input(&id, UserInput::Otp(&otp)).unwrap();
+    let code = o.last_code_to("right@jp");
+    o.input(&id, UserInput::Code(&code)).unwrap();
+    assert_eq!(o.list(), ["a@jp", "right@jp"]);
+}
+
+/// SE-06 with SEC-07: wrong entries spend the user ID's hourly budget across flows; past ten
+/// even the right code is refused, until the hour has passed.
+#[test]
+fn se_06_guessing_budget_spans_flows() {
+    let mut o = office(&["a@jp"]);
+    for _ in 0..2 {
+        let (id, _) = o.add("b@jp").unwrap();
+        let otp = o.last_code_to("a@jp");
+        for _ in 0..5 {
+            assert!(o.input(&id, UserInput::Otp(&wrong(&otp))).is_err());
+        }
+    }
+    let (id, _) = o.add("b@jp").unwrap();
+    let otp = o.last_code_to("a@jp");
+    assert_eq!(
+        o.input(&id, UserInput::Otp(&otp)),
+        Err(PortalError::Flow(FlowError::GuessBudgetExceeded))
+    );
+    o.host.clock.advance(TimeDelta::minutes(29));
+    assert!(
+        o.input(&id, UserInput::Otp(&otp)).is_err(),
+        "still within the hour of the wrong entries"
+    );
+    let (id, _) = {
+        o.host.clock.advance(TimeDelta::minutes(31));
+        o.add("b@jp").unwrap()
+    };
+    let otp = o.last_code_to("a@jp");
+    assert!(
+        o.input(&id, UserInput::Otp(&otp))
+            .unwrap()
+            .starts_with("【確認コード入力】")
+    );
+}
+
+/// SE-01: five addresses at most. With five, the list offers no `追加`, the form and the start
+/// are refused, nothing is mailed. Two flows racing for the fifth place: the second is refused
+/// at its code, the list unchanged.
+#[test]
+fn se_01_a_sixth_address_is_refused() {
+    let mut o = office(&["m1@jp", "m2@jp", "m3@jp", "m4@jp"]);
+    let (first, _) = o.add("m5@jp").unwrap();
+    let otp = o.last_code_to("m1@jp");
+    o.input(&first, UserInput::Otp(&otp)).unwrap();
+    let (second, _) = o.add("m6@jp").unwrap();
+    let otp = o.last_code_to("m1@jp");
+    o.input(&second, UserInput::Otp(&otp)).unwrap();
+    let code = o.last_code_to("m5@jp");
+    o.input(&first, UserInput::Code(&code)).unwrap();
+    assert_eq!(o.list().len(), 5);
+    let code = o.last_code_to("m6@jp");
+    assert_eq!(
+        o.input(&second, UserInput::Code(&code)),
+        Err(PortalError::Flow(FlowError::SecurityEmailLimit))
+    );
+    assert_eq!(o.list(), ["m1@jp", "m2@jp", "m3@jp", "m4@jp", "m5@jp"]);
+
+    let screen = o.portal.security_emails(&o.user).unwrap();
+    insta::assert_snapshot!("list_five", screen.to_string());
+    assert!(!screen.offers("追加"));
+    assert_eq!(
+        o.portal.security_email_add_form(&o.user),
+        Err(PortalError::Flow(FlowError::SecurityEmailLimit))
+    );
+    let mails = o.host.outbox.all().len();
+    assert_eq!(
+        o.add("m6@jp").unwrap_err(),
+        PortalError::Flow(FlowError::SecurityEmailLimit)
+    );
+    assert_eq!(o.host.outbox.all().len(), mails, "nothing mailed");
+    assert_eq!(
+        FlowError::SecurityEmailLimit.message(),
+        "セキュリティ用メールアドレスは最大5つまで登録できます。"
+    );
+}
+
+/// SE-02: the same address (VAL-04: ignoring ASCII case) cannot be registered twice — not by
+/// adding, not by changing another into it, not by changing one into itself, not by two flows
+/// racing for it.
+#[test]
+fn se_02_no_address_twice() {
+    let mut o = office(&["a@jp", "b@jp"]);
+    assert_eq!(
+        o.add(" A@JP ").unwrap_err(),
+        PortalError::Flow(FlowError::DuplicateSecurityEmail)
+    );
+    for (old, new) in [("a@jp", "B@jp"), ("a@jp", "a@jp")] {
+        let refused = o
+            .portal
+            .security_email_change_start(&o.user, old, new, new, &mut o.rng);
+        assert_eq!(
+            refused.unwrap_err(),
+            PortalError::Flow(FlowError::DuplicateSecurityEmail)
+        );
+    }
+    assert!(o.host.outbox.all().is_empty());
+    let (first, _) = o.add("c@jp").unwrap();
+    let otp1 = o.last_code_to("a@jp");
+    let (second, _) = o.add("C@jp").unwrap();
+    let otp2 = o.last_code_to("a@jp");
+    o.input(&first, UserInput::Otp(&otp1)).unwrap();
+    let code1 = o.last_code_to("c@jp");
+    o.input(&first, UserInput::Code(&code1)).unwrap();
+    assert_eq!(
+        o.input(&second, UserInput::Otp(&otp2)),
+        Err(PortalError::Flow(FlowError::DuplicateSecurityEmail))
+    );
+    assert_eq!(o.list(), ["a@jp", "b@jp", "c@jp"]);
+}
+
+/// SE-03, SE-08: exactly one address is `選択中`; selecting another moves it there, posts a
+/// お知らせ and logs an event, and the next one-time password goes to it; deleting the selected
+/// one selects the oldest remaining.
+#[test]
+fn se_03_one_selected_address() {
+    let mut o = office(&["a@jp", "b@jp", "c@jp"]);
+    let user = o.user;
+    let screen = o.portal.security_email_select(&user, "C@JP").unwrap();
+    insta::assert_snapshot!("list_three_c_selected", screen.to_string());
+    assert_eq!(
+        screen
+            .lines
+            .iter()
+            .filter(|l| l.starts_with("選択中"))
+            .count(),
+        1
+    );
+    assert_eq!(o.selected(), "c@jp");
+    assert_eq!(o.events(), [EventKind::SecurityEmailSelected { user }]);
+    assert_eq!(
+        o.host.notices.for_office(&user.office())[0].title,
+        "セキュリティ用メールアドレス通知先変更通知"
+    );
+    assert!(o.host.outbox.all().is_empty(), "a selection mails no one");
+    // Selecting it again changes nothing.
+    o.portal.security_email_select(&user, "c@jp").unwrap();
+    assert_eq!(o.events().len(), 1);
+    // SE-06: the next OTP goes to the selected address.
+    o.add("d@jp").unwrap();
+    assert_eq!(o.host.outbox.all()[0].to, a("c@jp"));
+    // Deleting the selected one selects the oldest remaining.
+    o.portal.security_email_delete(&user, "c@jp").unwrap();
+    assert_eq!(o.selected(), "a@jp");
+    assert_eq!(
+        o.portal.security_email_select(&user, "c@jp"),
+        Err(PortalError::Flow(FlowError::SecurityEmailNotRegistered))
+    );
+}
+
+/// SE-04, SE-08: with one address `削除` is not offered and a delete is refused, changing and
+/// announcing nothing; with two it is offered, and a delete posts a お知らせ, logs an event and
+/// mails every address that was registered, the deleted one included.
+#[test]
+fn se_04_the_last_address_is_kept() {
+    let mut o = office(&["a@jp"]);
+    let user = o.user;
+    let screen = o.portal.security_emails(&user).unwrap();
+    assert!(!screen.shows("削除"));
+    let before = o.host.store.snapshot();
+    assert_eq!(
+        o.portal.security_email_delete(&user, "a@jp"),
+        Err(PortalError::Flow(FlowError::LastSecurityEmail))
+    );
+    assert_eq!(o.host.store.snapshot(), before);
+    assert!(
+        o.events().is_empty() && o.host.notices.all().is_empty() && o.host.outbox.all().is_empty()
+    );
+
+    o.complete(None, "b@jp").unwrap();
+    let screen = o.portal.security_emails(&user).unwrap();
+    assert!(screen.shows("選択中 | a@jp | [変更] | [削除]"));
+    assert!(screen.shows("[選択] | b@jp | [変更] | [削除]"));
+    let mails = o.host.outbox.all().len();
+    let screen = o.portal.security_email_delete(&user, "a@jp").unwrap();
+    assert!(!screen.shows("削除"));
+    assert_eq!(o.list(), ["b@jp"]);
+    assert_eq!(o.selected(), "b@jp");
+    assert_eq!(
+        o.events().last(),
+        Some(&EventKind::SecurityEmailDeleted { user })
+    );
+    assert_eq!(
+        o.host
+            .notices
+            .for_office(&user.office())
+            .last()
+            .unwrap()
+            .title,
+        "セキュリティ用メールアドレス削除通知"
+    );
+    let told: Vec<String> = o.host.outbox.all()[mails..]
+        .iter()
+        .map(|m| m.to.to_string())
+        .collect();
+    assert_eq!(told, ["a@jp", "b@jp"]);
+    assert_eq!(
+        o.portal.security_email_delete(&user, "b@jp"),
+        Err(PortalError::Flow(FlowError::LastSecurityEmail))
+    );
+    assert_eq!(o.list(), ["b@jp"]);
+}
+
+/// SE-05: with none registered (GR, within the grace period) the list says so and adding from
+/// it is not possible.
+#[test]
+fn se_05_no_address_registered() {
+    let mut o = office(&[]);
+    let screen = o.portal.security_emails(&o.user).unwrap();
+    insta::assert_snapshot!("list_zero", screen.to_string());
+    assert!(screen.shows("セキュリティ用メールアドレスが登録されていません。"));
+    assert!(screen.shows(
+        "ログイン時に表示されるセキュリティ用メールアドレス設定画面から、セキュリティ用メールアドレスを登録してください。"
+    ));
+    assert!(!screen.offers("追加"));
+    assert_eq!(
+        o.portal.security_email_add_form(&o.user),
+        Err(PortalError::Flow(FlowError::NoSecurityEmail))
+    );
+    assert_eq!(
+        o.add("a@jp").unwrap_err(),
+        PortalError::Flow(FlowError::NoSecurityEmail)
+    );
+    assert!(o.host.outbox.all().is_empty());
+    assert!(o.list().is_empty());
+}
+
+/// SE-07: the list's own texts: five at most, recommended to register several, and losing all
+/// of them means applying to the support desk with identity verification.
+#[test]
+fn se_07_list_texts() {
+    let o = office(&["mailforsecurity-001@jp"]);
+    let screen = o.portal.security_emails(&o.user).unwrap();
+    for line in [
+        "※ セキュリティ用メールアドレスは複数登録することを推奨しており、最大5つまで登録できます。",
+        "すべてのセキュリティ用メールアドレスが使用できなくなると、再度登録するためにはサポート窓口への申請及び本人確認が必要です。",
+        "※ お知らせメールの通知先と同じメールアドレスを登録することも可能です。",
+    ] {
+        assert!(screen.lines.iter().any(|l| l == line), "{line}");
+    }
+    assert_eq!(screen.title, "セキュリティ用メールアドレス一覧");
+    assert_eq!(
+        screen.steps,
+        ["1 ユーザ情報変更", "2 セキュリティ用メールアドレス一覧"]
+    );
+}
+
+/// SEC-01 within SE-06: the stored flow holds no code, and no screen, お知らせ, event or error
+/// shows one.
+#[test]
+fn se_06_no_code_outside_its_mail() {
+    let mut o = office(&["a@jp", "b@jp"]);
+    let (id, s1) = o
+        .portal
+        .security_email_change_start(&o.user, "b@jp", "n@jp", "n@jp", &mut o.rng)
+        .unwrap();
+    let otp = o.last_code_to("a@jp");
+    let e1 = o.input(&id, UserInput::Otp(&wrong(&otp))).unwrap_err();
+    let stored_otp = o.host.store.snapshot();
+    let s2 = o.input(&id, UserInput::Otp(&otp)).unwrap();
+    let code = o.last_code_to("n@jp");
+    let stored_code = o.host.store.snapshot();
+    let s3 = o.input(&id, UserInput::Code(&code)).unwrap();
+    let strings = |records: &[(String, kaigo_seikyu::store::Versioned)]| -> Vec<String> {
+        fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::String(s) => out.push(s.clone()),
+                serde_json::Value::Array(xs) => xs.iter().for_each(|x| walk(x, out)),
+                serde_json::Value::Object(m) => m.values().for_each(|x| walk(x, out)),
+                other => out.push(other.to_string()),
+            }
+        }
+        let mut out = Vec::new();
+        for (_, r) in records {
+            walk(&serde_json::from_slice(&r.value).unwrap(), &mut out);
+        }
+        out
+    };
+    assert!(
+        !strings(&stored_otp)
+            .iter()
+            .any(|s| s.contains(&otp) && s.len() <= 8)
+    );
+    assert!(
+        !strings(&stored_code)
+            .iter()
+            .any(|s| s == &code || s == &otp)
+    );
+    let shown = format!(
+        "{s1}{s2}{s3}{e1}{e1:?}{:?}{:?}",
+        o.host.events.all(),
+        o.host.notices.all()
+    );
+    for secret in [&otp, &wrong(&otp), &code] {
+        assert!(!shown.contains(secret.as_str()), "{secret} shown");
+    }
+}
+
+/// SE-06: a flow answers only to the user ID that started it.
+#[test]
+fn se_06_a_flow_belongs_to_its_user() {
+    let mut o = office(&["a@jp"]);
+    let (id, _) = o.add("b@jp").unwrap();
+    let otp = o.last_code_to("a@jp");
+    let stranger: UserId = "KJ271311111111".parse().unwrap();
+    let refused = o
+        .portal
+        .security_email_input(&stranger, &id, UserInput::Otp(&otp), &mut o.rng);
+    assert_eq!(refused, Err(PortalError::NoSuchFlow));
+    assert_eq!(
+        o.portal.security_email_screen(&stranger, &id),
+        Err(PortalError::NoSuchFlow)
+    );
+    assert!(o.input(&id, UserInput::Otp(&otp)).is_ok());
+}
+
+/// SE-01, SE-02 with SEC-02: two requests racing with the right code on one flow register the
+/// address once; the loser is told the flow is finished.
+#[test]
+fn se_02_racing_codes_register_once() {
+    for seed in 0..8 {
+        let mut o = office(&["a@jp"]);
+        let (id, _) = o.add("b@jp").unwrap();
+        let otp = o.last_code_to("a@jp");
+        o.input(&id, UserInput::Otp(&otp)).unwrap();
+        let code = o.last_code_to("b@jp");
+        let results = race(&o.portal, &o.user, &id, &code, seed);
+        assert_eq!(
+            results.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "{results:?}"
+        );
+        assert!(results.contains(&Err(PortalError::Flow(FlowError::FlowFinished))));
+        assert_eq!(o.list(), ["a@jp", "b@jp"]);
+        assert_eq!(o.events().len(), 1);
+    }
+}
+
+/// Two threads entering `code` on flow `id` at once.
+fn race(
+    portal: &Portal,
+    user: &UserId,
+    id: &FlowId,
+    code: &str,
+    seed: u64,
+) -> Vec<Result<(), PortalError>> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|i| {
+                s.spawn(move || {
+                    let mut rng = StdRng::seed_from_u64(seed * 2 + i);
+                    portal
+                        .security_email_input(user, id, UserInput::Code(code), &mut rng)
+                        .map(|_| ())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("no panic"))
+            .collect()
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The invariants under arbitrary sequences.
+
+const POOL: [&str; 7] = [
+    "m0@jp", "m1@jp", "M2@jp", "m3@jp", "m4@jp", "m5@jp", "m6@jp",
+];
+
+#[derive(Debug, Clone)]
+enum Op {
+    Add { new: usize, mismatch: bool },
+    Change { old: usize, new: usize },
+    Otp { flow: usize, right: bool },
+    Code { flow: usize, right: bool },
+    Back { flow: usize },
+    Select(usize),
+    Delete(usize),
+    Advance(i64),
+    RaceCode { flow: usize },
+}
+
+/// A flow of the sequence, counted from the newest: mostly the newest.
+fn flow() -> impl Strategy<Value = usize> {
+    prop_oneof![6 => Just(0usize), 1 => 0..4usize]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0..POOL.len(), proptest::bool::weighted(0.1)).prop_map(|(new, mismatch)| Op::Add { new, mismatch }),
+        2 => (0..POOL.len(), 0..POOL.len()).prop_map(|(old, new)| Op::Change { old, new }),
+        4 => (flow(), proptest::bool::weighted(0.85)).prop_map(|(flow, right)| Op::Otp { flow, right }),
+        4 => (flow(), proptest::bool::weighted(0.85)).prop_map(|(flow, right)| Op::Code { flow, right }),
+        1 => flow().prop_map(|flow| Op::Back { flow }),
+        2 => (0..POOL.len()).prop_map(Op::Select),
+        2 => (0..POOL.len()).prop_map(Op::Delete),
+        1 => (0..40i64).prop_map(Op::Advance),
+        1 => flow().prop_map(|flow| Op::RaceCode { flow }),
+    ]
+}
+
+/// A flow the sequence started, with the codes its mails delivered.
+struct Started {
+    id: FlowId,
+    otp: Option<String>,
+    code: Option<String>,
+}
+
+impl Office {
+    /// The code of the newest mail, if `result` just mailed one.
+    fn mailed_code(&self, before: usize) -> Option<String> {
+        let all = self.host.outbox.all();
+        all[before..]
+            .iter()
+            .rev()
+            .find(|m| m.subject.ends_with("発行通知(介護保険)"))
+            .map(code_in)
+    }
+
+    /// SE-01 … SE-04: at least one (the office has one), at most five, no duplicate, exactly one
+    /// selected.
+    fn assert_invariants(&self) {
+        let acct = self.portal.account(&self.user).unwrap().unwrap();
+        let list = &acct.security_emails;
+        assert!((1..=5).contains(&list.len()), "{} addresses", list.len());
+        let entries = list.entries();
+        for (i, e) in entries.iter().enumerate() {
+            assert!(
+                entries[..i].iter().all(|p| p.address != e.address),
+                "duplicate {}",
+                e.address
+            );
+        }
+        let selected = list.selected().expect("one selected");
+        assert_eq!(entries.iter().filter(|e| &e.address == selected).count(), 1);
+    }
+}
+
+impl Office {
+    /// One step of the sequence; returns its result and the index of the flow it acted on.
+    fn run(
+        &mut self,
+        op: &Op,
+        flows: &mut Vec<Started>,
+    ) -> Result<(Result<(), PortalError>, Option<usize>), TestCaseError> {
+        // `i` counts from the newest flow, which most sequences act on.
+        let target = |i: usize| (!flows.is_empty()).then(|| flows.len() - 1 - i % flows.len());
+        let user = self.user;
+        Ok(match *op {
+            Op::Add { new, mismatch } => {
+                let confirm = if mismatch { "x@jp" } else { POOL[new] };
+                let r =
+                    self.portal
+                        .security_email_add_start(&user, POOL[new], confirm, &mut self.rng);
+                (
+                    r.map(|(id, _)| {
+                        flows.push(Started {
+                            id,
+                            otp: None,
+                            code: None,
+                        })
+                    }),
+                    Some(flows.len().saturating_sub(1)),
+                )
+            }
+            Op::Change { old, new } => {
+                let list = self.list();
+                let old = &list[old % list.len()];
+                let r = self.portal.security_email_change_start(
+                    &user,
+                    old,
+                    POOL[new],
+                    POOL[new],
+                    &mut self.rng,
+                );
+                (
+                    r.map(|(id, _)| {
+                        flows.push(Started {
+                            id,
+                            otp: None,
+                            code: None,
+                        })
+                    }),
+                    Some(flows.len().saturating_sub(1)),
+                )
+            }
+            Op::Otp { flow, right } | Op::Code { flow, right } => match target(flow) {
+                None => (Ok(()), None),
+                Some(i) => {
+                    let f = &flows[i];
+                    let input = match op {
+                        Op::Otp { .. } => f.otp.clone().unwrap_or_else(|| "000000".into()),
+                        _ => f.code.clone().unwrap_or_else(|| "0000".into()),
+                    };
+                    let entered = if right { input } else { wrong(&input) };
+                    let typed = match op {
+                        Op::Otp { .. } => UserInput::Otp(&entered),
+                        _ => UserInput::Code(&entered),
+                    };
+                    (
+                        self.portal
+                            .security_email_input(&user, &f.id, typed, &mut self.rng)
+                            .map(|_| ()),
+                        Some(i),
+                    )
+                }
+            },
+            Op::Back { flow } => match target(flow) {
+                None => (Ok(()), None),
+                Some(i) => (
+                    self.portal
+                        .security_email_input(&user, &flows[i].id, UserInput::Back, &mut self.rng)
+                        .map(|_| ()),
+                    Some(i),
+                ),
+            },
+            Op::Select(i) => (
+                self.portal
+                    .security_email_select(&user, POOL[i])
+                    .map(|_| ()),
+                None,
+            ),
+            Op::Delete(i) => (
+                self.portal
+                    .security_email_delete(&user, POOL[i])
+                    .map(|_| ()),
+                None,
+            ),
+            Op::Advance(minutes) => {
+                self.host.clock.advance(TimeDelta::minutes(minutes));
+                (Ok(()), None)
+            }
+            Op::RaceCode { flow } => match target(flow) {
+                None => (Ok(()), None),
+                Some(i) => {
+                    let code = flows[i].code.clone().unwrap_or_else(|| "0000".into());
+                    let seed = self.host.outbox.all().len() as u64;
+                    let results = race(&self.portal, &user, &flows[i].id, &code, seed);
+                    prop_assert!(
+                        results.iter().filter(|r| r.is_ok()).count() <= 1,
+                        "{:?}",
+                        results
+                    );
+                    (
+                        results
+                            .into_iter()
+                            .find(|r| r.is_ok())
+                            .unwrap_or(Err(PortalError::NoSuchFlow)),
+                        Some(i),
+                    )
+                }
+            },
+        })
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// SE-01, SE-02, SE-03, SE-04 (with SEC-02): over arbitrary sequences of add, change, delete,
+    /// select, code entries, `戻る`, clock moves and two requests racing on one flow, the list of an
+    /// office that has one never has 0 or more than 5 addresses, never a duplicate, always exactly
+    /// one selected; and every refusal leaves the list as it was.
+    #[test]
+    fn se_01_to_04_list_invariants_hold_under_any_sequence(
+        initial in 1..=5usize,
+        ops in proptest::collection::vec(op(), 1..60),
+    ) {
+        let mut o = office(&POOL[..initial]);
+        let mut flows: Vec<Started> = Vec::new();
+        for op in &ops {
+            let before = o.list();
+            let mails = o.host.outbox.all().len();
+            let (result, acted) = o.run(op, &mut flows)?;
+            // The code a step just mailed belongs to the flow it acted on.
+            if let (Some(code), Some(f)) = (o.mailed_code(mails), acted.and_then(|i| flows.get_mut(i))) {
+                if code.len() == 6 {
+                    f.otp = Some(code);
+                    f.code = None;
+                } else {
+                    f.code = Some(code);
+                }
+            }
+            if result.is_err() {
+                prop_assert_eq!(o.list(), before, "a refusal changed the list: {:?}", result);
+            }
+            o.assert_invariants();
+        }
+    }
+}

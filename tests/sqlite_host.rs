@@ -1,0 +1,731 @@
+//! The SQLite reference host (`examples/sqlite_host/`): the port conformance kit on a real
+//! database, connections and processes racing on one file, crashes in the middle of a commit,
+//! and files the host must refuse (SEC-02, SEC-08, VAL-08).
+//!
+//! Child processes are this test binary run again with `KAIGO_SQLITE_CHILD` set (see
+//! [`child_process`]).
+
+#[path = "../examples/sqlite_host/mod.rs"]
+mod sqlite_host;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use kaigo_seikyu::account::Account;
+use kaigo_seikyu::calendar::{YearMonth, utc};
+use kaigo_seikyu::error::PortalError;
+use kaigo_seikyu::mail::{self, Mail};
+use kaigo_seikyu::memory::VirtualClock;
+use kaigo_seikyu::policy::Policy;
+use kaigo_seikyu::portal::Portal;
+use kaigo_seikyu::ports::{Mailer, OfficeRecord, PortError};
+use kaigo_seikyu::secret::CodeKey;
+use kaigo_seikyu::store::{FlowId, FlowKind, Key, Store, StoreError, Write};
+use kaigo_seikyu::testkit::{self, DeliveryLoop};
+use kaigo_seikyu::values::{OfficeNumber, Prefecture, UserId};
+use rusqlite::Connection;
+use sqlite_host::{HostError, Options, Problem, SqliteHost, schema};
+
+const CHILD: &str = "KAIGO_SQLITE_CHILD";
+
+fn clock() -> Arc<VirtualClock> {
+    Arc::new(VirtualClock::new(utc("2026-01-10T10:00:00+09:00")))
+}
+
+fn open(path: &Path) -> SqliteHost {
+    SqliteHost::open(path, clock()).unwrap()
+}
+
+fn temp() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("host.db");
+    (dir, path)
+}
+
+fn flow_key() -> Key {
+    Key::Flow(
+        FlowKind::Reset,
+        "00112233445566778899aabbccddeeff"
+            .parse::<FlowId>()
+            .unwrap(),
+    )
+}
+
+fn account_key() -> Key {
+    Key::Account("KJ131311111111".parse().unwrap())
+}
+
+/// Everything in the file, as text: header fields, schema, then every row of every table.
+fn dump(path: &Path) -> Vec<String> {
+    let conn = Connection::open(path).unwrap();
+    let mut out = Vec::new();
+    for pragma in ["application_id", "user_version"] {
+        out.push(format!(
+            "{pragma}={}",
+            conn.pragma_query_value(None, pragma, |r| r.get::<_, i64>(0))
+                .unwrap()
+        ));
+    }
+    let schema: Vec<(String, String, Option<String>)> = conn
+        .prepare("SELECT type, name, sql FROM sqlite_schema ORDER BY name")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for (kind, name, sql) in &schema {
+        out.push(format!("{kind} {name}: {sql:?}"));
+        if kind == "table" {
+            let mut stmt = conn
+                .prepare(&format!("SELECT * FROM \"{name}\" ORDER BY 1"))
+                .unwrap();
+            let columns = stmt.column_count();
+            let rows = stmt
+                .query_map([], |r| {
+                    (0..columns)
+                        .map(|i| Ok(format!("{:?}", r.get_ref(i)?)))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .unwrap();
+            for row in rows {
+                out.push(format!("  {name}: {}", row.unwrap().join(" | ")));
+            }
+        }
+    }
+    out
+}
+
+/// The SQLite host's delivery loop, as the kit drives it.
+struct Delivery<'a>(&'a SqliteHost);
+
+impl DeliveryLoop for Delivery<'_> {
+    fn deliver(
+        &self,
+        send: &mut dyn FnMut(&Mail) -> Result<(), PortError>,
+    ) -> Result<usize, PortError> {
+        self.0.deliver(|outgoing| send(&outgoing.mail))
+    }
+}
+
+/// This test binary, run again as a child process doing `job` (see [`child_process`]).
+fn child(job: &str) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "child_process",
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD, job)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    cmd
+}
+
+/// The lines a child printed for the parent (prefixed `CHILD:`), and whether it succeeded.
+fn report(child: Child) -> (bool, Vec<String>) {
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The harness may print `test child_process ... ` on the same line before the child's output.
+    let lines = stdout
+        .lines()
+        .filter_map(|l| l.split_once("CHILD:"))
+        .map(|(_, line)| line.to_owned())
+        .collect();
+    if !out.status.success() {
+        eprintln!(
+            "child failed: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    (out.status.success(), lines)
+}
+
+/// The child side. Without `KAIGO_SQLITE_CHILD` (a normal test run) it does nothing. With it:
+/// - `claim PATH N`: claims N management numbers of 2026-01 and prints each;
+/// - `hang PATH`: commits a flow update and an account creation; the test installed a trigger
+///   that never returns on the account, so the process is stuck in the middle of the commit;
+/// - `open PATH`: opens the file and prints the error it gets.
+#[test]
+fn child_process() {
+    let Ok(job) = std::env::var(CHILD) else {
+        return;
+    };
+    // Never outlive a parent that failed to end us (a crash at this point is fine too).
+    std::thread::spawn(|| {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        std::process::abort();
+    });
+    let args: Vec<&str> = job.split('\t').collect();
+    let say = |line: String| {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "CHILD:{line}").unwrap();
+        out.flush().unwrap();
+    };
+    match args[..] {
+        ["claim", path, n] => {
+            let host = open(Path::new(path));
+            let month = Key::Sequence(YearMonth::new(2026, 1).unwrap());
+            for _ in 0..n.parse::<usize>().unwrap() {
+                say(testkit::claim_next(&host, &month).unwrap().to_string());
+            }
+        }
+        ["hang", path] => {
+            let host = open(Path::new(path));
+            say("committing".into());
+            let r = host.commit(&[
+                Write::Put {
+                    key: flow_key(),
+                    expected: Some(1),
+                    value: b"flow v2".to_vec(),
+                },
+                Write::Put {
+                    key: account_key(),
+                    expected: None,
+                    value: b"account v1".to_vec(),
+                },
+            ]);
+            say(format!("returned {r:?}"));
+        }
+        ["open", path] => say(SqliteHost::open(Path::new(path), clock())
+            .map(drop)
+            .unwrap_err()
+            .to_string()),
+        _ => panic!("unknown job {job:?}"),
+    }
+}
+
+/// SEC-02, VAL-08: the kit's store contracts on SQLite, with the threads spread over two hosts
+/// (two connection pools) on one file: compare-and-swap, one winner of racing saves, no lost
+/// update, gap-free sequence numbers.
+#[test]
+fn sqlite_store_passes_the_kit_over_two_connections() {
+    let (_dir, path) = temp();
+    let (a, b) = (open(&path), open(&path));
+    testkit::store(&[&a, &b]).unwrap();
+    // The operator's view of the sequence: the kit's months, last number and version.
+    let conn = Connection::open(&path).unwrap();
+    let rows: Vec<(String, i64, i64)> = conn
+        .prepare("SELECT month, last, version FROM sequences ORDER BY month")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        rows,
+        [("100001".to_owned(), 8, 8), ("100002".to_owned(), 1, 1)]
+    );
+}
+
+/// SEC-08 and the other ports on SQLite: the outbox table and its delivery loop, notices, events,
+/// the ledger and session revocations.
+#[test]
+fn sqlite_ports_pass_the_kit() {
+    let (_dir, path) = temp();
+    let host = open(&path);
+    testkit::mailer_outbox(&host, &Delivery(&host)).unwrap();
+    testkit::notice_board(&host, &|office| Ok(host.notices_for(office)?)).unwrap();
+    testkit::audit_log(&host, &|| Ok(host.events()?)).unwrap();
+    let office = OfficeRecord {
+        number: "27A1234567".parse().unwrap(),
+        name: "訪問介護ステーション「さくら」".into(),
+        postal_address: "大阪府大阪市北区".into(),
+        phone: "06-0000-0000".into(),
+        billing: vec![Prefecture::OSAKA, Prefecture::TOKYO],
+    };
+    host.insert_office(&office).unwrap();
+    let absent: OfficeNumber = "1311111111".parse().unwrap();
+    testkit::office_ledger(&host, &[office], &[absent]).unwrap();
+    testkit::sessions(&host).unwrap();
+    let user: UserId = "KJ0101A7000001".parse().unwrap();
+    assert_eq!(
+        host.sessions_revoked_at(&user).unwrap(),
+        Some(utc("2026-01-10T10:00:00+09:00"))
+    );
+}
+
+/// VAL-08 across processes: two processes claiming management numbers of one month on one file
+/// get 1..=2N between them, each number once.
+#[test]
+fn two_processes_claim_gap_free_numbers() {
+    let (_dir, path) = temp();
+    drop(open(&path));
+    let job = format!("claim\t{}\t15", path.display());
+    let children: Vec<Child> = (0..2).map(|_| child(&job).spawn().unwrap()).collect();
+    let mut numbers = Vec::new();
+    for c in children {
+        let (ok, lines) = report(c);
+        assert!(ok);
+        numbers.extend(lines.iter().map(|l| l.parse::<u32>().unwrap()));
+    }
+    let distinct: BTreeSet<u32> = numbers.iter().copied().collect();
+    assert_eq!(numbers.len(), 30);
+    assert_eq!(distinct, (1..=30).collect());
+}
+
+/// A child process, killed (SIGKILL) and reaped when dropped, also when the test fails.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+/// A flow v1 in a fresh file, closed so the file holds everything.
+fn file_with_a_flow() -> (tempfile::TempDir, PathBuf) {
+    let (dir, path) = temp();
+    open(&path)
+        .commit(&[Write::Put {
+            key: flow_key(),
+            expected: None,
+            value: b"flow v1".to_vec(),
+        }])
+        .unwrap();
+    (dir, path)
+}
+
+/// SEC-02: a commit that fails after its first write (a trigger aborts the second) drops its
+/// transaction before `COMMIT`: the file is exactly as before, and the commit reports the file.
+#[test]
+fn a_transaction_dropped_before_commit_leaves_the_file_as_before() {
+    let (_dir, path) = file_with_a_flow();
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER crash BEFORE INSERT ON records WHEN NEW.key GLOB 'account/*'
+             BEGIN SELECT RAISE(ABORT, 'injected crash in the middle of the commit'); END;",
+        )
+        .unwrap();
+    let before = dump(&path);
+    let host = open(&path);
+    let result = host.commit(&[
+        Write::Put {
+            key: flow_key(),
+            expected: Some(1),
+            value: b"flow v2".to_vec(),
+        },
+        Write::Put {
+            key: account_key(),
+            expected: None,
+            value: b"account v1".to_vec(),
+        },
+    ]);
+    let Err(StoreError::Unavailable(message)) = result else {
+        panic!("{result:?}")
+    };
+    assert!(
+        message.contains(&path.display().to_string()) && message.contains("injected crash"),
+        "{message}"
+    );
+    assert_eq!(dump(&path), before);
+    assert_eq!(host.load(&flow_key()).unwrap().unwrap().value, b"flow v1");
+}
+
+/// SEC-02: a process killed in the middle of a commit (its first write done, the second stuck in
+/// a trigger) leaves the database file byte for byte as before; the next open recovers, reads the
+/// old state, and the same commit then succeeds.
+#[test]
+fn a_process_killed_mid_commit_leaves_the_file_as_before() {
+    let (_dir, path) = file_with_a_flow();
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "CREATE VIEW forever AS
+                 WITH RECURSIVE n(i) AS (VALUES (1) UNION ALL SELECT i + 1 FROM n) SELECT i FROM n;
+             CREATE TRIGGER hang BEFORE INSERT ON records WHEN NEW.key GLOB 'account/*'
+             BEGIN SELECT count(*) FROM forever; END;",
+        )
+        .unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let before = dump(&path);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        bytes,
+        "reading changed the file"
+    );
+
+    let mut c = Killed(child(&format!("hang\t{}", path.display())).spawn().unwrap());
+    let mut lines = BufReader::new(c.0.stdout.take().unwrap()).lines();
+    assert!(lines.any(|l| l.unwrap().ends_with("CHILD:committing")));
+    // Wait until the child holds the write lock: it is inside the commit, and will not leave it.
+    let probe = Connection::open(&path).unwrap();
+    probe.busy_timeout(std::time::Duration::ZERO).unwrap();
+    let locked = (0..2000).any(|_| {
+        let busy = probe.execute_batch("BEGIN IMMEDIATE; ROLLBACK;").is_err();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        busy
+    });
+    assert!(locked, "the child never took the write lock");
+    std::thread::sleep(std::time::Duration::from_millis(100)); // let it reach the trigger
+    drop((c, probe));
+
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        bytes,
+        "the database file changed"
+    );
+    assert_eq!(dump(&path), before);
+    let host = open(&path);
+    assert_eq!(host.load(&flow_key()).unwrap().unwrap().version, 1);
+    assert!(host.load(&account_key()).unwrap().is_none());
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("DROP TRIGGER hang")
+        .unwrap();
+    host.commit(&[
+        Write::Put {
+            key: flow_key(),
+            expected: Some(1),
+            value: b"flow v2".to_vec(),
+        },
+        Write::Put {
+            key: account_key(),
+            expected: None,
+            value: b"account v1".to_vec(),
+        },
+    ])
+    .unwrap();
+}
+
+/// The driver on SQLite, across a reopen: an account created by one "run" is found by the next,
+/// a second creation is refused, and queued mails are delivered to `.eml` files once.
+#[test]
+fn a_second_run_sees_the_first_runs_data_and_mail_goes_to_eml_files() {
+    let (dir, path) = temp();
+    let user: UserId = "KJ131311111111".parse().unwrap();
+    let to = "mailforsecurity-001@jp".parse().unwrap();
+    let portal = |host: &SqliteHost| {
+        Portal::new(
+            host.ports(),
+            Policy::insecure_fast_hashing(),
+            CodeKey::from_bytes([7; 32]),
+        )
+    };
+    {
+        let host = open(&path);
+        let portal = portal(&host);
+        let hash = portal.hash_secret(b"Initial-Pass1", &mut rand::rng());
+        portal.create_account(Account::new(user, hash)).unwrap();
+        host.enqueue(mail::confirmation_code_mail(&to, &"0123".parse().unwrap()))
+            .unwrap();
+    }
+    let host = open(&path);
+    let portal = portal(&host);
+    assert_eq!(portal.account(&user).unwrap().unwrap().user_id, user);
+    let again = Account::new(user, portal.hash_secret(b"x", &mut rand::rng()));
+    assert!(matches!(
+        portal.create_account(again),
+        Err(PortalError::Store(StoreError::Conflict))
+    ));
+    assert!(
+        host.last_mail_to(&to)
+            .unwrap()
+            .unwrap()
+            .body
+            .contains("0123")
+    );
+
+    let outbox = dir.path().join("mail");
+    assert_eq!(host.deliver_outbox(&outbox).unwrap(), 1);
+    assert_eq!(host.deliver_outbox(&outbox).unwrap(), 0, "delivered once");
+    let eml = std::fs::read_to_string(outbox.join("0000000001.eml")).unwrap();
+    assert!(eml.contains("\r\nTo: mailforsecurity-001@jp\r\n"), "{eml}");
+    assert!(
+        eml.contains("\r\nSubject: 確認コード発行通知(介護保険)\r\n"),
+        "{eml}"
+    );
+    assert!(
+        eml.contains("\r\n\r\n介護電子請求受付システムからのお知らせです。\r\n"),
+        "{eml}"
+    );
+    assert!(
+        eml.contains("\r\n0123\r\n")
+            && !eml.contains("\n\n")
+            && !eml.replace("\r\n", "").contains('\n')
+    );
+}
+
+/// An older schema is migrated on open, in one transaction, keeping its data.
+#[test]
+fn an_older_schema_is_migrated_keeping_its_data() {
+    let (_dir, path) = temp();
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+    conn.pragma_update(None, "user_version", 1).unwrap();
+    conn.pragma_update(None, "application_id", schema::APPLICATION_ID)
+        .unwrap();
+    conn.execute(
+        "INSERT INTO records (key, version, value) VALUES ('sequence/202601', 3, '3')",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let host = open(&path);
+    assert_eq!(
+        host.load(&Key::Sequence(YearMonth::new(2026, 1).unwrap()))
+            .unwrap()
+            .unwrap()
+            .version,
+        3
+    );
+    let conn = Connection::open(&path).unwrap();
+    assert_eq!(
+        conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
+            .unwrap(),
+        schema::latest()
+    );
+    assert_eq!(
+        conn.query_row("SELECT last FROM sequences", [], |r| r.get::<_, i64>(0))
+            .unwrap(),
+        3
+    );
+}
+
+/// Opens a file the host must refuse: the error names the file and the problem, and the file
+/// is byte for byte as before.
+fn refused(path: &Path) -> HostError {
+    let bytes = std::fs::read(path).unwrap();
+    let err = SqliteHost::open(path, clock()).unwrap_err();
+    assert_eq!(err.path, path);
+    assert!(
+        err.to_string()
+            .starts_with(&format!("{}: ", path.display())),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(path).unwrap(),
+        bytes,
+        "the refused file was changed"
+    );
+    err
+}
+
+/// A file that is not SQLite at all.
+#[test]
+fn a_file_that_is_not_sqlite_is_refused() {
+    let (_dir, path) = temp();
+    std::fs::write(
+        &path,
+        "From: someone\r\nSubject: not a database\r\n\r\nhello\r\n".repeat(100),
+    )
+    .unwrap();
+    let err = refused(&path);
+    assert_eq!(err.problem, Problem::NotADatabase, "{err}");
+    assert!(err.to_string().contains("not a SQLite database"));
+}
+
+/// A database of this host damaged on disk.
+#[test]
+fn a_corrupt_database_is_refused() {
+    let (_dir, path) = temp();
+    let host = open(&path);
+    for i in 0..200u64 {
+        let key = Key::Flow(FlowKind::Login, format!("{i:032x}").parse().unwrap());
+        host.commit(&[Write::Put {
+            key,
+            expected: None,
+            value: vec![b'x'; 300],
+        }])
+        .unwrap();
+    }
+    drop(host);
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.len() > 4 * 4096);
+    bytes[2 * 4096..4 * 4096].fill(0xa5);
+    std::fs::write(&path, &bytes).unwrap();
+    let err = refused(&path);
+    assert!(matches!(err.problem, Problem::Corrupt(_)), "{err}");
+}
+
+/// A SQLite database of another application: tables without our application_id, or another id.
+#[test]
+fn a_foreign_database_is_refused() {
+    let (_dir, path) = temp();
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT);")
+        .unwrap();
+    let err = refused(&path);
+    assert!(matches!(err.problem, Problem::Foreign(_)), "{err}");
+    assert!(err.to_string().contains("another application"));
+
+    let (_dir, path) = temp();
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "application_id", 0x1234)
+        .unwrap();
+    assert!(matches!(refused(&path).problem, Problem::Foreign(m) if m.contains("0x00001234")));
+}
+
+/// A file written by a newer version of the host.
+#[test]
+fn a_newer_schema_is_refused() {
+    let (_dir, path) = temp();
+    drop(open(&path));
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let err = refused(&path);
+    assert_eq!(
+        err.problem,
+        Problem::NewerSchema {
+            found: 99,
+            supported: schema::latest()
+        }
+    );
+    assert!(err.to_string().contains("upgrade the host"), "{err}");
+}
+
+/// A read-only file. Root writes through file permissions, so as root the check runs in a child
+/// process as the unprivileged user `nobody`.
+#[cfg(unix)]
+#[test]
+fn a_read_only_file_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::process::CommandExt as _;
+    let (dir, path) = temp();
+    drop(open(&path));
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let message = if std::fs::OpenOptions::new().write(true).open(&path).is_err() {
+        let err = refused(&path);
+        assert_eq!(err.problem, Problem::ReadOnly);
+        err.to_string()
+    } else {
+        let spawned = child(&format!("open\t{}", path.display()))
+            .uid(65534)
+            .gid(65534)
+            .spawn();
+        let Ok(nobody) = spawned else {
+            // E.g. this binary is in a directory `nobody` may not enter.
+            eprintln!("skipped: privileged, and cannot run as `nobody`: {spawned:?}");
+            return;
+        };
+        let (ok, lines) = report(nobody);
+        assert!(ok, "the child as nobody failed");
+        lines.concat()
+    };
+    assert_eq!(
+        message,
+        format!(
+            "{}: the file is read-only; nothing was written",
+            path.display()
+        )
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+}
+
+/// A full disk (here: the size limit, which SQLite reports as a full disk) in the middle of a
+/// commit: the commit fails naming the file and the problem, and nothing of it is written.
+#[test]
+fn a_full_disk_writes_nothing() {
+    let (_dir, path) = temp();
+    let options = Options {
+        max_size: Some(256 * 1024),
+        ..Options::default()
+    };
+    let host = SqliteHost::open_with(&path, clock(), options).unwrap();
+    host.commit(&[Write::Put {
+        key: flow_key(),
+        expected: None,
+        value: b"flow v1".to_vec(),
+    }])
+    .unwrap();
+    let before = dump(&path);
+    let result = host.commit(&[
+        Write::Put {
+            key: flow_key(),
+            expected: Some(1),
+            value: b"flow v2".to_vec(),
+        },
+        Write::Put {
+            key: account_key(),
+            expected: None,
+            value: vec![0; 1024 * 1024],
+        },
+    ]);
+    assert_eq!(
+        result,
+        Err(StoreError::Unavailable(format!(
+            "{}: the disk is full (or the database's size limit is reached); nothing was written",
+            path.display()
+        )))
+    );
+    assert_eq!(dump(&path), before);
+    let huge = Mail {
+        to: "a@jp".parse().unwrap(),
+        subject: "大".into(),
+        body: "あ".repeat(200_000),
+    };
+    assert!(host.enqueue(huge).unwrap_err().0.contains("disk is full"));
+    assert_eq!(dump(&path), before);
+}
+
+/// VAL-08 through the driver on SQLite: offices applying for a reissue at the same time each get
+/// a management number, gap-free; after a reopen (a second run) numbering goes on from there.
+#[test]
+fn reissue_applications_on_sqlite_get_gap_free_numbers_across_runs() {
+    use kaigo_seikyu::reissue::{Applicant, ApplicationForm, Input, Reissue};
+    let (_dir, path) = temp();
+    let apply = |host: &SqliteHost, i: usize| -> String {
+        let portal = Portal::new(
+            host.ports(),
+            Policy::insecure_fast_hashing(),
+            CodeKey::from_bytes([7; 32]),
+        );
+        let (office, notify) = (format!("13111111{i:02}"), format!("office{i}@jp"));
+        host.insert_office(&OfficeRecord {
+            number: office.parse().unwrap(),
+            name: format!("請求事業所{i}"),
+            postal_address: "東京都千代田区霞が関1-1-1".into(),
+            phone: "03-0000-0000".into(),
+            billing: vec![Prefecture::TOKYO],
+        })
+        .unwrap();
+        let form = ApplicationForm {
+            applicant: Applicant::Office,
+            office_number: &office,
+            notify: &notify,
+            notify_confirm: &notify,
+        };
+        let mut rng = rand::rng();
+        let (id, _) = portal.reissue_start(&form, &mut rng).unwrap();
+        let mail = host
+            .last_mail_to(&notify.parse().unwrap())
+            .unwrap()
+            .unwrap();
+        let code = mail.body.lines().nth(4).unwrap().to_owned();
+        portal
+            .reissue_input(&id, Input::EnterCode(&code), &mut rng)
+            .unwrap();
+        portal.reissue_input(&id, Input::Submit, &mut rng).unwrap();
+        let Reissue::Done(done) = portal.reissue_state(&id).unwrap() else {
+            panic!("office {office}: not received")
+        };
+        done.number().to_string()
+    };
+    let first_run = open(&path);
+    let numbers: BTreeSet<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                s.spawn({
+                    let host = &first_run;
+                    move || apply(host, i)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let want: BTreeSet<String> = (1..=4).map(|n| format!("U2026010000{n:02}")).collect();
+    assert_eq!(numbers, want);
+    drop(first_run);
+    assert_eq!(apply(&open(&path), 4), "U202601000005");
+}
