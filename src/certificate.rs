@@ -92,7 +92,7 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::{Instant, date_of, format_plain, start_of};
 use crate::effect::{Effect, Event, EventKind};
 use crate::error::{FlowError, PortalError};
-use crate::mail::Notice;
+use crate::mail::{self, Notice};
 use crate::policy::{FeeSchedule, Policy};
 use crate::portal::{Cx, Portal, Step};
 use crate::screen::Screen;
@@ -162,11 +162,9 @@ const MADE_ON_LABEL: &str = "作成日";
 
 /// [D] FEE-05: the renewal お知らせ and the message on 【証明書】.
 const RENEWAL_TITLE: &str = "介護保険証明書更新のお知らせ";
-const GREETING: &str = "介護電子請求受付システムからのお知らせです。";
 const RENEWAL_APPROACHING: &str = "介護保険証明書の有効終了年月日が近づいています。";
 /// The request both the お知らせ and the message end with.
 const RENEWAL_REQUEST: &str = "証明書の更新申請（発行申請）を行ってください。";
-const AUTO_NOTICE: &str = "本お知らせはシステムが自動的に送信しております。";
 
 // ---------------------------------------------------------------------------------------------
 // The fee notice (FEE-02, FEE-03, CAL-03, CAL-06).
@@ -494,20 +492,19 @@ pub fn renewal_notice(
     certificate: &Certificate,
     fee_notice: Option<&FeeNotice>,
 ) -> Notice {
-    let mut paragraphs = vec![
-        [GREETING, RENEWAL_APPROACHING].join("\n"),
-        format!("[{OFFICE_NUMBER_LABEL}]\n{office}"),
-        format!("[有効終了年月日]\n{}", format_plain(certificate.end_date)),
-        format!("有効終了年月日までに、【証明書】画面から{RENEWAL_REQUEST}"),
-    ];
-    if let Some(n) = fee_notice {
-        paragraphs.push(n.marked_lines().join("\n"));
-    }
-    paragraphs.push(AUTO_NOTICE.to_owned());
-    Notice {
-        title: RENEWAL_TITLE.to_owned(),
-        body: paragraphs.join("\n\n"),
-    }
+    let request = format!("有効終了年月日までに、【証明書】画面から{RENEWAL_REQUEST}");
+    let fee = fee_notice.map(|n| n.marked_lines().join("\n"));
+    let mut paragraphs = vec![request.as_str()];
+    paragraphs.extend(fee.as_deref());
+    mail::framed_notice(
+        RENEWAL_TITLE,
+        RENEWAL_APPROACHING,
+        &[
+            ("[事業所番号]", office.as_str()),
+            ("[有効終了年月日]", &format_plain(certificate.end_date)),
+        ],
+        &paragraphs,
+    )
 }
 
 /// The FEE-05 message on 【証明書】 for a certificate in its renewal period ([D]).

@@ -124,9 +124,6 @@ pub enum FlowError {
     /// FEE-04: `発行申請を行う前に` has not been read.
     #[error("the precautions must be read before applying")]
     PrecautionsNotRead,
-    /// FEE-03: within the notice window the old fee needs consent in the dialog.
-    #[error("consent to the pre-change fee is required")]
-    ConsentRequired,
     /// The account does not exist or cannot use this flow.
     #[error("no such account")]
     NoSuchAccount,
@@ -205,9 +202,6 @@ impl FlowError {
                 "現在、申請を受け付けることができません。ヘルプデスクへお問い合わせください。"
             }
             FlowError::PrecautionsNotRead => "確認せずに証明書の発行申請は行えません。",
-            FlowError::ConsentRequired => {
-                "変更前の手数料（13,200円）での発行申請に同意してください。"
-            }
             FlowError::NoSuchAccount => "ユーザIDまたはパスワードが正しくありません。",
         };
         text.to_owned()

@@ -37,7 +37,7 @@ use crate::portal::{Cx, Portal, Step, Tx};
 use crate::screen::Screen;
 use crate::security_emails::ListChange;
 use crate::store::{Budget, FlowId, FlowKind, Key};
-use crate::values::{ConfirmationCode, EmailAddress, Password, UserId, password_symbols};
+use crate::values::{ConfirmationCode, EmailAddress, Password, UserId};
 
 /// The step list of the first login, as the source prints it.
 pub const STEPS: &[&str] = &[
@@ -619,22 +619,14 @@ impl FirstLogin {
                 .message("仮パスワードでログインしています。")
                 .message("パスワードを変更するため、【パスワード変更】ボタンを押してください。")
                 .action("パスワード変更"),
-            FirstLogin::ChoosingPassword(_) => {
-                let (min, max) = (policy.password.min_chars, policy.password.max_chars);
-                Screen::new("パスワード変更")
-                    .steps(STEPS, 0)
-                    .message("現在のパスワードと新しいパスワードを入力し、【変更】ボタンを押してください。")
-                    .message("《現在のパスワード》")
-                    .message("《新しいパスワード》")
-                    .message("《新しいパスワード(確認用)》")
-                    .message(format!("パスワードには以下の英数字を{min}文字～{max}文字で入力してください。"))
-                    .message("※英字、数字を少なくとも1文字ずつ含めてください。（記号は任意）")
-                    .message("英字：abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-                    .message("数字：0123456789")
-                    .message(format!("記号：{}", password_symbols()))
-                    .message("ユーザIDと同じパスワードは入力できません。")
-                    .action("変更")
-            }
+            FirstLogin::ChoosingPassword(_) => Screen::new("パスワード変更")
+                .steps(STEPS, 0)
+                .message("現在のパスワードと新しいパスワードを入力し、【変更】ボタンを押してください。")
+                .message("《現在のパスワード》")
+                .message("《新しいパスワード》")
+                .message("《新しいパスワード(確認用)》")
+                .password_rules(&policy.password)
+                .action("変更"),
             FirstLogin::PasswordChanged(_) => Screen::new("処理終了")
                 .steps(STEPS, 0)
                 .message("パスワードの変更を完了しました。")
@@ -653,7 +645,7 @@ impl FirstLogin {
                 .message("メールアドレスの設定を完了しました。")
                 .action("終了"),
             FirstLogin::EnteringSecurityEmail(_) => security_email_entry(STEPS, 2, &[]).action("戻る").action("次へ"),
-            FirstLogin::AwaitingCode(s) => code_screen(STEPS, 3, s, policy),
+            FirstLogin::AwaitingCode(s) => code_screen(STEPS, 3, s.to(), policy),
             FirstLogin::Registered(_) => registered_screen(STEPS, 4),
         }
     }
@@ -916,30 +908,24 @@ pub(crate) fn security_email_entry(
         .message("《セキュリティ用メールアドレス（確認用）》")
 }
 
-/// 【確認コード入力】 (FL-05, GR-05), as the source draws it.
+/// 【確認コード入力】 (FL-05, GR-05, SE-06), as the source draws it: the code went to `to`.
 pub(crate) fn code_screen(
     steps: &'static [&'static str],
     current: usize,
-    state: &AwaitingCode,
+    to: &EmailAddress,
     policy: &Policy,
 ) -> Screen {
     Screen::new("確認コード入力")
         .steps(steps, current)
         .message(format!(
-            "入力されたメールアドレスに誤りがないことを確認するため、確認コードを {} 宛に送信しました。",
-            state.to()
+            "入力されたメールアドレスに誤りがないことを確認するため、確認コードを {to} 宛に送信しました。"
         ))
         .message("メール本文に記載された4桁の数字を半角で入力し、【送信】ボタンを押してください。")
         .message("《確認コード》")
-        .message("※ メールが届くまで数分程度かかる場合があります。")
-        .message(format!("確認コードの有効期間は{}分です。", policy.code_lifetime_minutes))
+        .delivery_notes("確認コード", policy.code_lifetime_minutes)
         .message("しばらく待ってもメールが届かない場合、入力されたメールアドレスに誤りがある可能性があります。")
         .message("その場合、【戻る】ボタンを押して、再度セキュリティ用メールアドレスを設定してください。")
-        .message("また、入力されたメールアドレスに誤りがない場合、以下の原因が考えられます。")
-        .message("・受信制限の設定をしている。")
-        .message("・迷惑メールフォルダ等に移動している。")
-        .message("・メールの受信フォルダ・メールボックス等が容量オーバーになっている。")
-        .message("・プロバイダの通信状況で受信が遅れている。")
+        .mail_trouble("また、入力されたメールアドレスに誤りがない場合、以下の原因が考えられます。")
         .action("戻る")
         .action("送信")
 }

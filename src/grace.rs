@@ -308,7 +308,7 @@ impl Grace {
                 };
                 screen.action("ログアウト").action("戻る").action("次へ")
             }
-            Grace::AwaitingCode(s) => first_login::code_screen(STEPS, 0, s, policy),
+            Grace::AwaitingCode(s) => first_login::code_screen(STEPS, 0, s.to(), policy),
             Grace::Registered(_) => first_login::registered_screen(STEPS, 0),
         }
     }

@@ -244,13 +244,22 @@ impl Body {
 }
 
 /// A お知らせ of our own ([D] texts such as SE-08's) in the templates' frame: the greeting and
-/// `about`, the `[label]` / value blocks, then T3's closing lines and the inquiry block.
-pub(crate) fn framed_notice(title: &str, about: &str, blocks: &[(&str, &str)]) -> Notice {
+/// `about`, the `[label]` / value blocks, the caller's further paragraphs, then T3's closing lines
+/// and the inquiry block.
+pub(crate) fn framed_notice(
+    title: &str,
+    about: &str,
+    blocks: &[(&str, &str)],
+    paragraphs: &[&str],
+) -> Notice {
     let body = blocks
         .iter()
         .fold(Body::new().opening(about), |b, (label, value)| {
             b.block(label, value)
-        })
+        });
+    let body = paragraphs
+        .iter()
+        .fold(body, |b, p| b.para(&[p]))
         .para(&[AUTO_NOTICE, NOTICE_UNKNOWN])
         .inquiry()
         .finish();

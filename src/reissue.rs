@@ -69,6 +69,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use crate::policy::Policy;
 use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 
@@ -106,16 +107,8 @@ const RETURN_ENVELOPE: &str = "なお、国保連合会から返信用封筒の�
 const OFFICE_ONLY: &str = "※ 介護事業所のログイン情報のみ再発行を申請できます。";
 const PROXY_ASK: &str = "代理人のログイン情報を紛失した場合、国保連合会へお問い合わせください。";
 const CHOOSE_PREFECTURE: &str = "請求先都道府県を選択し、【次へ】ボタンを押してください。";
-const MAIL_MAY_TAKE: &str = "※ メールが届くまで数分程度かかる場合があります。";
-const CODE_VALIDITY: &str = "確認コードの有効期間は30分です。";
 const WRONG_ADDRESS: &str = "しばらく待ってもメールが届かない場合、入力されたメールアドレスに誤りがある可能性があります。その場合、【戻る】ボタンを押して、再度ログイン情報再発行申請を行ってください。";
 const CAUSES: &str = "また、入力されたメールアドレスに誤りがない場合、以下の原因が考えられます。";
-const CAUSE_LIST: [&str; 4] = [
-    "・受信制限の設定をしている。",
-    "・迷惑メールフォルダ等に移動している。",
-    "・メールの受信フォルダ・メールボックス等が容量オーバーになっている。",
-    "・プロバイダの通信状況で受信が遅れている。",
-];
 const CONFIRM_CHECK: &str = "内容を確認し、【送信】ボタンを押してください。";
 const OFFICE_NUMBER_CAUTION: &str = "※事業所番号にお間違えがないよう、十分ご注意ください。";
 const DONE: &str = "ログイン情報の再発行申請を完了しました。";
@@ -546,11 +539,11 @@ impl Reissue {
     ///     notify_confirm: "jigyousho@jp",
     /// };
     /// let (id, _) = portal.reissue_start(&form, &mut rand::rng())?;
-    /// let screen = portal.reissue_state(&id)?.screen();
+    /// let screen = portal.reissue_state(&id)?.screen(portal.policy());
     /// assert!(screen.shows("確認コードを jigyousho@jp 宛に送信しました。"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn screen(&self) -> Screen {
+    pub fn screen(&self, policy: &Policy) -> Screen {
         match self {
             Reissue::ChoosingPrefecture(s) => {
                 let choices: Vec<String> =
@@ -570,14 +563,9 @@ impl Reissue {
                     s.particulars.notify
                 ))
                 .message("《確認コード》")
-                .message(MAIL_MAY_TAKE)
-                .message(CODE_VALIDITY)
+                .delivery_notes("確認コード", policy.code_lifetime_minutes)
                 .message(WRONG_ADDRESS)
-                .message(CAUSES)
-                .message(CAUSE_LIST[0])
-                .message(CAUSE_LIST[1])
-                .message(CAUSE_LIST[2])
-                .message(CAUSE_LIST[3])
+                .mail_trouble(CAUSES)
                 .action("戻る")
                 .action("次へ"),
             Reissue::Confirming(s) => Screen::new("送信確認")
@@ -1071,7 +1059,7 @@ impl Portal {
                 ),
             };
             let state = tx.step(FlowKind::Reissue, &id, step)?;
-            Ok((id.clone(), state.screen()))
+            Ok((id.clone(), state.screen(&self.policy)))
         })
     }
 
@@ -1276,7 +1264,7 @@ impl Portal {
             let particulars = state.particulars.clone();
             let step = state.choose(billing, &mut tx.cx(now, rng))?;
             before_code_mail(tx, &particulars, billing, now)?;
-            Ok(tx.step(FlowKind::Reissue, id, step)?.screen())
+            Ok(tx.step(FlowKind::Reissue, id, step)?.screen(&self.policy))
         })
     }
 
@@ -1312,7 +1300,7 @@ impl Portal {
                         .into());
                 }
             };
-            Ok(tx.step(FlowKind::Reissue, id, step)?.screen())
+            Ok(tx.step(FlowKind::Reissue, id, step)?.screen(&self.policy))
         })
     }
 
@@ -1338,7 +1326,7 @@ impl Portal {
             tx.put(Key::Sequence(month), &number.sequence())?;
             tx.put(Key::Application(number), &application)?;
             tx.put(pending, &number)?;
-            Ok(tx.step(FlowKind::Reissue, id, step)?.screen())
+            Ok(tx.step(FlowKind::Reissue, id, step)?.screen(&self.policy))
         })
     }
 }

@@ -68,9 +68,7 @@ use crate::portal::{Cx, Portal, Step};
 use crate::screen::Screen;
 use crate::secret::{CodeDigest, SecretHasher};
 use crate::store::{Budget, FlowId, FlowKind, Key};
-use crate::values::{
-    EmailAddress, OfficeNumber, OneTimePassword, Password, Prefecture, UserId, password_symbols,
-};
+use crate::values::{EmailAddress, OfficeNumber, OneTimePassword, Password, Prefecture, UserId};
 
 /// The step list every screen of the reset shows (source 1.2.2 (2)).
 pub const STEPS: &[&str] = &[
@@ -640,20 +638,7 @@ impl AwaitingOtp {
     }
 
     fn screen(&self, policy: &Policy) -> Screen {
-        Screen::new("ワンタイムパスワード入力")
-            .steps(STEPS, STEP_OTP)
-            .message(format!(
-                "ユーザの本人確認を行うため、ワンタイムパスワードを {} 宛に送信しました。メール本文に記載された6桁の数字を半角で入力し、【次へ】ボタンを押してください。",
-                self.challenge.to
-            ))
-            .message("《ワンタイムパスワード》")
-            .message("※ メールが届くまで数分程度かかる場合があります。")
-            .message(format!("ワンタイムパスワードの有効期間は{}分です。", policy.code_lifetime_minutes))
-            .message("しばらく待ってもメールが届かない場合、以下の原因が考えられます。")
-            .message("・受信制限の設定をしている。")
-            .message("・迷惑メールフォルダ等に移動している。")
-            .message("・メールの受信フォルダ・メールボックス等が容量オーバーになっている。")
-            .message("・プロバイダの通信状況で受信が遅れている。")
+        otp_screen(STEPS, STEP_OTP, &self.challenge.to, policy)
             .message("※ 入力したメールアドレスが、実際に登録済みのセキュリティ用メールアドレスと異なる場合、ワンタイムパスワードは送信されません。")
             .message(format!(
                 "※ 登録済みのセキュリティ用メールアドレスが不明な場合、パスワード等を紛失した方画面で、「{}」を選択してください。",
@@ -720,7 +705,6 @@ impl ChoosingPassword {
     }
 
     fn screen(&self, policy: &Policy) -> Screen {
-        let (min, max) = (policy.password.min_chars, policy.password.max_chars);
         Screen::new("ログイン情報再設定")
             .steps(STEPS, STEP_RESET)
             .message("新しいパスワードを入力し、【変更】ボタンを押してください。")
@@ -728,14 +712,7 @@ impl ChoosingPassword {
             .message("《新しいパスワード》")
             .message("《新しいパスワード（確認用）》")
             .field("セキュリティコード", "（解除されます）")
-            .message(format!(
-                "パスワードには以下の英数字を{min}文字～{max}文字で入力してください。"
-            ))
-            .message("※英字、数字を少なくとも1文字ずつ含めてください。（記号は任意）")
-            .message("英字：abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-            .message("数字：0123456789")
-            .message(format!("記号：{}", password_symbols()))
-            .message("ユーザIDと同じパスワードは入力できません。")
+            .password_rules(&policy.password)
             .action("戻る")
             .action("変更")
     }
@@ -774,6 +751,24 @@ impl Done {
     }
 }
 
+/// The top of 【ワンタイムパスワード入力】 (RS-03, SE-06), as the source draws it: where the OTP
+/// went, its lifetime and the reasons a mail may not arrive. Callers add their notes and buttons.
+pub(crate) fn otp_screen(
+    steps: &'static [&'static str],
+    current: usize,
+    to: &EmailAddress,
+    policy: &Policy,
+) -> Screen {
+    Screen::new("ワンタイムパスワード入力")
+        .steps(steps, current)
+        .message(format!(
+            "ユーザの本人確認を行うため、ワンタイムパスワードを {to} 宛に送信しました。メール本文に記載された6桁の数字を半角で入力し、【次へ】ボタンを押してください。"
+        ))
+        .message("《ワンタイムパスワード》")
+        .delivery_notes("ワンタイムパスワード", policy.code_lifetime_minutes)
+        .mail_trouble("しばらく待ってもメールが届かない場合、以下の原因が考えられます。")
+}
+
 /// The お知らせ `ログイン情報再設定通知` posted to the office when a reset finishes (RS-08), in the
 /// templates' frame. Names the user ID; holds no secret (MAIL-01).
 fn reset_notice(user: &UserId, security_code_cleared: bool) -> Notice {
@@ -786,6 +781,7 @@ fn reset_notice(user: &UserId, security_code_cleared: bool) -> Notice {
         "ログイン情報再設定通知",
         "以下のユーザIDのログイン情報が再設定されました。",
         &[("[ユーザID]", &user.to_string()), ("[再設定内容]", what)],
+        &[],
     )
 }
 

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::values::{PasswordRules, password_symbols};
+
 /// A screen as the source draws it.
 ///
 /// # Example
@@ -63,6 +65,36 @@ impl Screen {
     pub fn action(mut self, label: impl Into<String>) -> Self {
         self.actions.push(label.into());
         self
+    }
+
+    /// The delivery notes of every code entry screen: `※ メールが届くまで数分程度かかる場合があります。`
+    /// and `{term}の有効期間は{minutes}分です。` (the lifetime from the policy).
+    pub(crate) fn delivery_notes(self, term: &str, minutes: u32) -> Self {
+        self.message("※ メールが届くまで数分程度かかる場合があります。")
+            .message(format!("{term}の有効期間は{minutes}分です。"))
+    }
+
+    /// `lead`, then the four reasons the source gives for a mail that does not arrive.
+    pub(crate) fn mail_trouble(self, lead: &str) -> Self {
+        self.message(lead)
+            .message("・受信制限の設定をしている。")
+            .message("・迷惑メールフォルダ等に移動している。")
+            .message("・メールの受信フォルダ・メールボックス等が容量オーバーになっている。")
+            .message("・プロバイダの通信状況で受信が遅れている。")
+    }
+
+    /// The password rules under a new-password field (source 1.2.2 (2) 【ログイン情報再設定】),
+    /// with the policy's length bounds (VAL-06).
+    pub(crate) fn password_rules(self, rules: &PasswordRules) -> Self {
+        self.message(format!(
+            "パスワードには以下の英数字を{}文字～{}文字で入力してください。",
+            rules.min_chars, rules.max_chars
+        ))
+        .message("※英字、数字を少なくとも1文字ずつ含めてください。（記号は任意）")
+        .message("英字：abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        .message("数字：0123456789")
+        .message(format!("記号：{}", password_symbols()))
+        .message("ユーザIDと同じパスワードは入力できません。")
     }
 
     /// Whether any line contains `text`.

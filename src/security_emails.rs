@@ -108,14 +108,6 @@ const ADDRESS_LABEL: &str = "セキュリティ用メールアドレス";
 const ADDRESS_BLOCK: &str = "[セキュリティ用メールアドレス]";
 const CONFIRM_LABEL: &str = "セキュリティ用メールアドレス（確認用）";
 
-/// The reasons a mail may not arrive, shared by the OTP and code screens (source 1.2.1, 1.2.2).
-const MAIL_TROUBLE: [&str; 4] = [
-    "・受信制限の設定をしている。",
-    "・迷惑メールフォルダ等に移動している。",
-    "・メールの受信フォルダ・メールボックス等が容量オーバーになっている。",
-    "・プロバイダの通信状況で受信が遅れている。",
-];
-
 /// What a flow does with the new address once it is proved (SE-06).
 ///
 /// # Example
@@ -494,7 +486,9 @@ impl SecurityEmailSetting {
         match self {
             SecurityEmailSetting::ChoosingAddress(s) => setting_screen(&s.purpose),
             SecurityEmailSetting::AwaitingOtp(s) => otp_screen(s.otp_to(), policy),
-            SecurityEmailSetting::AwaitingCode(s) => code_screen(s.new_address(), policy),
+            SecurityEmailSetting::AwaitingCode(s) => {
+                crate::first_login::code_screen(SETTING_STEPS, 4, s.new_address(), policy)
+            }
             SecurityEmailSetting::Done(s) => done_screen(&s.purpose),
         }
     }
@@ -701,7 +695,7 @@ impl ListChange {
         let mut blocks = vec![("[ユーザID]", user)];
         blocks.extend(self.blocks(false));
         let blocks: Vec<(&str, &str)> = blocks.iter().map(|(l, v)| (*l, v.as_str())).collect();
-        mail::framed_notice(self.title(), self.headline(), &blocks)
+        mail::framed_notice(self.title(), self.headline(), &blocks, &[])
     }
 
     /// The mail to a registered address about a change or delete (SE-08); `None` for an add or a
@@ -880,43 +874,9 @@ fn setting_screen(purpose: &Purpose) -> Screen {
 
 /// 【ワンタイムパスワード入力】 (step 4), as the source prints it for RS without RS's own notes.
 fn otp_screen(to: &EmailAddress, policy: &Policy) -> Screen {
-    Screen::new("ワンタイムパスワード入力")
-        .steps(SETTING_STEPS, 3)
-        .message(format!(
-            "ユーザの本人確認を行うため、ワンタイムパスワードを {to} 宛に送信しました。メール本文に記載された6桁の数字を半角で入力し、【次へ】ボタンを押してください。"
-        ))
-        .message("《ワンタイムパスワード》")
-        .message("※ メールが届くまで数分程度かかる場合があります。")
-        .message(format!("ワンタイムパスワードの有効期間は{}分です。", policy.code_lifetime_minutes))
-        .message("しばらく待ってもメールが届かない場合、以下の原因が考えられます。")
-        .message(MAIL_TROUBLE[0])
-        .message(MAIL_TROUBLE[1])
-        .message(MAIL_TROUBLE[2])
-        .message(MAIL_TROUBLE[3])
+    crate::reset::otp_screen(SETTING_STEPS, 3, to, policy)
         .action("戻る")
         .action("次へ")
-}
-
-/// 【確認コード入力】 (step 5), as the source prints it for the security email.
-fn code_screen(to: &EmailAddress, policy: &Policy) -> Screen {
-    Screen::new("確認コード入力")
-        .steps(SETTING_STEPS, 4)
-        .message(format!(
-            "入力されたメールアドレスに誤りがないことを確認するため、確認コードを {to} 宛に送信しました。"
-        ))
-        .message("メール本文に記載された4桁の数字を半角で入力し、【送信】ボタンを押してください。")
-        .message("《確認コード》")
-        .message("※ メールが届くまで数分程度かかる場合があります。")
-        .message(format!("確認コードの有効期間は{}分です。", policy.code_lifetime_minutes))
-        .message("しばらく待ってもメールが届かない場合、入力されたメールアドレスに誤りがある可能性があります。")
-        .message("その場合、【戻る】ボタンを押して、再度セキュリティ用メールアドレスを設定してください。")
-        .message("また、入力されたメールアドレスに誤りがない場合、以下の原因が考えられます。")
-        .message(MAIL_TROUBLE[0])
-        .message(MAIL_TROUBLE[1])
-        .message(MAIL_TROUBLE[2])
-        .message(MAIL_TROUBLE[3])
-        .action("戻る")
-        .action("送信")
 }
 
 /// 【処理終了】 (step 6).

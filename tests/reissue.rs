@@ -1200,7 +1200,13 @@ fn ri_09_temporary_password_appears_in_the_letter_only() {
             .map(|(k, v)| format!("{k} {}", String::from_utf8_lossy(&v.value))),
     );
     everywhere.extend(screens.iter().map(ToString::to_string));
-    everywhere.push(portal.reissue_state(&id).unwrap().screen().to_string());
+    everywhere.push(
+        portal
+            .reissue_state(&id)
+            .unwrap()
+            .screen(portal.policy())
+            .to_string(),
+    );
     everywhere.push(format!("{:?}", portal.reissue_state(&id).unwrap()));
     everywhere.push(format!(
         "{outcome:?} {letter:?} {:?}",
