@@ -49,6 +49,69 @@
 //! assert_eq!(portal.now(), utc("2026-01-10T10:00:00+09:00"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! ## Example: drive one flow
+//!
+//! The office that lost its password resets it itself (RS, source 1.2.2 (3)): office number and
+//! a registered security email, the one-time password from the mail, a new password.
+//!
+//! ```
+//! use kaigo_seikyu::account::Account;
+//! use kaigo_seikyu::calendar::utc;
+//! use kaigo_seikyu::memory::Embedded;
+//! use kaigo_seikyu::policy::Policy;
+//! use kaigo_seikyu::secret::CodeKey;
+//! use kaigo_seikyu::values::{EmailAddress, UserId};
+//!
+//! let host = Embedded::new(utc("2026-02-15T09:00:00+09:00"));
+//! let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
+//! let mut rng = rand::rng();
+//!
+//! // An office with a registered security email (provisioned by the operator).
+//! let user: UserId = "KJ131311111111".parse()?;
+//! let address: EmailAddress = "mailforsecurity-001@jp".parse()?;
+//! let mut account = Account::new(user, portal.hash_secret(b"Forgotten1", &mut rng));
+//! account.security_emails.add(address.clone(), portal.now())?;
+//! portal.create_account(account)?;
+//!
+//! // 【ログイン情報再設定認証】: office number + security email. The OTP goes to the outbox (T2).
+//! let (flow, screen) = portal.reset_start("1311111111", "mailforsecurity-001@jp", &mut rng)?;
+//! assert_eq!(screen.title, "ワンタイムパスワード入力");
+//!
+//! // The office reads the mail, like a user opening their inbox.
+//! let mail = host.outbox.last_to(&address).expect("the OTP mail");
+//! let otp = mail.body.lines().skip_while(|l| *l != "[ワンタイムパスワード]").nth(1).unwrap();
+//!
+//! // 【ワンタイムパスワード入力】 → 【ログイン情報再設定】 → 【処理終了】.
+//! let screen = portal.reset_enter_otp(&flow, otp, &mut rng)?;
+//! assert!(screen.shows("KJ131311111111")); // the user ID it may have lost (RS-05)
+//! let done = portal.reset_choose_password(&flow, "Sakura2026!", "Sakura2026!", &mut rng)?;
+//! assert_eq!(done.title, "処理終了");
+//!
+//! // The account has the new password; a notice and an event went out; sessions were revoked.
+//! assert!(host.notices.all().iter().any(|(_, n)| n.title == "ログイン情報再設定通知"));
+//! assert_eq!(host.sessions.revoked(), [user]);
+//! // The new password logs in (this bare account is then asked to accept the terms, FL-08).
+//! portal.login("KJ131311111111", "Sakura2026!", &mut rng)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Flows, modules and examples
+//!
+//! | flow | rules | module | example |
+//! | --- | --- | --- | --- |
+//! | login gate | LOGIN | [`login`] | `first_login`, `grace_period` |
+//! | first login of a new office | FL | [`first_login`] | `first_login` |
+//! | grace period of an existing office | GR | [`grace`] | `grace_period` |
+//! | security-email list | SE | [`security_emails`] | `security_emails` |
+//! | lost credentials, login-info reset | LOST, RS | [`lost`], [`reset`] | `reset_login_info` |
+//! | login-info reissue and review | RI | [`reissue`] | `reissue_application` |
+//! | certificate fee | FEE | [`certificate`] | `certificate_fee` |
+//! | all of the above, one day | | | `walkthrough` |
+//!
+//! Run an example with `cargo run --example NAME`. The library never stores anything itself:
+//! every flow lives in the host's [`store::Store`], server-side; a flow id handed to a browser is
+//! a bearer handle to keep in the host's session. See `docs/architecture.md` and `docs/security.md`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
