@@ -59,6 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ports.mailer.enqueue(mail::confirmation_code_mail(
         &to,
         &ConfirmationCode::generate(&mut rng),
+        30,
     ))?;
     ports.notices.post(
         office.number,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::Instant;
 use crate::effect::Effect;
 use crate::error::{FlowError, PortalError};
-use crate::mail::{self, Mail};
+use crate::mail;
 use crate::portal::{Cx, Tx};
 use crate::secret::{IssuedCode, Verification};
 use crate::store::Budget;
@@ -27,16 +27,6 @@ pub struct Challenge<const N: usize> {
     sent: u8,
 }
 
-/// The mail that delivers an `N`-digit code: T1 for 4 digits, T2 for 6.
-fn code_mail<const N: usize>(to: &EmailAddress, code: &Code<N>) -> Mail {
-    // Re-parse into the concrete type; the digits are valid by construction.
-    if N == 4 {
-        mail::confirmation_code_mail(to, &code.reveal().parse().expect("4 digits"))
-    } else {
-        mail::one_time_password_mail(to, &code.reveal().parse().expect("6 digits"))
-    }
-}
-
 impl<const N: usize> Challenge<N> {
     /// Draws a first code for `to`, valid for the policy's code lifetime. Returns the challenge and
     /// the mail effect. A caller that must not mail (RS-03, non-matching address) drops the effect
@@ -44,7 +34,7 @@ impl<const N: usize> Challenge<N> {
     pub fn send<R: CryptoRng + ?Sized>(to: EmailAddress, cx: &mut Cx<'_, R>) -> (Self, Effect) {
         let (code, issued) =
             IssuedCode::issue::<N, R>(cx.rng, cx.hasher, cx.now, cx.policy.code_lifetime());
-        let effect = Effect::Mail(code_mail(&to, &code));
+        let effect = Effect::Mail(mail::code_mail(&to, &code, cx.policy.code_lifetime_minutes));
         (
             Challenge {
                 to,
@@ -68,7 +58,11 @@ impl<const N: usize> Challenge<N> {
             IssuedCode::issue::<N, R>(cx.rng, cx.hasher, cx.now, cx.policy.code_lifetime());
         self.issued = issued;
         self.sent += 1;
-        Ok(Effect::Mail(code_mail(&self.to, &code)))
+        Ok(Effect::Mail(mail::code_mail(
+            &self.to,
+            &code,
+            cx.policy.code_lifetime_minutes,
+        )))
     }
 
     /// Checks an entered code. `Ok(())` when right and in time; otherwise the error, with a wrong
@@ -162,6 +156,34 @@ mod tests {
                 .to_owned(),
             other => panic!("not a mail: {other:?}"),
         }
+    }
+
+    /// CAL-05: the code mail states the policy's lifetime, not a literal: a later release that
+    /// shortens it changes data only.
+    #[test]
+    fn cal_05_code_mail_states_the_policy_lifetime() {
+        let policy = Policy {
+            code_lifetime_minutes: 10,
+            ..Policy::insecure_fast_hashing()
+        };
+        let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([5; 32]));
+        let mut rng = rand::rngs::StdRng::seed_from_u64(12);
+        let now = utc("2026-01-10T10:00:00+09:00");
+        let mut cx = Cx {
+            now,
+            rng: &mut rng,
+            policy: &policy,
+            hasher: &hasher,
+        };
+        let (challenge, effect) = Challenge::<6>::send("a@jp".parse().unwrap(), &mut cx);
+        let Effect::Mail(mail) = effect else {
+            panic!("not a mail")
+        };
+        assert!(
+            mail.body
+                .contains("ワンタイムパスワードの有効期間は10分です。")
+        );
+        assert_eq!(challenge.expires_at(), now + chrono::TimeDelta::minutes(10));
     }
 
     /// RS-04, SEC-04: only the newest code is valid, and a flow sends at most five.

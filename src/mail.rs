@@ -27,8 +27,9 @@
 //! carry a password at all: none of these functions takes one. SEC-01: a [`Mail`]'s `Debug`
 //! prints `body: "***"`, never the body.
 //!
-//! The validity line of T1/T2 states `30分`, the source's wording and the default of
-//! [`Policy::code_lifetime_minutes`](crate::policy::Policy::code_lifetime_minutes).
+//! The validity line of T1/T2 states the lifetime it is given: the flows pass
+//! [`Policy::code_lifetime_minutes`](crate::policy::Policy::code_lifetime_minutes), whose default
+//! gives the source's `30分` (CAL-05).
 //!
 //! # Example
 //! ```
@@ -37,7 +38,7 @@
 //!
 //! let to: EmailAddress = "jigyousho@jp".parse()?;
 //! let code: ConfirmationCode = "9999".parse()?;
-//! let mail = confirmation_code_mail(&to, &code);
+//! let mail = confirmation_code_mail(&to, &code, 30);
 //! assert_eq!(mail.subject, "確認コード発行通知(介護保険)");
 //! assert!(mail.body.contains("[確認コード]\n9999\n"));
 //! assert!(!format!("{mail:?}").contains("9999"));
@@ -48,7 +49,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 use crate::values::{
-    ConfirmationCode, EmailAddress, ManagementNumber, OfficeNumber, OneTimePassword, Prefecture,
+    Code, ConfirmationCode, EmailAddress, ManagementNumber, OfficeNumber, OneTimePassword,
+    Prefecture,
 };
 
 /// A rendered mail, ready for the host's `Mailer`.
@@ -63,7 +65,7 @@ use crate::values::{
 ///
 /// let to: EmailAddress = "mailforsecurity-001@jp".parse()?;
 /// let otp: OneTimePassword = "123456".parse()?;
-/// let mail = one_time_password_mail(&to, &otp);
+/// let mail = one_time_password_mail(&to, &otp, 30);
 /// assert_eq!(mail.to, to);
 /// assert_eq!(
 ///     format!("{mail:?}"),
@@ -295,13 +297,23 @@ pub(crate) fn framed_mail(
     }
 }
 
-/// T1 and T2: the same mail around a different term and code.
-fn code_mail(to: &EmailAddress, term: &str, code: &str) -> Mail {
+/// The mail that delivers an `N`-digit code, valid `lifetime_minutes`: T1 for a 4-digit
+/// 確認コード, T2 for a 6-digit ワンタイムパスワード.
+pub(crate) fn code_mail<const N: usize>(
+    to: &EmailAddress,
+    code: &Code<N>,
+    lifetime_minutes: u32,
+) -> Mail {
+    let term = if N == 4 {
+        CONFIRMATION_CODE
+    } else {
+        ONE_TIME_PASSWORD
+    };
     let body = Body::new()
         .opening(&format!("電子請求受付システムの{term}が発行されました。"))
-        .block(&format!("[{term}]"), code)
+        .block(&format!("[{term}]"), code.reveal())
         .para(&[
-            &format!("{term}の有効期間は30分です。"),
+            &format!("{term}の有効期間は{lifetime_minutes}分です。"),
             &format!("{term}入力画面の操作説明に従い、{term}を入力してください。"),
             INTERRUPTED,
         ])
@@ -381,7 +393,7 @@ fn result_mail(
 ///
 /// let to: EmailAddress = "jigyousho@jp".parse()?;
 /// let code: ConfirmationCode = "0042".parse()?;
-/// let mail = confirmation_code_mail(&to, &code);
+/// let mail = confirmation_code_mail(&to, &code, 30);
 /// assert_eq!(mail.subject, "確認コード発行通知(介護保険)");
 /// assert!(mail.body.starts_with(
 ///     "介護電子請求受付システムからのお知らせです。\n\
@@ -394,8 +406,12 @@ fn result_mail(
 /// ));
 /// # Ok::<(), kaigo_seikyu::values::ValueError>(())
 /// ```
-pub fn confirmation_code_mail(to: &EmailAddress, code: &ConfirmationCode) -> Mail {
-    code_mail(to, CONFIRMATION_CODE, code.reveal())
+pub fn confirmation_code_mail(
+    to: &EmailAddress,
+    code: &ConfirmationCode,
+    lifetime_minutes: u32,
+) -> Mail {
+    code_mail(to, code, lifetime_minutes)
 }
 
 /// T2 `ワンタイムパスワード発行通知(介護保険)`: delivers a 6-digit ワンタイムパスワード to a
@@ -409,14 +425,18 @@ pub fn confirmation_code_mail(to: &EmailAddress, code: &ConfirmationCode) -> Mai
 ///
 /// let to: EmailAddress = "mailforsecurity-001@jp".parse()?;
 /// let otp: OneTimePassword = "999999".parse()?;
-/// let mail = one_time_password_mail(&to, &otp);
+/// let mail = one_time_password_mail(&to, &otp, 30);
 /// assert_eq!(mail.subject, "ワンタイムパスワード発行通知(介護保険)");
 /// assert!(mail.body.contains("[ワンタイムパスワード]\n999999\n"));
 /// assert!(!mail.body.contains("確認コード"));
 /// # Ok::<(), kaigo_seikyu::values::ValueError>(())
 /// ```
-pub fn one_time_password_mail(to: &EmailAddress, otp: &OneTimePassword) -> Mail {
-    code_mail(to, ONE_TIME_PASSWORD, otp.reveal())
+pub fn one_time_password_mail(
+    to: &EmailAddress,
+    otp: &OneTimePassword,
+    lifetime_minutes: u32,
+) -> Mail {
+    code_mail(to, otp, lifetime_minutes)
 }
 
 /// T3 お知らせ `ログイン情報再発行申請受領通知`: the reissue application `number` of `office`
@@ -618,10 +638,10 @@ mod tests {
     }
 
     fn t1() -> Mail {
-        confirmation_code_mail(&to(), &code())
+        confirmation_code_mail(&to(), &code(), 30)
     }
     fn t2() -> Mail {
-        one_time_password_mail(&to(), &otp())
+        one_time_password_mail(&to(), &otp(), 30)
     }
     fn t3() -> Notice {
         reissue_received_notice(&number(), &office(), &to())
@@ -738,7 +758,7 @@ mod tests {
         assert_eq!(lines[8], INTERRUPTED);
         let zero: ConfirmationCode = "0007".parse().unwrap();
         assert!(
-            confirmation_code_mail(&to(), &zero)
+            confirmation_code_mail(&to(), &zero, 30)
                 .body
                 .contains("\n0007\n"),
             "leading zeros kept"
@@ -970,13 +990,13 @@ mod tests {
         for n in 0..10_000u32 {
             let s = format!("{n:04}");
             let c: ConfirmationCode = s.parse().unwrap();
-            check(&reference, &confirmation_code_mail(&to(), &c).body, &s);
+            check(&reference, &confirmation_code_mail(&to(), &c, 30).body, &s);
         }
         let reference = t2().body;
         for n in (0..1_000_000u32).step_by(997).chain([1, 999_999]) {
             let s = format!("{n:06}");
             let c: OneTimePassword = s.parse().unwrap();
-            check(&reference, &one_time_password_mail(&to(), &c).body, &s);
+            check(&reference, &one_time_password_mail(&to(), &c, 30).body, &s);
         }
     }
 

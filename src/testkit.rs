@@ -771,11 +771,13 @@ fn kit_mail(n: usize) -> Result<Mail, Violation> {
         mail::confirmation_code_mail(
             &to,
             &value::<ConfirmationCode>(OUTBOX, &format!("{:04}", n % 10_000))?,
+            30,
         )
     } else {
         mail::one_time_password_mail(
             &to,
             &value::<OneTimePassword>(OUTBOX, &format!("{:06}", n % 1_000_000))?,
+            30,
         )
     })
 }

@@ -197,7 +197,7 @@ fn ri_procedure_1_2_2_4_application_end_to_end() {
     let code = code_for(&host, NOTIFY);
     assert_eq!(
         host.outbox.all()[0],
-        mail::confirmation_code_mail(&addr(NOTIFY), &code.parse().unwrap())
+        mail::confirmation_code_mail(&addr(NOTIFY), &code.parse().unwrap(), 30)
     );
 
     // 手順 6.: 【確認コード入力】: the code, 次へ → 【送信確認】 (RI-05).

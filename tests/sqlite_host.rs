@@ -412,8 +412,12 @@ fn a_second_run_sees_the_first_runs_data_and_mail_goes_to_eml_files() {
         let portal = portal(&host);
         let hash = portal.hash_secret(b"Initial-Pass1", &mut rand::rng());
         portal.create_account(Account::new(user, hash)).unwrap();
-        host.enqueue(mail::confirmation_code_mail(&to, &"0123".parse().unwrap()))
-            .unwrap();
+        host.enqueue(mail::confirmation_code_mail(
+            &to,
+            &"0123".parse().unwrap(),
+            30,
+        ))
+        .unwrap();
     }
     let host = open(&path);
     let portal = portal(&host);

@@ -124,10 +124,18 @@ fn sec_08_outbox_queues_in_order_and_delivers_later() {
     let a = "a@jp".parse().unwrap();
     let b = "b@jp".parse().unwrap();
     outbox
-        .enqueue(mail::confirmation_code_mail(&a, &"1111".parse().unwrap()))
+        .enqueue(mail::confirmation_code_mail(
+            &a,
+            &"1111".parse().unwrap(),
+            30,
+        ))
         .unwrap();
     outbox
-        .enqueue(mail::one_time_password_mail(&b, &"222222".parse().unwrap()))
+        .enqueue(mail::one_time_password_mail(
+            &b,
+            &"222222".parse().unwrap(),
+            30,
+        ))
         .unwrap();
     let queued = outbox.queued();
     assert_eq!(
