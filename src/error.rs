@@ -140,12 +140,16 @@ impl FlowError {
     pub fn message(&self) -> String {
         let text = match self {
             FlowError::Value(v) => return v.message(),
+            FlowError::Locked { until } => {
+                let until = until.with_timezone(&crate::calendar::jst());
+                return format!(
+                    "ログインに連続して失敗したため、ユーザIDがロックされています。{}以降に再度ログインしてください。",
+                    until.format("%Y年%m月%d日 %H:%M:%S")
+                );
+            }
             FlowError::ConfirmationMismatch => "確認用の入力内容が一致しません。",
             FlowError::WrongCredentials => "ユーザIDまたはパスワードが正しくありません。",
             FlowError::WrongSecurityCode => "セキュリティコードが正しくありません。",
-            FlowError::Locked { .. } => {
-                "ログインに連続して失敗したため、ユーザIDがロックされています。30分以上経過してから再度ログインしてください。"
-            }
             FlowError::TemporaryPasswordExpired => {
                 "仮パスワードの有効期限が切れています。再度ログイン情報再発行申請を行ってください。"
             }
@@ -249,5 +253,25 @@ impl PortalError {
                 "システムが混み合っています。しばらく時間をおいてから再度お試しください。".into()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::utc;
+
+    /// LOGIN-02, CAL-05: the locked message names when the lock ends, in JST, to the second (the
+    /// lockout's length is policy data), and says nothing of whether the password was right.
+    #[test]
+    fn login_02_locked_message_names_the_end_and_not_the_password() {
+        let e = FlowError::Locked {
+            until: utc("2026-01-10T01:30:30Z"),
+        };
+        assert_eq!(
+            e.message(),
+            "ログインに連続して失敗したため、ユーザIDがロックされています。2026年01月10日 10:30:30以降に再度ログインしてください。"
+        );
+        assert!(!e.message().contains("パスワード"));
     }
 }

@@ -974,6 +974,32 @@ impl Portal {
         self.reset_apply(id, &input, rng)
     }
 
+    /// `戻る` on any reset screen: the flow ends and 【ログイン情報再設定認証】 is shown again, to
+    /// start over (RS-01). Nothing of any account changes, and budgets already spent stay spent;
+    /// it is the same on every path (RS-03).
+    ///
+    /// # Example
+    /// ```
+    /// # use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+    /// # use kaigo_seikyu::error::PortalError;
+    /// # use rand::SeedableRng;
+    /// # let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+    /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
+    /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    /// let (id, _) = portal.reset_start("1311111111", "a@jp", &mut rng)?;
+    /// let screen = portal.reset_back(&id)?;
+    /// assert_eq!(screen.title, "ログイン情報再設定認証");
+    /// assert_eq!(portal.reset_screen(&id), Err(PortalError::NoSuchFlow));
+    /// # Ok::<(), PortalError>(())
+    /// ```
+    pub fn reset_back(&self, id: &FlowId) -> Result<Screen, PortalError> {
+        self.transact(|tx, _| {
+            tx.flow::<Reset>(FlowKind::Reset, id)?;
+            tx.delete(Key::Flow(FlowKind::Reset, id.clone()));
+            Ok(authentication_screen())
+        })
+    }
+
     /// The current screen of a reset, e.g. to draw it again after an error.
     ///
     /// # Example

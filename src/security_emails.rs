@@ -189,6 +189,8 @@ pub enum SecurityEmailSetting {
 pub struct ChoosingAddress {
     user: UserId,
     purpose: Purpose,
+    /// Codes this flow has mailed so far, kept across `戻る` (SEC-04).
+    sent: u8,
 }
 
 /// Waits for the one-time password mailed (T2) to the selected registered address (step 4).
@@ -211,6 +213,7 @@ pub struct AwaitingOtp {
     purpose: Purpose,
     new: EmailAddress,
     otp: Challenge<6>,
+    sent: u8,
 }
 
 /// Waits for the confirmation code mailed (T1) to the new address (step 5). Only
@@ -233,6 +236,7 @@ pub struct AwaitingCode {
     user: UserId,
     purpose: Purpose,
     code: Challenge<4>,
+    sent: u8,
 }
 
 /// The address was added or changed (step 6). Takes no more input. Only [`AwaitingCode`] builds
@@ -391,7 +395,12 @@ impl SecurityEmailSetting {
     /// assert_eq!(SecurityEmailSetting::choosing(user, Purpose::Add).user(), &user);
     /// ```
     pub fn choosing(user: UserId, purpose: Purpose) -> Self {
-        ChoosingAddress { user, purpose }.into()
+        ChoosingAddress {
+            user,
+            purpose,
+            sent: 0,
+        }
+        .into()
     }
 
     /// The user ID the flow belongs to.
@@ -469,11 +478,31 @@ impl SecurityEmailSetting {
             (SecurityEmailSetting::AwaitingCode(s), Input::EnterCode(code)) => {
                 s.enter_code(&code, account, cx)
             }
-            (SecurityEmailSetting::AwaitingOtp(AwaitingOtp { user, purpose, .. }), Input::Back)
-            | (
-                SecurityEmailSetting::AwaitingCode(AwaitingCode { user, purpose, .. }),
+            (
+                SecurityEmailSetting::AwaitingOtp(AwaitingOtp {
+                    user,
+                    purpose,
+                    sent,
+                    ..
+                }),
                 Input::Back,
-            ) => Ok(Step::to(ChoosingAddress { user, purpose }.into())),
+            )
+            | (
+                SecurityEmailSetting::AwaitingCode(AwaitingCode {
+                    user,
+                    purpose,
+                    sent,
+                    ..
+                }),
+                Input::Back,
+            ) => Ok(Step::to(
+                ChoosingAddress {
+                    user,
+                    purpose,
+                    sent,
+                }
+                .into(),
+            )),
             (state, input) => Err(FlowError::UnexpectedInput {
                 state: state.state_name(),
                 input: input.name(),
@@ -518,18 +547,29 @@ impl ChoosingAddress {
         }
         let selected = list.selected().ok_or(FlowError::NoSecurityEmail)?.clone();
         self.purpose.check(list, &new, cx.now)?;
+        let sent = one_more_code(self.sent, cx.policy)?;
         let (otp, mail) = Challenge::<6>::send(selected, cx);
-        let ChoosingAddress { user, purpose } = self;
+        let ChoosingAddress { user, purpose, .. } = self;
         Ok(Step::to(
             AwaitingOtp {
                 user,
                 purpose,
                 new,
                 otp,
+                sent,
             }
             .into(),
         )
         .with(mail))
+    }
+}
+
+/// SEC-04: one more code mail for a flow that has sent `sent`, or [`FlowError::TooManyCodes`].
+fn one_more_code(sent: u8, policy: &Policy) -> Result<u8, FlowError> {
+    if sent >= policy.max_codes_per_flow {
+        Err(FlowError::TooManyCodes)
+    } else {
+        Ok(sent + 1)
     }
 }
 
@@ -558,11 +598,13 @@ impl AwaitingOtp {
         self.purpose.check(list, &self.new, cx.now)?;
         match self.otp.check(otp, cx) {
             Ok(()) => {
+                let sent = one_more_code(self.sent, cx.policy)?;
                 let (code, mail) = Challenge::<4>::send(self.new, cx);
                 let next = AwaitingCode {
                     user: self.user,
                     purpose: self.purpose,
                     code,
+                    sent,
                 };
                 Ok(Step::to(next.into()).with(mail))
             }
@@ -1153,6 +1195,11 @@ impl Portal {
         self.transact(|tx, now| {
             let flow = load_flow(tx, user, id)?;
             let account = load_account(tx, user)?;
+            if let (SecurityEmailSetting::ChoosingAddress(_), Input::Back) = (&flow, &input) {
+                // `戻る` on the address entry: back to the list; the flow ends.
+                tx.delete(Key::Flow(FlowKind::SecurityEmails, id.clone()));
+                return Ok(list_screen(&account.security_emails));
+            }
             let input = input.clone();
             let is_code = matches!(input, Input::EnterOtp(_) | Input::EnterCode(_));
             let mut cx = tx.cx(now, rng);

@@ -1074,6 +1074,35 @@ fn rs_08_starting_changes_and_locks_nothing() {
     assert!(h.verifies(user, OLD_PASSWORD));
 }
 
+/// RS-01, RS-08: `戻る` on the OTP or the password screen ends the flow and shows
+/// 【ログイン情報再設定認証】 again; no account changes, and the mail budget already spent stays
+/// spent (so going back does not reset SEC-04).
+#[test]
+fn rs_01_back_ends_the_flow_and_changes_nothing() {
+    let h = host();
+    let user = h.account(Prefecture::TOKYO, OFFICE, &[ADDRESS], false);
+    let before = h.raw_account(user);
+    let mut rng = StdRng::seed_from_u64(11);
+    let (id, _) = h.portal.reset_start(OFFICE, ADDRESS, &mut rng).unwrap();
+    let screen = h.portal.reset_back(&id).unwrap();
+    assert_eq!(screen, kaigo_seikyu::reset::authentication_screen());
+    assert_eq!(h.portal.reset_screen(&id), Err(PortalError::NoSuchFlow));
+    assert_eq!(h.portal.reset_back(&id), Err(PortalError::NoSuchFlow));
+    let (id, _) = h.portal.reset_start(OFFICE, ADDRESS, &mut rng).unwrap();
+    h.portal
+        .reset_enter_otp(&id, &h.otp_to(ADDRESS), &mut rng)
+        .unwrap();
+    assert_eq!(
+        h.portal.reset_back(&id).unwrap().title,
+        "ログイン情報再設定認証"
+    );
+    assert_eq!(h.raw_account(user), before);
+    let mails = Key::Budget(Budget::CodeMails(a(ADDRESS)));
+    let window: RateWindow =
+        serde_json::from_slice(&h.host.store.load(&mails).unwrap().unwrap().value).unwrap();
+    assert_eq!(window.count(h.portal.now()), 2);
+}
+
 // ---------------------------------------------------------------------------------------------
 // SEC-02, SEC-04, SEC-07: budgets and races, the same on every path.
 

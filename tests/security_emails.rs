@@ -375,6 +375,57 @@ fn se_06_back_returns_to_the_address_entry() {
     assert_eq!(o.list(), ["a@jp", "right@jp"]);
 }
 
+/// SE-06, SEC-04: `戻る` does not reset the flow's code count: after five code mails, going back
+/// and entering an address again is refused; and `戻る` on the address entry ends the flow and
+/// shows the list.
+#[test]
+fn se_06_sec_04_back_keeps_the_code_count_and_leaves_to_the_list() {
+    let mut o = office(&["a@jp"]);
+    let (id, _) = o.add("b@jp").unwrap();
+    for _ in 0..2 {
+        let otp = o.last_code_to("a@jp");
+        o.input(&id, UserInput::Otp(&otp)).unwrap();
+        o.input(&id, UserInput::Back).unwrap();
+        o.input(
+            &id,
+            UserInput::Address {
+                new: "b@jp",
+                confirm: "b@jp",
+            },
+        )
+        .unwrap();
+    }
+    // Five codes so far: T2, T1, T2, T1, T2. The sixth is refused and nothing is mailed.
+    let otp = o.last_code_to("a@jp");
+    let mails = o.host.outbox.all().len();
+    assert_eq!(
+        o.input(&id, UserInput::Otp(&otp)),
+        Err(PortalError::Flow(FlowError::TooManyCodes))
+    );
+    assert_eq!(o.host.outbox.all().len(), mails);
+    o.input(&id, UserInput::Back).unwrap();
+    assert_eq!(
+        o.input(
+            &id,
+            UserInput::Address {
+                new: "b@jp",
+                confirm: "b@jp"
+            }
+        ),
+        Err(PortalError::Flow(FlowError::TooManyCodes))
+    );
+    let list = o.input(&id, UserInput::Back).unwrap();
+    assert!(
+        list.starts_with("【セキュリティ用メールアドレス一覧】"),
+        "{list}"
+    );
+    assert_eq!(
+        o.portal.security_email_screen(&o.user, &id),
+        Err(PortalError::NoSuchFlow)
+    );
+    assert_eq!(o.list(), ["a@jp"]);
+}
+
 /// SE-06 with SEC-07: wrong entries spend the user ID's hourly budget across flows; past ten
 /// even the right code is refused, until the hour has passed.
 #[test]

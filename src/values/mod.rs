@@ -83,9 +83,6 @@ pub enum ValueError {
     /// VAL-08: a management number is `U` + `YYYYMM` + a 6-digit sequence from 000001.
     #[error("a management number is U, YYYYMM and a 6-digit sequence from 000001")]
     ManagementNumberFormat,
-    /// A security code is 1 to 16 half-width letters, digits or symbols.
-    #[error("a security code is 1 to 16 half-width letters, digits or symbols")]
-    SecurityCodeFormat,
 }
 
 impl ValueError {
@@ -122,9 +119,6 @@ impl ValueError {
                 "ワンタイムパスワードは6桁の数字を半角で入力してください。"
             }
             ValueError::ManagementNumberFormat => "管理番号の形式が正しくありません。",
-            ValueError::SecurityCodeFormat => {
-                "セキュリティコードは16文字以内の半角英数字記号で入力してください。"
-            }
         };
         text.to_owned()
     }
