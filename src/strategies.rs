@@ -88,10 +88,25 @@ pub fn invalid_email_address() -> impl Strategy<Value = String> {
 
 /// A new password that satisfies VAL-06 for `user` under `rules`.
 pub fn valid_password(rules: PasswordRules) -> impl Strategy<Value = Password> {
+    valid_password_text(rules).prop_map(Password::new)
+}
+
+/// The text of a new password that satisfies VAL-06 under `rules`, as a user types it into a
+/// form (the entry points take `&str`; a [`Password`] never shows its text).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{strategies, values::PasswordRules};
+/// use proptest::prelude::*;
+/// proptest!(|(text in strategies::valid_password_text(PasswordRules::default()))| {
+///     prop_assert!((8..=16).contains(&text.chars().count()));
+/// });
+/// ```
+pub fn valid_password_text(rules: PasswordRules) -> impl Strategy<Value = String> {
     let extra = usize::from(rules.min_chars.saturating_sub(2))
         ..=usize::from(rules.max_chars.saturating_sub(2));
     proptest::collection::vec(proptest::char::ranges(allowed_ranges()), extra)
-        .prop_map(|body| Password::new(format!("a1{}", body.into_iter().collect::<String>())))
+        .prop_map(|body| format!("a1{}", body.into_iter().collect::<String>()))
 }
 
 fn allowed_ranges() -> std::borrow::Cow<'static, [std::ops::RangeInclusive<char>]> {
@@ -103,32 +118,43 @@ fn allowed_ranges() -> std::borrow::Cow<'static, [std::ops::RangeInclusive<char>
 /// A password that breaks exactly `clause` of VAL-06 (for [`PasswordClause::SameAsUserId`], the
 /// user ID `KJ131311111111` in any case mix), under the default rules.
 pub fn password_breaking(clause: PasswordClause) -> BoxedStrategy<Password> {
+    password_text_breaking(clause)
+        .prop_map(Password::new)
+        .boxed()
+}
+
+/// The text of a password that breaks exactly `clause` of VAL-06, as a user types it (see
+/// [`password_breaking`]).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{strategies, values::PasswordClause};
+/// use proptest::prelude::*;
+/// proptest!(|(text in strategies::password_text_breaking(PasswordClause::NoDigit))| {
+///     prop_assert!(!text.bytes().any(|b| b.is_ascii_digit()));
+/// });
+/// ```
+pub fn password_text_breaking(clause: PasswordClause) -> BoxedStrategy<String> {
     match clause {
         PasswordClause::Length { .. } => {
-            prop_oneof!["[a-z][0-9][a-z0-9]{0,5}", "[a-z][0-9][a-z0-9]{15,30}"]
-                .prop_map(Password::new)
-                .boxed()
+            prop_oneof!["[a-z][0-9][a-z0-9]{0,5}", "[a-z][0-9][a-z0-9]{15,30}"].boxed()
         }
         PasswordClause::Characters => ("[a-z][0-9][a-z0-9]{5,12}", "[ \"'\\\\ぁ-んＡ-Ｚ]")
-            .prop_map(|(ok, bad)| Password::new(format!("{ok}{bad}")))
+            .prop_map(|(ok, bad)| format!("{ok}{bad}"))
             .boxed(),
-        PasswordClause::NoLetter => "[0-9!#$%&()*+,./:;<=>?@^_`{|}~-]{8,16}"
-            .prop_map(Password::new)
-            .boxed(),
+        PasswordClause::NoLetter => "[0-9!#$%&()*+,./:;<=>?@^_`{|}~-]{8,16}".boxed(),
         PasswordClause::NoDigit => "[a-zA-Z!#$%&()*+,./:;<=>?@^_`{|}~-]{8,16}"
             .prop_filter("needs a letter", |s| {
                 s.bytes().any(|b| b.is_ascii_alphabetic())
             })
-            .prop_map(Password::new)
             .boxed(),
         PasswordClause::SameAsUserId => proptest::collection::vec(any::<bool>(), 14)
             .prop_map(|upper| {
-                let text: String = "kj131311111111"
+                "kj131311111111"
                     .chars()
                     .zip(upper)
                     .map(|(c, u)| if u { c.to_ascii_uppercase() } else { c })
-                    .collect();
-                Password::new(text)
+                    .collect()
             })
             .boxed(),
     }
@@ -136,7 +162,7 @@ pub fn password_breaking(clause: PasswordClause) -> BoxedStrategy<Password> {
 
 /// An instant within two days of one of the policy's dates (grace end, fee notice window, fee
 /// change), often exactly on the boundary or a millisecond either side, in JST.
-pub fn instant_around(policy: &Policy) -> impl Strategy<Value = Instant> {
+pub fn instant_around(policy: &Policy) -> impl Strategy<Value = Instant> + use<> {
     let edges = vec![
         start_of(policy.grace_last_day + TimeDelta::days(1)),
         start_of(policy.fee_notice_window.first),
@@ -193,6 +219,21 @@ mod tests {
             prop_assert_eq!(clause(&letter), Some(PasswordClause::NoLetter));
             prop_assert_eq!(clause(&digit), Some(PasswordClause::NoDigit));
             prop_assert_eq!(clause(&same), Some(PasswordClause::SameAsUserId));
+        }
+
+        /// VAL-06: the texts a user types break the clause their `Password` breaks, or none.
+        #[test]
+        fn val_06_password_texts_as_typed(
+            ok in valid_password_text(PasswordRules::default()),
+            chars in password_text_breaking(PasswordClause::Characters),
+        ) {
+            let user: UserId = "KJ131311111111".parse().unwrap();
+            let rules = PasswordRules::default();
+            prop_assert_eq!(Password::new(ok).check_policy(&user, &rules), Ok(()));
+            prop_assert_eq!(
+                Password::new(chars).check_policy(&user, &rules),
+                Err(crate::values::ValueError::Password(PasswordClause::Characters))
+            );
         }
 
         /// CAL-02: instants around the grace end fall on both sides of it.

@@ -1,0 +1,758 @@
+//! Shared pieces of the model-based tests (`tests/model_*.rs`).
+//!
+//! Each model test pairs a small reference model of one flow, written from SPEC.md, with the real
+//! flow driven through an in-memory host ([`World`]), and feeds both the same arbitrary sequence
+//! of inputs and clock moves (`proptest-state-machine`). After every step the real outcome must
+//! be one the model allows, and the cross-flow invariants hold:
+//!
+//! - no secret (code, one-time password, password) in a stored record, an event, a notice, a
+//!   screen, an error, or a mail other than the one delivering it (SEC-01, MAIL-01);
+//! - at most 10 code mails per address and at most 10 wrong code entries per budget key within
+//!   any hour (SEC-04, SEC-07), counted from what the world saw, not from the model;
+//! - a refusal leaves every record, the outbox, the notices and the sessions as they were.
+
+#![allow(dead_code)] // each test binary uses its own subset of these helpers
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Debug;
+
+use chrono::TimeDelta;
+use kaigo_seikyu::calendar::{Instant, utc};
+use kaigo_seikyu::effect::Event;
+use kaigo_seikyu::error::{FlowError, PortalError};
+use kaigo_seikyu::mail::{Mail, Notice};
+use kaigo_seikyu::memory::Embedded;
+use kaigo_seikyu::policy::Policy;
+use kaigo_seikyu::portal::Portal;
+use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, PasswordHash, SecretHasher};
+use kaigo_seikyu::strategies;
+use kaigo_seikyu::values::{OfficeNumber, PasswordClause, UserId, ValueError};
+use proptest::prelude::*;
+use proptest::test_runner::Config;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+/// The host's code key in every model test.
+pub const KEY: [u8; 32] = [42; 32];
+
+/// SEC-04: code mails per address per hour; SEC-07: wrong code entries per key per hour.
+pub const MAILS_PER_HOUR: usize = 10;
+/// SEC-07.
+pub const GUESSES_PER_HOUR: usize = 10;
+/// SEC-04: codes one flow may send.
+pub const CODES_PER_FLOW: u8 = 5;
+/// RS-04, RI-04: wrong entries that void a code.
+pub const WRONG_ENTRIES: u8 = 5;
+
+/// 30 minutes: a code's lifetime (FL-05, RS-04, RI-04, SE-06), the lockout (LOGIN-02), RS-07.
+pub fn minutes_30() -> TimeDelta {
+    TimeDelta::minutes(30)
+}
+
+/// CAL-02: the first instant the grace period is over, 2026-02-01T00:00+09:00.
+pub fn grace_over() -> Instant {
+    utc("2026-02-01T00:00:00+09:00")
+}
+
+/// CAL-03: the first instant of the fee notice window, 2026-01-01T00:00+09:00.
+pub fn window_opens() -> Instant {
+    utc("2026-01-01T00:00:00+09:00")
+}
+
+/// CAL-03, CAL-04: the first instant after the window, and of the new fee: 2026-04-01T00:00+09:00.
+pub fn fee_changes() -> Instant {
+    utc("2026-04-01T00:00:00+09:00")
+}
+
+/// CAL-01: the policy dates, and the UTC midnights a wrong time zone would use instead.
+pub fn calendar_marks() -> Vec<Instant> {
+    vec![
+        window_opens(),
+        utc("2026-01-01T00:00:00Z"),
+        grace_over(),
+        utc("2026-02-01T00:00:00Z"),
+        fee_changes(),
+        utc("2026-04-01T00:00:00Z"),
+    ]
+}
+
+/// The test's proptest configuration: `default_cases` cases unless `PROPTEST_CASES` says
+/// otherwise, so a long run is one environment variable away.
+pub fn config(default_cases: u32) -> Config {
+    let mut config = Config::default();
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        config.cases = default_cases;
+    }
+    config.failure_persistence = None;
+    config
+}
+
+/// A start instant: around the policy dates (the crate's own strategy), or an ordinary day.
+pub fn start_instant() -> BoxedStrategy<Instant> {
+    prop_oneof![
+        3 => strategies::instant_around(&Policy::default()),
+        1 => Just(utc("2026-01-10T12:00:00+09:00")),
+    ]
+    .boxed()
+}
+
+/// A clock move forward: short and long steps, and moves onto each of `marks` still ahead of
+/// `now`, a millisecond before, on, or after it (the 30-minute edges, the policy dates).
+pub fn advance(now: Instant, marks: &[Instant]) -> BoxedStrategy<TimeDelta> {
+    let fixed = vec![
+        TimeDelta::milliseconds(1),
+        TimeDelta::seconds(1),
+        TimeDelta::minutes(10),
+        TimeDelta::minutes(29) + TimeDelta::seconds(59),
+        TimeDelta::minutes(30),
+        TimeDelta::hours(1),
+        TimeDelta::days(1),
+    ];
+    let onto: Vec<TimeDelta> = marks
+        .iter()
+        .flat_map(|mark| [-1, 0, 1].map(|ms| *mark - now + TimeDelta::milliseconds(ms)))
+        .filter(|delta| *delta > TimeDelta::zero())
+        .collect();
+    let fixed = proptest::sample::select(fixed);
+    if onto.is_empty() {
+        fixed.boxed()
+    } else {
+        prop_oneof![1 => fixed, 2 => proptest::sample::select(onto)].boxed()
+    }
+}
+
+/// An index below `all`, one of `preferred` most of the time (e.g. a flow at the step an input
+/// belongs to).
+pub fn pick(preferred: Vec<usize>, all: usize) -> BoxedStrategy<usize> {
+    if preferred.is_empty() {
+        (0..all).boxed()
+    } else {
+        prop_oneof![4 => proptest::sample::select(preferred), 1 => 0..all].boxed()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values.
+
+/// Six distinct email addresses from the crate's strategy, digits turned into letters (so a
+/// code is never mistaken for part of one), and a seventh: the first in upper case, the same
+/// address (VAL-04).
+pub fn address_pool() -> BoxedStrategy<Vec<String>> {
+    let lettered = strategies::email_address().prop_map(|a| {
+        a.as_str()
+            .chars()
+            .map(|c| match c.to_digit(10) {
+                Some(d) => char::from(b'g' + d as u8),
+                None => c,
+            })
+            .collect::<String>()
+    });
+    proptest::collection::vec(lettered, 6)
+        .prop_filter("distinct", |pool| {
+            pool.iter()
+                .enumerate()
+                .all(|(i, a)| pool[..i].iter().all(|b| !same_address(a, b)))
+        })
+        .prop_map(|mut pool| {
+            pool.push(pool[0].to_ascii_uppercase());
+            pool
+        })
+        .boxed()
+}
+
+/// VAL-04: two addresses are the same address when equal ignoring ASCII case.
+pub fn same_address(a: &str, b: &str) -> bool {
+    a.trim_matches(' ')
+        .eq_ignore_ascii_case(b.trim_matches(' '))
+}
+
+/// Text that is not an email address (VAL-04), from the crate's strategy.
+pub fn bad_address() -> BoxedStrategy<String> {
+    strategies::invalid_email_address().boxed()
+}
+
+/// A new password as typed: valid (VAL-06), breaking one clause, or the user ID in another case.
+pub fn typed_password(user: UserId) -> BoxedStrategy<String> {
+    let rules = kaigo_seikyu::values::PasswordRules::default();
+    let breaking = strategies::password_text_breaking;
+    prop_oneof![
+        6 => strategies::valid_password_text(rules),
+        1 => breaking(PasswordClause::Length { min: 8, max: 16 }),
+        1 => breaking(PasswordClause::Characters),
+        1 => breaking(PasswordClause::NoLetter),
+        1 => breaking(PasswordClause::NoDigit),
+        1 => proptest::collection::vec(any::<bool>(), 14).prop_map(move |upper| {
+            user.to_string()
+                .chars()
+                .zip(upper)
+                .map(|(c, u)| if u { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() })
+                .collect()
+        }),
+    ]
+    .boxed()
+}
+
+/// VAL-06, written from SPEC: the first clause `pw` breaks for `user`, if any.
+pub fn val_06(pw: &str, user: &UserId) -> Option<PasswordClause> {
+    const SYMBOLS: &str = "!#$%&()*+,-./:;<=>?@[]^_`{|}~";
+    let n = pw.chars().count();
+    if !(8..=16).contains(&n) {
+        return Some(PasswordClause::Length { min: 8, max: 16 });
+    }
+    if !pw
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || SYMBOLS.contains(c))
+    {
+        return Some(PasswordClause::Characters);
+    }
+    if !pw.chars().any(|c| c.is_ascii_alphabetic()) {
+        return Some(PasswordClause::NoLetter);
+    }
+    if !pw.chars().any(|c| c.is_ascii_digit()) {
+        return Some(PasswordClause::NoDigit);
+    }
+    if pw.eq_ignore_ascii_case(&user.to_string()) {
+        return Some(PasswordClause::SameAsUserId);
+    }
+    None
+}
+
+/// The VAL-06 refusal for `clause`.
+pub fn password_error(clause: PasswordClause) -> PortalError {
+    FlowError::Value(ValueError::Password(clause)).into()
+}
+
+/// Any VAL-04/VAL-07 parse refusal; [`same_error`] compares value errors other than VAL-06's by
+/// kind only (the model does not re-derive which character was wrong).
+pub fn value_error() -> PortalError {
+    FlowError::Value(ValueError::EmailEmpty).into()
+}
+
+/// What the user types into a code field, resolved against the codes mailed so far.
+#[derive(Debug, Clone)]
+pub enum Typed {
+    /// The newest code, as mailed (or a guess when none was mailed).
+    Right,
+    /// The newest code with surrounding spaces: trimmed, still right (VAL-07).
+    Padded,
+    /// A code certainly different from the newest one.
+    Wrong(u32),
+    /// The code mailed before the newest one, if different (RS-04: only the newest is valid).
+    Stale,
+    /// Not exactly the right number of half-width digits (VAL-07): a format error, not counted.
+    Malformed(String),
+}
+
+impl Typed {
+    /// Whether the model should take this as the right code, given that the newest code reached
+    /// the user.
+    pub fn is_right(&self, mailed: bool) -> bool {
+        mailed && matches!(self, Typed::Right | Typed::Padded)
+    }
+
+    /// Whether this is a format error (VAL-07).
+    pub fn malformed(&self) -> bool {
+        matches!(self, Typed::Malformed(_))
+    }
+}
+
+/// How a test case behaves: most follow the procedure, some guess codes (SEC-07), some ask for
+/// codes again and again (SEC-04).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mood {
+    Usual,
+    Guessing,
+    Bombing,
+}
+
+impl Mood {
+    /// Any mood, mostly the usual one.
+    pub fn any() -> BoxedStrategy<Mood> {
+        prop_oneof![3 => Just(Mood::Usual), 1 => Just(Mood::Guessing), 1 => Just(Mood::Bombing)]
+            .boxed()
+    }
+
+    /// The weight of a right code entry (against 6 for a wrong one).
+    pub fn right(self) -> u32 {
+        if self == Mood::Guessing { 1 } else { 5 }
+    }
+
+    /// The weight of a step that mails a code, given its usual weight.
+    pub fn mailing(self, usual: u32) -> u32 {
+        if self == Mood::Bombing {
+            usual * 4
+        } else {
+            usual
+        }
+    }
+}
+
+/// A code entry of `n` digits, the right code with weight `right` against 6 for a wrong one (a
+/// test case that guesses a lot has a low `right`).
+pub fn typed(n: usize, right: u32) -> BoxedStrategy<Typed> {
+    let pattern_short = format!("[0-9]{{{}}}", n - 1);
+    let pattern_long = format!("[0-9]{{{}}}", n + 1);
+    let full_width = format!("[０-９]{{{n}}}");
+    let letters = format!("[a-z]{{{n}}}");
+    prop_oneof![
+        right => Just(Typed::Right),
+        1 => Just(Typed::Padded),
+        6 => any::<u32>().prop_map(Typed::Wrong),
+        1 => Just(Typed::Stale),
+        1 => prop_oneof![
+            proptest::string::string_regex(&pattern_short).unwrap(),
+            proptest::string::string_regex(&pattern_long).unwrap(),
+            proptest::string::string_regex(&full_width).unwrap(),
+            proptest::string::string_regex(&letters).unwrap(),
+            Just(String::new()),
+        ]
+        .prop_map(Typed::Malformed),
+    ]
+    .boxed()
+}
+
+/// The text typed for `typed`, given the codes mailed (oldest first) of `n` digits.
+pub fn resolve(typed: &Typed, n: usize, mailed: &[String]) -> String {
+    let modulus = 10u64.pow(n as u32);
+    let current = mailed.last();
+    let other = |k: u32| -> String {
+        let base: u64 = current.map_or(0, |c| c.parse().unwrap_or(0));
+        let offset = 1 + u64::from(k) % (modulus - 1);
+        format!("{:0n$}", (base + offset) % modulus)
+    };
+    match typed {
+        Typed::Right => current.cloned().unwrap_or_else(|| other(0)),
+        Typed::Padded => format!(" {} ", current.cloned().unwrap_or_else(|| other(0))),
+        Typed::Wrong(k) => other(*k),
+        Typed::Stale => match mailed.len().checked_sub(2).map(|i| &mailed[i]) {
+            Some(previous) if Some(previous) != current => previous.clone(),
+            _ => other(1),
+        },
+        Typed::Malformed(text) => text.clone(),
+    }
+}
+
+/// The code a T1 or T2 mail delivers, if it is one: the line after `[確認コード]` or
+/// `[ワンタイムパスワード]`.
+pub fn code_in(mail: &Mail) -> Option<String> {
+    let mut lines = mail.body.lines();
+    lines.find(|l| *l == "[確認コード]" || *l == "[ワンタイムパスワード]")?;
+    lines.next().map(str::to_owned)
+}
+
+/// A code mail (T1, T2) rather than a notice mail.
+pub fn is_code_mail(mail: &Mail) -> bool {
+    mail.subject == "確認コード発行通知(介護保険)"
+        || mail.subject == "ワンタイムパスワード発行通知(介護保険)"
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hourly budgets, for the models.
+
+/// Hits of one hourly budget (SEC-04, SEC-07): a hit counts for one hour after it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hourly(Vec<Instant>);
+
+impl Hourly {
+    /// Hits within the hour before `now` (an hour after a hit, it no longer counts).
+    pub fn count(&self, now: Instant) -> usize {
+        self.0
+            .iter()
+            .filter(|&&t| t <= now && now - t < TimeDelta::hours(1))
+            .count()
+    }
+
+    /// Whether `limit` hits are used up at `now`.
+    pub fn full(&self, now: Instant, limit: usize) -> bool {
+        self.count(now) >= limit
+    }
+
+    /// Records a hit at `now`.
+    pub fn spend(&mut self, now: Instant) {
+        self.0.push(now);
+    }
+
+    /// When each hit stops counting: marks for clock moves.
+    pub fn ends(&self) -> impl Iterator<Item = Instant> + '_ {
+        self.0.iter().map(|t| *t + TimeDelta::hours(1))
+    }
+}
+
+/// Hourly budgets by key (an address lower-cased, or a user ID).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Budgets(BTreeMap<String, Hourly>);
+
+impl Budgets {
+    /// Whether `key`'s budget of `limit` is used up at `now`.
+    pub fn full(&self, key: &str, now: Instant, limit: usize) -> bool {
+        self.0
+            .get(&key.to_ascii_lowercase())
+            .is_some_and(|h| h.full(now, limit))
+    }
+
+    /// Spends one of `key`'s budget at `now`.
+    pub fn spend(&mut self, key: &str, now: Instant) {
+        self.0
+            .entry(key.to_ascii_lowercase())
+            .or_default()
+            .spend(now);
+    }
+
+    /// When hits stop counting: marks for clock moves.
+    pub fn ends(&self) -> Vec<Instant> {
+        self.0.values().flat_map(Hourly::ends).collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the model expects of one step.
+
+/// What SPEC says of a step's outcome, apart from the flow's own details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Accepted.
+    Ok,
+    /// Refused with one of these errors (SPEC does not order them), changing nothing.
+    Refused(Vec<PortalError>),
+    /// Refused with this error, the refusal itself counted (a wrong code, a failed login).
+    Counted(PortalError),
+}
+
+impl Verdict {
+    /// A refusal with one possible error.
+    pub fn refused(e: impl Into<PortalError>) -> Verdict {
+        Verdict::Refused(vec![e.into()])
+    }
+
+    /// A refusal counted.
+    pub fn counted(e: impl Into<PortalError>) -> Verdict {
+        Verdict::Counted(e.into())
+    }
+}
+
+/// Collects the refusals that apply to a step: SPEC does not order them, so the flow may answer
+/// with any of them.
+#[derive(Debug, Default)]
+pub struct Refusals(Vec<PortalError>);
+
+impl Refusals {
+    /// Adds `e` if `applies`.
+    pub fn check(&mut self, applies: bool, e: impl Into<PortalError>) -> &mut Self {
+        if applies {
+            self.0.push(e.into());
+        }
+        self
+    }
+
+    /// Whether any refusal applies.
+    pub fn any(&self) -> bool {
+        !self.0.is_empty()
+    }
+
+    /// The verdict: refused with any of them.
+    pub fn verdict(self) -> Verdict {
+        Verdict::Refused(self.0)
+    }
+}
+
+/// Whether `actual` is the error `expected` names: VAL-06 refusals by clause, other value
+/// errors by kind, `UnexpectedInput` by kind, the rest exactly.
+pub fn same_error(actual: &PortalError, expected: &PortalError) -> bool {
+    use FlowError::{UnexpectedInput, Value};
+    match (actual, expected) {
+        (PortalError::Flow(Value(ValueError::Password(a))), PortalError::Flow(Value(e))) => {
+            *e == ValueError::Password(*a)
+        }
+        (PortalError::Flow(Value(a)), PortalError::Flow(Value(e))) => {
+            !matches!(a, ValueError::Password(_)) && !matches!(e, ValueError::Password(_))
+        }
+        (PortalError::Flow(UnexpectedInput { .. }), PortalError::Flow(UnexpectedInput { .. })) => {
+            true
+        }
+        _ => actual == expected,
+    }
+}
+
+/// The `UnexpectedInput` refusal (compared by kind).
+pub fn unexpected() -> PortalError {
+    FlowError::UnexpectedInput {
+        state: "",
+        input: "",
+    }
+    .into()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The world: the real flows over the in-memory host, and the invariants checked on every step.
+
+/// What one call did besides its result.
+#[derive(Debug)]
+pub struct Seen<T> {
+    /// The call's result.
+    pub result: Result<T, PortalError>,
+    /// Mails it queued.
+    pub mails: Vec<Mail>,
+    /// お知らせ it posted.
+    pub notices: Vec<(OfficeNumber, Notice)>,
+    /// Events it recorded.
+    pub events: Vec<Event>,
+    /// User IDs whose sessions it revoked.
+    pub revoked: Vec<UserId>,
+}
+
+impl<T> Seen<T> {
+    /// The same, with the result's value mapped.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Seen<U> {
+        Seen {
+            result: self.result.map(f),
+            mails: self.mails,
+            notices: self.notices,
+            events: self.events,
+            revoked: self.revoked,
+        }
+    }
+}
+
+/// The real flows over the in-memory host, with what the invariants need.
+pub struct World {
+    /// The ports.
+    pub host: Embedded,
+    /// The driver.
+    pub portal: Portal,
+    /// The host's CSPRNG, seeded.
+    pub rng: StdRng,
+    hasher: Argon2Hasher,
+    /// Codes mailed and passwords typed or issued: none may show anywhere else (SEC-01).
+    codes: BTreeSet<String>,
+    passwords: BTreeSet<String>,
+    /// Code mails by address, and wrong code entries by budget key, with their instants.
+    code_mails: BTreeMap<String, Vec<Instant>>,
+    wrong_entries: BTreeMap<String, Vec<Instant>>,
+}
+
+impl World {
+    /// A world at `start` whose CSPRNG is seeded with `seed`.
+    pub fn new(start: Instant, seed: u64) -> World {
+        let host = Embedded::new(start);
+        let policy = Policy::insecure_fast_hashing();
+        let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes(KEY));
+        let portal = host.portal(policy, CodeKey::from_bytes(KEY));
+        World {
+            host,
+            portal,
+            rng: StdRng::seed_from_u64(seed),
+            hasher,
+            codes: BTreeSet::new(),
+            passwords: BTreeSet::new(),
+            code_mails: BTreeMap::new(),
+            wrong_entries: BTreeMap::new(),
+        }
+    }
+
+    /// The clock.
+    pub fn now(&self) -> Instant {
+        self.portal.now()
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: TimeDelta) {
+        self.host.clock.advance(by);
+    }
+
+    /// A password hash for provisioning; the password becomes a secret to watch.
+    pub fn hash(&mut self, password: &str) -> PasswordHash {
+        self.secret_password(password);
+        self.portal.hash_secret(password.as_bytes(), &mut self.rng)
+    }
+
+    /// Whether `password` is the one `hash` holds.
+    pub fn verifies(&self, password: &str, hash: &PasswordHash) -> bool {
+        self.hasher.verify(password.as_bytes(), hash)
+    }
+
+    /// Watches `password` from now on: it may show nowhere (SEC-01, MAIL-01).
+    pub fn secret_password(&mut self, password: &str) {
+        self.passwords.insert(password.to_owned());
+    }
+
+    /// Watches a password `user` typed, if it obeys VAL-06: one that does not may be, e.g., the
+    /// user ID, which screens show by design.
+    pub fn typed_password(&mut self, password: &str, user: &UserId) {
+        if val_06(password, user).is_none() {
+            self.secret_password(password);
+        }
+    }
+
+    /// Runs one call under `verdict`, with wrong code entries counted against `guess_key`
+    /// (SEC-07). Checks that the outcome is the verdict's, that a refusal changed nothing, and
+    /// the cross-flow invariants; returns what the call did.
+    pub fn call<T: Debug>(
+        &mut self,
+        verdict: &Verdict,
+        guess_key: Option<&str>,
+        f: impl FnOnce(&Portal, &mut StdRng) -> Result<T, PortalError>,
+    ) -> Seen<T> {
+        let store_before = self.host.store.snapshot();
+        let (mails0, notices0, events0, revoked0) = (
+            self.host.outbox.all().len(),
+            self.host.notices.all().len(),
+            self.host.events.all().len(),
+            self.host.sessions.revoked().len(),
+        );
+        let result = f(&self.portal, &mut self.rng);
+        let seen = Seen {
+            result,
+            mails: self.host.outbox.all().split_off(mails0),
+            notices: self.host.notices.all().split_off(notices0),
+            events: self.host.events.all().split_off(events0),
+            revoked: self.host.sessions.revoked().split_off(revoked0),
+        };
+        match (verdict, &seen.result) {
+            (Verdict::Ok, Ok(_)) => {}
+            (Verdict::Refused(allowed), Err(e)) => {
+                assert!(
+                    allowed.iter().any(|a| same_error(e, a)),
+                    "refused with {e:?}; the model allows {allowed:?}"
+                );
+                assert_eq!(
+                    self.host.store.snapshot(),
+                    store_before,
+                    "a refusal ({e:?}) changed the store"
+                );
+                assert!(
+                    seen.mails.is_empty() && seen.notices.is_empty() && seen.revoked.is_empty(),
+                    "a refusal ({e:?}) mailed, noticed or revoked: {seen:?}"
+                );
+            }
+            (Verdict::Counted(expected), Err(e)) => {
+                assert!(
+                    same_error(e, expected),
+                    "refused with {e:?}; the model expects {expected:?}"
+                );
+            }
+            (verdict, result) => panic!("the model expects {verdict:?}; the flow gave {result:?}"),
+        }
+        let now = self.now();
+        for mail in &seen.mails {
+            if let Some(code) = code_in(mail) {
+                self.code_mails
+                    .entry(mail.to.as_str().to_ascii_lowercase())
+                    .or_default()
+                    .push(now);
+                self.codes.insert(code);
+            }
+        }
+        if let (Some(key), Err(PortalError::Flow(FlowError::WrongCode { .. })))
+        | (Some(key), Err(PortalError::Flow(FlowError::CodeExhausted))) =
+            (guess_key, &seen.result)
+            && matches!(verdict, Verdict::Counted(_))
+        {
+            self.wrong_entries
+                .entry(key.to_ascii_lowercase())
+                .or_default()
+                .push(now);
+        }
+        self.check_budgets();
+        self.check_no_leak(&seen);
+        seen
+    }
+
+    /// SEC-04, SEC-07: within any hour, at most 10 code mails to one address and at most 10
+    /// wrong code entries against one key, as the world saw them.
+    fn check_budgets(&self) {
+        let within_an_hour = |times: &[Instant], limit: usize, what: &str| {
+            for (i, t) in times.iter().enumerate() {
+                let n = times[i..]
+                    .iter()
+                    .filter(|u| **u - *t < TimeDelta::hours(1))
+                    .count();
+                assert!(n <= limit, "{n} {what} within an hour from {t}");
+            }
+        };
+        for (to, times) in &self.code_mails {
+            within_an_hour(times, MAILS_PER_HOUR, &format!("code mails to {to}"));
+        }
+        for (key, times) in &self.wrong_entries {
+            within_an_hour(
+                times,
+                GUESSES_PER_HOUR,
+                &format!("wrong code entries of {key}"),
+            );
+        }
+    }
+
+    /// Scans `text` for any watched secret (SEC-01); `allowed` is the one code a mail may carry.
+    pub fn assert_no_secret(&self, text: &str, what: &str, allowed: Option<&str>) {
+        for token in digit_runs(text) {
+            assert!(
+                !self.codes.contains(token) || Some(token) == allowed,
+                "a code shows in {what}: {text}"
+            );
+        }
+        for password in &self.passwords {
+            assert!(
+                !text.contains(password.as_str()),
+                "a password shows in {what}: {text}"
+            );
+        }
+    }
+
+    /// SEC-01, SEC-05, MAIL-01: no secret in the store, the step's events, notices, result or
+    /// error, nor in its mails beyond the one code each delivers. (Run by [`World::call`]; run it
+    /// again after watching a secret the step itself revealed.)
+    pub fn check_no_leak<T: Debug>(&self, seen: &Seen<T>) {
+        for (key, record) in self.host.store.snapshot() {
+            let text = String::from_utf8_lossy(&record.value);
+            self.assert_no_secret(&text, &format!("the record {key}"), None);
+        }
+        for event in &seen.events {
+            self.assert_no_secret(&format!("{event:?}"), "an event", None);
+            let json = serde_json::to_string(event).expect("events serialize");
+            self.assert_no_secret(&json, "a serialized event", None);
+        }
+        for (_, notice) in &seen.notices {
+            self.assert_no_secret(
+                &format!("{}\n{}", notice.title, notice.body),
+                "a notice",
+                None,
+            );
+        }
+        for mail in &seen.mails {
+            let own = code_in(mail);
+            let text = format!("{}\n{}\n{mail:?}", mail.subject, mail.body);
+            self.assert_no_secret(&text, "a mail", own.as_deref());
+        }
+        match &seen.result {
+            Ok(value) => self.assert_no_secret(&format!("{value:?}"), "a result", None),
+            Err(e) => {
+                let text = format!("{e:?}\n{e}\n{}", e.message());
+                self.assert_no_secret(&text, "an error", None);
+            }
+        }
+    }
+}
+
+/// Maximal runs of ASCII digits standing alone: not part of a word, a date (`2026-01-31`,
+/// `2026年01月31日`), a time or a decimal (a code leaks as a number of its own).
+fn digit_runs(text: &str) -> Vec<&str> {
+    let joined = |c: char| c.is_ascii_alphanumeric() || "-:._年月日".contains(c);
+    let mut runs = Vec::new();
+    let mut start = None;
+    let mut before = None;
+    for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
+        match (c.is_ascii_digit(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                if !before.is_some_and(joined) && !joined(c) {
+                    runs.push(&text[s..i]);
+                }
+                start = None;
+            }
+            _ => {}
+        }
+        if start.is_none() {
+            before = Some(c);
+        }
+    }
+    runs
+}
