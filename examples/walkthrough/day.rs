@@ -252,14 +252,14 @@ impl Day {
     fn play(&mut self, cast: &Cast) -> Result<(), Error> {
         let day = self;
         day.events_seen = day.host.events()?.len();
+        let offices =
+            [cast.new_office, cast.existing, cast.lost_tokyo].map(|u| u.office().to_string());
         day.step(&format!(
-        "Run {} on this store: {} audit events from earlier runs. Offices of this run: {}, {}, {}.",
-        cast.run,
-        day.events_seen,
-        cast.new_office.office(),
-        cast.existing.office(),
-        cast.lost_tokyo.office()
-    ));
+            "Run {} on this store: {} audit events from earlier runs. Offices of this run: {}.",
+            cast.run,
+            day.events_seen,
+            offices.join(", ")
+        ));
         day.provision(cast)?;
         day.first_login(cast)?;
         day.certificate(
