@@ -258,12 +258,23 @@ impl IssuedCode {
     }
 }
 
+/// Lowercase hex of `bytes`, two digits a byte.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        text.push(char::from(DIGITS[usize::from(b >> 4)]));
+        text.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    text
+}
+
 macro_rules! hex_serde {
     ($name:ident, $n:expr) => {
         mod $name {
             use serde::{Deserialize, Deserializer, Serializer, de::Error};
             pub fn serialize<S: Serializer>(bytes: &[u8; $n], s: S) -> Result<S::Ok, S::Error> {
-                let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                let text = crate::secret::hex(bytes);
                 s.serialize_str(&text)
             }
             pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; $n], D::Error> {
@@ -371,6 +382,16 @@ mod tests {
             );
         }
         assert_eq!(c.verify(&right, &hasher(), now, 5), Verification::Exhausted);
+    }
+
+    /// SEC-01: digests and nonces are stored as lowercase hex and read back unchanged.
+    #[test]
+    fn sec_01_hex_round_trip() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        let digest = CodeDigest([0xab; 32]);
+        let json = serde_json::to_string(&digest).unwrap();
+        assert_eq!(json, format!("\"{}\"", "ab".repeat(32)));
+        assert_eq!(serde_json::from_str::<CodeDigest>(&json).unwrap(), digest);
     }
 
     /// SEC-01: digests bind the nonce, so equal codes in two flows do not look equal at rest.

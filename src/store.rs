@@ -67,7 +67,7 @@ impl FlowId {
     pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
         let mut bytes = [0u8; 16];
         rng.fill_bytes(&mut bytes);
-        FlowId(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        FlowId(crate::secret::hex(&bytes))
     }
 
     /// The id as text.
