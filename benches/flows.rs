@@ -224,8 +224,8 @@ fn scaling(c: &mut Criterion) {
     let mut group = c.benchmark_group("scaling");
     group
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(10)
+        .measurement_time(Duration::from_secs(4))
+        .sample_size(20)
         .throughput(Throughput::Elements(SCENARIOS.len() as u64));
     for (name, threads, shared) in [
         ("threads/1", 1, true),
