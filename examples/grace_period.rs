@@ -113,12 +113,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "── 手順 3. メール\nTo: {}\nタイトル: {}\n{}\n",
         mail.to, mail.subject, mail.body
     );
-    let code = mail
-        .body
-        .lines()
-        .skip_while(|l| *l != "[確認コード]")
-        .nth(1)
-        .ok_or("no code in the mail")?;
+    let code = mail.code().ok_or("no code in the mail")?;
 
     show("手順 4. 【確認コード入力】: 確認コード, 送信", &route);
     host.clock.advance(TimeDelta::minutes(2));

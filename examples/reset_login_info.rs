@@ -8,20 +8,12 @@
 use kaigo_seikyu::account::Account;
 use kaigo_seikyu::calendar::utc;
 use kaigo_seikyu::lost::{self, LostChoice};
-use kaigo_seikyu::mail::Mail;
 use kaigo_seikyu::memory::Embedded;
 use kaigo_seikyu::policy::Policy;
 use kaigo_seikyu::reset;
 use kaigo_seikyu::secret::CodeKey;
 use kaigo_seikyu::values::{EmailAddress, Prefecture, UserId};
 use rand::SeedableRng;
-
-/// The OTP a T2 mail delivers: the line after `[ワンタイムパスワード]`.
-fn otp_in(mail: &Mail) -> Option<&str> {
-    let mut lines = mail.body.lines();
-    lines.find(|l| *l == "[ワンタイムパスワード]")?;
-    lines.next()
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let host = Embedded::new(utc("2026-01-10T12:00:00+09:00"));
@@ -70,11 +62,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "宛先: {}\nタイトル: {}\n{}\n",
         mail.to, mail.subject, mail.body
     );
-    let otp = otp_in(&mail).ok_or("no OTP in the mail")?.to_owned();
+    let otp = mail.code().ok_or("no OTP in the mail")?;
     println!("{screen}");
 
     println!("手順 6. 《ワンタイムパスワード》を入力し、[次へ]");
-    let screen = portal.reset_enter_otp(&id, &otp, &mut rng)?;
+    let screen = portal.reset_enter_otp(&id, otp, &mut rng)?;
     println!("{screen}");
 
     println!("手順 7. 《新しいパスワード》《新しいパスワード(確認用)》を入力し、[変更]");

@@ -148,12 +148,7 @@ mod tests {
 
     fn code_in(effect: &Effect) -> String {
         match effect {
-            Effect::Mail(m) => m
-                .body
-                .lines()
-                .find(|l| l.len() == 4 && l.bytes().all(|b| b.is_ascii_digit()))
-                .unwrap()
-                .to_owned(),
+            Effect::Mail(m) => m.code().expect("a code mail").to_owned(),
             other => panic!("not a mail: {other:?}"),
         }
     }

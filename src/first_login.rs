@@ -36,7 +36,7 @@ use crate::policy::Policy;
 use crate::portal::{Cx, Portal, Step, Tx};
 use crate::screen::Screen;
 use crate::security_emails::ListChange;
-use crate::store::{Budget, FlowId, FlowKind, Key};
+use crate::store::{Budget, FlowId, FlowKind};
 use crate::values::{ConfirmationCode, EmailAddress, Password, UserId};
 
 /// The step list of the first login, as the source prints it.
@@ -1017,9 +1017,7 @@ impl Portal {
         self.transact(|tx, now| {
             let state: FirstLogin = tx.flow(FlowKind::FirstLogin, id)?;
             let user = state.user();
-            let account: Account = tx
-                .get(&Key::Account(user))?
-                .ok_or(FlowError::NoSuchAccount)?;
+            let account = tx.account(user)?;
             let policy = &tx.portal().policy;
             let takes_code = matches!(input, Input::EnterCode(_));
             let (input, loaded) = (input.clone(), account.clone());

@@ -33,7 +33,7 @@ use crate::login::{self, Authenticated, Next, Route};
 use crate::policy::Policy;
 use crate::portal::{Cx, Portal, Step};
 use crate::screen::Screen;
-use crate::store::{FlowId, FlowKind, Key};
+use crate::store::{FlowId, FlowKind};
 use crate::values::{ConfirmationCode, EmailAddress, UserId};
 
 /// The step list of the grace registration, as the source prints it.
@@ -372,9 +372,7 @@ impl Portal {
         self.transact(|tx, now| {
             let state: Grace = tx.flow(FlowKind::Grace, id)?;
             let user = state.user();
-            let account: Account = tx
-                .get(&Key::Account(user))?
-                .ok_or(FlowError::NoSuchAccount)?;
+            let account = tx.account(user)?;
             let policy = &tx.portal().policy;
             let takes_code = matches!(input, Input::EnterCode(_));
             let (input, loaded) = (input.clone(), account.clone());

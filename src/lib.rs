@@ -80,7 +80,7 @@
 //!
 //! // The office reads the mail, like a user opening their inbox.
 //! let mail = host.outbox.last_to(&address).expect("the OTP mail");
-//! let otp = mail.body.lines().skip_while(|l| *l != "[ワンタイムパスワード]").nth(1).unwrap();
+//! let otp = mail.code().expect("the OTP");
 //!
 //! // 【ワンタイムパスワード入力】 → 【ログイン情報再設定】 → 【処理終了】.
 //! let screen = portal.reset_enter_otp(&flow, otp, &mut rng)?;

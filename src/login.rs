@@ -725,9 +725,7 @@ impl Portal {
         self.transact(|tx, now| {
             let state: Login = tx.flow(FlowKind::Login, id)?;
             let Login::AwaitingSecurityCode(AwaitingSecurityCode { user, .. }) = &state;
-            let account: Account = tx
-                .get(&Key::Account(*user))?
-                .ok_or(FlowError::NoSuchAccount)?;
+            let account = tx.account(*user)?;
             let mut cx = tx.cx(now, &mut *rng);
             let step = state.enter_security_code(&code, account.clone(), &mut cx)?;
             settle(

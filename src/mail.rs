@@ -84,6 +84,32 @@ pub struct Mail {
     pub body: String,
 }
 
+impl Mail {
+    /// The code this mail delivers (T1's 確認コード or T2's ワンタイムパスワード): the line under its
+    /// `[…]` label, as a user reads it off the mail. `None` for any other mail.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::mail::{confirmation_code_mail, reissue_approved_mail};
+    /// let to = "jigyousho@jp".parse()?;
+    /// assert_eq!(confirmation_code_mail(&to, &"0042".parse()?, 30).code(), Some("0042"));
+    /// let number = "U202601000001".parse()?;
+    /// let office = "1311111111".parse()?;
+    /// let billing = kaigo_seikyu::values::Prefecture::TOKYO;
+    /// assert_eq!(reissue_approved_mail(&to, &number, &office, billing).code(), None);
+    /// # Ok::<(), kaigo_seikyu::values::ValueError>(())
+    /// ```
+    pub fn code(&self) -> Option<&str> {
+        let labels = [
+            format!("[{CONFIRMATION_CODE}]"),
+            format!("[{ONE_TIME_PASSWORD}]"),
+        ];
+        let mut lines = self.body.lines();
+        lines.find(|l| labels.iter().any(|label| l == label))?;
+        lines.next()
+    }
+}
+
 impl fmt::Debug for Mail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Mail")

@@ -258,6 +258,12 @@ impl<'p> Tx<'p> {
             .transpose()
     }
 
+    /// Reads the account of `user`; [`FlowError::NoSuchAccount`] when there is none.
+    pub(crate) fn account(&mut self, user: UserId) -> Result<Account, PortalError> {
+        self.get(&Key::Account(user))?
+            .ok_or_else(|| FlowError::NoSuchAccount.into())
+    }
+
     /// Reads a flow's state; [`PortalError::NoSuchFlow`] when there is none of this kind.
     pub(crate) fn flow<S: DeserializeOwned>(
         &mut self,

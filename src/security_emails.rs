@@ -961,11 +961,6 @@ fn guarded(
 }
 
 /// The account of the logged-in `user`.
-fn load_account(tx: &mut Tx<'_>, user: &UserId) -> Result<Account, PortalError> {
-    tx.get(&Key::Account(*user))?
-        .ok_or_else(|| FlowError::NoSuchAccount.into())
-}
-
 /// The flow `id`, if it belongs to `user`: a flow answers only to the user ID that started it.
 fn load_flow(
     tx: &mut Tx<'_>,
@@ -1144,7 +1139,7 @@ impl Portal {
     ) -> Result<(FlowId, Screen), PortalError> {
         let input = UserInput::Address { new, confirm }.parse()?;
         self.transact(|tx, now| {
-            let account = load_account(tx, user)?;
+            let account = tx.account(*user)?;
             let id = FlowId::generate(rng);
             let flow = SecurityEmailSetting::choosing(*user, purpose.clone());
             let mut cx = tx.cx(now, rng);
@@ -1194,7 +1189,7 @@ impl Portal {
         let input = input.parse()?;
         self.transact(|tx, now| {
             let flow = load_flow(tx, user, id)?;
-            let account = load_account(tx, user)?;
+            let account = tx.account(*user)?;
             if let (SecurityEmailSetting::ChoosingAddress(_), Input::Back) = (&flow, &input) {
                 // `戻る` on the address entry: back to the list; the flow ends.
                 tx.delete(Key::Flow(FlowKind::SecurityEmails, id.clone()));
@@ -1305,7 +1300,7 @@ impl Portal {
     ) -> Result<Screen, PortalError> {
         let address: EmailAddress = address.parse().map_err(FlowError::from)?;
         self.transact(|tx, now| {
-            let account = load_account(tx, user)?;
+            let account = tx.account(*user)?;
             let step = edit(&account, &address, now)?;
             tx.apply(step.effects)?;
             Ok(list_screen(&step.state))

@@ -102,11 +102,7 @@ impl World {
     fn code_for(&self, to: &str) -> String {
         let mail = self.host.outbox.last_to(&addr(to)).expect("a mail");
         assert_eq!(mail.subject, "確認コード発行通知(介護保険)");
-        let mut lines = mail.body.lines();
-        lines
-            .find(|l| *l == "[確認コード]")
-            .expect("the code block");
-        lines.next().expect("the code").to_owned()
+        mail.code().expect("the code").to_owned()
     }
 
     /// Every record of the store, as text.

@@ -490,9 +490,7 @@ mod property {
     }
 
     fn code_in(mail: &Mail) -> String {
-        let mut lines = mail.body.lines();
-        lines.find(|l| *l == "[確認コード]");
-        lines.next().unwrap_or_default().to_owned()
+        mail.code().unwrap_or_default().to_owned()
     }
 
     struct Office {

@@ -104,7 +104,7 @@ fn existing_account(portal: &Portal, user: UserId, rng: &mut StdRng) -> Account 
 fn code_for(host: &Embedded, to: &str) -> String {
     let mail = host.outbox.last_to(&addr(to)).expect("a mail");
     assert_eq!(mail.subject, "確認コード発行通知(介護保険)");
-    mail.body.lines().nth(4).unwrap().to_owned()
+    mail.code().expect("the code").to_owned()
 }
 
 /// A code that is not the one mailed.

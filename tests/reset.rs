@@ -230,11 +230,7 @@ fn tokyo() -> UserId {
 /// The code a T2 mail delivers: the line after `[ワンタイムパスワード]`.
 fn code_in(mail: &Mail) -> String {
     assert_eq!(mail.subject, "ワンタイムパスワード発行通知(介護保険)");
-    let mut lines = mail.body.lines();
-    lines
-        .find(|l| *l == "[ワンタイムパスワード]")
-        .expect("a T2 mail");
-    lines.next().expect("the code").to_owned()
+    mail.code().expect("the code").to_owned()
 }
 
 /// Another 6-digit code.

@@ -57,11 +57,7 @@ fn office(addresses: &[&str]) -> Office {
 
 /// The code a T1/T2 mail delivers: the line after `[確認コード]` or `[ワンタイムパスワード]`.
 fn code_in(mail: &Mail) -> String {
-    let mut lines = mail.body.lines();
-    lines
-        .find(|l| *l == "[確認コード]" || *l == "[ワンタイムパスワード]")
-        .expect("a code mail");
-    lines.next().expect("the code").to_owned()
+    mail.code().expect("a code mail").to_owned()
 }
 
 /// A code of the same length that is not `code`.

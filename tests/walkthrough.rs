@@ -29,13 +29,6 @@ fn play(store: &StoreChoice) -> Vec<Block> {
     blocks
 }
 
-/// The codes a mail delivers: the line after `[確認コード]` or `[ワンタイムパスワード]`.
-fn delivered_code(body: &str) -> Option<&str> {
-    body.lines()
-        .skip_while(|l| *l != "[確認コード]" && *l != "[ワンタイムパスワード]")
-        .nth(1)
-}
-
 fn text(block: &Block) -> String {
     block.to_string()
 }
@@ -133,10 +126,7 @@ fn walkthrough_shows_every_flow_and_template_and_no_secret() {
     let mut secrets: Vec<String> = PASSWORDS.iter().map(|p| p.to_string()).collect();
     secrets.push("Tmp2025-paper".into());
     secrets.push(temporary.to_owned());
-    let codes: Vec<&str> = mails
-        .iter()
-        .filter_map(|m| delivered_code(&m.body))
-        .collect();
+    let codes: Vec<&str> = mails.iter().filter_map(|m| m.code()).collect();
     assert!(codes.len() >= 10, "codes were read from the outbox");
     for (i, block) in blocks.iter().enumerate() {
         let shown = text(block);
@@ -148,7 +138,7 @@ fn walkthrough_shows_every_flow_and_template_and_no_secret() {
             );
         }
         let own_code = if let Block::Mail(m) = block {
-            delivered_code(&m.body)
+            m.code()
         } else {
             None
         };

@@ -341,12 +341,7 @@ impl Day {
             .rev()
             .find(|m| m.to == to)
             .ok_or("no mail arrived")?;
-        let code = mail
-            .body
-            .lines()
-            .skip_while(|l| *l != "[確認コード]" && *l != "[ワンタイムパスワード]")
-            .nth(1)
-            .ok_or("no code in the mail")?;
+        let code = mail.code().ok_or("no code in the mail")?;
         Ok(code.to_owned())
     }
 

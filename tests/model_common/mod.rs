@@ -335,9 +335,7 @@ pub fn resolve(typed: &Typed, n: usize, mailed: &[String]) -> String {
 /// The code a T1 or T2 mail delivers, if it is one: the line after `[確認コード]` or
 /// `[ワンタイムパスワード]`.
 pub fn code_in(mail: &Mail) -> Option<String> {
-    let mut lines = mail.body.lines();
-    lines.find(|l| *l == "[確認コード]" || *l == "[ワンタイムパスワード]")?;
-    lines.next().map(str::to_owned)
+    mail.code().map(str::to_owned)
 }
 
 /// A code mail (T1, T2) rather than a notice mail.
