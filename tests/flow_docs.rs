@@ -177,6 +177,8 @@ fn rule_ids(rules: &str, family: &str) -> Vec<String> {
     let prefix = format!("{family}-");
     rules
         .lines()
+        // A rule still pending (`pending: #N`: its issue is open) is explained by that issue.
+        .filter(|line| !line.contains(" | pending: #"))
         .filter_map(|line| line.strip_prefix("| ")?.split(" | ").next())
         .filter(|id| {
             id.strip_prefix(&prefix)
@@ -219,7 +221,8 @@ fn diagrams_draw_exactly_the_persisted_states() {
     }
 }
 
-/// Every flow page names every rule of its families, as the rows of `docs/rules.md` list them, so
+/// Every flow page names every rule of its families, as the rows of `docs/rules.md` list them
+/// (but for rules still pending, which their issue explains when it lands), so
 /// a rule added to a family fails here until its page explains it.
 #[test]
 fn pages_name_every_rule_of_their_families() {
