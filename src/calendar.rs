@@ -48,6 +48,26 @@ pub fn start_of(date: NaiveDate) -> Instant {
         .with_timezone(&Utc)
 }
 
+/// Whether the deadline `lifetime` after `start` has passed at `now` (`now >= start + lifetime`).
+/// Checked arithmetic: a stored `start` so close to the end of time that the deadline cannot be
+/// represented counts as passed, so a tampered or corrupt record expires instead of panicking or
+/// living for ever.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::calendar::{deadline_passed, utc, Instant};
+/// let start = utc("2026-01-10T10:00:00+09:00");
+/// let half_hour = chrono::TimeDelta::minutes(30);
+/// assert!(!deadline_passed(utc("2026-01-10T10:29:59+09:00"), start, half_hour));
+/// assert!(deadline_passed(utc("2026-01-10T10:30:00+09:00"), start, half_hour));
+/// assert!(deadline_passed(start, Instant::MAX_UTC, half_hour));
+/// ```
+pub fn deadline_passed(now: Instant, start: Instant, lifetime: chrono::TimeDelta) -> bool {
+    start
+        .checked_add_signed(lifetime)
+        .is_none_or(|deadline| now >= deadline)
+}
+
 /// Parses an RFC 3339 instant, for examples and tests. Panics on bad input: use only on literals.
 ///
 /// # Example

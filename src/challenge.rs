@@ -14,7 +14,7 @@ use crate::error::{FlowError, PortalError};
 use crate::mail;
 use crate::portal::{Cx, Tx};
 use crate::secret::{IssuedCode, Verification};
-use crate::store::Budget;
+use crate::store::{Budget, Key, RateWindow};
 use crate::values::{Code, EmailAddress};
 
 /// A code of `N` digits mailed to one address: the newest code only (RS-04), how many were sent
@@ -113,6 +113,10 @@ impl Tx<'_> {
 
     /// SEC-07: refuses with [`FlowError::GuessBudgetExceeded`] when `budget` has no wrong entries
     /// left this hour; otherwise runs `check` and, if it reports a wrong code, spends one.
+    ///
+    /// The budget is read once, and the commit checks it is unchanged whether or not it is
+    /// written: a guess decided on a budget that another request filled meanwhile is re-run on
+    /// fresh data, and refused (SEC-02).
     pub(crate) fn guard_guesses(
         &mut self,
         budget: Budget,
@@ -120,10 +124,9 @@ impl Tx<'_> {
         check: impl FnOnce() -> Result<(), FlowError>,
     ) -> Result<Result<(), FlowError>, PortalError> {
         let limit = self.portal().policy.max_wrong_codes_per_hour;
-        let window: crate::store::RateWindow = self
-            .get(&crate::store::Key::Budget(budget.clone()))?
-            .unwrap_or_default();
-        if window.count(now) >= usize::from(limit) {
+        let key = Key::Budget(budget);
+        let mut window: RateWindow = self.get(&key)?.unwrap_or_default();
+        if !window.try_spend(now, limit) {
             return Ok(Err(FlowError::GuessBudgetExceeded));
         }
         let result = check();
@@ -131,7 +134,7 @@ impl Tx<'_> {
             result,
             Err(FlowError::WrongCode { .. } | FlowError::CodeExhausted)
         ) {
-            self.spend(budget, now, limit)?;
+            self.put(key, &window)?;
         }
         Ok(result)
     }

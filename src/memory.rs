@@ -140,6 +140,7 @@ impl Store for MemoryStore {
                 Write::Delete { key, .. } => {
                     map.remove(key);
                 }
+                Write::Check { .. } => {}
             }
         }
         Ok(())

@@ -15,7 +15,9 @@ use crate::error::{FlowError, PortalError};
 use crate::policy::Policy;
 use crate::ports::{AuditLog, Clock, Mailer, NoticeBoard, OfficeLedger, Sessions};
 use crate::secret::{Argon2Hasher, CodeKey, PasswordHash, SecretHasher};
-use crate::store::{Budget, FlowId, FlowKind, Key, RateWindow, Store, StoreError, Write};
+use crate::store::{
+    Budget, FlowId, FlowKind, Key, RateWindow, Store, StoreError, Versioned, Write,
+};
 use crate::values::UserId;
 
 /// Everything a pure transition gets besides its state and input: the time, the host's CSPRNG, the
@@ -219,11 +221,13 @@ impl Portal {
     }
 }
 
-/// One request's view of the store: every read is remembered with its version, every write is
-/// staged against that version, and effects are queued until the commit succeeds.
+/// One request's view of the store: a snapshot. Every record is loaded once and remembered with its
+/// version, so a second read sees the same record (or what this request staged for it); every
+/// write is staged against the version read; every record read and not written is checked
+/// unchanged at the commit (SEC-02, SEC-07); effects are queued until the commit succeeds.
 pub(crate) struct Tx<'p> {
     portal: &'p Portal,
-    read: HashMap<Key, Option<u64>>,
+    read: HashMap<Key, Option<Versioned>>,
     staged: Vec<(Key, Option<Vec<u8>>)>,
     pub(crate) effects: Vec<Effect>,
     pub(crate) rejected: Option<FlowError>,
@@ -245,14 +249,23 @@ impl<'p> Tx<'p> {
         self.portal
     }
 
-    /// Reads a record, remembering its version for the commit.
+    /// Reads a record: what this request staged for it, else the snapshot's copy, loaded from the
+    /// store on the first read and remembered with its version for the commit.
     pub(crate) fn get<T: DeserializeOwned>(&mut self, key: &Key) -> Result<Option<T>, PortalError> {
-        let found = self.portal.ports.store.load(key)?;
-        self.read
-            .insert(key.clone(), found.as_ref().map(|v| v.version));
-        found
-            .map(|v| {
-                serde_json::from_slice(&v.value)
+        let staged = self.staged.iter().find(|(k, _)| k == key);
+        let bytes = match staged {
+            Some((_, value)) => value.as_deref(),
+            None => {
+                if !self.read.contains_key(key) {
+                    let found = self.portal.ports.store.load(key)?;
+                    self.read.insert(key.clone(), found);
+                }
+                self.read[key].as_ref().map(|v| v.value.as_slice())
+            }
+        };
+        bytes
+            .map(|b| {
+                serde_json::from_slice(b)
                     .map_err(|e| StoreError::Corrupt(format!("{key}: {e}")).into())
             })
             .transpose()
@@ -333,12 +346,30 @@ impl<'p> Tx<'p> {
         }
     }
 
-    /// The staged writes, each against the version it was read at.
+    /// The version of `key` in this request's snapshot (`None`: absent or never read).
+    fn version_read(&self, key: &Key) -> Option<u64> {
+        self.read
+            .get(key)
+            .and_then(|v| v.as_ref().map(|v| v.version))
+    }
+
+    /// The staged writes, each against the version it was read at, then a [`Write::Check`] for
+    /// every record read and not written.
     fn writes(&self) -> Result<Vec<Write>, PortalError> {
+        let checks = self
+            .read
+            .keys()
+            .filter(|key| !self.staged.iter().any(|(k, _)| k == *key))
+            .map(|key| {
+                Ok(Write::Check {
+                    key: key.clone(),
+                    expected: self.version_read(key),
+                })
+            });
         self.staged
             .iter()
             .map(|(key, value)| {
-                let expected = self.read.get(key).copied().flatten();
+                let expected = self.version_read(key);
                 Ok(match value {
                     Some(bytes) => Write::Put {
                         key: key.clone(),
@@ -353,6 +384,7 @@ impl<'p> Tx<'p> {
                     },
                 })
             })
+            .chain(checks)
             .collect()
     }
 
@@ -376,7 +408,6 @@ mod tests {
     use crate::calendar::utc;
     use crate::effect::{Event, EventKind};
     use crate::memory::{Embedded, MemoryStore};
-    use crate::store::Versioned;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn user() -> UserId {

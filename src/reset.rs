@@ -57,7 +57,7 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use crate::account::Account;
-use crate::calendar::Instant;
+use crate::calendar::{Instant, deadline_passed};
 use crate::challenge::Challenge;
 use crate::effect::{Effect, Event, EventKind};
 use crate::error::{FlowError, PortalError};
@@ -667,7 +667,7 @@ impl ChoosingPassword {
         account: Option<&Account>,
         cx: &mut Cx<'_, R>,
     ) -> Result<Step<Reset>, FlowError> {
-        if cx.now >= self.verified.at + cx.policy.reset_screen_lifetime() {
+        if deadline_passed(cx.now, self.verified.at, cx.policy.reset_screen_lifetime()) {
             return Err(FlowError::FlowExpired);
         }
         new.check_policy(&self.user, &cx.policy.password)?;
@@ -1047,13 +1047,15 @@ impl Portal {
             }
             let mut cx = tx.cx(now, &mut *rng);
             let guessed = match (&state, input) {
-                (Reset::AwaitingOtp(s), ResetInput::EnterOtp(_)) => Some(s.user),
+                (Reset::AwaitingOtp(s), ResetInput::EnterOtp(_)) => {
+                    Some(Budget::WrongResetCodes(s.user, s.challenge.to.clone()))
+                }
                 _ => None,
             };
             let step = match guessed {
-                Some(user) => {
+                Some(budget) => {
                     let mut outcome = None;
-                    let verdict = tx.guard_guesses(Budget::WrongCodes(user), now, || {
+                    let verdict = tx.guard_guesses(budget, now, || {
                         let result = state.next(input, None, id, &mut cx);
                         let verdict = match &result {
                             Ok(step) => step.rejected.clone().map_or(Ok(()), Err),

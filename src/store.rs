@@ -122,8 +122,12 @@ impl fmt::Debug for FlowId {
 pub enum Budget {
     /// SEC-04: code mails to one address.
     CodeMails(EmailAddress),
-    /// SEC-07: wrong code entries for one user ID (whether or not it exists).
+    /// SEC-07: wrong code entries for one user ID (whether or not it exists), in FL, GR and SE.
     WrongCodes(UserId),
+    /// SEC-07: wrong OTP entries of resets started for one user ID (whether or not it exists) with
+    /// one entered address (whether or not it matched, RS-03): guesses at resets started with a
+    /// wrong address cannot use up the real office's budget.
+    WrongResetCodes(UserId, EmailAddress),
     /// SEC-07: wrong code entries for one notification address (RI).
     WrongCodesAt(EmailAddress),
 }
@@ -163,6 +167,11 @@ impl fmt::Display for Key {
                 write!(f, "budget/code_mails/{}", a.as_str().to_ascii_lowercase())
             }
             Key::Budget(Budget::WrongCodes(id)) => write!(f, "budget/wrong_codes/{id}"),
+            Key::Budget(Budget::WrongResetCodes(id, a)) => write!(
+                f,
+                "budget/wrong_reset_codes/{id}/{}",
+                a.as_str().to_ascii_lowercase()
+            ),
             Key::Budget(Budget::WrongCodesAt(a)) => {
                 write!(
                     f,
@@ -206,20 +215,30 @@ pub enum Write {
         /// The version read.
         expected: u64,
     },
+    /// Write nothing, but refuse the commit unless the record is still at the version read
+    /// (`None`: still absent). The driver adds one for every record a request read and did not
+    /// write, so a decision taken on a record that changed meanwhile is never committed (SEC-02,
+    /// SEC-07).
+    Check {
+        /// Where.
+        key: Key,
+        /// The version read, or `None` when it was absent.
+        expected: Option<u64>,
+    },
 }
 
 impl Write {
     /// The key written.
     pub fn key(&self) -> &Key {
         match self {
-            Write::Put { key, .. } | Write::Delete { key, .. } => key,
+            Write::Put { key, .. } | Write::Delete { key, .. } | Write::Check { key, .. } => key,
         }
     }
 
     /// The version the writer expects the record to have (`None`: absent).
     pub fn expected(&self) -> Option<u64> {
         match self {
-            Write::Put { expected, .. } => *expected,
+            Write::Put { expected, .. } | Write::Check { expected, .. } => *expected,
             Write::Delete { expected, .. } => Some(*expected),
         }
     }
@@ -245,7 +264,9 @@ pub enum StoreError {
 /// - `load` returns the record and its current version, or `None`.
 /// - `commit` applies all writes or none: if any write's `expected` version is not the record's
 ///   current version (`None`: the record must not exist), it returns [`StoreError::Conflict`] and
-///   writes nothing. A successful `Put` sets the version to `expected + 1` (1 when created).
+///   writes nothing. This holds for [`Write::Check`] too, which writes nothing itself. A
+///   successful `Put` sets the version to `expected + 1` (1 when created). A commit that names one
+///   key twice is refused.
 /// - Two commits that read the same version of a record cannot both succeed.
 pub trait Store: Send + Sync {
     /// Reads one record.
@@ -273,10 +294,10 @@ pub struct RateWindow {
 
 impl RateWindow {
     /// Forgets hits older than an hour before `now`, then records one more if fewer than `limit`
-    /// remain. Returns whether it was recorded.
+    /// remain. Returns whether it was recorded. A hit stamped after `now` (by a server whose clock
+    /// runs ahead) still counts (SEC-07).
     pub fn try_spend(&mut self, now: Instant, limit: u8) -> bool {
-        self.hits
-            .retain(|&t| now - t < chrono::TimeDelta::hours(1) && t <= now);
+        self.hits.retain(|&t| Self::live(now, t));
         if self.hits.len() < usize::from(limit) {
             self.hits.push(now);
             true
@@ -285,11 +306,13 @@ impl RateWindow {
         }
     }
 
-    /// Hits within the hour before `now`.
+    /// Hits within the hour before `now`, and any stamped after it.
     pub fn count(&self, now: Instant) -> usize {
-        self.hits
-            .iter()
-            .filter(|&&t| now - t < chrono::TimeDelta::hours(1) && t <= now)
-            .count()
+        self.hits.iter().filter(|&&t| Self::live(now, t)).count()
+    }
+
+    /// Whether a hit at `t` still counts at `now`: less than an hour old, or in the future.
+    fn live(now: Instant, t: Instant) -> bool {
+        now.signed_duration_since(t) < chrono::TimeDelta::hours(1)
     }
 }

@@ -128,8 +128,8 @@ enum Request {
     Otp {
         flow: usize,
         typed: Typed,
-        /// SEC-07: whose wrong entries they are.
-        user: Option<UserId>,
+        /// SEC-07: whose wrong entries they are: the user ID and the entered address.
+        budget: Option<String>,
     },
     Resend {
         flow: usize,
@@ -252,8 +252,8 @@ impl Model {
                 )
             }
             Step::Otp { flow, typed } => {
-                let user = match &self.flows[*flow] {
-                    At::Otp { user, .. } => Some(*user),
+                let budget = match &self.flows[*flow] {
+                    At::Otp { user, address, .. } => Some(Self::guess_budget(*user, address)),
                     _ => None,
                 };
                 (
@@ -261,7 +261,7 @@ impl Model {
                     Request::Otp {
                         flow: *flow,
                         typed: typed.clone(),
-                        user,
+                        budget,
                     },
                 )
             }
@@ -365,6 +365,12 @@ impl Model {
     }
 
     /// RS-04: the newest OTP, right and in time, if it was mailed; five wrong void it.
+    /// SEC-07: RS keeps the guessing budget per user ID and entered address (whether or not the
+    /// address matched), so wrong-address resets cannot use up the real office's budget.
+    fn guess_budget(user: UserId, address: &str) -> String {
+        format!("{user}/{}", address.to_ascii_lowercase())
+    }
+
     fn otp(&mut self, flow: usize, typed: &Typed) -> Verdict {
         if typed.malformed() {
             return Verdict::Refused(vec![value_error()]);
@@ -383,7 +389,7 @@ impl Model {
         else {
             unreachable!()
         };
-        let key = user.to_string();
+        let key = Self::guess_budget(user, &address);
         if self.guesses.full(&key, self.now, GUESSES_PER_HOUR) {
             return Verdict::refused(FlowError::GuessBudgetExceeded);
         }
@@ -722,12 +728,14 @@ impl StateMachineTest for Office {
                 });
                 (seen, Some(*flow))
             }
-            Request::Otp { flow, typed, user } => {
+            Request::Otp {
+                flow,
+                typed,
+                budget,
+            } => {
                 let f = &office.flows[*flow];
                 let entered = resolve(typed, 6, &f.otps);
-                // SEC-07 counts against the user ID the flow concerns.
-                let key = user.map(|u| u.to_string());
-                let seen = world.call(verdict, key.as_deref(), |portal, rng| {
+                let seen = world.call(verdict, budget.as_deref(), |portal, rng| {
                     portal.reset_enter_otp(&f.id, &entered, rng)
                 });
                 (seen, Some(*flow))

@@ -205,8 +205,9 @@ impl Host {
         hasher.verify(password.as_bytes(), &self.stored(user).password)
     }
 
-    fn wrong_entries(&self, user: UserId) -> usize {
-        let key = Key::Budget(Budget::WrongCodes(user));
+    /// SEC-07: wrong OTP entries this hour of resets started for `user` with `address`.
+    fn wrong_entries(&self, user: UserId, address: &str) -> usize {
+        let key = Key::Budget(Budget::WrongResetCodes(user, a(address)));
         let window: RateWindow = self
             .host
             .store
@@ -542,7 +543,7 @@ fn rs_03_withheld_otp_never_verifies() {
         p.other.portal.reset_enter_otp(&id, &drawn, &mut rng_o),
         flow_err(FlowError::WrongCode { remaining: 4 })
     );
-    assert_eq!(p.other.wrong_entries(tokyo()), 1);
+    assert_eq!(p.other.wrong_entries(tokyo(), ADDRESS), 1);
     for remaining in (1..4).rev() {
         assert_eq!(
             p.other.portal.reset_enter_otp(&id, &drawn, &mut rng_o),
@@ -778,7 +779,11 @@ fn rs_04_sec_03_lifetime_newest_only_and_voiding() {
         flow_err(FlowError::CodeExpired)
     );
     assert_eq!(h.flow_bytes(&id), before);
-    assert_eq!(h.wrong_entries(user), 0, "an expired entry is not a guess");
+    assert_eq!(
+        h.wrong_entries(user, ADDRESS),
+        0,
+        "an expired entry is not a guess"
+    );
 
     // Still valid at 29:59.
     let (id, _) = h.portal.reset_start(OFFICE, ADDRESS, &mut rng).unwrap();
@@ -826,7 +831,7 @@ fn rs_04_sec_03_lifetime_newest_only_and_voiding() {
         flow_err(FlowError::CodeExhausted)
     );
     assert_eq!(
-        h.wrong_entries(user),
+        h.wrong_entries(user, ADDRESS),
         5,
         "entries on a voided flow are not evaluated"
     );
@@ -1198,7 +1203,7 @@ fn sec_07_guess_budget_per_user_id_across_flows() {
             .map(|m| code_in(&m))
             .unwrap_or_else(|| "000000".into());
         seen.push(h.portal.reset_enter_otp(&id, &right, &mut rng).err());
-        assert_eq!(h.wrong_entries(tokyo()), 10);
+        assert_eq!(h.wrong_entries(tokyo(), ADDRESS), 10);
         h.advance(TimeDelta::minutes(59));
         seen.push(h.portal.reset_enter_otp(&id, &right, &mut rng).err());
         assert_eq!(
@@ -1269,7 +1274,7 @@ fn sec_02_rs_04_racing_wrong_otps_never_exceed_the_limit() {
     assert!(results.iter().all(|r| r.is_err()));
     assert_eq!(wrong_counted, 4, "{results:?}");
     assert_eq!(
-        h.wrong_entries(user),
+        h.wrong_entries(user, ADDRESS),
         5,
         "evaluated and counted: exactly the limit"
     );
@@ -1292,5 +1297,8 @@ fn rs_03_unknown_office_uses_its_own_prefecture_for_the_budget() {
         .unwrap();
     let _ = h.portal.reset_enter_otp(&id, "000000", &mut rng);
     let office: OfficeNumber = "2712345678".parse().unwrap();
-    assert_eq!(h.wrong_entries(UserId::new(Prefecture::OSAKA, office)), 1);
+    assert_eq!(
+        h.wrong_entries(UserId::new(Prefecture::OSAKA, office), "x@jp"),
+        1
+    );
 }

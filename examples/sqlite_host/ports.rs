@@ -82,6 +82,7 @@ impl Store for SqliteHost {
                     Write::Delete { .. } => {
                         tx.prepare_cached("DELETE FROM records WHERE key = ?1").at(path)?.execute([key]).at(path)?;
                     }
+                    Write::Check { .. } => {}
                 }
             }
             Ok(())

@@ -352,11 +352,12 @@ pub fn is_code_mail(mail: &Mail) -> bool {
 pub struct Hourly(Vec<Instant>);
 
 impl Hourly {
-    /// Hits within the hour before `now` (an hour after a hit, it no longer counts).
+    /// Hits within the hour before `now` (an hour after a hit, it no longer counts), and hits
+    /// stamped after `now`: a clock that runs behind never forgets a hit (SEC-07).
     pub fn count(&self, now: Instant) -> usize {
         self.0
             .iter()
-            .filter(|&&t| t <= now && now - t < TimeDelta::hours(1))
+            .filter(|&&t| now - t < TimeDelta::hours(1))
             .count()
     }
 
