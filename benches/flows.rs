@@ -4,8 +4,10 @@
 //!   the time spent inside argon2 subtracted: the library's own cost per complete flow.
 //! - `reset_production/*`: the reset with the production argon2 parameters, whole and without the
 //!   time inside argon2, beside one raw argon2id hash of the same parameters.
-//! - `rs03_start/*`: starting a reset with a registered address, an unregistered one, and an
-//!   unknown office number, with the production parameters.
+//! - `rs03_start/*`: starting a reset with a registered address, an unregistered one, a
+//!   registered address of an account of the largest shape (five security emails, a security
+//!   code, a notice email, a temporary password, a lockout), and an unknown office number, with
+//!   the production parameters.
 //! - `scaling/threads/{1,2}`: cycles of every scenario on one and two threads against one shared
 //!   store (criterion reports flows per second); `scaling/threads/2_store_each`, the control: two
 //!   threads sharing no store.
@@ -24,9 +26,12 @@ use std::time::{Duration, Instant};
 use argon2::{Algorithm, Argon2, Params, Version};
 use common::{KEY, SCENARIOS, Scenario, World};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use kaigo_seikyu::account::{Account, NoticeEmail, SecurityEmails, Temporary};
 use kaigo_seikyu::memory::MemoryStore;
 use kaigo_seikyu::policy::{HashingParams, Policy};
 use kaigo_seikyu::secret::{Argon2Hasher, CodeDigest, CodeKey, PasswordHash, SecretHasher};
+use kaigo_seikyu::store::{Key, Store, Write};
+use kaigo_seikyu::values::{Prefecture, UserId};
 
 /// The production hasher with a stopwatch: counts argon2 hashes, argon2 verifications and keyed
 /// digests, and sums the time spent inside argon2.
@@ -178,7 +183,8 @@ fn reset_production(c: &mut Criterion) {
 }
 
 /// Issue 10, item 3: `reset_start` with a registered address, an unregistered one, and an unknown
-/// office, production parameters, each in a fresh world.
+/// office, production parameters, each in a fresh world. Issue 20, finding 8: also an account of
+/// the largest shape, against which the unknown office's decoy must not be cheaper.
 fn rs03_start(c: &mut Criterion) {
     let reset = scenario("reset");
     let mut group = c.benchmark_group("rs03_start");
@@ -186,16 +192,20 @@ fn rs03_start(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .sample_size(100);
-    for (name, known_office, registered) in [
-        ("matching", true, true),
-        ("non_matching", true, false),
-        ("unknown_office", false, true),
+    for (name, known_office, registered, largest) in [
+        ("matching", true, true, false),
+        ("non_matching", true, false, false),
+        ("largest_account", true, true, true),
+        ("unknown_office", false, true, false),
     ] {
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 (0..iters)
                     .map(|i| {
                         let (mut world, _) = metered(reset, i, Policy::default());
+                        if largest {
+                            grow_to_the_largest_shape(&world);
+                        }
                         let office = if known_office {
                             world.office.to_string()
                         } else {
@@ -216,6 +226,36 @@ fn rs03_start(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// Gives the world's account the largest shape the flows make: five security emails, a notice
+/// email, a temporary password, a lockout (it already has a security code).
+fn grow_to_the_largest_shape(world: &World) {
+    let user = UserId::new(Prefecture::TOKYO, world.office);
+    let key = Key::Account(user);
+    let stored = world.host.store.load(&key).unwrap().expect("an account");
+    let mut account: Account = serde_json::from_slice(&stored.value).unwrap();
+    let at = world.portal.now();
+    for i in account.security_emails.len()..SecurityEmails::MAX {
+        let address = format!("mailforsecurity-10{i}@jp").parse().unwrap();
+        account.security_emails.add(address, at).unwrap();
+    }
+    account.notice_email = NoticeEmail::Set("notice-mail-address-001@jp".parse().unwrap());
+    account.temporary = Some(Temporary {
+        expires_at: Some(at),
+    });
+    account.failures = 2;
+    account.locked_until = Some(at);
+    assert!(account.security_code.is_some());
+    world
+        .host
+        .store
+        .commit(&[Write::Put {
+            key,
+            expected: Some(stored.version),
+            value: serde_json::to_vec(&account).unwrap(),
+        }])
+        .unwrap();
 }
 
 /// Issue 10, item 6: throughput of independent flows on one and two threads against one shared

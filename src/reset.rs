@@ -751,10 +751,12 @@ impl Done {
     }
 }
 
-/// A stored account of the usual size and shape (one security email, a production-parameter
-/// hash), parsed when an office has none so that every path of `reset_start` does the same work
-/// (RS-03). Not a real account: it is never stored or compared with anything that matters.
-const DECOY_ACCOUNT: &str = r#"{"user_id":"KJ131300000000","password":"$argon2id$v=19$m=19456,t=2,p=1$DVgtv2/XRB8jMIc135fOlA$O1xfok98/NbPUJEU3iK7l7XWWnWX7Q9U7dM0d/+cZ20","temporary":null,"security_code":null,"failures":0,"locked_until":null,"terms":{"version":1,"at":"2020-04-01T00:00:00Z"},"notice_email":"NotAsked","first_login_done":true,"grace_eligible":true,"security_emails":{"entries":[{"address":"mailforsecurity-000@jp","registered_at":"2026-01-01T00:00:00Z"}],"selected":0}}"#;
+/// A stored account of the largest shape the flows make (five security emails, a security code,
+/// a notice email, a temporary password, a lockout; production-parameter hashes), parsed when an
+/// office has none, so that `reset_start` for an unknown office does at least the work of the
+/// largest known account (RS-03). Not a real account: it is never stored or compared with
+/// anything that matters.
+const DECOY_ACCOUNT: &str = r#"{"user_id":"KJ131300000000","password":"$argon2id$v=19$m=19456,t=2,p=1$DVgtv2/XRB8jMIc135fOlA$O1xfok98/NbPUJEU3iK7l7XWWnWX7Q9U7dM0d/+cZ20","temporary":{"expires_at":"2026-01-31T00:00:00Z"},"security_code":"$argon2id$v=19$m=19456,t=2,p=1$l4C0s9mYJm1n3k8QhV2bQw$3uYp0o7s3Q2d4mC0p6Hf1i8kZr5tXw9bVnA2eLq7yU0","failures":2,"locked_until":"2026-01-01T00:00:00Z","terms":{"version":1,"at":"2020-04-01T00:00:00Z"},"notice_email":{"Set":"notice-mail-address-000@jp"},"first_login_done":true,"grace_eligible":true,"security_emails":{"entries":[{"address":"mailforsecurity-000@jp","registered_at":"2026-01-01T00:00:00Z"},{"address":"mailforsecurity-001@jp","registered_at":"2026-01-02T00:00:00Z"},{"address":"mailforsecurity-002@jp","registered_at":"2026-01-03T00:00:00Z"},{"address":"mailforsecurity-003@jp","registered_at":"2026-01-04T00:00:00Z"},{"address":"mailforsecurity-004@jp","registered_at":"2026-01-05T00:00:00Z"}],"selected":0}}"#;
 
 /// The top of 【ワンタイムパスワード入力】 (RS-03, SE-06), as the source draws it: where the OTP
 /// went, its lifetime and the reasons a mail may not arrive. Callers add their notes and buttons.
@@ -851,8 +853,8 @@ impl Portal {
                 }
             }
             if accounts.is_empty() {
-                // RS-03: an unknown office does the work a known one does: parse an account and
-                // look the address up in it.
+                // RS-03: an unknown office does the work a known one does: parse an account of
+                // the largest shape and look the address up in it.
                 let decoy: Account = serde_json::from_str(DECOY_ACCOUNT)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 std::hint::black_box(decoy.security_emails.contains(&address));
@@ -1079,5 +1081,25 @@ impl Portal {
             let state = tx.step(FlowKind::Reset, id, step)?;
             Ok(state.screen(&self.policy))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::{NoticeEmail, SecurityEmails};
+
+    /// RS-03 (finding 8): the decoy an unknown office parses is an account of the largest shape
+    /// the flows make, and of the current `Account` type (it serializes back to itself), so a
+    /// known office's account never costs more to parse than the decoy.
+    #[test]
+    fn rs_03_decoy_is_an_account_of_the_largest_shape() {
+        let decoy: Account = serde_json::from_str(DECOY_ACCOUNT).unwrap();
+        assert_eq!(serde_json::to_string(&decoy).unwrap(), DECOY_ACCOUNT);
+        assert_eq!(decoy.security_emails.len(), SecurityEmails::MAX);
+        assert!(decoy.security_code.is_some());
+        assert!(decoy.temporary.is_some_and(|t| t.expires_at.is_some()));
+        assert!(decoy.locked_until.is_some() && decoy.terms.is_some());
+        assert!(matches!(decoy.notice_email, NoticeEmail::Set(_)));
     }
 }

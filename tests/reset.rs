@@ -19,6 +19,7 @@ use kaigo_seikyu::mail::Mail;
 use kaigo_seikyu::memory::{Embedded, MemoryStore};
 use kaigo_seikyu::policy::Policy;
 use kaigo_seikyu::portal::{Portal, Ports};
+use kaigo_seikyu::ports::Clock;
 use kaigo_seikyu::reset::{self, Reset};
 use kaigo_seikyu::secret::{Argon2Hasher, CodeDigest, CodeKey, PasswordHash, SecretHasher};
 use kaigo_seikyu::store::{
@@ -633,6 +634,8 @@ enum Op {
     Prefecture(String),
     Password(String, String),
     Wait(u8),
+    /// A new reset with the same office and address (SEC-07: the budget spans flows).
+    Restart,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -643,16 +646,25 @@ fn op() -> impl Strategy<Value = Op> {
         2 => prop_oneof!["[0-4][0-9]", ".{0,3}"].prop_map(Op::Prefecture),
         1 => (".{0,18}", ".{0,18}").prop_map(|(n, c)| Op::Password(n, c)),
         1 => (0u8..40).prop_map(Op::Wait),
+        1 => Just(Op::Restart),
     ]
 }
 
 fn apply(
     h: &Host,
-    id: &FlowId,
+    id: &mut FlowId,
+    (office, address): (&str, &str),
     op: &Op,
     rng: &mut StdRng,
 ) -> Result<kaigo_seikyu::screen::Screen, PortalError> {
     match op {
+        Op::Restart => h
+            .portal
+            .reset_start(office, address, rng)
+            .map(|(new, screen)| {
+                *id = new;
+                screen
+            }),
         Op::Otp(s) => h.portal.reset_enter_otp(id, s, rng),
         Op::Resend => h.portal.reset_resend(id, rng),
         Op::Prefecture(s) => h.portal.reset_choose_prefecture(id, s, rng),
@@ -705,9 +717,10 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
     /// RS-03, SEC-04, SEC-07: for arbitrary offices, billing prefectures, addresses and inputs,
-    /// the matching and non-matching paths (and, for an office billing to its own prefecture
-    /// only, the unknown-office path) look the same: screens, errors, the persisted flow with
-    /// its digests masked, budgets and every effect but the mail.
+    /// over several flows, the matching and non-matching paths (and, for an office billing to
+    /// its own prefecture only, the unknown-office path) look the same: screens, errors (the
+    /// budget errors included), the persisted flow with its digests masked, budgets and every
+    /// effect but the mail.
     #[test]
     fn rs_03_property_paths_indistinguishable(
         office in strategies::office_number(),
@@ -715,7 +728,7 @@ proptest! {
         billing in proptest::collection::btree_set(strategies::prefecture(), 1..=3),
         address in strategies::email_address(),
         seed in any::<u64>(),
-        ops in proptest::collection::vec(op(), 0..10),
+        ops in proptest::collection::vec(op(), 0..32),
     ) {
         let billing: Vec<Prefecture> = if own_only { vec![office.prefecture()] } else { billing.into_iter().collect() };
         let other = if address.same_as(&a("someone-else@jp")) { "someone-else2@jp" } else { "someone-else@jp" };
@@ -731,7 +744,7 @@ proptest! {
 
         let starts: Vec<_> = hosts.iter().zip(&mut rngs).map(|(h, rng)| h.portal.reset_start(office.as_str(), address.as_str(), rng)).collect();
         prop_assert!(starts.iter().all(|s| *s == starts[0]));
-        let (id, _) = starts[0].clone().unwrap();
+        let (mut id, _) = starts[0].clone().unwrap();
         let seen = observable(&m, &id);
         for h in &hosts[1..] {
             prop_assert_eq!(&observable(h, &id), &seen);
@@ -743,7 +756,10 @@ proptest! {
             {
                 continue;
             }
-            let answers: Vec<_> = hosts.iter().zip(&mut rngs).map(|(h, rng)| apply(h, &id, op, rng)).collect();
+            let mut ids = vec![id.clone(); hosts.len()];
+            let answers: Vec<_> = hosts.iter().zip(&mut rngs).zip(&mut ids).map(|((h, rng), id)| apply(h, id, (office.as_str(), address.as_str()), op, rng)).collect();
+            prop_assert!(ids.iter().all(|i| *i == ids[0]));
+            id = ids.swap_remove(0);
             prop_assert!(answers.iter().all(|r| *r == answers[0]), "{:?} → {:?}", op, answers);
             let seen = observable(&m, &id);
             for h in &hosts[1..] {
@@ -1301,4 +1317,234 @@ fn rs_03_unknown_office_uses_its_own_prefecture_for_the_budget() {
         h.wrong_entries(UserId::new(Prefecture::OSAKA, office), "x@jp"),
         1
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// SEC-07 under races, clock skew and lockout attempts.
+
+/// A portal over `store` and `clock`, with `h`'s hasher and other ports.
+fn portal_over(h: &Host, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Portal {
+    let ports = Ports {
+        store,
+        clock,
+        mailer: h.host.outbox.clone(),
+        notices: h.host.notices.clone(),
+        audit: h.host.events.clone(),
+        ledger: h.host.ledger.clone(),
+        sessions: h.host.sessions.clone(),
+    };
+    Portal::with_hasher(ports, h.portal.policy().clone(), h.hasher.clone())
+}
+
+/// A store that, once armed, lets another request record a hit in one budget right after this
+/// request has read it: the race of finding 1, made deterministic.
+struct InjectsAHit {
+    inner: Arc<MemoryStore>,
+    budget: Key,
+    at: kaigo_seikyu::calendar::Instant,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+impl Store for InjectsAHit {
+    fn load(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
+        let found = self.inner.load(key)?;
+        if *key == self.budget && self.armed.swap(false, Ordering::SeqCst) {
+            let mut window: RateWindow = found
+                .as_ref()
+                .map(|v| serde_json::from_slice(&v.value).unwrap())
+                .unwrap_or_default();
+            assert!(window.try_spend(self.at, u8::MAX));
+            self.inner.commit(&[Write::Put {
+                key: key.clone(),
+                expected: found.as_ref().map(|v| v.version),
+                value: serde_json::to_vec(&window).unwrap(),
+            }])?;
+        }
+        Ok(found)
+    }
+    fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
+        self.inner.commit(writes)
+    }
+}
+
+/// Nine wrong OTP entries against `user`/ADDRESS over two flows, then a third flow: its id and
+/// its OTP.
+fn nine_wrong_entries(h: &Host, rng: &mut StdRng) -> (FlowId, String) {
+    let (id, _) = h.portal.reset_start(OFFICE, ADDRESS, rng).unwrap();
+    let otp = h.otp_to(ADDRESS);
+    for _ in 0..5 {
+        h.portal
+            .reset_enter_otp(&id, &wrong(&otp), rng)
+            .unwrap_err();
+    }
+    let (id, _) = h.portal.reset_start(OFFICE, ADDRESS, rng).unwrap();
+    let otp = h.otp_to(ADDRESS);
+    for _ in 0..4 {
+        h.portal
+            .reset_enter_otp(&id, &wrong(&otp), rng)
+            .unwrap_err();
+    }
+    assert_eq!(h.wrong_entries(tokyo(), ADDRESS), 9);
+    let (id, _) = h.portal.reset_start(OFFICE, ADDRESS, rng).unwrap();
+    (id.clone(), h.otp_to(ADDRESS))
+}
+
+/// SEC-07, SEC-02 (finding 1): another request fills the guess budget right after this one read
+/// it. The guess is not answered on the stale budget: the commit sees the budget changed, the
+/// request runs again on fresh data and is refused, for a wrong entry and for the right one
+/// alike (the right one's commit writes no budget, but checks it unchanged).
+#[test]
+fn sec_07_sec_02_budget_filled_between_read_and_commit_refuses_the_guess() {
+    for right in [false, true] {
+        let h = host();
+        h.account(Prefecture::TOKYO, OFFICE, &[ADDRESS], false);
+        let mut rng = StdRng::seed_from_u64(21);
+        let (id, otp) = nine_wrong_entries(&h, &mut rng);
+        let budget = Key::Budget(Budget::WrongResetCodes(tokyo(), a(ADDRESS)));
+        let racing = Arc::new(InjectsAHit {
+            inner: h.host.store.clone(),
+            budget,
+            at: h.portal.now(),
+            armed: true.into(),
+        });
+        let portal = portal_over(&h, racing.clone(), h.host.clock.clone());
+        let before = h.flow_bytes(&id);
+        let entry = if right { otp } else { wrong(&otp) };
+        assert_eq!(
+            portal.reset_enter_otp(&id, &entry, &mut rng),
+            flow_err(FlowError::GuessBudgetExceeded),
+            "right entry: {right}"
+        );
+        assert!(!racing.armed.load(Ordering::SeqCst), "the hit was injected");
+        assert_eq!(h.wrong_entries(tokyo(), ADDRESS), 10);
+        assert_eq!(h.flow_bytes(&id), before, "nothing of the refused guess");
+    }
+}
+
+/// Wrong OTP entries that were evaluated: answered `WrongCode`, or the entry that voided a flow.
+fn evaluated_wrong(
+    answers: &[Result<kaigo_seikyu::screen::Screen, PortalError>],
+    voided: usize,
+) -> usize {
+    answers
+        .iter()
+        .filter(|r| matches!(r, Err(PortalError::Flow(FlowError::WrongCode { .. }))))
+        .count()
+        + voided
+}
+
+/// SEC-07, SEC-02 (finding 1): eight threads guessing at four flows of one user ID, over many
+/// trials on the in-memory store, never get more than 10 wrong entries evaluated in the hour.
+#[test]
+fn sec_07_sec_02_eight_threads_at_four_flows_never_exceed_the_budget() {
+    for trial in 0..40u64 {
+        let h = host();
+        h.account(Prefecture::TOKYO, OFFICE, &[ADDRESS], false);
+        let mut rng = StdRng::seed_from_u64(trial);
+        let flows: Vec<(FlowId, String)> = (0..4)
+            .map(|_| {
+                let (id, _) = h.portal.reset_start(OFFICE, ADDRESS, &mut rng).unwrap();
+                (id, wrong(&h.otp_to(ADDRESS)))
+            })
+            .collect();
+        let answers: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8u64)
+                .map(|t| {
+                    let (portal, flows) = (&h.portal, &flows);
+                    s.spawn(move || {
+                        let mut rng = StdRng::seed_from_u64(1000 * trial + t);
+                        (0..4)
+                            .map(|i| {
+                                let (id, bad) = &flows[(t as usize + i) % flows.len()];
+                                portal.reset_enter_otp(id, bad, &mut rng)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect()
+        });
+        let voided = flows
+            .iter()
+            .filter(|(id, _)| matches!(h.flow(id), Reset::Voided(_)))
+            .count();
+        let evaluated = evaluated_wrong(&answers, voided);
+        assert_eq!(evaluated, 10, "trial {trial}: {answers:?}");
+        assert_eq!(h.wrong_entries(tokyo(), ADDRESS), 10, "trial {trial}");
+    }
+}
+
+/// SEC-07 (finding 2): two servers whose clocks are 5 s apart share one store. Twenty wrong
+/// entries within 4 s, alternating between them, get at most 10 evaluated: a hit stamped by the
+/// server whose clock runs ahead still counts on the other.
+#[test]
+fn sec_07_two_servers_five_seconds_apart_share_one_budget() {
+    let h = host();
+    h.account(Prefecture::TOKYO, OFFICE, &[ADDRESS], false);
+    let ahead = Arc::new(kaigo_seikyu::memory::VirtualClock::new(
+        h.portal.now() + TimeDelta::seconds(5),
+    ));
+    let other = portal_over(&h, h.host.store.clone(), ahead.clone());
+    let mut rng = StdRng::seed_from_u64(31);
+    let flows: Vec<(FlowId, String)> = (0..4)
+        .map(|_| {
+            let (id, _) = h.portal.reset_start(OFFICE, ADDRESS, &mut rng).unwrap();
+            (id, wrong(&h.otp_to(ADDRESS)))
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for i in 0..20 {
+        let portal = if i % 2 == 0 { &other } else { &h.portal };
+        let (id, bad) = &flows[i / 5];
+        answers.push(portal.reset_enter_otp(id, bad, &mut rng));
+        h.advance(TimeDelta::milliseconds(200));
+        ahead.advance(TimeDelta::milliseconds(200));
+    }
+    let voided = flows
+        .iter()
+        .filter(|(id, _)| matches!(h.flow(id), Reset::Voided(_)))
+        .count();
+    assert_eq!(evaluated_wrong(&answers, voided), 10, "{answers:?}");
+    assert_eq!(
+        answers[10..].iter().collect::<Vec<_>>(),
+        vec![&flow_err(FlowError::GuessBudgetExceeded); 10]
+    );
+}
+
+/// SEC-07, RS-03 (finding 3): guesses at resets started with a wrong address use up that
+/// address's budget only. The real office, entering its own address, still gets its OTP checked
+/// and verified; and the wrong-address budget behaves exactly as the matching one would.
+#[test]
+fn sec_07_rs_03_wrong_address_guesses_cannot_lock_the_office_out() {
+    let h = host();
+    h.account(Prefecture::TOKYO, OFFICE, &[ADDRESS], false);
+    let mut rng = StdRng::seed_from_u64(41);
+    let attacker = "attacker@jp";
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        let (id, _) = h.portal.reset_start(OFFICE, attacker, &mut rng).unwrap();
+        for _ in 0..5 {
+            answers.push(h.portal.reset_enter_otp(&id, "000000", &mut rng));
+        }
+    }
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|r| **r == flow_err(FlowError::GuessBudgetExceeded))
+            .count(),
+        5,
+        "the attacker's own budget ran out after 10: {answers:?}"
+    );
+    assert_eq!(h.wrong_entries(tokyo(), attacker), 10);
+    assert_eq!(h.wrong_entries(tokyo(), ADDRESS), 0);
+    assert!(h.host.outbox.all().is_empty());
+    let (id, _) = h.portal.reset_start(OFFICE, ADDRESS, &mut rng).unwrap();
+    let screen = h
+        .portal
+        .reset_enter_otp(&id, &h.otp_to(ADDRESS), &mut rng)
+        .unwrap();
+    assert_eq!(screen.title, "ログイン情報再設定");
 }
