@@ -2,6 +2,7 @@
 //! Japanese message for the screen and an English `Display` for logs. No variant carries a secret.
 
 use crate::calendar::Instant;
+use crate::screen::FormError;
 use crate::store::StoreError;
 use crate::values::ValueError;
 
@@ -20,6 +21,10 @@ pub enum FlowError {
     /// A value did not parse (VAL).
     #[error(transparent)]
     Value(#[from] ValueError),
+    /// UI-02: a submitted form does not fit its screen, or a value in it did not parse; names
+    /// the field or button.
+    #[error(transparent)]
+    Form(#[from] FormError),
     /// VAL-05: an entry and its confirmation (《…(確認用)》) differ.
     #[error("the entry and its confirmation differ")]
     ConfirmationMismatch,
@@ -140,6 +145,7 @@ impl FlowError {
     pub fn message(&self) -> String {
         let text = match self {
             FlowError::Value(v) => return v.message(),
+            FlowError::Form(f) => return f.message(),
             FlowError::Locked { until } => {
                 let until = until.with_timezone(&crate::calendar::jst());
                 return format!(

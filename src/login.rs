@@ -31,13 +31,26 @@ use crate::first_login::{self, FirstLogin};
 use crate::grace::{Grace, GraceSkip};
 use crate::policy::Policy;
 use crate::portal::{Cx, Portal, Step, Tx};
-use crate::screen::Screen;
+use crate::screen::button::{BACK, LOGIN};
+use crate::screen::{Field, Screen};
 use crate::secret::PasswordHash;
 use crate::store::{FlowId, FlowKind, Key};
 use crate::values::{Password, SecurityCode, UserId};
 
 /// The link both login screens carry into the lost-credentials menu (LOGIN-01, LOST-01).
 pub const LOST_LINK: &str = "パスワード等を紛失した方はこちら";
+
+/// The heading both login screens carry.
+const HEADING: &str = "電子請求受付システム";
+const HEADING_ID: &str = "login.heading";
+
+/// Form names of the login screens' fields, and of the lost-credentials link (LOST-01).
+const USER_ID: &str = "user_id";
+const PASSWORD: &str = "password";
+const SECURITY_CODE: &str = "security_code";
+/// The input the link `パスワード等を紛失した方はこちら` sends: the host shows
+/// [`crate::lost::menu_screen`].
+pub const LOST: &str = "lost";
 
 /// 【ログイン】: user ID and password (LOGIN-01).
 ///
@@ -49,12 +62,16 @@ pub const LOST_LINK: &str = "パスワード等を紛失した方はこちら";
 /// ```
 pub fn login_screen() -> Screen {
     Screen::new("ログイン")
-        .message("ユーザIDとパスワードを入力して、【ログイン】ボタンを押してください。")
-        .message("《ユーザID》")
-        .message("《パスワード》")
-        .action("戻る")
-        .action("ログイン")
-        .action(LOST_LINK)
+        .text(HEADING_ID, HEADING)
+        .text(
+            "login.lead",
+            "ユーザIDとパスワードを入力して、【ログイン】ボタンを押してください。",
+        )
+        .field(Field::text(USER_ID, "ユーザID").required().max_len(14))
+        .field(Field::password(PASSWORD, "パスワード").required())
+        .button(BACK, "戻る")
+        .button(LOGIN, "ログイン")
+        .link(LOST, LOST_LINK)
 }
 
 /// Proof that a user ID got through 【ログイン】 (and 【ログイン(セキュリティコード)】 when one is set).
@@ -321,10 +338,14 @@ impl Login {
     pub fn screen(&self) -> Screen {
         match self {
             Login::AwaitingSecurityCode(_) => Screen::new("ログイン(セキュリティコード)")
-                .message("セキュリティコードを入力して、【ログイン】ボタンを押してください。")
-                .message("《セキュリティコード》")
-                .action("ログイン")
-                .action(LOST_LINK),
+                .text(HEADING_ID, HEADING)
+                .text(
+                    "login.security_code.lead",
+                    "セキュリティコードを入力して、【ログイン】ボタンを押してください。",
+                )
+                .field(Field::password(SECURITY_CODE, "セキュリティコード").required())
+                .button(LOGIN, "ログイン")
+                .link(LOST, LOST_LINK),
         }
     }
 

@@ -22,7 +22,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::FlowError;
-use crate::screen::Screen;
+use crate::screen::button::{BACK, NEXT};
+use crate::screen::{Choice, Field, Screen};
 
 /// The link both login screens show (LOGIN-01), leading to [`menu_screen`].
 pub const LINK: &str = "パスワード等を紛失した方はこちら";
@@ -32,6 +33,9 @@ const TITLE: &str = "パスワード等を紛失した方";
 
 /// The menu's step list: the first step shared by RS and RI, as the source draws it.
 const STEPS: &[&str] = &["1 パスワード等を紛失した方"];
+
+/// The form name of the menu's radio group.
+pub const CHOICE: &str = "choice";
 
 /// What the office chose on 【パスワード等を紛失した方】 (LOST-01).
 ///
@@ -135,24 +139,20 @@ impl FromStr for LostChoice {
 /// assert!(menu.offers("次へ"));
 /// ```
 pub fn menu_screen() -> Screen {
-    let mut screen = Screen::new(TITLE)
+    let options = LostChoice::ALL
+        .into_iter()
+        .map(|c| Choice::new(c.value(), c.label()).notes(c.explanation().iter().copied()))
+        .collect();
+    Screen::new(TITLE)
         .steps(STEPS, 0)
-        .message(
+        .text(
+            "lost.lead",
             "介護事業所が、ユーザIDやパスワード等のログイン情報を紛失した場合、こちらの画面からログイン情報の再設定を行うことができます。",
         )
-        .message("メニューを選択し、【次へ】ボタンを押してください。");
-    for choice in LostChoice::ALL {
-        let mark = if choice == LostChoice::Reset {
-            "●"
-        } else {
-            "○"
-        };
-        screen = screen.message(format!("{mark} {}", choice.label()));
-        for line in choice.explanation() {
-            screen = screen.message(format!("  {line}"));
-        }
-    }
-    screen.action("戻る").action("次へ")
+        .text("lost.choose", "メニューを選択し、【次へ】ボタンを押してください。")
+        .field(Field::radio(CHOICE, "", options).required().value(LostChoice::Reset))
+        .button(BACK, "戻る")
+        .button(NEXT, "次へ")
 }
 
 #[cfg(test)]

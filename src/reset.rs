@@ -65,7 +65,8 @@ use crate::lost::LostChoice;
 use crate::mail::{self, Notice};
 use crate::policy::Policy;
 use crate::portal::{Cx, Portal, Step};
-use crate::screen::Screen;
+use crate::screen::button::{BACK, CHANGE, FINISH, NEXT};
+use crate::screen::{Field, Screen, prefecture_select};
 use crate::secret::{CodeDigest, SecretHasher};
 use crate::store::{Budget, FlowId, FlowKind, Key, StoreError};
 use crate::values::{EmailAddress, OfficeNumber, OneTimePassword, Password, Prefecture, UserId};
@@ -80,6 +81,13 @@ pub const STEPS: &[&str] = &[
 ];
 
 /// Indices into [`STEPS`].
+/// Form names of the reset's fields.
+const OFFICE: &str = "office";
+const ADDRESS: &str = "address";
+const OTP: &str = "otp";
+const NEW_PASSWORD: &str = "new_password";
+const CONFIRM_PASSWORD: &str = "confirm_password";
+
 const STEP_AUTHENTICATION: usize = 1;
 const STEP_OTP: usize = 2;
 const STEP_RESET: usize = 3;
@@ -513,15 +521,16 @@ impl ChoosingPrefecture {
     }
 
     fn screen(&self) -> Screen {
-        let mut screen = Screen::new("請求先都道府県選択")
+        Screen::new("請求先都道府県選択")
             .steps(STEPS, STEP_AUTHENTICATION)
-            .message(AUTHENTICATING)
-            .message("請求先都道府県を選択し、【次へ】ボタンを押してください。")
-            .message("《請求先都道府県》");
-        for billing in &self.choices {
-            screen = screen.message(format!("○ {}", billing.name()));
-        }
-        screen.action("戻る").action("次へ")
+            .text("rs.authenticating", AUTHENTICATING)
+            .text(
+                "rs.prefecture.lead",
+                "請求先都道府県を選択し、【次へ】ボタンを押してください。",
+            )
+            .field(prefecture_select(&self.choices))
+            .button(BACK, "戻る")
+            .button(NEXT, "次へ")
     }
 }
 
@@ -639,14 +648,14 @@ impl AwaitingOtp {
 
     fn screen(&self, policy: &Policy) -> Screen {
         otp_screen(STEPS, STEP_OTP, &self.challenge.to, policy)
-            .message("※ 入力したメールアドレスが、実際に登録済みのセキュリティ用メールアドレスと異なる場合、ワンタイムパスワードは送信されません。")
-            .message(format!(
+            .text("rs.otp.not_sent_if_unregistered", "※ 入力したメールアドレスが、実際に登録済みのセキュリティ用メールアドレスと異なる場合、ワンタイムパスワードは送信されません。")
+            .text("rs.otp.unknown_address", format!(
                 "※ 登録済みのセキュリティ用メールアドレスが不明な場合、パスワード等を紛失した方画面で、「{}」を選択してください。",
                 LostChoice::Reissue.label()
             ))
-            .message("※ ログイン情報再設定では、登録済みのセキュリティ用メールアドレスを認証情報として利用するため、誤ったセキュリティ用メールアドレスが入力された場合、エラーメッセージ等による明確な指摘は行いません。")
-            .action("戻る")
-            .action("次へ")
+            .text("rs.otp.no_explicit_error", "※ ログイン情報再設定では、登録済みのセキュリティ用メールアドレスを認証情報として利用するため、誤ったセキュリティ用メールアドレスが入力された場合、エラーメッセージ等による明確な指摘は行いません。")
+            .button(BACK, "戻る")
+            .button(NEXT, "次へ")
     }
 }
 
@@ -707,14 +716,29 @@ impl ChoosingPassword {
     fn screen(&self, policy: &Policy) -> Screen {
         Screen::new("ログイン情報再設定")
             .steps(STEPS, STEP_RESET)
-            .message("新しいパスワードを入力し、【変更】ボタンを押してください。")
-            .field("ユーザID", self.user)
-            .message("《新しいパスワード》")
-            .message("《新しいパスワード（確認用）》")
-            .field("セキュリティコード", "（解除されます）")
+            .text(
+                "rs.password.lead",
+                "新しいパスワードを入力し、【変更】ボタンを押してください。",
+            )
+            .field(Field::shown("user_id", "ユーザID", self.user))
+            .field(
+                Field::password(NEW_PASSWORD, "新しいパスワード")
+                    .required()
+                    .max_len(usize::from(policy.password.max_chars)),
+            )
+            .field(
+                Field::password(CONFIRM_PASSWORD, "新しいパスワード（確認用）")
+                    .required()
+                    .max_len(usize::from(policy.password.max_chars)),
+            )
+            .field(Field::shown(
+                "security_code",
+                "セキュリティコード",
+                "（解除されます）",
+            ))
             .password_rules(&policy.password)
-            .action("戻る")
-            .action("変更")
+            .button(BACK, "戻る")
+            .button(CHANGE, "変更")
     }
 }
 
@@ -741,13 +765,13 @@ impl Done {
     fn screen(&self) -> Screen {
         let screen = Screen::new("処理終了")
             .steps(STEPS, STEP_DONE)
-            .message("ログイン情報再設定が正常に終了しました。");
+            .text("rs.done", "ログイン情報再設定が正常に終了しました。");
         let screen = if self.security_code_cleared {
-            screen.message("※ セキュリティコードを設定していたため、ログイン情報再設定に伴い解除されました。必要に応じて、ログイン後の[セキュリティコード設定]から再度設定してください。")
+            screen.text("rs.done.security_code_cleared", "※ セキュリティコードを設定していたため、ログイン情報再設定に伴い解除されました。必要に応じて、ログイン後の[セキュリティコード設定]から再度設定してください。")
         } else {
             screen
         };
-        screen.action("終了")
+        screen.button(FINISH, "終了")
     }
 }
 
@@ -761,17 +785,17 @@ const DECOY_ACCOUNT: &str = r#"{"user_id":"KJ131300000000","password":"$argon2id
 /// The top of 【ワンタイムパスワード入力】 (RS-03, SE-06), as the source draws it: where the OTP
 /// went, its lifetime and the reasons a mail may not arrive. Callers add their notes and buttons.
 pub(crate) fn otp_screen(
-    steps: &'static [&'static str],
+    steps: &[&'static str],
     current: usize,
     to: &EmailAddress,
     policy: &Policy,
 ) -> Screen {
     Screen::new("ワンタイムパスワード入力")
         .steps(steps, current)
-        .message(format!(
+        .text("otp.sent_to", format!(
             "ユーザの本人確認を行うため、ワンタイムパスワードを {to} 宛に送信しました。メール本文に記載された6桁の数字を半角で入力し、【次へ】ボタンを押してください。"
         ))
-        .message("《ワンタイムパスワード》")
+        .field(Field::code(OTP, "ワンタイムパスワード", 6).required())
         .delivery_notes("ワンタイムパスワード", policy.code_lifetime_minutes)
         .mail_trouble("しばらく待ってもメールが届かない場合、以下の原因が考えられます。")
 }
@@ -803,12 +827,12 @@ fn reset_notice(user: &UserId, security_code_cleared: bool) -> Notice {
 pub fn authentication_screen() -> Screen {
     Screen::new("ログイン情報再設定認証")
         .steps(STEPS, STEP_AUTHENTICATION)
-        .message(AUTHENTICATING)
-        .message("事業所番号と登録済みのセキュリティ用メールアドレスを入力し、【次へ】ボタンを押してください。")
-        .message("《事業所番号》")
-        .message("《セキュリティ用メールアドレス》")
-        .action("戻る")
-        .action("次へ")
+        .text("rs.authenticating", AUTHENTICATING)
+        .text("rs.authentication.lead", "事業所番号と登録済みのセキュリティ用メールアドレスを入力し、【次へ】ボタンを押してください。")
+        .field(Field::text(OFFICE, "事業所番号").required().max_len(10))
+        .field(Field::email(ADDRESS, "セキュリティ用メールアドレス").required())
+        .button(BACK, "戻る")
+        .button(NEXT, "次へ")
 }
 
 impl Portal {
