@@ -27,6 +27,10 @@ pub enum Effect {
     Event(Event),
     /// End every session of this user ID (RS-08).
     RevokeSessions(UserId),
+    /// RS-03: a code was drawn for this address and not mailed (the address did not match). It
+    /// spends the address's hourly code-mail budget exactly as a mailed code does (SEC-04), so
+    /// the budget behaves the same on every path; nothing reaches a port.
+    Withheld(EmailAddress),
 }
 
 /// A domain event for the audit log (SEC-05). Carries no secret: no password, code or digest.

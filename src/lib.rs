@@ -122,6 +122,7 @@ pub mod challenge;
 pub mod effect;
 pub mod error;
 pub mod first_login;
+pub mod flow;
 pub mod grace;
 pub mod login;
 pub mod lost;

@@ -517,7 +517,7 @@ pub(crate) fn temporary_expired(account: &Account, now: Instant) -> bool {
 }
 
 /// The account as a step leaves it: the last one it saves for `user`, else `loaded`.
-fn account_after(effects: &[Effect], loaded: &Account) -> Account {
+pub(crate) fn account_after(effects: &[Effect], loaded: &Account) -> Account {
     effects
         .iter()
         .rev()
@@ -530,7 +530,7 @@ fn account_after(effects: &[Effect], loaded: &Account) -> Account {
 
 /// LOGIN-03: through the gate: starts the flow [`destination`] names (at its first step still
 /// needed) or reaches the menu.
-fn through<R: CryptoRng + ?Sized>(
+pub(crate) fn through<R: CryptoRng + ?Sized>(
     tx: &mut Tx<'_>,
     auth: Authenticated,
     account: &Account,

@@ -12,8 +12,10 @@ use crate::account::Account;
 use crate::calendar::Instant;
 use crate::effect::Effect;
 use crate::error::{FlowError, PortalError};
+use crate::flow::{Entry, Flow, Needs, Next, Records, View};
 use crate::policy::Policy;
 use crate::ports::{AuditLog, Clock, Mailer, NoticeBoard, OfficeLedger, Sessions};
+use crate::screen::{Form, Screen, button};
 use crate::secret::{Argon2Hasher, CodeKey, PasswordHash, SecretHasher};
 use crate::store::{
     Budget, FlowId, FlowKind, Key, RateWindow, Store, StoreError, Versioned, Write,
@@ -68,6 +70,23 @@ impl<S> Step<S> {
     pub fn with(mut self, effect: Effect) -> Self {
         self.effects.push(effect);
         self
+    }
+
+    /// The same step with its state mapped by `f`.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::flow::Next;
+    /// use kaigo_seikyu::portal::Step;
+    /// let step = Step::to(7u8).map(Next::Stay);
+    /// assert_eq!(step.state, Next::Stay(7));
+    /// ```
+    pub fn map<T>(self, f: impl FnOnce(S) -> T) -> Step<T> {
+        Step {
+            state: f(self.state),
+            effects: self.effects,
+            rejected: self.rejected,
+        }
     }
 
     /// A refusal that keeps `state` (with, e.g., a wrong code counted).
@@ -207,7 +226,7 @@ impl Portal {
         let mut first_error = None;
         for effect in effects {
             let result = match effect {
-                Effect::SaveAccount(_) => Ok(()),
+                Effect::SaveAccount(_) | Effect::Withheld(_) => Ok(()),
                 Effect::Mail(mail) => self.ports.mailer.enqueue(mail),
                 Effect::Notice { office, notice } => self.ports.notices.post(office, notice),
                 Effect::Event(event) => self.ports.audit.record(&event),
@@ -218,6 +237,227 @@ impl Portal {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// A flow a browser is in: its kind and id. Keep it in the host's server-side session (WEB-01).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{portal::FlowRef, store::{FlowId, FlowKind}};
+/// let flow = FlowRef { kind: FlowKind::Reset, id: FlowId::generate(&mut rand::rng()) };
+/// assert_eq!(flow.kind.as_str(), "reset");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowRef {
+    /// Which flow.
+    pub kind: FlowKind,
+    /// Its id.
+    pub id: FlowId,
+}
+
+/// Where the browser goes after a request: a flow's screen, a screen outside any flow, or the
+/// menu (logged in).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{login::login_screen, portal::Route};
+/// let route = Route::Screen(login_screen());
+/// assert!(route.flow().is_none());
+/// assert_eq!(route.screen().unwrap().title, "ログイン");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// In a flow, at this screen: post its forms with [`Portal::submit`].
+    Flow {
+        /// The flow.
+        flow: FlowRef,
+        /// Its current screen.
+        screen: Screen,
+    },
+    /// A screen outside any flow (【ログイン】, an entry screen after `戻る`).
+    Screen(Screen),
+    /// The menu: the user is logged in. The host starts its session for `user`.
+    Menu {
+        /// Who.
+        user: UserId,
+    },
+}
+
+impl Route {
+    /// The flow the browser is in, if any.
+    pub fn flow(&self) -> Option<&FlowRef> {
+        match self {
+            Route::Flow { flow, .. } => Some(flow),
+            Route::Screen(_) | Route::Menu { .. } => None,
+        }
+    }
+
+    /// The screen to draw, if the route has one (the menu is the host's).
+    pub fn screen(&self) -> Option<&Screen> {
+        match self {
+            Route::Flow { screen, .. } | Route::Screen(screen) => Some(screen),
+            Route::Menu { .. } => None,
+        }
+    }
+}
+
+impl Portal {
+    /// The entry screen of flow `F` (its first form, before the flow exists), for `user` when it
+    /// is opened after login.
+    pub fn entry<F: Entry>(&self, user: Option<&UserId>) -> Result<Screen, PortalError> {
+        let user = user.copied();
+        self.transact(|tx, now| {
+            let records = tx.records(&F::entry_needs(user))?;
+            F::entry(user, &records, &self.view(now))
+        })
+    }
+
+    /// Begins flow `F` with a form posted from its entry screen: the form is checked against the
+    /// screen ([`Screen::accept`]) and parsed by the flow (UI-02), then [`Portal::begin_with`].
+    pub fn begin<F: Entry, R: CryptoRng + ?Sized>(
+        &self,
+        user: Option<&UserId>,
+        form: &Form,
+        rng: &mut R,
+    ) -> Result<Route, PortalError> {
+        self.entry::<F>(user)?
+            .accept(form)
+            .map_err(FlowError::from)?;
+        let start = F::parse_start(form)?;
+        self.begin_with::<F, R>(user, start, rng)
+    }
+
+    /// Begins flow `F` with its typed start.
+    pub fn begin_with<F: Entry, R: CryptoRng + ?Sized>(
+        &self,
+        user: Option<&UserId>,
+        start: F::Start,
+        rng: &mut R,
+    ) -> Result<Route, PortalError> {
+        let user = user.copied();
+        self.transact(|tx, now| {
+            let id = FlowId::generate(&mut *rng);
+            let needs = F::begin_needs(user, &start);
+            let records = tx.records(&needs)?;
+            let start = start.clone();
+            let step = tx.run(&needs, now, &mut *rng, |cx| {
+                F::begin(user, start, &records, &id, cx)
+            })?;
+            tx.settle::<F, R>(&id, step, &records, now, rng)
+        })
+    }
+
+    /// Submits a form to the flow the browser is in (UI-02): checked against the flow's current
+    /// screen, parsed by the flow into its typed input, then [`Portal::input`]. `user` is the
+    /// session's user after login (a flow of another user is refused as [`PortalError::NoSuchFlow`]).
+    pub fn submit<R: CryptoRng + ?Sized>(
+        &self,
+        user: Option<&UserId>,
+        flow: &FlowRef,
+        form: &Form,
+        rng: &mut R,
+    ) -> Result<Route, PortalError> {
+        match flow.kind {
+            FlowKind::Reset => self.submit_to::<crate::reset::Reset, R>(user, &flow.id, form, rng),
+            _ => Err(PortalError::NoSuchFlow),
+        }
+    }
+
+    /// The current screen of the flow the browser is in, to draw it again.
+    pub fn current(&self, user: Option<&UserId>, flow: &FlowRef) -> Result<Screen, PortalError> {
+        match flow.kind {
+            FlowKind::Reset => self.screen::<crate::reset::Reset>(user, &flow.id),
+            _ => Err(PortalError::NoSuchFlow),
+        }
+    }
+
+    /// `戻る` on the flow's current screen: the form with the button [`button::BACK`].
+    pub fn back<R: CryptoRng + ?Sized>(
+        &self,
+        user: Option<&UserId>,
+        flow: &FlowRef,
+        rng: &mut R,
+    ) -> Result<Route, PortalError> {
+        self.submit(user, flow, &Form::new(button::BACK), rng)
+    }
+
+    /// [`Portal::submit`] for a flow of a known kind.
+    pub fn submit_to<F: Flow, R: CryptoRng + ?Sized>(
+        &self,
+        user: Option<&UserId>,
+        id: &FlowId,
+        form: &Form,
+        rng: &mut R,
+    ) -> Result<Route, PortalError> {
+        let input = self.transact(|tx, now| {
+            let state: F = tx.owned_flow(user, id)?;
+            state
+                .screen(&self.view(now))
+                .accept(form)
+                .map_err(FlowError::from)?;
+            Ok(state.parse(form)?)
+        })?;
+        self.input::<F, R>(user, id, input, rng)
+    }
+
+    /// Applies a typed input to flow `F`: loads the state and what it needs, spends the budgets
+    /// it declares (SEC-04, SEC-07), runs the transition and commits (SEC-02).
+    pub fn input<F: Flow, R: CryptoRng + ?Sized>(
+        &self,
+        user: Option<&UserId>,
+        id: &FlowId,
+        input: F::Input,
+        rng: &mut R,
+    ) -> Result<Route, PortalError> {
+        self.transact(|tx, now| {
+            let state: F = tx.owned_flow(user, id)?;
+            let needs = state.needs(&input);
+            let records = tx.records(&needs)?;
+            let input = input.clone();
+            let step = tx.run(&needs, now, &mut *rng, |cx| {
+                state.step(input, &records, id, cx)
+            })?;
+            tx.settle::<F, R>(id, step, &records, now, rng)
+        })
+    }
+
+    /// The current screen of flow `F`.
+    pub fn screen<F: Flow>(
+        &self,
+        user: Option<&UserId>,
+        id: &FlowId,
+    ) -> Result<Screen, PortalError> {
+        self.transact(|tx, now| Ok(tx.owned_flow::<F>(user, id)?.screen(&self.view(now))))
+    }
+
+    fn view(&self, now: Instant) -> View<'_> {
+        View {
+            now,
+            policy: &self.policy,
+        }
+    }
+}
+
+/// The gate's route as a [`Route`] (until the gate's flows speak [`Route`] themselves).
+fn gate_route(route: crate::login::Route) -> Route {
+    use crate::login::Route as Gate;
+    let flow = |kind, id| FlowRef { kind, id };
+    match route {
+        Gate::Login { screen } => Route::Screen(screen),
+        Gate::SecurityCode { id, screen } => Route::Flow {
+            flow: flow(FlowKind::Login, id),
+            screen,
+        },
+        Gate::FirstLogin { id, screen } => Route::Flow {
+            flow: flow(FlowKind::FirstLogin, id),
+            screen,
+        },
+        Gate::Grace { id, screen } => Route::Flow {
+            flow: flow(FlowKind::Grace, id),
+            screen,
+        },
+        Gate::Menu { user } => Route::Menu { user },
     }
 }
 
@@ -252,23 +492,24 @@ impl<'p> Tx<'p> {
     /// Reads a record: what this request staged for it, else the snapshot's copy, loaded from the
     /// store on the first read and remembered with its version for the commit.
     pub(crate) fn get<T: DeserializeOwned>(&mut self, key: &Key) -> Result<Option<T>, PortalError> {
-        let staged = self.staged.iter().find(|(k, _)| k == key);
-        let bytes = match staged {
-            Some((_, value)) => value.as_deref(),
-            None => {
-                if !self.read.contains_key(key) {
-                    let found = self.portal.ports.store.load(key)?;
-                    self.read.insert(key.clone(), found);
-                }
-                self.read[key].as_ref().map(|v| v.value.as_slice())
-            }
-        };
-        bytes
+        self.bytes(key)?
             .map(|b| {
                 serde_json::from_slice(b)
                     .map_err(|e| StoreError::Corrupt(format!("{key}: {e}")).into())
             })
             .transpose()
+    }
+
+    /// The bytes of a record: what this request staged for it, else the snapshot's copy.
+    fn bytes(&mut self, key: &Key) -> Result<Option<&[u8]>, PortalError> {
+        if !self.read.contains_key(key) && !self.staged.iter().any(|(k, _)| k == key) {
+            let found = self.portal.ports.store.load(key)?;
+            self.read.insert(key.clone(), found);
+        }
+        Ok(match self.staged.iter().find(|(k, _)| k == key) {
+            Some((_, value)) => value.as_deref(),
+            None => self.read[key].as_ref().map(|v| v.value.as_slice()),
+        })
     }
 
     /// Reads the account of `user`; [`FlowError::NoSuchAccount`] when there is none.
@@ -277,7 +518,153 @@ impl<'p> Tx<'p> {
             .ok_or_else(|| FlowError::NoSuchAccount.into())
     }
 
-    /// Reads a flow's state; [`PortalError::NoSuchFlow`] when there is none of this kind.
+    /// Reads the state of flow `F` with id `id`; [`PortalError::NoSuchFlow`] when there is none,
+    /// or when `user` is given and the flow belongs to another user.
+    pub(crate) fn owned_flow<F: Flow>(
+        &mut self,
+        user: Option<&UserId>,
+        id: &FlowId,
+    ) -> Result<F, PortalError> {
+        let state: F = self.flow(F::KIND, id)?;
+        match (user, state.user()) {
+            (Some(asking), Some(owner)) if *asking != owner => Err(PortalError::NoSuchFlow),
+            _ => Ok(state),
+        }
+    }
+
+    /// Reads what `needs` declares: its records and its ledger entry.
+    pub(crate) fn records(&mut self, needs: &Needs) -> Result<Records, PortalError> {
+        let mut found = Vec::with_capacity(needs.keys.len());
+        for key in &needs.keys {
+            let bytes = self.bytes(key)?.map(<[u8]>::to_vec);
+            found.push((key.clone(), bytes));
+        }
+        let ledger = match needs.office {
+            Some(office) => self
+                .portal
+                .ports
+                .ledger
+                .find(&office)
+                .map_err(|e| PortalError::Port(e.0))?,
+            None => None,
+        };
+        Ok(Records::new(found, ledger))
+    }
+
+    /// Runs a transition under the hourly budgets: with `needs.guesses`, it runs only while the
+    /// budget has wrong entries left, and a wrong code spends one (SEC-07); then every code it
+    /// drew, mailed or withheld, spends one code mail of its address's budget (SEC-04).
+    pub(crate) fn run<S, R: CryptoRng + ?Sized>(
+        &mut self,
+        needs: &Needs,
+        now: Instant,
+        rng: &mut R,
+        transition: impl FnOnce(&mut Cx<'_, R>) -> Result<Step<S>, PortalError>,
+    ) -> Result<Step<S>, PortalError> {
+        let step = self.guarded(needs, now, rng, transition)?;
+        for effect in &step.effects {
+            match effect {
+                Effect::Mail(mail) if mail.code().is_some() => {
+                    self.spend_code_mail(&mail.to, now)?
+                }
+                Effect::Withheld(to) => self.spend_code_mail(to, now)?,
+                _ => {}
+            }
+        }
+        Ok(step)
+    }
+
+    /// The transition under the SEC-07 budget `needs.guesses`, if any.
+    fn guarded<S, R: CryptoRng + ?Sized>(
+        &mut self,
+        needs: &Needs,
+        now: Instant,
+        rng: &mut R,
+        transition: impl FnOnce(&mut Cx<'_, R>) -> Result<Step<S>, PortalError>,
+    ) -> Result<Step<S>, PortalError> {
+        let mut cx = self.cx(now, rng);
+        let Some(budget) = needs.guesses.clone() else {
+            return transition(&mut cx);
+        };
+        let mut outcome = None;
+        let verdict = self.guard_guesses(budget, now, || {
+            let step = transition(&mut cx);
+            let verdict = match &step {
+                Ok(step) => step.rejected.clone().map_or(Ok(()), Err),
+                Err(PortalError::Flow(e)) => Err(e.clone()),
+                Err(_) => Ok(()),
+            };
+            outcome = Some(step);
+            verdict
+        })?;
+        match outcome {
+            Some(step) => step,
+            None => Err(verdict
+                .err()
+                .unwrap_or(FlowError::GuessBudgetExceeded)
+                .into()),
+        }
+    }
+
+    /// Saves a step of flow `F` and says where it leads: on in the flow, or out of it (its
+    /// record removed) to a screen, through the login gate (LOGIN-03), to the menu or to
+    /// 【ログイン】.
+    pub(crate) fn settle<F: Flow, R: CryptoRng + ?Sized>(
+        &mut self,
+        id: &FlowId,
+        step: Step<Next<F>>,
+        records: &Records,
+        now: Instant,
+        rng: &mut R,
+    ) -> Result<Route, PortalError> {
+        let Step {
+            state,
+            effects,
+            rejected,
+        } = step;
+        if let Some(error) = rejected {
+            self.rejected = Some(error);
+        }
+        let key = Key::Flow(F::KIND, id.clone());
+        if !matches!(state, Next::Stay(_)) && self.version_read(&key).is_some() {
+            self.delete(key.clone());
+        }
+        match state {
+            Next::Stay(state) => {
+                let screen = state.screen(&self.portal.view(now));
+                self.put(key, &state)?;
+                self.apply(effects)?;
+                Ok(Route::Flow {
+                    flow: FlowRef {
+                        kind: F::KIND,
+                        id: id.clone(),
+                    },
+                    screen,
+                })
+            }
+            Next::End(screen) => {
+                self.apply(effects)?;
+                Ok(Route::Screen(screen))
+            }
+            Next::Gate(auth) => {
+                let loaded = records
+                    .account(auth.user())?
+                    .ok_or(FlowError::NoSuchAccount)?;
+                let account = crate::login::account_after(&effects, &loaded);
+                self.apply(effects)?;
+                Ok(gate_route(crate::login::through(self, auth, &account, now, rng)?))
+            }
+            Next::Menu(skip) => {
+                self.apply(effects)?;
+                Ok(Route::Menu { user: skip.user() })
+            }
+            Next::Login => {
+                self.apply(effects)?;
+                Ok(Route::Screen(crate::login::login_screen()))
+            }
+        }
+    }
+
     pub(crate) fn flow<S: DeserializeOwned>(
         &mut self,
         kind: FlowKind,

@@ -64,11 +64,12 @@ use crate::error::{FlowError, PortalError};
 use crate::lost::LostChoice;
 use crate::mail::{self, Notice};
 use crate::policy::Policy;
-use crate::portal::{Cx, Portal, Step};
+use crate::flow::{Entry, Flow, Needs, Next, Records, View};
+use crate::portal::{Cx, Portal, Route, Step};
 use crate::screen::button::{BACK, CHANGE, FINISH, NEXT};
-use crate::screen::{Field, Screen, prefecture_select};
+use crate::screen::{BILLING, Field, Form, Screen, prefecture_select};
 use crate::secret::{CodeDigest, SecretHasher};
-use crate::store::{Budget, FlowId, FlowKind, Key, StoreError};
+use crate::store::{Budget, FlowId, FlowKind, StoreError};
 use crate::values::{EmailAddress, OfficeNumber, OneTimePassword, Password, Prefecture, UserId};
 
 /// The step list every screen of the reset shows (source 1.2.2 (2)).
@@ -261,6 +262,11 @@ pub enum ResetInput {
         /// 《新しいパスワード（確認用）》.
         confirm: Password,
     },
+    /// `戻る` on any reset screen: the flow ends and 【ログイン情報再設定認証】 is shown again
+    /// (RS-01).
+    Back,
+    /// `終了` on 【処理終了】: the flow ends at 【ログイン】, where the new password logs in (RS-08).
+    Finish,
 }
 
 impl ResetInput {
@@ -270,6 +276,8 @@ impl ResetInput {
             ResetInput::EnterOtp(_) => "EnterOtp",
             ResetInput::Resend => "Resend",
             ResetInput::ChoosePassword { .. } => "ChoosePassword",
+            ResetInput::Back => "Back",
+            ResetInput::Finish => "Finish",
         }
     }
 }
@@ -476,15 +484,6 @@ impl Reset {
             _ => None,
         }
     }
-
-    /// The address an input would send an OTP to — mailed or not — for the budget (SEC-04).
-    fn sends_to(&self, input: &ResetInput) -> Option<&EmailAddress> {
-        match (self, input) {
-            (Reset::ChoosingPrefecture(s), ResetInput::ChoosePrefecture(_)) => Some(&s.address),
-            (Reset::AwaitingOtp(s), ResetInput::Resend) => Some(&s.challenge.to),
-            _ => None,
-        }
-    }
 }
 
 impl ChoosingPrefecture {
@@ -544,6 +543,7 @@ impl AwaitingOtp {
         id: &FlowId,
         cx: &mut Cx<'_, R>,
     ) -> Step<Reset> {
+        let challenge_to = address.clone();
         let (challenge, mail) = Challenge::<6>::send(address, cx);
         let seal = seal(cx.hasher, matched, id, &user);
         let step = Step::to(
@@ -554,7 +554,11 @@ impl AwaitingOtp {
             }
             .into(),
         );
-        if matched { step.with(mail) } else { step }
+        step.with(if matched {
+            mail
+        } else {
+            Effect::Withheld(challenge_to)
+        })
     }
 
     /// When the newest OTP expires: 30 minutes after it was issued (RS-04).
@@ -641,9 +645,10 @@ impl AwaitingOtp {
         cx: &mut Cx<'_, R>,
     ) -> Result<Step<Reset>, FlowError> {
         let mailed = self.mailed(id, cx.hasher);
+        let to = self.challenge.to.clone();
         let mail = self.challenge.resend(cx)?;
-        let step = Step::to(self.into());
-        Ok(if mailed { step.with(mail) } else { step })
+        let effect = if mailed { mail } else { Effect::Withheld(to) };
+        Ok(Step::to(self.into()).with(effect))
     }
 
     fn screen(&self, policy: &Policy) -> Screen {
@@ -835,6 +840,154 @@ pub fn authentication_screen() -> Screen {
         .button(NEXT, "次へ")
 }
 
+impl Flow for Reset {
+    const KIND: FlowKind = FlowKind::Reset;
+    type Input = ResetInput;
+
+    /// A reset runs before login: it belongs to no session user.
+    fn user(&self) -> Option<UserId> {
+        None
+    }
+
+    fn screen(&self, view: &View<'_>) -> Screen {
+        Reset::screen(self, view.policy)
+    }
+
+    fn parse(&self, form: &Form) -> Result<ResetInput, FlowError> {
+        Ok(match (self, form.button.as_str()) {
+            (_, BACK) => ResetInput::Back,
+            (Reset::ChoosingPrefecture(_), NEXT) => {
+                ResetInput::ChoosePrefecture(form.parse(BILLING)?)
+            }
+            (Reset::AwaitingOtp(_), NEXT) => ResetInput::EnterOtp(form.parse(OTP)?),
+            (Reset::ChoosingPassword(_), CHANGE) => ResetInput::ChoosePassword {
+                new: Password::new(form.text(NEW_PASSWORD)),
+                confirm: Password::new(form.text(CONFIRM_PASSWORD)),
+            },
+            (Reset::Done(_), FINISH) => ResetInput::Finish,
+            (state, _) => {
+                return Err(FlowError::UnexpectedInput {
+                    state: state.name(),
+                    input: "a button of another screen",
+                });
+            }
+        })
+    }
+
+    fn needs(&self, input: &ResetInput) -> Needs {
+        let needs = match self.account_for(input) {
+            Some(user) => Needs::none().account(user),
+            None => Needs::none(),
+        };
+        match (self, input) {
+            (Reset::AwaitingOtp(s), ResetInput::EnterOtp(_)) => {
+                needs.guesses(Budget::WrongResetCodes(s.user, s.challenge.to.clone()))
+            }
+            _ => needs,
+        }
+    }
+
+    fn step<R: CryptoRng + ?Sized>(
+        self,
+        input: ResetInput,
+        records: &Records,
+        id: &FlowId,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<Next<Reset>>, PortalError> {
+        match input {
+            ResetInput::Back => return Ok(Step::to(Next::End(authentication_screen()))),
+            ResetInput::Finish if matches!(self, Reset::Done(_)) => {
+                return Ok(Step::to(Next::Login));
+            }
+            _ => {}
+        }
+        let account = match self.account_for(&input) {
+            Some(user) => records.account(user)?,
+            None => None,
+        };
+        Ok(self.next(&input, account.as_ref(), id, cx)?.map(Next::Stay))
+    }
+}
+
+/// What 【ログイン情報再設定認証】 sends (RS-01).
+#[derive(Debug, Clone)]
+pub enum ResetStart {
+    /// `次へ` with 《事業所番号》 and 《セキュリティ用メールアドレス》.
+    Authenticate {
+        /// The office number typed.
+        office: OfficeNumber,
+        /// The security email typed.
+        address: EmailAddress,
+    },
+    /// `戻る`: back to 【パスワード等を紛失した方】.
+    Back,
+}
+
+impl Entry for Reset {
+    type Start = ResetStart;
+
+    fn entry_needs(_: Option<UserId>) -> Needs {
+        Needs::none()
+    }
+
+    fn entry(_: Option<UserId>, _: &Records, _: &View<'_>) -> Result<Screen, PortalError> {
+        Ok(authentication_screen())
+    }
+
+    fn parse_start(form: &Form) -> Result<ResetStart, FlowError> {
+        match form.button.as_str() {
+            BACK => Ok(ResetStart::Back),
+            _ => Ok(ResetStart::Authenticate {
+                office: form.parse(OFFICE)?,
+                address: form.parse(ADDRESS)?,
+            }),
+        }
+    }
+
+    /// Every account the office could hold, one per billing prefecture (RS-02): the same keys
+    /// whatever the office and address (RS-03).
+    fn begin_needs(_: Option<UserId>, start: &ResetStart) -> Needs {
+        match start {
+            ResetStart::Authenticate { office, .. } => Prefecture::all()
+                .fold(Needs::none(), |needs, billing| {
+                    needs.account(UserId::new(billing, *office))
+                }),
+            ResetStart::Back => Needs::none(),
+        }
+    }
+
+    fn begin<R: CryptoRng + ?Sized>(
+        _: Option<UserId>,
+        start: ResetStart,
+        records: &Records,
+        id: &FlowId,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<Next<Reset>>, PortalError> {
+        let ResetStart::Authenticate { office, address } = start else {
+            return Ok(Step::to(Next::End(crate::lost::menu_screen())));
+        };
+        let mut accounts = Vec::new();
+        for billing in Prefecture::all() {
+            if let Some(account) = records.account(UserId::new(billing, office))? {
+                accounts.push(account);
+            }
+        }
+        if accounts.is_empty() {
+            // RS-03: an unknown office does the work a known one does: parse an account of
+            // the largest shape and look the address up in it.
+            let decoy: Account = serde_json::from_str(DECOY_ACCOUNT)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            std::hint::black_box(decoy.security_emails.contains(&address));
+        }
+        Ok(Reset::start(office, address, &accounts, id, cx).map(Next::Stay))
+    }
+}
+
+/// The screen a reset's route shows (every route of a reset has one).
+fn shown(route: Route) -> Result<Screen, PortalError> {
+    route.screen().cloned().ok_or(PortalError::NoSuchFlow)
+}
+
 impl Portal {
     /// RS-01 `次へ` on 【ログイン情報再設定認証】: parses what was typed (a malformed office
     /// number or address is a [`FlowError::Value`] before anything is drawn, stored or mailed),
@@ -864,33 +1017,14 @@ impl Portal {
         address: &str,
         rng: &mut R,
     ) -> Result<(FlowId, Screen), PortalError> {
-        let office: OfficeNumber = office.parse().map_err(FlowError::from)?;
-        let address: EmailAddress = address.parse().map_err(FlowError::from)?;
-        self.transact(|tx, now| {
-            let id = FlowId::generate(&mut *rng);
-            let mut accounts = Vec::new();
-            for billing in Prefecture::all() {
-                if let Some(account) =
-                    tx.get::<Account>(&Key::Account(UserId::new(billing, office)))?
-                {
-                    accounts.push(account);
-                }
-            }
-            if accounts.is_empty() {
-                // RS-03: an unknown office does the work a known one does: parse an account of
-                // the largest shape and look the address up in it.
-                let decoy: Account = serde_json::from_str(DECOY_ACCOUNT)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                std::hint::black_box(decoy.security_emails.contains(&address));
-            }
-            let mut cx = tx.cx(now, &mut *rng);
-            let step = Reset::start(office, address.clone(), &accounts, &id, &mut cx);
-            if let Reset::AwaitingOtp(drawn) = &step.state {
-                tx.spend_code_mail(&drawn.challenge.to, now)?;
-            }
-            let state = tx.step(FlowKind::Reset, &id, step)?;
-            Ok((id, state.screen(&self.policy)))
-        })
+        let start = ResetStart::Authenticate {
+            office: office.parse().map_err(FlowError::from)?,
+            address: address.parse().map_err(FlowError::from)?,
+        };
+        match self.begin_with::<Reset, R>(None, start, rng)? {
+            Route::Flow { flow, screen } => Ok((flow.id, screen)),
+            _ => Err(PortalError::NoSuchFlow),
+        }
     }
 
     /// RS-02 `次へ` on 【請求先都道府県選択】 with the chosen billing prefecture's code (`"13"`).
@@ -918,8 +1052,8 @@ impl Portal {
         prefecture: &str,
         rng: &mut R,
     ) -> Result<Screen, PortalError> {
-        let billing: Prefecture = prefecture.parse().map_err(FlowError::from)?;
-        self.reset_apply(id, &ResetInput::ChoosePrefecture(billing), rng)
+        let billing = prefecture.parse().map_err(FlowError::from)?;
+        shown(self.input::<Reset, R>(None, id, ResetInput::ChoosePrefecture(billing), rng)?)
     }
 
     /// RS-04 `次へ` on 【ワンタイムパスワード入力】. A malformed OTP is a format error and is not
@@ -947,8 +1081,8 @@ impl Portal {
         otp: &str,
         rng: &mut R,
     ) -> Result<Screen, PortalError> {
-        let otp: OneTimePassword = otp.parse().map_err(FlowError::from)?;
-        self.reset_apply(id, &ResetInput::EnterOtp(otp), rng)
+        let otp = otp.parse().map_err(FlowError::from)?;
+        shown(self.input::<Reset, R>(None, id, ResetInput::EnterOtp(otp), rng)?)
     }
 
     /// Sends a newer OTP to the same address; the older one stops working (RS-04). At most the
@@ -974,7 +1108,7 @@ impl Portal {
         id: &FlowId,
         rng: &mut R,
     ) -> Result<Screen, PortalError> {
-        self.reset_apply(id, &ResetInput::Resend, rng)
+        shown(self.input::<Reset, R>(None, id, ResetInput::Resend, rng)?)
     }
 
     /// RS-06 `変更` on 【ログイン情報再設定】 with 《新しいパスワード》 and its confirmation. A
@@ -1009,7 +1143,7 @@ impl Portal {
             new: Password::new(new),
             confirm: Password::new(confirm),
         };
-        self.reset_apply(id, &input, rng)
+        shown(self.input::<Reset, R>(None, id, input, rng)?)
     }
 
     /// `戻る` on any reset screen: the flow ends and 【ログイン情報再設定認証】 is shown again, to
@@ -1025,17 +1159,17 @@ impl Portal {
     /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
     /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     /// let (id, _) = portal.reset_start("1311111111", "a@jp", &mut rng)?;
-    /// let screen = portal.reset_back(&id)?;
+    /// let screen = portal.reset_back(&id, &mut rng)?;
     /// assert_eq!(screen.title, "ログイン情報再設定認証");
     /// assert_eq!(portal.reset_screen(&id), Err(PortalError::NoSuchFlow));
     /// # Ok::<(), PortalError>(())
     /// ```
-    pub fn reset_back(&self, id: &FlowId) -> Result<Screen, PortalError> {
-        self.transact(|tx, _| {
-            tx.flow::<Reset>(FlowKind::Reset, id)?;
-            tx.delete(Key::Flow(FlowKind::Reset, id.clone()));
-            Ok(authentication_screen())
-        })
+    pub fn reset_back<R: CryptoRng + ?Sized>(
+        &self,
+        id: &FlowId,
+        rng: &mut R,
+    ) -> Result<Screen, PortalError> {
+        shown(self.input::<Reset, R>(None, id, ResetInput::Back, rng)?)
     }
 
     /// The current screen of a reset, e.g. to draw it again after an error.
@@ -1052,59 +1186,7 @@ impl Portal {
     /// # Ok::<(), kaigo_seikyu::error::PortalError>(())
     /// ```
     pub fn reset_screen(&self, id: &FlowId) -> Result<Screen, PortalError> {
-        self.transact(|tx, _| Ok(tx.flow::<Reset>(FlowKind::Reset, id)?.screen(&self.policy)))
-    }
-
-    /// Loads the flow, applies `input` with the budgets the store keeps, and saves it.
-    fn reset_apply<R: CryptoRng + ?Sized>(
-        &self,
-        id: &FlowId,
-        input: &ResetInput,
-        rng: &mut R,
-    ) -> Result<Screen, PortalError> {
-        self.transact(|tx, now| {
-            let state: Reset = tx.flow(FlowKind::Reset, id)?;
-            let account: Option<Account> = match state.account_for(input) {
-                Some(user) => tx.get(&Key::Account(user))?,
-                None => None,
-            };
-            if let Some(to) = state.sends_to(input) {
-                tx.spend_code_mail(to, now)?;
-            }
-            let mut cx = tx.cx(now, &mut *rng);
-            let guessed = match (&state, input) {
-                (Reset::AwaitingOtp(s), ResetInput::EnterOtp(_)) => {
-                    Some(Budget::WrongResetCodes(s.user, s.challenge.to.clone()))
-                }
-                _ => None,
-            };
-            let step = match guessed {
-                Some(budget) => {
-                    let mut outcome = None;
-                    let verdict = tx.guard_guesses(budget, now, || {
-                        let result = state.next(input, None, id, &mut cx);
-                        let verdict = match &result {
-                            Ok(step) => step.rejected.clone().map_or(Ok(()), Err),
-                            Err(e) => Err(e.clone()),
-                        };
-                        outcome = Some(result);
-                        verdict
-                    })?;
-                    match outcome {
-                        Some(result) => result?,
-                        None => {
-                            return Err(verdict
-                                .err()
-                                .unwrap_or(FlowError::GuessBudgetExceeded)
-                                .into());
-                        }
-                    }
-                }
-                None => state.next(input, account.as_ref(), id, &mut cx)?,
-            };
-            let state = tx.step(FlowKind::Reset, id, step)?;
-            Ok(state.screen(&self.policy))
-        })
+        self.screen::<Reset>(None, id)
     }
 }
 

@@ -391,7 +391,10 @@ impl Screen {
             "code.delivery_delay",
             "※ メールが届くまで数分程度かかる場合があります。",
         )
-        .text("code.lifetime", format!("{term}の有効期間は{minutes}分です。"))
+        .text(
+            "code.lifetime",
+            format!("{term}の有効期間は{minutes}分です。"),
+        )
     }
 
     /// `lead`, then the four reasons the source gives for a mail that does not arrive.
@@ -403,7 +406,10 @@ impl Screen {
                 "mail_trouble.3",
                 "・メールの受信フォルダ・メールボックス等が容量オーバーになっている。",
             )
-            .text("mail_trouble.4", "・プロバイダの通信状況で受信が遅れている。")
+            .text(
+                "mail_trouble.4",
+                "・プロバイダの通信状況で受信が遅れている。",
+            )
     }
 
     /// The password rules under a new-password field (source 1.2.2 (2) 【ログイン情報再設定】),
@@ -464,29 +470,17 @@ impl Screen {
         self.fields().find(|f| f.name == name)
     }
 
-    /// Whether the title, a text, a field's label, value or option, or a help contains `text`.
+    /// Whether the transcript ([`Screen`]'s `Display`) contains `text`: the title, a text, a
+    /// field as `《label》 value`, an option as `● label`, a help.
     ///
     /// # Example
     /// ```
-    /// let s = kaigo_seikyu::screen::Screen::new("t").text("x", "abc");
-    /// assert!(s.shows("b"));
+    /// use kaigo_seikyu::screen::{Field, Screen};
+    /// let s = Screen::new("t").text("x", "abc").field(Field::shown("id", "ユーザID", "KJ1"));
+    /// assert!(s.shows("b") && s.shows("《ユーザID》 KJ1"));
     /// ```
     pub fn shows(&self, text: &str) -> bool {
-        self.title.contains(text)
-            || self.nodes.iter().any(|n| match n {
-                Node::Text(t) => t.text.contains(text),
-                Node::Field(f) => {
-                    f.label.contains(text)
-                        || f.value.as_deref().is_some_and(|v| v.contains(text))
-                        || f.options.iter().any(|o| o.label.contains(text))
-                }
-                Node::Button(_) => false,
-                Node::Help(h) => {
-                    h.label.contains(text)
-                        || h.title.contains(text)
-                        || h.body.iter().any(|l| l.contains(text))
-                }
-            })
+        self.to_string().contains(text)
     }
 
     /// Whether a button or link with exactly this label is offered.

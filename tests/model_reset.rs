@@ -763,7 +763,7 @@ impl StateMachineTest for Office {
             Request::Back { flow } => {
                 let id = &office.flows[*flow].id;
                 (
-                    world.call(verdict, None, |portal, _| portal.reset_back(id)),
+                    world.call(verdict, None, |portal, rng| portal.reset_back(id, rng)),
                     Some(*flow),
                 )
             }

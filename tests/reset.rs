@@ -1101,16 +1101,16 @@ fn rs_01_back_ends_the_flow_and_changes_nothing() {
     let before = h.raw_account(user);
     let mut rng = StdRng::seed_from_u64(11);
     let (id, _) = h.portal.reset_start(OFFICE, ADDRESS, &mut rng).unwrap();
-    let screen = h.portal.reset_back(&id).unwrap();
+    let screen = h.portal.reset_back(&id, &mut rng).unwrap();
     assert_eq!(screen, kaigo_seikyu::reset::authentication_screen());
     assert_eq!(h.portal.reset_screen(&id), Err(PortalError::NoSuchFlow));
-    assert_eq!(h.portal.reset_back(&id), Err(PortalError::NoSuchFlow));
+    assert_eq!(h.portal.reset_back(&id, &mut rng), Err(PortalError::NoSuchFlow));
     let (id, _) = h.portal.reset_start(OFFICE, ADDRESS, &mut rng).unwrap();
     h.portal
         .reset_enter_otp(&id, &h.otp_to(ADDRESS), &mut rng)
         .unwrap();
     assert_eq!(
-        h.portal.reset_back(&id).unwrap().title,
+        h.portal.reset_back(&id, &mut rng).unwrap().title,
         "ログイン情報再設定認証"
     );
     assert_eq!(h.raw_account(user), before);

@@ -1,0 +1,265 @@
+//! The one flow shape (UI-05): every flow is a persisted state enum with an input enum, one
+//! transition, one screen function, and a declaration of the records it needs; flows a user
+//! opens from a screen outside any flow also have an entry.
+//!
+//! The driver ([`crate::portal::Portal`]) has one set of entry points for all of them: open a
+//! flow's entry screen, begin it with a form, submit a form, show the current screen, go back.
+//! A flow never reads the store itself: it names the records it needs ([`Needs`]), the driver
+//! loads them ([`Records`]) and runs the pure transition, then commits the result.
+//!
+//! # Example: one flow, driven generically
+//!
+//! ```
+//! use kaigo_seikyu::account::Account;
+//! use kaigo_seikyu::calendar::utc;
+//! use kaigo_seikyu::memory::Embedded;
+//! use kaigo_seikyu::policy::Policy;
+//! use kaigo_seikyu::portal::Route;
+//! use kaigo_seikyu::reset::Reset;
+//! use kaigo_seikyu::screen::{Form, button};
+//! use kaigo_seikyu::secret::CodeKey;
+//!
+//! let host = Embedded::new(utc("2026-02-15T09:00:00+09:00"));
+//! let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
+//! let mut rng = rand::rng();
+//! let mut account = Account::new("KJ131311111111".parse()?, portal.hash_secret(b"Forgotten1", &mut rng));
+//! account.security_emails.add("mailforsecurity-001@jp".parse()?, portal.now())?;
+//! portal.create_account(account)?;
+//!
+//! // The entry screen names its fields and buttons; a form fills them by name.
+//! let entry = portal.entry::<Reset>(None)?;
+//! assert!(entry.field_named("office").is_some());
+//! let form = Form::new(button::NEXT).with("office", "1311111111").with("address", "mailforsecurity-001@jp");
+//! let Route::Flow { flow, screen } = portal.begin::<Reset, _>(None, &form, &mut rng)? else { unreachable!() };
+//! assert_eq!(screen.title, "ワンタイムパスワード入力");
+//!
+//! // Every later step is a form posted to the flow.
+//! let otp = host.outbox.last_to(&"mailforsecurity-001@jp".parse()?).unwrap().code().unwrap().to_owned();
+//! let route = portal.submit(None, &flow, &Form::new(button::NEXT).with("otp", otp), &mut rng)?;
+//! assert_eq!(route.screen().unwrap().title, "ログイン情報再設定");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+
+use rand_core::CryptoRng;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::account::Account;
+use crate::calendar::Instant;
+use crate::error::{FlowError, PortalError};
+use crate::grace::GraceSkip;
+use crate::login::Authenticated;
+use crate::policy::Policy;
+use crate::portal::{Cx, Step};
+use crate::ports::OfficeRecord;
+use crate::screen::{Form, Screen};
+use crate::store::{Budget, FlowId, FlowKind, Key, StoreError};
+use crate::values::{OfficeNumber, UserId};
+
+/// What a screen is drawn with besides its state: the instant and the policy.
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    /// The instant of the request.
+    pub now: Instant,
+    /// The policy in force.
+    pub policy: &'a Policy,
+}
+
+/// Where a step leads.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::flow::Next;
+/// let next: Next<u8> = Next::Login;
+/// assert!(!matches!(next, Next::Stay(_)));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next<S> {
+    /// On within the flow, at this state.
+    Stay(S),
+    /// The flow ends (its record is removed) and this screen is shown outside any flow.
+    End(Screen),
+    /// Out of the flow, through the login gate again (LOGIN-03): it decides what is still asked.
+    Gate(Authenticated),
+    /// GR-02: out of the flow straight to the menu without a security email, within the grace
+    /// period only (a [`GraceSkip`] is made only then).
+    Menu(GraceSkip),
+    /// Back at 【ログイン】, not logged in (a refused login, or `ログアウト`).
+    Login,
+}
+
+/// The records, the ledger entry and the guessing budget a step needs, declared by the flow so
+/// the driver loads them without flow-specific code (UI-05, OPS-04). Code mails need no
+/// declaration: every code a step draws, mailed or [withheld](crate::effect::Effect::Withheld),
+/// spends its address's budget (SEC-04).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{flow::Needs, store::Key};
+/// let user = "KJ131311111111".parse().unwrap();
+/// let needs = Needs::none().record(Key::Account(user));
+/// assert_eq!(needs.keys, [Key::Account(user)]);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// Records to read.
+    pub keys: Vec<Key>,
+    /// The office whose ledger entry (事業所台帳) to read.
+    pub office: Option<OfficeNumber>,
+    /// SEC-07: the step checks a code against this budget: refused when it has no wrong entries
+    /// left this hour, and a wrong entry spends one.
+    pub guesses: Option<Budget>,
+}
+
+impl Needs {
+    /// Nothing.
+    pub fn none() -> Self {
+        Needs::default()
+    }
+
+    /// Also the record at `key`.
+    pub fn record(mut self, key: Key) -> Self {
+        self.keys.push(key);
+        self
+    }
+
+    /// Also the account of `user`.
+    pub fn account(self, user: UserId) -> Self {
+        self.record(Key::Account(user))
+    }
+
+    /// Also the ledger entry of `office`.
+    pub fn ledger(mut self, office: OfficeNumber) -> Self {
+        self.office = Some(office);
+        self
+    }
+
+    /// Also a code checked against `budget` (SEC-07).
+    pub fn guesses(mut self, budget: Budget) -> Self {
+        self.guesses = Some(budget);
+        self
+    }
+}
+
+/// The records a step declared in its [`Needs`], as the store held them when the request read
+/// them, and the ledger entry. Pure data: a transition reads it, never the store.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{flow::Records, store::Key};
+/// let user = "KJ131311111111".parse().unwrap();
+/// let records = Records::new([(Key::Account(user), None)], None);
+/// assert_eq!(records.account(user).unwrap(), None);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Records {
+    found: HashMap<Key, Option<Vec<u8>>>,
+    ledger: Option<OfficeRecord>,
+}
+
+impl Records {
+    /// Records as read: each key with its bytes, or `None` when absent; and the ledger entry.
+    pub fn new(
+        found: impl IntoIterator<Item = (Key, Option<Vec<u8>>)>,
+        ledger: Option<OfficeRecord>,
+    ) -> Self {
+        Records {
+            found: found.into_iter().collect(),
+            ledger,
+        }
+    }
+
+    /// The record at `key`, parsed; `None` when absent. A key the step did not declare, or a
+    /// record that does not parse, is [`StoreError::Corrupt`].
+    pub fn get<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<T>, StoreError> {
+        let bytes = self
+            .found
+            .get(key)
+            .ok_or_else(|| StoreError::Corrupt(format!("{key}: read without being declared")))?;
+        bytes
+            .as_deref()
+            .map(|b| {
+                serde_json::from_slice(b).map_err(|e| StoreError::Corrupt(format!("{key}: {e}")))
+            })
+            .transpose()
+    }
+
+    /// The account of `user`, if there is one.
+    pub fn account(&self, user: UserId) -> Result<Option<Account>, StoreError> {
+        self.get(&Key::Account(user))
+    }
+
+    /// The ledger entry the step declared, if the office is in the ledger.
+    pub fn ledger(&self) -> Option<&OfficeRecord> {
+        self.ledger.as_ref()
+    }
+}
+
+/// The one shape of every flow (UI-05): its persisted state enum implements this.
+///
+/// The driver loads the state, checks a form against [`Flow::screen`] ([`Screen::accept`]),
+/// turns it into the typed input with [`Flow::parse`], loads what [`Flow::needs`] declares, runs
+/// [`Flow::step`] and commits the result with compare-and-swap.
+pub trait Flow: Serialize + DeserializeOwned + Sized {
+    /// The kind, in store keys and routes.
+    const KIND: FlowKind;
+    /// The typed input of the flow: one variant per button that does something.
+    type Input: fmt::Debug + Clone;
+
+    /// Whose flow it is, for flows after login: a request on behalf of another user is refused.
+    fn user(&self) -> Option<UserId>;
+
+    /// The screen of the state.
+    fn screen(&self, view: &View<'_>) -> Screen;
+
+    /// Turns a form that fits [`Flow::screen`] into the typed input (UI-02); a value that does
+    /// not parse is an error naming its field.
+    fn parse(&self, form: &Form) -> Result<Self::Input, FlowError>;
+
+    /// The records, ledger entry and budgets the step for `input` needs.
+    fn needs(&self, input: &Self::Input) -> Needs;
+
+    /// The transition: pure, on the records the driver loaded.
+    fn step<R: CryptoRng + ?Sized>(
+        self,
+        input: Self::Input,
+        records: &Records,
+        id: &FlowId,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<Next<Self>>, PortalError>;
+}
+
+/// A flow a user opens from a screen outside any flow: 【ログイン】, 【ログイン情報再設定認証】,
+/// 【ログイン情報再発行申請】, the security-email list, 【証明書】.
+pub trait Entry: Flow {
+    /// The typed form of the entry screen.
+    type Start: fmt::Debug + Clone;
+
+    /// The records the entry screen needs, for `user` (after login) or anyone.
+    fn entry_needs(user: Option<UserId>) -> Needs;
+
+    /// The entry screen.
+    fn entry(
+        user: Option<UserId>,
+        records: &Records,
+        view: &View<'_>,
+    ) -> Result<Screen, PortalError>;
+
+    /// Turns a form that fits the entry screen into the typed start (UI-02).
+    fn parse_start(form: &Form) -> Result<Self::Start, FlowError>;
+
+    /// The records, ledger entry and budgets beginning with `start` needs.
+    fn begin_needs(user: Option<UserId>, start: &Self::Start) -> Needs;
+
+    /// Begins the flow: pure, on the records the driver loaded.
+    fn begin<R: CryptoRng + ?Sized>(
+        user: Option<UserId>,
+        start: Self::Start,
+        records: &Records,
+        id: &FlowId,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<Next<Self>>, PortalError>;
+}
