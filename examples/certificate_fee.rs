@@ -10,6 +10,7 @@ use kaigo_seikyu::certificate::{CertificateInput, MenuChoice};
 use kaigo_seikyu::memory::Embedded;
 use kaigo_seikyu::policy::Policy;
 use kaigo_seikyu::ports::OfficeRecord;
+use kaigo_seikyu::screen::ScreenKind;
 use kaigo_seikyu::secret::CodeKey;
 use kaigo_seikyu::values::{Prefecture, UserId};
 use rand::SeedableRng;
@@ -62,10 +63,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut screen =
             portal.certificate_input(&user, &id, CertificateInput::AgreeAndSubmit, &mut rng)?;
         println!("{screen}");
-        if screen.offers("キャンセル") {
-            println!(
-                "手順 5a. ダイアログで[キャンセル]: 何も申請されず、【送信確認(証明書)】に戻る"
-            );
+        if screen.kind == ScreenKind::Dialog {
+            println!("手順 5a. ダイアログで[キャンセル]: 何も申請されず、【送信確認】に戻る");
             let back =
                 portal.certificate_input(&user, &id, CertificateInput::DialogCancel, &mut rng)?;
             println!("{back}");

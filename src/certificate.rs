@@ -18,10 +18,11 @@
 //! - **FEE-01**: the fee charged is [`Policy::fee_at`] of the instant the application is
 //!   *submitted* (the `利用規約に同意して送信` press outside the window, the `OK` press in the
 //!   dialog), whatever an earlier screen said.
-//! - **FEE-02, CAL-03**: within the notice window, 【証明書】 and 【送信確認(証明書)】 show the two
-//!   sentences of [`FeeNotice`]; outside it neither does. Screens are drawn at the request's `now`.
+//! - **FEE-02, CAL-03**: within the notice window, 【証明書】 and 【送信確認】 (the manual's
+//!   【送信確認(証明書)】) show the two sentences of [`FeeNotice`]; outside it neither does.
+//!   Screens are drawn at the request's `now`.
 //! - **FEE-03**: within the window `利用規約に同意して送信` opens the dialog
-//!   ([`ConfirmingOldFee`]); only `OK` submits, `キャンセル` returns to 【送信確認(証明書)】 with
+//!   ([`ConfirmingOldFee`]); only `OK` submits, `キャンセル` returns to 【送信確認】 with
 //!   nothing submitted. Outside the window there is no dialog.
 //! - Decision: `OK` pressed once the fee has changed (from 2026-04-01T00:00+09:00) submits at the
 //!   fee of that instant (7,800円, FEE-01) and records no consent: the old-fee consent no longer
@@ -75,8 +76,9 @@
 //! portal.certificate_input(&user, &id, CertificateInput::ReadPrecautions, &mut rng)?;
 //! portal.certificate_input(&user, &id, CertificateInput::Next(MenuChoice::Apply), &mut rng)?;
 //! let confirm = portal.certificate_password(&user, &id, "Hakko2026!", "Hakko2026!", &mut rng)?;
-//! assert!(confirm.shows("《発行手数料》 13,200円"));
+//! assert_eq!(confirm.field_named("fee").and_then(|f| f.value.as_deref()), Some("13,200円"));
 //! let dialog = portal.certificate_input(&user, &id, CertificateInput::AgreeAndSubmit, &mut rng)?;
+//! assert_eq!(dialog.kind, kaigo_seikyu::screen::ScreenKind::Dialog);
 //! assert!(dialog.offers("OK") && dialog.offers("キャンセル"));
 //! let done = portal.certificate_input(&user, &id, CertificateInput::DialogOk, &mut rng)?;
 //! assert_eq!(done.title, "処理終了");
@@ -95,7 +97,8 @@ use crate::error::{FlowError, PortalError};
 use crate::mail::{self, Notice};
 use crate::policy::{FeeSchedule, Policy};
 use crate::portal::{Cx, Portal, Step};
-use crate::screen::Screen;
+use crate::screen::button::{BACK, CANCEL, FINISH, NEXT, OK};
+use crate::screen::{Choice, Field, Screen};
 use crate::secret::PasswordHash;
 use crate::store::{FlowId, FlowKind, Key};
 use crate::values::{OfficeNumber, Password, PasswordRules, UserId, Yen};
@@ -110,10 +113,6 @@ const ISSUE_STEPS: &[&str] = &["1 証明書発行用パスワード入力", "2 �
 
 const MENU_TITLE: &str = "証明書";
 const MENU_LEAD: &str = "処理を選択し、【次へ】ボタンを押してください。";
-const MENU_ESTIMATE: &str = "☒ 見積書を作成する（必要な場合のみ）";
-const MENU_ESTIMATE_NOTE: &str = "- 証明書発行手数料の見積書を作成することができます。";
-const MENU_APPLY: &str = "☐ 証明書の発行申請をする";
-const MENU_APPLY_NOTE: &str = "- 新しい証明書の発行申請を行うことができます。";
 const MENU_PRECAUTIONS: &str =
     "※「？」ボタンより、「発行申請を行う前に」の内容を必ず確認の上、発行申請を行ってください。";
 const MENU_PRECAUTIONS_REQUIRED: &str = "確認せずに証明書の発行申請は行えません。";
@@ -121,16 +120,16 @@ const PRECAUTIONS_BUTTON: &str = "発行申請を行う前に ?";
 /// [D] The status line once the precautions have been opened.
 const PRECAUTIONS_LABEL: &str = "発行申請を行う前に";
 const PRECAUTIONS_READ: &str = "確認済み";
-const NEXT: &str = "次へ";
-const BACK: &str = "戻る";
 
 /// [D] The password step (the source shows no picture of it).
 const PASSWORD_TITLE: &str = "証明書発行用パスワード入力";
 const PASSWORD_LEAD: &str = "証明書発行用パスワードを入力し、【次へ】ボタンを押してください。";
-const PASSWORD_LABEL: &str = "《証明書発行用パスワード》";
-const PASSWORD_CONFIRM_LABEL: &str = "《証明書発行用パスワード(確認用)》";
+const PASSWORD_LABEL: &str = "証明書発行用パスワード";
+const PASSWORD_CONFIRM_LABEL: &str = "証明書発行用パスワード（確認用）";
 
-const CONFIRM_TITLE: &str = "送信確認(証明書)";
+/// 【送信確認】: the screen's title as the source's picture prints it (the manual's text calls it
+/// 【送信確認(証明書)】).
+const CONFIRM_TITLE: &str = "送信確認";
 const CONFIRM_LEAD: [&str; 2] = [
     "証明書の発行申請処理を行います。",
     "内容を確認し、【利用規約に同意して送信】ボタンを押してください。",
@@ -138,27 +137,54 @@ const CONFIRM_LEAD: [&str; 2] = [
 const OFFICE_NAME_LABEL: &str = "事業所名";
 const FEE_LABEL: &str = "発行手数料";
 const IMPORTANT: &str = "重要なお知らせ";
-const TERMS: [&str; 4] = [
-    "電子請求受付システム 認証サービス利用規約",
-    "電子証明書の発行申請を行うためには、下記の利用規約に同意する必要があります。",
-    "内容を確認の上、【利用規約に同意して送信】ボタンを押してください。",
-    "利用規約を保存する場合、【利用規約をダウンロード】ボタンを押してください。",
+/// The terms block of 【送信確認】, with the message id of each line.
+const TERMS: [(&str, &str); 4] = [
+    (
+        "fee.terms.title",
+        "電子請求受付システム 認証サービス利用規約",
+    ),
+    (
+        "fee.terms.lead",
+        "電子証明書の発行申請を行うためには、下記の利用規約に同意する必要があります。",
+    ),
+    (
+        "fee.terms.agree",
+        "内容を確認の上、【利用規約に同意して送信】ボタンを押してください。",
+    ),
+    (
+        "fee.terms.save",
+        "利用規約を保存する場合、【利用規約をダウンロード】ボタンを押してください。",
+    ),
 ];
-const DOWNLOAD_TERMS: &str = "利用規約をダウンロード";
-const AGREE_AND_SUBMIT: &str = "利用規約に同意して送信";
-const OK: &str = "OK";
-const CANCEL: &str = "キャンセル";
+const DOWNLOAD_TERMS_LABEL: &str = "利用規約をダウンロード";
+const AGREE_AND_SEND_LABEL: &str = "利用規約に同意して送信";
 
 /// [D] The done screen.
 const DONE_TITLE: &str = "処理終了";
 const DONE_LEAD: &str = "証明書の発行申請を受け付けました。";
-const FINISH: &str = "終了";
 
 /// [D] The estimate.
 const ESTIMATE_TITLE: &str = "見積書";
 const ESTIMATE_LEAD: &str = "証明書発行手数料の見積書を作成しました。";
 const OFFICE_NUMBER_LABEL: &str = "事業所番号";
 const MADE_ON_LABEL: &str = "作成日";
+
+/// Form names (UI-01): the fields of the flow's screens (the read-only ones too) and the buttons
+/// of its own; the shared buttons are in [`crate::screen::button`].
+const CHOICE: &str = "choice";
+const PASSWORD: &str = "password";
+const CONFIRM_PASSWORD: &str = "confirm_password";
+const OFFICE: &str = "office";
+const OFFICE_NAME: &str = "office_name";
+const FEE: &str = "fee";
+const MADE_ON: &str = "made_on";
+const PRECAUTIONS_STATUS: &str = "precautions_read";
+/// `発行申請を行う前に ?` (FEE-04).
+const PRECAUTIONS: &str = "precautions";
+/// `利用規約をダウンロード`.
+const DOWNLOAD_TERMS: &str = "download_terms";
+/// `利用規約に同意して送信` (FEE-03).
+const AGREE_AND_SEND: &str = "agree_and_send";
 
 /// [D] FEE-05: the renewal お知らせ and the message on 【証明書】.
 const RENEWAL_TITLE: &str = "介護保険証明書更新のお知らせ";
@@ -244,6 +270,14 @@ impl FeeNotice {
     /// The two sentences as 【証明書】 and an estimate show them: the first with `※`.
     fn marked_lines(&self) -> [String; 2] {
         [format!("※{}", self.announcement()), self.application()]
+    }
+
+    /// The two sentences under `screen` as 【証明書】 and an estimate show them.
+    fn marked_texts(&self, screen: Screen) -> Screen {
+        let [announcement, application] = self.marked_lines();
+        screen
+            .text("fee.notice.1.marked", announcement)
+            .text("fee.notice.2", application)
     }
 }
 
@@ -532,7 +566,8 @@ fn renewal_message(end: NaiveDate) -> String {
 /// assert!(e.notice().is_some());
 /// let e = Estimate::new(office, "請求事業所 A", utc("2026-04-01T00:00:00+09:00"), &policy);
 /// assert_eq!(e.fee(), Yen(7_800));
-/// assert!(e.screen().shows("《作成日》 2026年4月1日"));
+/// let made_on = e.screen().field_named("made_on").and_then(|f| f.value.clone());
+/// assert_eq!(made_on.as_deref(), Some("2026年4月1日"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Estimate {
@@ -577,19 +612,25 @@ impl Estimate {
 
     /// The estimate as a screen 【見積書】 (no buttons).
     pub fn screen(&self) -> Screen {
-        let mut s = Screen::new(ESTIMATE_TITLE)
+        let s = Screen::new(ESTIMATE_TITLE)
             .steps(MENU_STEPS, 0)
-            .message(ESTIMATE_LEAD)
-            .field(OFFICE_NUMBER_LABEL, self.office)
-            .field(OFFICE_NAME_LABEL, &self.office_name)
-            .field(MADE_ON_LABEL, format_plain(self.made_on))
-            .field(FEE_LABEL, self.fee);
-        if let Some(n) = &self.notice {
-            for line in n.marked_lines() {
-                s = s.message(line);
-            }
+            .text("fee.estimate.lead", ESTIMATE_LEAD)
+            .field(Field::shown(OFFICE, OFFICE_NUMBER_LABEL, self.office))
+            .field(Field::shown(
+                OFFICE_NAME,
+                OFFICE_NAME_LABEL,
+                &self.office_name,
+            ))
+            .field(Field::shown(
+                MADE_ON,
+                MADE_ON_LABEL,
+                format_plain(self.made_on),
+            ))
+            .field(Field::shown(FEE, FEE_LABEL, self.fee));
+        match &self.notice {
+            Some(n) => n.marked_texts(s),
+            None => s,
         }
-        s
     }
 }
 
@@ -623,6 +664,9 @@ struct PrecautionsRead {
 /// assert!(!menu.precautions_read());
 /// let screen = CertificateFlow::from(menu).screen(now, &policy);
 /// assert!(screen.offers("発行申請を行う前に ?") && screen.offers("次へ"));
+/// // The choice is a radio group with the source's default chosen.
+/// let choice = screen.field_named("choice").unwrap();
+/// assert_eq!(choice.value.as_deref(), Some("estimate"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChoosingAction {
@@ -695,31 +739,39 @@ impl ChoosingAction {
         }
     }
 
+    /// 【証明書】 in the source's order: the choice as a radio group (the source's default,
+    /// the estimate, chosen), the precautions and their `発行申請を行う前に ?` between the texts,
+    /// the fee notice within the window (FEE-02), then `次へ`.
     fn screen(&self, now: Instant, policy: &Policy) -> Screen {
-        let mut s = Screen::new(MENU_TITLE).steps(MENU_STEPS, 0);
-        for line in [
-            MENU_LEAD,
-            MENU_ESTIMATE,
-            MENU_ESTIMATE_NOTE,
-            MENU_APPLY,
-            MENU_APPLY_NOTE,
-            MENU_PRECAUTIONS,
-            MENU_PRECAUTIONS_REQUIRED,
-        ] {
-            s = s.message(line);
-        }
+        let options = MenuChoice::ALL
+            .into_iter()
+            .map(|c| Choice::new(c.value(), c.label()).notes([c.note()]))
+            .collect();
+        let mut s = Screen::new(MENU_TITLE)
+            .steps(MENU_STEPS, 0)
+            .text("fee.menu.lead", MENU_LEAD)
+            .field(
+                Field::radio(CHOICE, "", options)
+                    .required()
+                    .value(MenuChoice::Estimate.value()),
+            )
+            .text("fee.menu.precautions", MENU_PRECAUTIONS)
+            .text("fee.menu.precautions_required", MENU_PRECAUTIONS_REQUIRED)
+            .button(PRECAUTIONS, PRECAUTIONS_BUTTON);
         if self.read.is_some() {
-            s = s.field(PRECAUTIONS_LABEL, PRECAUTIONS_READ);
+            s = s.field(Field::shown(
+                PRECAUTIONS_STATUS,
+                PRECAUTIONS_LABEL,
+                PRECAUTIONS_READ,
+            ));
         }
         if let Some(n) = FeeNotice::at(policy, now) {
-            for line in n.marked_lines() {
-                s = s.message(line);
-            }
+            s = n.marked_texts(s);
         }
         for end in &self.renewal_due {
-            s = s.message(renewal_message(*end));
+            s = s.text("fee.menu.renewal", renewal_message(*end));
         }
-        s.action(PRECAUTIONS_BUTTON).action(NEXT)
+        s.button(NEXT, "次へ")
     }
 }
 
@@ -816,20 +868,25 @@ impl EnteringPassword {
             min_chars,
             max_chars,
         } = policy.password;
+        let max = usize::from(max_chars);
         Screen::new(PASSWORD_TITLE)
             .steps(ISSUE_STEPS, 0)
-            .message(PASSWORD_LEAD)
-            .message(PASSWORD_LABEL)
-            .message(PASSWORD_CONFIRM_LABEL)
-            .message(format!(
+            .text("fee.password.lead", PASSWORD_LEAD)
+            .field(Field::password(PASSWORD, PASSWORD_LABEL).required().max_len(max))
+            .field(
+                Field::password(CONFIRM_PASSWORD, PASSWORD_CONFIRM_LABEL)
+                    .required()
+                    .max_len(max),
+            )
+            .text("fee.password.rules", format!(
                 "※パスワードは{min_chars}文字～{max_chars}文字の半角英数字記号で、英字と数字をそれぞれ1文字以上含めてください。"
             ))
-            .action(BACK)
-            .action(NEXT)
+            .button(BACK, "戻る")
+            .button(NEXT, "次へ")
     }
 }
 
-/// 【送信確認(証明書)】 (step 2): waiting for `利用規約に同意して送信`. Holds the password only as
+/// 【送信確認】 (step 2; the manual's 【送信確認(証明書)】): waiting for `利用規約に同意して送信`. Holds the password only as
 /// its argon2id hash; only a checked password step makes one.
 ///
 /// # Example
@@ -913,26 +970,30 @@ impl ConfirmingSubmission {
     fn screen(&self, now: Instant, policy: &Policy) -> Screen {
         let mut s = Screen::new(CONFIRM_TITLE)
             .steps(ISSUE_STEPS, 1)
-            .message(CONFIRM_LEAD[0])
-            .message(CONFIRM_LEAD[1])
-            .field(OFFICE_NAME_LABEL, &self.entering.applicant.office_name)
-            .field(FEE_LABEL, policy.fee_at(now));
+            .text("fee.confirm.lead.1", CONFIRM_LEAD[0])
+            .text("fee.confirm.lead.2", CONFIRM_LEAD[1])
+            .field(Field::shown(
+                OFFICE_NAME,
+                OFFICE_NAME_LABEL,
+                &self.entering.applicant.office_name,
+            ))
+            .field(Field::shown(FEE, FEE_LABEL, policy.fee_at(now)));
         if let Some(n) = FeeNotice::at(policy, now) {
             s = s
-                .message(IMPORTANT)
-                .message(n.announcement())
-                .message(n.application());
+                .text("fee.notice.heading", IMPORTANT)
+                .text("fee.notice.1", n.announcement())
+                .text("fee.notice.2", n.application());
         }
-        for line in TERMS {
-            s = s.message(line);
+        for (id, line) in TERMS {
+            s = s.text(id, line);
         }
-        s.action(DOWNLOAD_TERMS)
-            .action(BACK)
-            .action(AGREE_AND_SUBMIT)
+        s.button(DOWNLOAD_TERMS, DOWNLOAD_TERMS_LABEL)
+            .button(BACK, "戻る")
+            .button(AGREE_AND_SEND, AGREE_AND_SEND_LABEL)
     }
 }
 
-/// The consent dialog over 【送信確認(証明書)】 (FEE-03): the notice sentences and
+/// The consent dialog over 【送信確認】 (FEE-03): the notice sentences and
 /// `変更前の手数料（13,200円）で発行申請します。よろしいですか？`, waiting for `OK` or `キャンセル`.
 ///
 /// # Example
@@ -977,17 +1038,21 @@ impl ConfirmingOldFee {
         self.notice.before()
     }
 
+    /// A dialog over 【送信確認】, as the source draws it: the two sentences, the question, `OK`
+    /// and `キャンセル`; no step list.
     fn screen(&self) -> Screen {
-        Screen::new(CONFIRM_TITLE)
-            .steps(ISSUE_STEPS, 1)
-            .message(format!(
-                "{}{}",
-                self.notice.announcement(),
-                self.notice.application()
-            ))
-            .message(self.notice.question())
-            .action(OK)
-            .action(CANCEL)
+        Screen::dialog(CONFIRM_TITLE)
+            .text(
+                "fee.dialog.notice",
+                format!(
+                    "{}{}",
+                    self.notice.announcement(),
+                    self.notice.application()
+                ),
+            )
+            .text("fee.dialog.question", self.notice.question())
+            .button(OK, "OK")
+            .button(CANCEL, "キャンセル")
     }
 }
 
@@ -1034,10 +1099,14 @@ impl Done {
     fn screen(&self) -> Screen {
         Screen::new(DONE_TITLE)
             .steps(ISSUE_STEPS, 2)
-            .message(DONE_LEAD)
-            .field(OFFICE_NUMBER_LABEL, self.applicant.user.office())
-            .field(FEE_LABEL, self.certificate.fee)
-            .action(FINISH)
+            .text("fee.done", DONE_LEAD)
+            .field(Field::shown(
+                OFFICE,
+                OFFICE_NUMBER_LABEL,
+                self.applicant.user.office(),
+            ))
+            .field(Field::shown(FEE, FEE_LABEL, self.certificate.fee))
+            .button(FINISH, "終了")
     }
 }
 
@@ -1061,9 +1130,9 @@ pub enum CertificateFlow {
     ViewingEstimate(ViewingEstimate),
     /// 【証明書発行用パスワード入力】.
     EnteringPassword(EnteringPassword),
-    /// 【送信確認(証明書)】.
+    /// 【送信確認】 (the manual's 【送信確認(証明書)】).
     ConfirmingSubmission(ConfirmingSubmission),
-    /// The consent dialog over 【送信確認(証明書)】.
+    /// The consent dialog over 【送信確認】.
     ConfirmingOldFee(ConfirmingOldFee),
     /// 【処理終了】.
     Done(Done),
@@ -1087,13 +1156,18 @@ from_state!(
     Done
 );
 
-/// The choice on 【証明書】.
+/// The choice on 【証明書】: the options of its radio group (FEE-04).
+///
+/// A form posts [`MenuChoice::value`]; parse it back with `str::parse`. Anything else is
+/// [`FlowError::UnexpectedInput`].
 ///
 /// # Example
 /// ```
 /// use kaigo_seikyu::certificate::{CertificateInput, MenuChoice};
 /// let input = CertificateInput::Next(MenuChoice::Estimate);
 /// assert_eq!(input.name(), "Next");
+/// assert_eq!("apply".parse::<MenuChoice>(), Ok(MenuChoice::Apply));
+/// assert!("Apply".parse::<MenuChoice>().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MenuChoice {
@@ -1101,6 +1175,70 @@ pub enum MenuChoice {
     Estimate,
     /// `証明書の発行申請をする`.
     Apply,
+}
+
+impl MenuChoice {
+    /// Both choices, in the order 【証明書】 shows them.
+    pub const ALL: [MenuChoice; 2] = [MenuChoice::Estimate, MenuChoice::Apply];
+
+    /// The option's label as the source prints it.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::certificate::MenuChoice;
+    /// assert_eq!(MenuChoice::Estimate.label(), "見積書を作成する（必要な場合のみ）");
+    /// assert_eq!(MenuChoice::Apply.label(), "証明書の発行申請をする");
+    /// ```
+    pub fn label(self) -> &'static str {
+        match self {
+            MenuChoice::Estimate => "見積書を作成する（必要な場合のみ）",
+            MenuChoice::Apply => "証明書の発行申請をする",
+        }
+    }
+
+    /// The value a form posts for this option: `estimate` or `apply`.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::certificate::MenuChoice;
+    /// for choice in MenuChoice::ALL {
+    ///     assert_eq!(choice.value().parse::<MenuChoice>(), Ok(choice));
+    /// }
+    /// ```
+    pub fn value(self) -> &'static str {
+        match self {
+            MenuChoice::Estimate => "estimate",
+            MenuChoice::Apply => "apply",
+        }
+    }
+
+    /// The line under the option, as the source prints it.
+    fn note(self) -> &'static str {
+        match self {
+            MenuChoice::Estimate => "- 証明書発行手数料の見積書を作成することができます。",
+            MenuChoice::Apply => "- 新しい証明書の発行申請を行うことができます。",
+        }
+    }
+}
+
+impl std::fmt::Display for MenuChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.value())
+    }
+}
+
+impl std::str::FromStr for MenuChoice {
+    type Err = FlowError;
+    /// Exactly `estimate` or `apply`; anything else is not one of the menu's options.
+    fn from_str(s: &str) -> Result<Self, FlowError> {
+        MenuChoice::ALL
+            .into_iter()
+            .find(|c| c.value() == s)
+            .ok_or(FlowError::UnexpectedInput {
+                state: "ChoosingAction",
+                input: "an unknown menu option",
+            })
+    }
 }
 
 /// What the user can do in the certificate flow. Typed fields arrive already parsed (the
@@ -1213,7 +1351,7 @@ impl CertificateFlow {
     pub fn screen(&self, now: Instant, policy: &Policy) -> Screen {
         match self {
             CertificateFlow::ChoosingAction(s) => s.screen(now, policy),
-            CertificateFlow::ViewingEstimate(s) => s.estimate.screen().action(BACK),
+            CertificateFlow::ViewingEstimate(s) => s.estimate.screen().button(BACK, "戻る"),
             CertificateFlow::EnteringPassword(s) => s.screen(policy),
             CertificateFlow::ConfirmingSubmission(s) => s.screen(now, policy),
             CertificateFlow::ConfirmingOldFee(s) => s.screen(),

@@ -81,7 +81,8 @@ use crate::error::{FlowError, PortalError};
 use crate::mail;
 use crate::portal::{Cx, Portal, Step, Tx};
 use crate::ports::OfficeRecord;
-use crate::screen::Screen;
+use crate::screen::button::{BACK, FINISH, NEXT, SEND};
+use crate::screen::{BILLING, Field, Screen, prefecture_select};
 use crate::store::{Budget, FlowId, FlowKind, Key};
 use crate::values::{
     ConfirmationCode, EmailAddress, ManagementNumber, OfficeNumber, Prefecture, TemporaryPassword,
@@ -119,6 +120,15 @@ const LETTER_IF_APPROVED: &str = "また、申請が承認された場合、事�
 const BOTH_TAKE_DAYS: &str = "※「ログイン情報再発行申請結果通知」及び「ログイン情報再発行通知書」が届くまで、通常は数日から一週間程度かかります。";
 const BUSY: &str = "※ 申請が集中した場合、数週間お待ちいただく場合があります。";
 const URGENT: &str = "※ パスワードの漏洩等のセキュリティリスクにより、パスワード変更が至急必要な場合、国保連合会へご相談ください。";
+
+/// Form names of the flow's fields (UI-01). The confirmation shows the same names read-only.
+const OFFICE: &str = "office";
+const NOTIFY_ADDRESS: &str = "notify_address";
+const CONFIRM_NOTIFY_ADDRESS: &str = "confirm_notify_address";
+const CODE: &str = "code";
+const OFFICE_NAME: &str = "office_name";
+/// The characters of an office number (VAL-01).
+const OFFICE_DIGITS: usize = 10;
 
 /// The letter's title.
 const LETTER_TITLE: &str = "ログイン情報再発行通知書";
@@ -497,22 +507,31 @@ impl Reissue {
     /// ```
     /// let s = kaigo_seikyu::reissue::Reissue::application_screen();
     /// assert!(s.shows("※ 介護事業所のログイン情報のみ再発行を申請できます。"));
+    /// let names: Vec<&str> = s.fields().map(|f| f.name).collect();
+    /// assert_eq!(names, ["office", "notify_address", "confirm_notify_address"]);
+    /// assert_eq!(s.button_named("次へ"), Some("next"));
     /// ```
     pub fn application_screen() -> Screen {
         Screen::new("ログイン情報再発行申請")
             .steps(STEPS, 1)
-            .message(APPLY_INTRO)
-            .message(APPLY_ENTER)
-            .message("《事業所番号》")
-            .message("《通知先メールアドレス》")
-            .message("《通知先メールアドレス（確認用）》")
-            .message(format!("※ {MAY_CONTACT}"))
-            .message(format!("※ {LETTER_WILL_COME}"))
-            .message(RETURN_ENVELOPE)
-            .message(OFFICE_ONLY)
-            .message(PROXY_ASK)
-            .action("戻る")
-            .action("次へ")
+            .text("ri.intro", APPLY_INTRO)
+            .text("ri.application.lead", APPLY_ENTER)
+            .field(
+                Field::text(OFFICE, "事業所番号")
+                    .required()
+                    .max_len(OFFICE_DIGITS),
+            )
+            .field(Field::email(NOTIFY_ADDRESS, "通知先メールアドレス").required())
+            .field(
+                Field::email(CONFIRM_NOTIFY_ADDRESS, "通知先メールアドレス（確認用）").required(),
+            )
+            .text("ri.application.may_contact", format!("※ {MAY_CONTACT}"))
+            .text("ri.application.letter", format!("※ {LETTER_WILL_COME}"))
+            .text("ri.return_envelope", RETURN_ENVELOPE)
+            .text("ri.application.office_only", OFFICE_ONLY)
+            .text("ri.proxy", PROXY_ASK)
+            .button(BACK, "戻る")
+            .button(NEXT, "次へ")
     }
 
     /// The screen of the current state (RI-03, RI-04, RI-05, RI-06). Never shows a code.
@@ -541,58 +560,60 @@ impl Reissue {
     /// let (id, _) = portal.reissue_start(&form, &mut rand::rng())?;
     /// let screen = portal.reissue_state(&id)?.screen(portal.policy());
     /// assert!(screen.shows("確認コードを jigyousho@jp 宛に送信しました。"));
+    /// assert_eq!(screen.field_named("code").map(|f| f.max_len), Some(Some(4)));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn screen(&self, policy: &Policy) -> Screen {
         match self {
-            Reissue::ChoosingPrefecture(s) => {
-                let choices: Vec<String> =
-                    s.choices.iter().map(|p| format!("{p} {}", p.name())).collect();
-                Screen::new("請求先都道府県選択")
-                    .steps(STEPS, 1)
-                    .message(APPLY_INTRO)
-                    .message(CHOOSE_PREFECTURE)
-                    .field("請求先都道府県", choices.join(" / "))
-                    .action("戻る")
-                    .action("次へ")
-            }
+            Reissue::ChoosingPrefecture(s) => Screen::new("請求先都道府県選択")
+                .steps(STEPS, 1)
+                .text("ri.intro", APPLY_INTRO)
+                .text("ri.prefecture.lead", CHOOSE_PREFECTURE)
+                .field(prefecture_select(&s.choices))
+                .button(BACK, "戻る")
+                .button(NEXT, "次へ"),
             Reissue::AwaitingCode(s) => Screen::new("確認コード入力")
                 .steps(STEPS, 2)
-                .message(format!(
+                .text("ri.code.sent_to", format!(
                     "入力されたメールアドレスに誤りがないことを確認するため、確認コードを {} 宛に送信しました。メール本文に記載された4桁の数字を半角で入力し、【次へ】ボタンを押してください。",
                     s.particulars.notify
                 ))
-                .message("《確認コード》")
+                .field(Field::code(CODE, "確認コード", 4).required())
                 .delivery_notes("確認コード", policy.code_lifetime_minutes)
-                .message(WRONG_ADDRESS)
+                .text("ri.code.wrong_address", WRONG_ADDRESS)
                 .mail_trouble(CAUSES)
-                .action("戻る")
-                .action("次へ"),
+                .button(BACK, "戻る")
+                .button(NEXT, "次へ"),
             Reissue::Confirming(s) => Screen::new("送信確認")
                 .steps(STEPS, 3)
-                .message(APPLY_INTRO)
-                .message(CONFIRM_CHECK)
-                .field(
+                .text("ri.intro", APPLY_INTRO)
+                .text("ri.confirm.lead", CONFIRM_CHECK)
+                .field(Field::shown(
+                    OFFICE,
                     "事業所番号",
                     format!("{} {OFFICE_NUMBER_CAUTION}", s.particulars.office),
-                )
-                .field("事業所名", &s.particulars.office_name)
-                .field("通知先メールアドレス", &s.particulars.notify)
-                .field("請求先都道府県", s.billing.name())
-                .action("戻る")
-                .action("送信"),
+                ))
+                .field(Field::shown(OFFICE_NAME, "事業所名", &s.particulars.office_name))
+                .field(Field::shown(
+                    NOTIFY_ADDRESS,
+                    "通知先メールアドレス",
+                    &s.particulars.notify,
+                ))
+                .field(Field::shown(BILLING, "請求先都道府県", s.billing.name()))
+                .button(BACK, "戻る")
+                .button(SEND, "送信"),
             Reissue::Done(_) => Screen::new("処理終了")
                 .steps(STEPS, 4)
-                .message(DONE)
-                .message(RECEIPT_SENT)
-                .message(MAY_CONTACT)
-                .message(RESULT_WILL_COME)
-                .message(LETTER_IF_APPROVED)
-                .message(RETURN_ENVELOPE)
-                .message(BOTH_TAKE_DAYS)
-                .message(BUSY)
-                .message(URGENT)
-                .action("終了"),
+                .text("ri.done", DONE)
+                .text("ri.done.receipt_sent", RECEIPT_SENT)
+                .text("ri.may_contact", MAY_CONTACT)
+                .text("ri.done.result_will_come", RESULT_WILL_COME)
+                .text("ri.done.letter_if_approved", LETTER_IF_APPROVED)
+                .text("ri.return_envelope", RETURN_ENVELOPE)
+                .text("ri.done.both_take_days", BOTH_TAKE_DAYS)
+                .text("ri.done.busy", BUSY)
+                .text("ri.done.urgent", URGENT)
+                .button(FINISH, "終了"),
         }
     }
 
@@ -1102,7 +1123,8 @@ impl Portal {
     ///                  Err(PortalError::Flow(FlowError::UnexpectedInput { .. }))));
     /// let code = host.outbox.all()[0].body.lines().nth(4).unwrap().to_owned();
     /// let confirm = portal.reissue_input(&id, Input::EnterCode(&code), &mut rng)?;
-    /// assert!(confirm.shows("《事業所名》 請求事業所A"));
+    /// let name = confirm.field_named("office_name").and_then(|f| f.value.as_deref());
+    /// assert_eq!(name, Some("請求事業所A"));
     /// let back = portal.reissue_input(&id, Input::Back, &mut rng)?;
     /// assert_eq!(back.title, "ログイン情報再発行申請");
     /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -11,7 +11,7 @@ use kaigo_seikyu::memory::Embedded;
 use kaigo_seikyu::policy::Policy;
 use kaigo_seikyu::portal::Portal;
 use kaigo_seikyu::ports::OfficeRecord;
-use kaigo_seikyu::screen::Screen;
+use kaigo_seikyu::screen::{FieldKind, Node, Screen, ScreenKind};
 use kaigo_seikyu::secret::CodeKey;
 use kaigo_seikyu::store::FlowId;
 use kaigo_seikyu::values::{OfficeNumber, PasswordClause, Prefecture, UserId, ValueError, Yen};
@@ -115,6 +115,29 @@ fn refused(result: Result<Screen, PortalError>) -> FlowError {
     }
 }
 
+/// The value `screen` shows read-only under 《label》 (the transcript's `《label》 value`).
+fn shown<'a>(screen: &'a Screen, label: &str) -> Option<&'a str> {
+    screen
+        .fields()
+        .find(|f| f.kind == FieldKind::Shown && f.label == label)
+        .and_then(|f| f.value.as_deref())
+}
+
+/// Where in `screen`'s nodes the first text containing `text` stands, or with `[label]`, the
+/// first button labelled `label`.
+fn position(screen: &Screen, text: &str) -> usize {
+    let button = text.strip_prefix('[').and_then(|t| t.strip_suffix(']'));
+    screen
+        .nodes
+        .iter()
+        .position(|n| match (n, button) {
+            (Node::Text(t), None) => t.text.contains(text),
+            (Node::Button(b), Some(label)) => b.label == label,
+            _ => false,
+        })
+        .unwrap_or_else(|| panic!("{text} not on {}", screen.title))
+}
+
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
 }
@@ -133,11 +156,26 @@ fn 手順_fee_01_fee_02_fee_03_2025_12_20_before_the_window() {
     insta::assert_snapshot!("fee_02_menu_outside_window", menu.to_string());
     // 手順 2. 「発行申請を行う前に」を確認し、証明書の発行申請をする → 【証明書発行用パスワード入力】
     let menu = o.input(&id, CertificateInput::ReadPrecautions).unwrap();
-    assert!(menu.shows("《発行申請を行う前に》 確認済み"));
+    assert_eq!(shown(&menu, "発行申請を行う前に"), Some("確認済み"));
     let password = o
         .input(&id, CertificateInput::Next(MenuChoice::Apply))
         .unwrap();
     insta::assert_snapshot!("fee_password_screen", password.to_string());
+    let fields: Vec<(&str, FieldKind, &str)> = password
+        .fields()
+        .map(|f| (f.name, f.kind, f.label.as_str()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("password", FieldKind::Password, "証明書発行用パスワード"),
+            (
+                "confirm_password",
+                FieldKind::Password,
+                "証明書発行用パスワード（確認用）"
+            ),
+        ]
+    );
     // 手順 3. 【送信確認(証明書)】
     let confirm = o.password(&id, PASSWORD, PASSWORD).unwrap();
     assert!(!confirm.shows("重要なお知らせ") && !confirm.shows(NOTICE_1));
@@ -170,6 +208,38 @@ fn 手順_fee_02_fee_03_2026_02_10_notice_dialog_ok() {
     let (id, menu) = o.start();
     assert!(menu.shows(&format!("※{NOTICE_1}")) && menu.shows(NOTICE_2));
     insta::assert_snapshot!("fee_02_menu_in_window", menu.to_string());
+    // The choice is a radio group showing the chosen option (the source's default); the
+    // `発行申請を行う前に ?` button stands between the precautions and the notice, `次へ` last.
+    let choice = menu.field_named("choice").unwrap();
+    assert_eq!(
+        (choice.kind, choice.value.as_deref()),
+        (FieldKind::Radio, Some("estimate"))
+    );
+    let options: Vec<(&str, &str)> = choice
+        .options
+        .iter()
+        .map(|o| (o.value.as_str(), o.label.as_str()))
+        .collect();
+    assert_eq!(
+        options,
+        [
+            ("estimate", "見積書を作成する（必要な場合のみ）"),
+            ("apply", "証明書の発行申請をする")
+        ]
+    );
+    let order = [
+        "確認せずに証明書の発行申請は行えません。",
+        "[発行申請を行う前に ?]",
+        NOTICE_1,
+        NOTICE_2,
+        "[次へ]",
+    ]
+    .map(|t| position(&menu, t));
+    assert!(order.is_sorted(), "{order:?}");
+    assert_eq!(
+        menu.button_named("発行申請を行う前に ?"),
+        Some("precautions")
+    );
     o.input(&id, CertificateInput::ReadPrecautions).unwrap();
     o.input(&id, CertificateInput::Next(MenuChoice::Apply))
         .unwrap();
@@ -177,16 +247,25 @@ fn 手順_fee_02_fee_03_2026_02_10_notice_dialog_ok() {
     assert!(confirm.shows("重要なお知らせ") && confirm.shows(NOTICE_1) && confirm.shows(NOTICE_2));
     assert!(!confirm.shows(&format!("※{NOTICE_1}")));
     insta::assert_snapshot!("fee_02_confirmation_in_window", confirm.to_string());
+    assert_eq!((confirm.title.as_str(), confirm.current), ("送信確認", 1));
+    assert_eq!(
+        confirm.button_named("利用規約に同意して送信"),
+        Some("agree_and_send")
+    );
     let dialog = o.input(&id, CertificateInput::AgreeAndSubmit).unwrap();
     assert!(dialog.shows("変更前の手数料（13,200円）で発行申請します。よろしいですか？"));
     assert!(dialog.offers("OK") && dialog.offers("キャンセル"));
     insta::assert_snapshot!("fee_03_dialog", dialog.to_string());
+    assert_eq!(dialog.kind, ScreenKind::Dialog);
+    assert!(dialog.steps.is_empty());
+    let buttons: Vec<&str> = dialog.buttons().map(|b| b.name).collect();
+    assert_eq!(buttons, ["ok", "cancel"]);
     assert!(
         o.fees_charged().is_empty(),
         "the dialog submits nothing by itself"
     );
     let done = o.input(&id, CertificateInput::DialogOk).unwrap();
-    assert!(done.shows("《発行手数料》 13,200円"));
+    assert_eq!(shown(&done, "発行手数料"), Some("13,200円"));
     assert_eq!(o.fees_charged(), vec![Yen(13_200)]);
     assert_eq!(
         o.events(),
@@ -238,7 +317,8 @@ fn 手順_fee_01_2026_04_01_new_fee() {
     o.input(&id, CertificateInput::Next(MenuChoice::Apply))
         .unwrap();
     let confirm = o.password(&id, PASSWORD, PASSWORD).unwrap();
-    assert!(confirm.shows("《発行手数料》 7,800円") && !confirm.shows("重要なお知らせ"));
+    assert_eq!(shown(&confirm, "発行手数料"), Some("7,800円"));
+    assert!(!confirm.shows("重要なお知らせ"));
     let done = o.input(&id, CertificateInput::AgreeAndSubmit).unwrap();
     insta::assert_snapshot!("fee_01_done_7800", done.to_string());
     assert_eq!(o.fees_charged(), vec![Yen(7_800)]);
@@ -276,8 +356,9 @@ fn cal_03_cal_04_fee_02_fee_03_boundaries_jst_and_utc() {
             in_window,
             "{at}"
         );
-        assert!(
-            confirm.shows(&format!("《発行手数料》 {}", Yen(fee))),
+        assert_eq!(
+            shown(&confirm, "発行手数料"),
+            Some(Yen(fee).to_string().as_str()),
             "{at}"
         );
         let after_submit = o.input(&id, CertificateInput::AgreeAndSubmit).unwrap();
@@ -295,10 +376,11 @@ fn cal_03_cal_04_fee_02_fee_03_boundaries_jst_and_utc() {
 fn fee_01_drawn_before_midnight_submitted_after() {
     let mut o = Office::at("2026-03-31T23:59:59+09:00");
     let (id, confirm) = o.up_to_confirmation();
-    assert!(confirm.shows("《発行手数料》 13,200円") && confirm.shows(NOTICE_1));
+    assert_eq!(shown(&confirm, "発行手数料"), Some("13,200円"));
+    assert!(confirm.shows(NOTICE_1));
     o.host.clock.advance(TimeDelta::seconds(1));
     let done = o.input(&id, CertificateInput::AgreeAndSubmit).unwrap();
-    assert!(done.shows("《発行手数料》 7,800円"));
+    assert_eq!(shown(&done, "発行手数料"), Some("7,800円"));
     assert_eq!(o.fees_charged(), vec![Yen(7_800)]);
 }
 
@@ -311,7 +393,7 @@ fn fee_01_fee_03_dialog_ok_after_midnight_charges_the_new_fee() {
     o.input(&id, CertificateInput::AgreeAndSubmit).unwrap();
     o.set("2026-04-01T00:00:00+09:00");
     let done = o.input(&id, CertificateInput::DialogOk).unwrap();
-    assert!(done.shows("《発行手数料》 7,800円"));
+    assert_eq!(shown(&done, "発行手数料"), Some("7,800円"));
     assert_eq!(o.fees_charged(), vec![Yen(7_800)]);
     assert_eq!(
         o.events(),
@@ -351,8 +433,8 @@ proptest! {
         let policy = Policy::default();
         let mut o = Office::at(&draw.to_rfc3339());
         let (id, confirm) = o.up_to_confirmation();
-        let shown = format!("《発行手数料》 {}", policy.fee_at(draw));
-        prop_assert!(confirm.shows(&shown));
+        let fee = policy.fee_at(draw).to_string();
+        prop_assert_eq!(shown(&confirm, "発行手数料"), Some(fee.as_str()));
         let submit: Instant = draw + TimeDelta::milliseconds(to_submit);
         o.host.clock.set(submit);
         let screen = o.input(&id, CertificateInput::AgreeAndSubmit).unwrap();
@@ -727,5 +809,6 @@ fn fee_06_estimates_state_the_fee_of_their_day() {
     let estimate = o
         .input(&id, CertificateInput::Next(MenuChoice::Estimate))
         .unwrap();
-    assert!(estimate.shows("《発行手数料》 13,200円") && !estimate.shows(NOTICE_1));
+    assert_eq!(shown(&estimate, "発行手数料"), Some("13,200円"));
+    assert!(!estimate.shows(NOTICE_1));
 }

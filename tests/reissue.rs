@@ -19,6 +19,7 @@ use kaigo_seikyu::reissue::{
     Applicant, ApplicationForm, ApplicationStatus, Decision, Federation, Input, Reissue,
     ReissueLetter, ReviewOutcome,
 };
+use kaigo_seikyu::screen::{FieldKind, Screen};
 use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, SecretHasher};
 use kaigo_seikyu::store::{FlowId, Key, Store, StoreError, Write};
 use kaigo_seikyu::values::{
@@ -160,6 +161,14 @@ fn approve(portal: &Portal, number: &str, rng: &mut StdRng) -> Box<ReissueLetter
     }
 }
 
+/// The value `screen` shows read-only under 《label》 (the transcript's `《label》 value`).
+fn shown<'a>(screen: &'a Screen, label: &str) -> Option<&'a str> {
+    screen
+        .fields()
+        .find(|f| f.kind == FieldKind::Shown && f.label == label)
+        .and_then(|f| f.value.as_deref())
+}
+
 fn sequence(host: &Embedded, month: &str) -> Option<u32> {
     let (y, m) = month.split_at(4);
     let month = YearMonth::new(y.parse().unwrap(), m.parse().unwrap()).unwrap();
@@ -205,14 +214,13 @@ fn ri_procedure_1_2_2_4_application_end_to_end() {
         .reissue_input(&id, Input::EnterCode(&format!(" {code} ")), &mut rng)
         .unwrap();
     insta::assert_snapshot!("ri_05_send_confirmation", screen.to_string());
-    assert!(
-        screen.shows(
-            "《事業所番号》 1311111111 ※事業所番号にお間違えがないよう、十分ご注意ください。"
-        )
+    assert_eq!(
+        shown(&screen, "事業所番号"),
+        Some("1311111111 ※事業所番号にお間違えがないよう、十分ご注意ください。")
     );
-    assert!(screen.shows("《事業所名》 請求事業所A"));
-    assert!(screen.shows("《通知先メールアドレス》 jigyousho@jp"));
-    assert!(screen.shows("《請求先都道府県》 東京都"));
+    assert_eq!(shown(&screen, "事業所名"), Some("請求事業所A"));
+    assert_eq!(shown(&screen, "通知先メールアドレス"), Some("jigyousho@jp"));
+    assert_eq!(shown(&screen, "請求先都道府県"), Some("東京都"));
     assert!(screen.offers("送信"));
     assert!(
         host.notices.all().is_empty(),
@@ -415,7 +423,7 @@ fn ri_03_prefecture_choice_with_several_user_ids() {
     let confirm = portal
         .reissue_input(&id, Input::EnterCode(&code), &mut rng)
         .unwrap();
-    assert!(confirm.shows("《請求先都道府県》 大阪府"));
+    assert_eq!(shown(&confirm, "請求先都道府県"), Some("大阪府"));
     portal.reissue_input(&id, Input::Submit, &mut rng).unwrap();
     assert!(
         host.outbox
@@ -447,7 +455,17 @@ fn ri_03_office_without_user_id_uses_ledger_billing() {
         .reissue_start(&form("1322222222", "a@jp"), &mut rng)
         .unwrap();
     assert_eq!(screen.title, "請求先都道府県選択");
-    assert!(screen.shows("《請求先都道府県》 01 北海道 / 13 東京都"));
+    let select = screen.field_named("billing").unwrap();
+    assert_eq!(
+        (select.kind, select.label.as_str(), select.required),
+        (FieldKind::Select, "請求先都道府県", true)
+    );
+    let options: Vec<(&str, &str)> = select
+        .options
+        .iter()
+        .map(|o| (o.value.as_str(), o.label.as_str()))
+        .collect();
+    assert_eq!(options, [("01", "北海道"), ("13", "東京都")]);
     let Reissue::ChoosingPrefecture(state) = portal.reissue_state(&id).unwrap() else {
         panic!()
     };
