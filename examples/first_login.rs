@@ -46,7 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     show("手順 3. 【警告】: パスワード変更", &route);
     let route = portal.first_login_input(&id, Form::StartPasswordChange, &mut rng)?;
     show(
-        "手順 4. 【パスワード変更】: 現在のパスワード, 新しいパスワード (確認用), 変更",
+        "手順 4. 【パスワード変更】: 現在のパスワード, 新しいパスワード, 新しいパスワード（確認用）, 変更",
         &route,
     );
 
@@ -68,7 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     show("手順 5. 【処理終了】: 終了", &route);
     let route = portal.first_login_input(&id, Form::Finish, &mut rng)?;
     show(
-        "手順 6. 【メールアドレス設定】: 新しいメールアドレス (確認用), 変更",
+        "手順 6. 【メールアドレス設定】: 新しいメールアドレス, 新しいメールアドレス（確認用）, 変更",
         &route,
     );
     let notice = Form::SetNoticeEmail {
@@ -79,7 +79,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     show("手順 7. 【処理終了】: 終了", &route);
     let route = portal.first_login_input(&id, Form::Finish, &mut rng)?;
     show(
-        "手順 8. 【セキュリティ用メールアドレス設定】: セキュリティ用メールアドレス (確認用), 次へ",
+        "手順 8. 【セキュリティ用メールアドレス設定】: セキュリティ用メールアドレス, セキュリティ用メールアドレス（確認用）, 次へ",
         &route,
     );
     let address = "mailforsecurity-001@jp";

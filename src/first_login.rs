@@ -34,7 +34,8 @@ use crate::error::{FlowError, PortalError};
 use crate::login::{self, Authenticated, Next, Route};
 use crate::policy::Policy;
 use crate::portal::{Cx, Portal, Step, Tx};
-use crate::screen::Screen;
+use crate::screen::button::{BACK, CHANGE, FINISH, NEXT, SEND};
+use crate::screen::{Field, Screen};
 use crate::security_emails::ListChange;
 use crate::store::{Budget, FlowId, FlowKind};
 use crate::values::{ConfirmationCode, EmailAddress, Password, UserId};
@@ -50,6 +51,26 @@ pub const STEPS: &[&str] = &[
 
 /// FL-06, GR-05: the done text of a registration.
 pub const REGISTERED_TEXT: &str = "セキュリティ用メールアドレスの登録を完了しました。";
+
+/// The message id of [`REGISTERED_TEXT`], wherever it appears (FL, GR, SE).
+pub(crate) const REGISTERED_ID: &str = "security_email.registered";
+
+/// Form names of the first login's fields and buttons; `address`, `confirm_address` and `code`
+/// are shared with the grace flow.
+const CURRENT_PASSWORD: &str = "current_password";
+const NEW_PASSWORD: &str = "new_password";
+const CONFIRM_PASSWORD: &str = "confirm_password";
+const NOTICE_EMAIL: &str = "notice_email";
+const CONFIRM_NOTICE_EMAIL: &str = "confirm_notice_email";
+/// The checkbox `メールアドレスを登録しない` (FL-03).
+const DECLINE: &str = "decline";
+const ADDRESS: &str = "address";
+const CONFIRM_ADDRESS: &str = "confirm_address";
+const CODE: &str = "code";
+/// The button `利用規約に同意して次へ` (FL-01, FL-08).
+const AGREE: &str = "agree";
+/// The button `パスワード変更` on 【警告】 (FL-01).
+const CHANGE_PASSWORD: &str = "change_password";
 
 /// Which first-login steps an account still needs (FL-07, FL-08).
 ///
@@ -402,7 +423,7 @@ pub enum Form<'a> {
         current: &'a str,
         /// 《新しいパスワード》.
         new: &'a str,
-        /// 《新しいパスワード(確認用)》.
+        /// 《新しいパスワード（確認用）》.
         confirm: &'a str,
     },
     /// `終了`.
@@ -411,7 +432,7 @@ pub enum Form<'a> {
     SetNoticeEmail {
         /// 《新しいメールアドレス》.
         address: &'a str,
-        /// 《新しいメールアドレス(確認用)》.
+        /// 《新しいメールアドレス（確認用）》.
         confirm: &'a str,
     },
     /// `メールアドレスを登録しない` + `変更`.
@@ -420,7 +441,7 @@ pub enum Form<'a> {
     SetSecurityEmail {
         /// 《セキュリティ用メールアドレス》.
         address: &'a str,
-        /// 《セキュリティ用メールアドレス(確認用)》.
+        /// 《セキュリティ用メールアドレス（確認用）》.
         confirm: &'a str,
     },
     /// `送信` on 【確認コード入力】: 《確認コード》.
@@ -610,41 +631,46 @@ impl FirstLogin {
     pub fn screen(&self, policy: &Policy) -> Screen {
         match self {
             FirstLogin::Terms(Terms { version, .. }) => Screen::new("利用規約")
-                .message("電子請求受付システム 利用規約")
-                .field("版", version)
-                .message("利用規約を最後まで確認し、同意する場合、【利用規約に同意して次へ】ボタンを押してください。")
-                .action("利用規約に同意して次へ"),
+                .text("fl.terms.heading", "電子請求受付システム 利用規約")
+                .field(Field::shown("terms_version", "版", version))
+                .text("fl.terms.lead", "利用規約を最後まで確認し、同意する場合、【利用規約に同意して次へ】ボタンを押してください。")
+                .button(AGREE, "利用規約に同意して次へ"),
             FirstLogin::Warning(_) => Screen::new("警告")
                 .steps(STEPS, 0)
-                .message("仮パスワードでログインしています。")
-                .message("パスワードを変更するため、【パスワード変更】ボタンを押してください。")
-                .action("パスワード変更"),
-            FirstLogin::ChoosingPassword(_) => Screen::new("パスワード変更")
-                .steps(STEPS, 0)
-                .message("現在のパスワードと新しいパスワードを入力し、【変更】ボタンを押してください。")
-                .message("《現在のパスワード》")
-                .message("《新しいパスワード》")
-                .message("《新しいパスワード(確認用)》")
-                .password_rules(&policy.password)
-                .action("変更"),
+                .text("fl.warning.temporary", "仮パスワードでログインしています。")
+                .text("fl.warning.lead", "パスワードを変更するため、【パスワード変更】ボタンを押してください。")
+                .button(CHANGE_PASSWORD, "パスワード変更"),
+            FirstLogin::ChoosingPassword(_) => {
+                let max = usize::from(policy.password.max_chars);
+                Screen::new("パスワード変更")
+                    .steps(STEPS, 0)
+                    .text("fl.password.lead", "現在のパスワードと新しいパスワードを入力し、【変更】ボタンを押してください。")
+                    .field(Field::password(CURRENT_PASSWORD, "現在のパスワード").required())
+                    .field(Field::password(NEW_PASSWORD, "新しいパスワード").required().max_len(max))
+                    .field(Field::password(CONFIRM_PASSWORD, "新しいパスワード（確認用）").required().max_len(max))
+                    .password_rules(&policy.password)
+                    .button(CHANGE, "変更")
+            }
             FirstLogin::PasswordChanged(_) => Screen::new("処理終了")
                 .steps(STEPS, 0)
-                .message("パスワードの変更を完了しました。")
-                .action("終了"),
+                .text("fl.password.done", "パスワードの変更を完了しました。")
+                .button(FINISH, "終了"),
             FirstLogin::ChoosingNoticeEmail(_) => Screen::new("メールアドレス設定")
                 .steps(STEPS, 1)
-                .message("お知らせメールを受け取るメールアドレスを入力し、【変更】ボタンを押してください。")
-                .message("※ ここで登録するメールアドレスは、介護電子請求受付システムからのお知らせメールを受け取るためのメールアドレスとなります。")
-                .message("※ 登録は必須ではありません。メールアドレスを登録しない場合、【メールアドレスを登録しない】を選択し、【変更】ボタンを押してください。")
-                .message("《新しいメールアドレス》")
-                .message("《新しいメールアドレス(確認用)》")
-                .message("○ メールアドレスを登録しない")
-                .action("変更"),
+                .text("fl.notice_email.lead", "お知らせメールを受け取るメールアドレスを入力し、【変更】ボタンを押してください。")
+                .text("fl.notice_email.purpose", "※ ここで登録するメールアドレスは、介護電子請求受付システムからのお知らせメールを受け取るためのメールアドレスとなります。")
+                .text("fl.notice_email.optional", "※ 登録は必須ではありません。メールアドレスを登録しない場合、【メールアドレスを登録しない】を選択し、【変更】ボタンを押してください。")
+                .field(Field::email(NOTICE_EMAIL, "新しいメールアドレス"))
+                .field(Field::email(CONFIRM_NOTICE_EMAIL, "新しいメールアドレス（確認用）"))
+                .field(Field::checkbox(DECLINE, "メールアドレスを登録しない", false))
+                .button(CHANGE, "変更"),
             FirstLogin::NoticeEmailDone(_) => Screen::new("処理終了")
                 .steps(STEPS, 1)
-                .message("メールアドレスの設定を完了しました。")
-                .action("終了"),
-            FirstLogin::EnteringSecurityEmail(_) => security_email_entry(STEPS, 2, &[]).action("戻る").action("次へ"),
+                .text("fl.notice_email.done", "メールアドレスの設定を完了しました。")
+                .button(FINISH, "終了"),
+            FirstLogin::EnteringSecurityEmail(_) => security_email_entry(STEPS, 2, &[], true)
+                .button(BACK, "戻る")
+                .button(NEXT, "次へ"),
             FirstLogin::AwaitingCode(s) => code_screen(STEPS, 3, s.to(), policy),
             FirstLogin::Registered(_) => registered_screen(STEPS, 4),
         }
@@ -884,58 +910,90 @@ impl Registered {
     }
 }
 
-/// The source's explanation of a security email, on every 【セキュリティ用メールアドレス設定】.
-const SECURITY_EMAIL_PURPOSE: [&str; 3] = [
-    "セキュリティ用メールアドレスは、電子請求受付システムから送信されるセキュリティ強化のための情報（ワンタイムパスワード等）を受け取るために使用します。",
-    "※ パスワード紛失時の再設定等にご使用いただけます。",
-    "※ お知らせメールの通知先と同じメールアドレスを登録することも可能です。",
+/// The source's explanation of a security email, on every 【セキュリティ用メールアドレス設定】, with
+/// the message ids it keeps wherever it appears.
+const SECURITY_EMAIL_PURPOSE: [(&str, &str); 3] = [
+    (
+        "security_email.purpose",
+        "セキュリティ用メールアドレスは、電子請求受付システムから送信されるセキュリティ強化のための情報（ワンタイムパスワード等）を受け取るために使用します。",
+    ),
+    (
+        "security_email.reset_use",
+        "※ パスワード紛失時の再設定等にご使用いただけます。",
+    ),
+    (
+        "security_email.same_as_notice",
+        "※ お知らせメールの通知先と同じメールアドレスを登録することも可能です。",
+    ),
 ];
 
-/// 【セキュリティ用メールアドレス設定】 up to its fields: the instruction, `lead` (GR-01's sentence),
-/// the source's explanation and the two address fields. The caller adds what follows.
+/// The instruction of every 【セキュリティ用メールアドレス設定】 (FL, GR, SE), and its message id.
+pub(crate) const SECURITY_EMAIL_LEAD: (&str, &str) = (
+    "security_email.lead",
+    "セキュリティ用メールアドレスを入力し、【次へ】ボタンを押してください。",
+);
+
+/// The two address fields of every 【セキュリティ用メールアドレス設定】 (FL, GR, SE): required unless
+/// the screen offers a way to go on without them (GR-02).
+pub(crate) fn security_email_fields(screen: Screen, required: bool) -> Screen {
+    let address = Field::email(ADDRESS, "セキュリティ用メールアドレス");
+    let confirm = Field::email(CONFIRM_ADDRESS, "セキュリティ用メールアドレス（確認用）");
+    let (address, confirm) = if required {
+        (address.required(), confirm.required())
+    } else {
+        (address, confirm)
+    };
+    screen.field(address).field(confirm)
+}
+
+/// 【セキュリティ用メールアドレス設定】 up to its fields: the instruction, `lead` (GR-01's sentence,
+/// with its message id), the source's explanation and the two address fields, `required` unless
+/// the caller offers a way on without them. The caller adds what follows.
 pub(crate) fn security_email_entry(
-    steps: &'static [&'static str],
+    steps: &[&'static str],
     current: usize,
-    lead: &[&str],
+    lead: &[(&'static str, &str)],
+    required: bool,
 ) -> Screen {
+    let (id, text) = SECURITY_EMAIL_LEAD;
     let screen = Screen::new("セキュリティ用メールアドレス設定")
         .steps(steps, current)
-        .message("セキュリティ用メールアドレスを入力し、【次へ】ボタンを押してください。");
-    lead.iter()
+        .text(id, text);
+    let screen = lead
+        .iter()
         .chain(SECURITY_EMAIL_PURPOSE.iter())
-        .fold(screen, |screen, line| screen.message(*line))
-        .message("《セキュリティ用メールアドレス》")
-        .message("《セキュリティ用メールアドレス（確認用）》")
+        .fold(screen, |screen, (id, line)| screen.text(id, *line));
+    security_email_fields(screen, required)
 }
 
 /// 【確認コード入力】 (FL-05, GR-05, SE-06), as the source draws it: the code went to `to`.
 pub(crate) fn code_screen(
-    steps: &'static [&'static str],
+    steps: &[&'static str],
     current: usize,
     to: &EmailAddress,
     policy: &Policy,
 ) -> Screen {
     Screen::new("確認コード入力")
         .steps(steps, current)
-        .message(format!(
+        .text("code.sent_to", format!(
             "入力されたメールアドレスに誤りがないことを確認するため、確認コードを {to} 宛に送信しました。"
         ))
-        .message("メール本文に記載された4桁の数字を半角で入力し、【送信】ボタンを押してください。")
-        .message("《確認コード》")
+        .text("code.lead", "メール本文に記載された4桁の数字を半角で入力し、【送信】ボタンを押してください。")
+        .field(Field::code(CODE, "確認コード", 4).required())
         .delivery_notes("確認コード", policy.code_lifetime_minutes)
-        .message("しばらく待ってもメールが届かない場合、入力されたメールアドレスに誤りがある可能性があります。")
-        .message("その場合、【戻る】ボタンを押して、再度セキュリティ用メールアドレスを設定してください。")
+        .text("code.maybe_wrong_address", "しばらく待ってもメールが届かない場合、入力されたメールアドレスに誤りがある可能性があります。")
+        .text("code.back_to_address", "その場合、【戻る】ボタンを押して、再度セキュリティ用メールアドレスを設定してください。")
         .mail_trouble("また、入力されたメールアドレスに誤りがない場合、以下の原因が考えられます。")
-        .action("戻る")
-        .action("送信")
+        .button(BACK, "戻る")
+        .button(SEND, "送信")
 }
 
 /// 【処理終了】 after a registration (FL-06, GR-05).
-pub(crate) fn registered_screen(steps: &'static [&'static str], current: usize) -> Screen {
+pub(crate) fn registered_screen(steps: &[&'static str], current: usize) -> Screen {
     Screen::new("処理終了")
         .steps(steps, current)
-        .message(REGISTERED_TEXT)
-        .action("終了")
+        .text(REGISTERED_ID, REGISTERED_TEXT)
+        .button(FINISH, "終了")
 }
 
 /// The driver around a transition of the first-login or grace flow: a code entry runs under the

@@ -32,7 +32,8 @@ use crate::first_login::{
 use crate::login::{self, Authenticated, Next, Route};
 use crate::policy::Policy;
 use crate::portal::{Cx, Portal, Step};
-use crate::screen::Screen;
+use crate::screen::button::{BACK, LOGOUT, NEXT};
+use crate::screen::{Field, Screen};
 use crate::store::{FlowId, FlowKind};
 use crate::values::{ConfirmationCode, EmailAddress, UserId};
 
@@ -45,6 +46,38 @@ pub const MANDATORY_TEXT: &str =
 
 /// GR-02: the checkbox's label.
 pub const SKIP_LABEL: &str = "セキュリティ用メールアドレスを登録せずにログインする";
+
+/// GR-02: the form name of the checkbox [`SKIP_LABEL`]; checked when the form sends it.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::grace::{SKIP, SKIP_LABEL};
+/// use kaigo_seikyu::screen::FieldKind;
+/// # use kaigo_seikyu::{account::TermsAcceptance, calendar::utc, grace::Grace, login::{self, Next}};
+/// # use kaigo_seikyu::{policy::Policy, portal::Cx, values::Password};
+/// # use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, SecretHasher};
+/// # use rand::SeedableRng;
+/// # let policy = Policy::insecure_fast_hashing();
+/// # let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([1; 32]));
+/// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+/// # let user = "KJ131311111111".parse()?;
+/// # let terms = TermsAcceptance { version: 1, at: utc("2020-04-01T09:00:00+09:00") };
+/// # let account = login::existing_office(user, hasher.hash(b"Sakura2026!", &[7; 16]), terms);
+/// # let now = utc("2026-01-20T10:00:00+09:00");
+/// # let mut cx = Cx { now, rng: &mut rng, policy: &policy, hasher: &hasher };
+/// # let step = login::enter_password(user, Some(account), &Password::new("Sakura2026!"), &mut cx)?;
+/// # let Next::Leave(auth) = step.state else { unreachable!() };
+/// let screen = Grace::begin(auth).screen(&policy, now); // within the grace period
+/// let skip = screen.field_named(SKIP).unwrap();
+/// assert_eq!((skip.kind, skip.label.as_str(), skip.value.as_deref()), (FieldKind::Checkbox, SKIP_LABEL, None));
+/// // The addresses are not required while the box may be checked.
+/// assert!(!screen.field_named("address").unwrap().required);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub const SKIP: &str = "skip";
+
+/// GR-01: the message id of [`MANDATORY_TEXT`].
+const MANDATORY_ID: &str = "gr.mandatory";
 
 /// The grace registration flow, as the store keeps it.
 ///
@@ -294,19 +327,28 @@ impl Grace {
     pub fn screen(&self, policy: &Policy, now: Instant) -> Screen {
         match self {
             Grace::EnteringSecurityEmail(_) => {
-                let screen = first_login::security_email_entry(STEPS, 0, &[MANDATORY_TEXT]);
-                let screen = if policy.grace_allows(now) {
+                let allows_skip = policy.grace_allows(now);
+                let screen = first_login::security_email_entry(
+                    STEPS,
+                    0,
+                    &[(MANDATORY_ID, MANDATORY_TEXT)],
+                    !allows_skip,
+                );
+                let screen = if allows_skip {
                     screen
-                        .message(format!("☐ {SKIP_LABEL}"))
-                        .message("セキュリティ用メールアドレスをすぐに登録できない方は、こちらを選択してください。")
-                        .message(format!(
+                        .field(Field::checkbox(SKIP, SKIP_LABEL, false))
+                        .text("gr.skip.hint", "セキュリティ用メールアドレスをすぐに登録できない方は、こちらを選択してください。")
+                        .text("gr.skip.until", format!(
                             "{}まで、暫定的にセキュリティ用メールアドレスを登録せずにログインできます。",
                             format_padded(policy.grace_last_day)
                         ))
                 } else {
                     screen
                 };
-                screen.action("ログアウト").action("戻る").action("次へ")
+                screen
+                    .button(LOGOUT, "ログアウト")
+                    .button(BACK, "戻る")
+                    .button(NEXT, "次へ")
             }
             Grace::AwaitingCode(s) => first_login::code_screen(STEPS, 0, s.to(), policy),
             Grace::Registered(_) => first_login::registered_screen(STEPS, 0),

@@ -98,6 +98,10 @@ pub enum Node {
     Button(Button),
     /// A [?] help.
     Help(Help),
+    /// A table row: its cells (texts, fields, buttons) in order, drawn on one line with ` | `
+    /// between them, e.g. `選択中 | a@jp | [変更] | [削除]` on the security-email list. Rows do not
+    /// nest; [`Screen::texts`], [`Screen::fields`] and [`Screen::buttons`] include the cells.
+    Row(Vec<Node>),
 }
 
 /// A line of text with a stable message id (`rs.otp.lead`), so a front end can style or translate
@@ -384,6 +388,39 @@ impl Screen {
         self
     }
 
+    /// Adds a table row whose cells `cells` adds to an empty screen (a row inside a row is
+    /// flattened into it).
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::screen::Screen;
+    /// let s = Screen::new("一覧")
+    ///     .row(|r| r.text("mark", "選択中").text("address", "a@jp").button("change:1", "変更"))
+    ///     .button("back", "戻る");
+    /// assert_eq!(s.to_string(), "【一覧】\n選択中 | a@jp | [変更]\n[戻る]\n");
+    /// assert_eq!(s.button_named("変更"), Some("change:1"));
+    /// ```
+    pub fn row(mut self, cells: impl FnOnce(Screen) -> Screen) -> Self {
+        let cells = cells(Screen::default())
+            .nodes
+            .into_iter()
+            .flat_map(|n| match n {
+                Node::Row(inner) => inner,
+                n => vec![n],
+            })
+            .collect();
+        self.nodes.push(Node::Row(cells));
+        self
+    }
+
+    /// The nodes in order, a row's cells in place of the row.
+    fn leaves(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.iter().flat_map(|n| match n {
+            Node::Row(cells) => cells.as_slice(),
+            n => std::slice::from_ref(n),
+        })
+    }
+
     /// The delivery notes of every code entry screen: `※ メールが届くまで数分程度かかる場合があります。`
     /// and `{term}の有効期間は{minutes}分です。` (the lifetime from the policy).
     pub(crate) fn delivery_notes(self, term: &str, minutes: u32) -> Self {
@@ -443,7 +480,7 @@ impl Screen {
 
     /// The texts, in order.
     pub fn texts(&self) -> impl Iterator<Item = &Text> {
-        self.nodes.iter().filter_map(|n| match n {
+        self.leaves().filter_map(|n| match n {
             Node::Text(t) => Some(t),
             _ => None,
         })
@@ -451,7 +488,7 @@ impl Screen {
 
     /// The fields, in order.
     pub fn fields(&self) -> impl Iterator<Item = &Field> {
-        self.nodes.iter().filter_map(|n| match n {
+        self.leaves().filter_map(|n| match n {
             Node::Field(f) => Some(f),
             _ => None,
         })
@@ -459,7 +496,7 @@ impl Screen {
 
     /// The buttons and links, in order.
     pub fn buttons(&self) -> impl Iterator<Item = &Button> {
-        self.nodes.iter().filter_map(|n| match n {
+        self.leaves().filter_map(|n| match n {
             Node::Button(b) => Some(b),
             _ => None,
         })
@@ -581,6 +618,10 @@ impl fmt::Display for Screen {
                         writeln!(f, "  {line}")?;
                     }
                 }
+                Node::Row(cells) => {
+                    let cells: Vec<String> = cells.iter().map(cell).collect();
+                    writeln!(f, "{}", cells.join(" | "))?;
+                }
                 Node::Button(_) => {}
             }
         }
@@ -588,6 +629,18 @@ impl fmt::Display for Screen {
             writeln!(f, "{}", buttons.join(" "))?;
         }
         Ok(())
+    }
+}
+
+/// A cell of a [`Node::Row`] in the transcript: a text, a button as `[label]`, a field by its
+/// value (its label when it has none), a help as `[?] title`.
+fn cell(node: &Node) -> String {
+    match node {
+        Node::Text(t) => t.text.clone(),
+        Node::Button(b) => format!("[{}]", b.label),
+        Node::Field(field) => field.value.clone().unwrap_or_else(|| field.label.clone()),
+        Node::Help(h) => format!("[?] {}", h.title),
+        Node::Row(cells) => cells.iter().map(cell).collect::<Vec<_>>().join(" | "),
     }
 }
 

@@ -81,10 +81,14 @@ use crate::calendar::Instant;
 use crate::challenge::Challenge;
 use crate::effect::{Effect, Event, EventKind};
 use crate::error::{FlowError, PortalError};
+use crate::first_login::{
+    REGISTERED_ID, REGISTERED_TEXT, SECURITY_EMAIL_LEAD, security_email_fields,
+};
 use crate::mail::{self, Mail, Notice};
 use crate::policy::Policy;
 use crate::portal::{Cx, Portal, Step, Tx};
-use crate::screen::Screen;
+use crate::screen::button::{BACK, FINISH, NEXT};
+use crate::screen::{Field, Screen};
 use crate::store::{Budget, FlowId, FlowKind, Key};
 use crate::values::{ConfirmationCode, EmailAddress, OneTimePassword, UserId};
 
@@ -103,10 +107,21 @@ const SETTING_STEPS: &[&str] = &[
 
 const LIST_TITLE: &str = "セキュリティ用メールアドレス一覧";
 const SETTING_TITLE: &str = "セキュリティ用メールアドレス設定";
-const ADDRESS_LABEL: &str = "セキュリティ用メールアドレス";
 /// The address block's label in notices and mails (SE-08).
 const ADDRESS_BLOCK: &str = "[セキュリティ用メールアドレス]";
-const CONFIRM_LABEL: &str = "セキュリティ用メールアドレス（確認用）";
+
+/// The button `追加` on the list.
+const ADD: &str = "add";
+
+/// The names of the per-row buttons of the list: `select:N`, `change:N`, `delete:N` for the
+/// row `N` (1 = the first address listed). A form sends exactly one button, so the name says
+/// which row it belongs to.
+const SELECT_ROW: [&str; SecurityEmails::MAX] =
+    ["select:1", "select:2", "select:3", "select:4", "select:5"];
+const CHANGE_ROW: [&str; SecurityEmails::MAX] =
+    ["change:1", "change:2", "change:3", "change:4", "change:5"];
+const DELETE_ROW: [&str; SecurityEmails::MAX] =
+    ["delete:1", "delete:2", "delete:3", "delete:4", "delete:5"];
 
 /// What a flow does with the new address once it is proved (SE-06).
 ///
@@ -838,6 +853,11 @@ fn delete(
 /// it) only with one to four.
 /// With none, the texts of SE-05 and only `戻る`.
 ///
+/// The table is drawn as rows ([`Screen::row`]): the header, then one row per address: `選択中`
+/// (`se.list.selected`) or the button `選択`, the address (`se.list.address`), the buttons `変更`
+/// and `削除`. A row's buttons are named `select:N`, `change:N` and `delete:N` for the row `N`
+/// (1 = the first address listed), so the form's one button says which address it means.
+///
 /// # Example
 /// ```
 /// use kaigo_seikyu::account::SecurityEmails;
@@ -845,91 +865,122 @@ fn delete(
 /// use kaigo_seikyu::security_emails::list_screen;
 /// let mut list = SecurityEmails::default();
 /// assert!(list_screen(&list).shows("セキュリティ用メールアドレスが登録されていません。"));
-/// list.add("mailforsecurity-001@jp".parse().unwrap(), utc("2026-01-10T12:00:00+09:00")).unwrap();
+/// let now = utc("2026-01-10T12:00:00+09:00");
+/// list.add("mailforsecurity-001@jp".parse().unwrap(), now).unwrap();
 /// let screen = list_screen(&list);
-/// assert!(screen.shows("選択中 | mailforsecurity-001@jp | [変更]"));
-/// assert!(!screen.shows("削除"));
+/// assert!(screen.shows("選択中 | mailforsecurity-001@jp | [変更]\n"));
+/// assert_eq!(screen.button_named("変更"), Some("change:1"));
+/// assert!(!screen.offers("削除") && !screen.offers("選択"));
 /// assert!(screen.offers("追加"));
+/// list.add("mailforsecurity-002@jp".parse().unwrap(), now).unwrap();
+/// let screen = list_screen(&list);
+/// assert!(screen.shows("[選択] | mailforsecurity-002@jp | [変更] | [削除]\n"));
+/// let names: Vec<&str> = screen.buttons().map(|b| b.name).collect();
+/// assert_eq!(names, ["change:1", "delete:1", "select:2", "change:2", "delete:2", "add", "back"]);
 /// ```
 pub fn list_screen(list: &SecurityEmails) -> Screen {
     let screen = Screen::new(LIST_TITLE).steps(LIST_STEPS, 1);
     if list.is_empty() {
         return screen
-            .message("セキュリティ用メールアドレスが登録されていません。")
-            .message(
+            .text("se.list.empty", "セキュリティ用メールアドレスが登録されていません。")
+            .text(
+                "se.list.register_at_login",
                 "ログイン時に表示されるセキュリティ用メールアドレス設定画面から、セキュリティ用メールアドレスを登録してください。",
             )
-            .action("戻る");
+            .button(BACK, "戻る");
     }
     let deletable = list.len() > 1;
     let addable = list.len() < SecurityEmails::MAX;
     let mut screen = screen;
     if addable {
-        screen = screen.message(
+        screen = screen.text(
+            "se.list.add_hint",
             "セキュリティ用メールアドレスを追加する場合、【追加】ボタンを押してください。",
         );
     }
     let mut screen = screen
-        .message(
+        .text(
+            "se.list.change_hint",
             "セキュリティ用メールアドレスを変更する場合、対象のセキュリティ用メールアドレスの【変更】ボタンを押してください。",
         )
-        .message("※ セキュリティ用メールアドレスは複数登録することを推奨しており、最大5つまで登録できます。")
-        .message(
+        .text("se.list.recommend", "※ セキュリティ用メールアドレスは複数登録することを推奨しており、最大5つまで登録できます。")
+        .text(
+            "se.list.support",
             "すべてのセキュリティ用メールアドレスが使用できなくなると、再度登録するためにはサポート窓口への申請及び本人確認が必要です。",
         )
-        .message("※ お知らせメールの通知先と同じメールアドレスを登録することも可能です。")
-        .message(if deletable {
-            "通知先 | セキュリティ用メールアドレス | 変更 | 削除"
-        } else {
-            "通知先 | セキュリティ用メールアドレス | 変更"
+        .text("security_email.same_as_notice", "※ お知らせメールの通知先と同じメールアドレスを登録することも可能です。")
+        .row(|header| {
+            let header = header
+                .text("se.list.column.selected", "通知先")
+                .text("se.list.column.address", "セキュリティ用メールアドレス")
+                .text("se.list.column.change", "変更");
+            if deletable {
+                header.text("se.list.column.delete", "削除")
+            } else {
+                header
+            }
         });
-    for entry in list.entries() {
-        let mark = if list.selected() == Some(&entry.address) {
-            "選択中"
-        } else {
-            "[選択]"
-        };
-        let delete = if deletable { " | [削除]" } else { "" };
-        screen = screen.message(format!("{mark} | {} | [変更]{delete}", entry.address));
+    for (row, entry) in list.entries().iter().enumerate() {
+        let selected = list.selected() == Some(&entry.address);
+        screen = screen.row(|cells| {
+            let cells = if selected {
+                cells.text("se.list.selected", "選択中")
+            } else {
+                cells.button(SELECT_ROW[row], "選択")
+            };
+            let cells = cells
+                .text("se.list.address", entry.address.to_string())
+                .button(CHANGE_ROW[row], "変更");
+            if deletable {
+                cells.button(DELETE_ROW[row], "削除")
+            } else {
+                cells
+            }
+        });
     }
     if addable {
-        screen = screen.action("追加");
+        screen = screen.button(ADD, "追加");
     }
-    screen.action("戻る")
+    screen.button(BACK, "戻る")
 }
 
 /// 【セキュリティ用メールアドレス設定】 (step 3); for a change it also shows the address changed.
 fn setting_screen(purpose: &Purpose) -> Screen {
+    let (id, lead) = SECURITY_EMAIL_LEAD;
     let screen = Screen::new(SETTING_TITLE)
         .steps(SETTING_STEPS, 2)
-        .message("セキュリティ用メールアドレスを入力し、【次へ】ボタンを押してください。");
+        .text(id, lead);
     let screen = match purpose {
         Purpose::Add => screen,
-        Purpose::Change { old } => screen.field("変更前のセキュリティ用メールアドレス", old),
+        Purpose::Change { old } => screen.field(Field::shown(
+            "old_address",
+            "変更前のセキュリティ用メールアドレス",
+            old,
+        )),
     };
-    screen
-        .message(format!("《{ADDRESS_LABEL}》"))
-        .message(format!("《{CONFIRM_LABEL}》"))
-        .action("戻る")
-        .action("次へ")
+    security_email_fields(screen, true)
+        .button(BACK, "戻る")
+        .button(NEXT, "次へ")
 }
 
 /// 【ワンタイムパスワード入力】 (step 4), as the source prints it for RS without RS's own notes.
 fn otp_screen(to: &EmailAddress, policy: &Policy) -> Screen {
     crate::reset::otp_screen(SETTING_STEPS, 3, to, policy)
-        .action("戻る")
-        .action("次へ")
+        .button(BACK, "戻る")
+        .button(NEXT, "次へ")
 }
 
 /// 【処理終了】 (step 6).
 fn done_screen(purpose: &Purpose) -> Screen {
-    Screen::new("処理終了")
-        .steps(SETTING_STEPS, 5)
-        .message(match purpose {
-            Purpose::Add => "セキュリティ用メールアドレスの登録を完了しました。",
-            Purpose::Change { .. } => "セキュリティ用メールアドレスの変更を完了しました。",
-        })
-        .action("終了")
+    let screen = Screen::new("処理終了").steps(SETTING_STEPS, 5);
+    match purpose {
+        Purpose::Add => screen.text(REGISTERED_ID, REGISTERED_TEXT),
+        Purpose::Change { .. } => screen.text(
+            "se.done.changed",
+            "セキュリティ用メールアドレスの変更を完了しました。",
+        ),
+    }
+    .button(FINISH, "終了")
 }
 
 // ---------------------------------------------------------------------------------------------

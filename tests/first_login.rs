@@ -11,6 +11,7 @@ use kaigo_seikyu::login::{self, Route};
 use kaigo_seikyu::memory::Embedded;
 use kaigo_seikyu::policy::Policy;
 use kaigo_seikyu::portal::Portal;
+use kaigo_seikyu::screen::FieldKind;
 use kaigo_seikyu::secret::CodeKey;
 use kaigo_seikyu::store::FlowId;
 use kaigo_seikyu::values::{EmailAddress, PasswordClause, UserId, ValueError};
@@ -500,7 +501,9 @@ fn fl_04_security_email_mandatory() {
     let id = w.reach_security_email();
     let screen = w.portal.first_login_screen(&id).unwrap();
     assert!(!screen.shows("登録しない") && !screen.shows("登録せずに"));
-    assert_eq!(screen.actions, vec!["戻る".to_string(), "次へ".to_string()]);
+    let buttons: Vec<&str> = screen.buttons().map(|b| b.label.as_str()).collect();
+    assert_eq!(buttons, ["戻る", "次へ"]);
+    assert!(screen.fields().all(|f| f.kind != FieldKind::Checkbox));
     for form in [Form::Finish, Form::AcceptTerms] {
         assert!(matches!(
             refusal(w.input(&id, form)),

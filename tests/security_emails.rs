@@ -543,8 +543,8 @@ fn se_03_one_selected_address() {
     insta::assert_snapshot!("list_three_c_selected", screen.to_string());
     assert_eq!(
         screen
-            .lines
-            .iter()
+            .to_string()
+            .lines()
             .filter(|l| l.starts_with("選択中"))
             .count(),
         1
@@ -594,6 +594,22 @@ fn se_04_the_last_address_is_kept() {
     let screen = o.portal.security_emails(&user).unwrap();
     assert!(screen.shows("選択中 | a@jp | [変更] | [削除]"));
     assert!(screen.shows("[選択] | b@jp | [変更] | [削除]"));
+    let buttons: Vec<(&str, &str)> = screen
+        .buttons()
+        .map(|b| (b.name, b.label.as_str()))
+        .collect();
+    assert_eq!(
+        buttons,
+        [
+            ("change:1", "変更"),
+            ("delete:1", "削除"),
+            ("select:2", "選択"),
+            ("change:2", "変更"),
+            ("delete:2", "削除"),
+            ("add", "追加"),
+            ("back", "戻る"),
+        ]
+    );
     let mails = o.host.outbox.all().len();
     let screen = o.portal.security_email_delete(&user, "a@jp").unwrap();
     assert!(!screen.shows("削除"));
@@ -659,7 +675,7 @@ fn se_07_list_texts() {
         "すべてのセキュリティ用メールアドレスが使用できなくなると、再度登録するためにはサポート窓口への申請及び本人確認が必要です。",
         "※ お知らせメールの通知先と同じメールアドレスを登録することも可能です。",
     ] {
-        assert!(screen.lines.iter().any(|l| l == line), "{line}");
+        assert!(screen.texts().any(|t| t.text == line), "{line}");
     }
     assert_eq!(screen.title, "セキュリティ用メールアドレス一覧");
     assert_eq!(
