@@ -72,6 +72,7 @@
 use crate::policy::Policy;
 use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 use crate::account::{Account, Temporary};
 use crate::calendar::{Instant, YearMonth, format_plain, jst};
@@ -171,15 +172,16 @@ pub struct ApplicationForm<'a> {
 }
 
 /// What the user does on a screen of the flow, as typed: parsed by [`Portal::reissue_input`]
-/// before anything is drawn or stored.
+/// before anything is drawn or stored. `Debug` hides the code (SEC-01).
 ///
 /// # Example
 /// ```
 /// use kaigo_seikyu::reissue::Input;
 /// let input = Input::EnterCode(" 0042 ");
 /// assert!(matches!(input, Input::EnterCode(_)));
+/// assert_eq!(format!("{input:?}"), "EnterCode(***)");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Input<'a> {
     /// 【請求先都道府県選択】: the chosen 《請求先都道府県》, as its 2-digit code (`13`).
     ChoosePrefecture(&'a str),
@@ -189,6 +191,17 @@ pub enum Input<'a> {
     Submit,
     /// `戻る`: back to the application form; the flow ends.
     Back,
+}
+
+impl fmt::Debug for Input<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Input::ChoosePrefecture(code) => f.debug_tuple("ChoosePrefecture").field(code).finish(),
+            Input::EnterCode(_) => f.write_str("EnterCode(***)"),
+            Input::Submit => f.write_str("Submit"),
+            Input::Back => f.write_str("Back"),
+        }
+    }
 }
 
 /// What the applicant entered, carried through the flow.
