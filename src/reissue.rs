@@ -75,7 +75,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 use crate::account::{Account, Temporary};
-use crate::calendar::{Instant, YearMonth, format_plain, jst};
+use crate::calendar::{Instant, YearMonth, deadline_passed, jst};
 use crate::challenge::Challenge;
 use crate::effect::{Effect, Event, EventKind};
 use crate::error::{FlowError, PortalError};
@@ -385,7 +385,8 @@ impl ChoosingPrefecture {
         billing: Prefecture,
         cx: &mut Cx<'_, R>,
     ) -> Result<Step<Reissue>, FlowError> {
-        if cx.now >= self.started_at + cx.policy.code_lifetime() {
+        // SEC-06: a stored start too close to the end of time to add a lifetime to has expired.
+        if deadline_passed(cx.now, self.started_at, cx.policy.code_lifetime()) {
             return Err(FlowError::FlowExpired);
         }
         if !self.choices.contains(&billing) {
@@ -451,7 +452,7 @@ impl Confirming {
         number: ManagementNumber,
         cx: &Cx<'_, R>,
     ) -> Result<(Step<Reissue>, ReissueApplication), FlowError> {
-        if cx.now >= self.verified_at + cx.policy.code_lifetime() {
+        if deadline_passed(cx.now, self.verified_at, cx.policy.code_lifetime()) {
             return Err(FlowError::FlowExpired);
         }
         let Particulars {
@@ -837,7 +838,8 @@ impl ReissueLetter {
             format!("[仮パスワード]\n{}", self.temporary_password.reveal()),
             format!(
                 "[仮パスワードの有効期限]\n{} {}まで",
-                format_plain(expiry.date_naive()),
+                // As `format_plain`, without `date_naive`, which panics in the last 9 hours of time.
+                expiry.format("%Y年%-m月%-d日"),
                 expiry.format("%H:%M")
             ),
             "仮パスワードでログインすると、パスワードの変更が求められます。有効期限を過ぎた仮パスワードではログインできません。その場合、再度ログイン情報再発行申請を行ってください。".to_owned(),
@@ -900,7 +902,11 @@ impl ReissueApplication {
         let user_id = UserId::new(self.billing, self.office);
         let temporary_password = TemporaryPassword::generate(cx.rng);
         let hash = cx.hash(temporary_password.reveal().as_bytes());
-        let expires_at = now + cx.policy.temporary_password_lifetime();
+        // SEC-06: a lifetime that runs past the end of time ends now: the temporary password is
+        // expired at once (the reviewer applies again), never a panic or an endless one.
+        let expires_at = now
+            .checked_add_signed(cx.policy.temporary_password_lifetime())
+            .unwrap_or(now);
         let existed = account.is_some();
         let mut account = account.unwrap_or_else(|| Account::new(user_id, hash.clone()));
         account.password = hash;

@@ -194,8 +194,9 @@ pub struct IssuedCode {
 }
 
 impl IssuedCode {
-    /// Draws a fresh `N`-digit code from the host's CSPRNG, valid for `lifetime` from `now`.
-    /// Returns the code (to mail) and what to persist.
+    /// Draws a fresh `N`-digit code from the host's CSPRNG, valid for `lifetime` from `now` (expired
+    /// at once if that instant is past what chrono can hold, SEC-06). Returns the code (to mail)
+    /// and what to persist.
     pub fn issue<const N: usize, R: CryptoRng + ?Sized>(
         rng: &mut R,
         hasher: &dyn SecretHasher,
@@ -210,7 +211,8 @@ impl IssuedCode {
             digest,
             nonce,
             issued_at: now,
-            expires_at: now + lifetime,
+            // SEC-06: a lifetime past the end of time ends now: the code is expired at once.
+            expires_at: now.checked_add_signed(lifetime).unwrap_or(now),
             wrong: 0,
         };
         (code, issued)
@@ -382,6 +384,23 @@ mod tests {
             );
         }
         assert_eq!(c.verify(&right, &hasher(), now, 5), Verification::Exhausted);
+    }
+
+    /// SEC-06, SEC-03: a code issued so close to the end of time that its expiry cannot be
+    /// represented is expired at once; nothing panics.
+    #[test]
+    fn sec_06_code_issued_at_the_end_of_time_is_expired() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let now = Instant::MAX_UTC - TimeDelta::minutes(1);
+        let (code, mut issued) =
+            IssuedCode::issue::<4, _>(&mut rng, &hasher(), now, TimeDelta::minutes(30));
+        assert_eq!(issued.expires_at(), now);
+        let right: ConfirmationCode = code.reveal().parse().unwrap();
+        assert_eq!(
+            issued.verify(&right, &hasher(), now, 5),
+            Verification::Expired
+        );
+        assert_eq!(issued.wrong_entries(), 0);
     }
 
     /// SEC-01: digests and nonces are stored as lowercase hex and read back unchanged.
