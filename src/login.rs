@@ -361,6 +361,9 @@ impl Login {
 
 /// LOGIN-01 … LOGIN-03 and RI-10: checks a user ID's password at `cx.now`.
 ///
+/// - longer than the policy allows (VAL-06, SEC-09): the length clause's [`FlowError::Value`]
+///   before anything else, for a known or unknown user ID alike: nothing hashed, counted or
+///   changed (no password that long can be right, so it is a malformed entry, not a failed login);
 /// - locked (LOGIN-02): [`FlowError::Locked`], nothing checked or changed;
 /// - unknown user ID or wrong password: [`FlowError::WrongCredentials`] as a rejected step; a wrong
 ///   password counts, and the third in a row locks the ID for the policy's lockout
@@ -395,6 +398,7 @@ pub fn enter_password<R: CryptoRng + ?Sized>(
     password: &Password,
     cx: &mut Cx<'_, R>,
 ) -> Result<Step<Next<Login>>, FlowError> {
+    password.check_max_length(&cx.policy.password)?;
     let failed = Effect::Event(Event {
         at: cx.now,
         kind: EventKind::LoginFailed { user },
@@ -631,7 +635,8 @@ impl Portal {
     /// browser goes: the security-code screen, the first-login flow, the grace registration or
     /// the menu.
     ///
-    /// A refusal is an error: [`FlowError::Value`] for a malformed user ID (nothing counted),
+    /// A refusal is an error: [`FlowError::Value`] for a malformed user ID or a password longer than
+    /// the policy allows (nothing read, hashed or counted),
     /// [`FlowError::WrongCredentials`], [`FlowError::Locked`] or
     /// [`FlowError::TemporaryPasswordExpired`].
     ///
@@ -661,6 +666,9 @@ impl Portal {
     ) -> Result<Route, PortalError> {
         let user: UserId = user_id.parse().map_err(FlowError::from)?;
         let password = Password::new(password);
+        password
+            .check_max_length(&self.policy().password)
+            .map_err(FlowError::from)?;
         self.transact(|tx, now| {
             let loaded: Option<Account> = tx.get(&Key::Account(user))?;
             let mut cx = tx.cx(now, &mut *rng);
