@@ -757,7 +757,8 @@ impl Terms {
 
 impl ChoosingPassword {
     /// FL-02, RI-10: the new password obeys VAL-06 and differs from the current one, which must
-    /// verify (a wrong one counts as a failed login, LOGIN-02). The temporary password ends.
+    /// verify (a wrong one counts as a failed login, LOGIN-02; one longer than the policy allows is
+    /// refused unhashed and uncounted). The temporary password ends.
     fn change<R: CryptoRng + ?Sized>(
         self,
         current: &Password,
@@ -767,6 +768,9 @@ impl ChoosingPassword {
     ) -> Result<Step<Next<FirstLogin>>, FlowError> {
         let user = self.auth.user();
         new.check_policy(&user, &cx.policy.password)?;
+        // No current password is longer than the policy allows: refused before any hashing, and
+        // not counted as a failure (VAL-06, SEC-09).
+        current.check_max_length(&cx.policy.password)?;
         login::refuse_if_locked(&account, cx.now)?;
         if !cx.hasher.verify(current.expose(), &account.password) {
             let state = Next::Stay(self.into());

@@ -382,6 +382,9 @@ impl Login {
 
 /// LOGIN-01 … LOGIN-03 and RI-10: checks a user ID's password at `cx.now`.
 ///
+/// - longer than the policy allows (VAL-06, SEC-09): the length clause's [`FlowError::Value`]
+///   before anything else, for a known or unknown user ID alike: nothing hashed, counted or
+///   changed (no password that long can be right, so it is a malformed entry, not a failed login);
 /// - locked (LOGIN-02): [`FlowError::Locked`], nothing checked or changed;
 /// - unknown user ID or wrong password: [`FlowError::WrongCredentials`] as a rejected step; a wrong
 ///   password counts, and the third in a row locks the ID for the policy's lockout
@@ -416,6 +419,7 @@ pub fn enter_password<R: CryptoRng + ?Sized>(
     password: &Password,
     cx: &mut Cx<'_, R>,
 ) -> Result<Step<Next<Login>>, FlowError> {
+    password.check_max_length(&cx.policy.password)?;
     let failed = Effect::Event(Event {
         at: cx.now,
         kind: EventKind::LoginFailed { user },
@@ -441,9 +445,13 @@ pub fn enter_password<R: CryptoRng + ?Sized>(
         );
     }
     if account.security_code.is_some() {
+        // SEC-06: a deadline past the end of time is now: the step is expired at once.
         let state = AwaitingSecurityCode {
             user,
-            expires_at: cx.now + cx.policy.code_lifetime(),
+            expires_at: cx
+                .now
+                .checked_add_signed(cx.policy.code_lifetime())
+                .unwrap_or(cx.now),
         };
         return Ok(Step::to(Next::Stay(Login::from(state))));
     }
@@ -488,7 +496,11 @@ pub(crate) fn count_failure<S, R: CryptoRng + ?Sized>(
             .with(Effect::SaveAccount(Box::new(account)))
             .with(failed);
     }
-    let until = cx.now + cx.policy.lockout();
+    // SEC-06: a lock that would end past the end of time lasts until then (failing closed).
+    let until = cx
+        .now
+        .checked_add_signed(cx.policy.lockout())
+        .unwrap_or(Instant::MAX_UTC);
     account.failures = 0;
     account.locked_until = Some(until);
     Step::rejected(state, FlowError::Locked { until })
@@ -644,7 +656,8 @@ impl Portal {
     /// browser goes: the security-code screen, the first-login flow, the grace registration or
     /// the menu.
     ///
-    /// A refusal is an error: [`FlowError::Value`] for a malformed user ID (nothing counted),
+    /// A refusal is an error: [`FlowError::Value`] for a malformed user ID or a password longer than
+    /// the policy allows (nothing read, hashed or counted),
     /// [`FlowError::WrongCredentials`], [`FlowError::Locked`] or
     /// [`FlowError::TemporaryPasswordExpired`].
     ///
@@ -674,6 +687,9 @@ impl Portal {
     ) -> Result<Route, PortalError> {
         let user: UserId = user_id.parse().map_err(FlowError::from)?;
         let password = Password::new(password);
+        password
+            .check_max_length(&self.policy().password)
+            .map_err(FlowError::from)?;
         self.transact(|tx, now| {
             let loaded: Option<Account> = tx.get(&Key::Account(user))?;
             let mut cx = tx.cx(now, &mut *rng);
@@ -823,5 +839,50 @@ mod tests {
         );
         let step = enter_password(user, Some(account), &right, &mut cx).unwrap();
         assert!(matches!(step.state, Next::Leave(a) if a.user() == user));
+    }
+
+    /// SEC-06, SEC-03, LOGIN-02: at the last instants chrono can hold, where `now` plus a lifetime
+    /// cannot be represented, nothing panics: the security-code step is expired at once, and a
+    /// lock lasts to the end of time (failing closed).
+    #[test]
+    fn sec_06_login_at_the_end_of_time_fails_safe() {
+        let (policy, hasher, mut rng) = setup();
+        let user: UserId = "KJ131311111111".parse().unwrap();
+        let mut account = new_office(user, hasher.hash(b"Kari2026pass", &[1; 16]));
+        account.security_code = Some(hasher.hash(b"7351", &[2; 16]));
+        let now = Instant::MAX_UTC - chrono::TimeDelta::minutes(1);
+        let mut cx = Cx {
+            now,
+            rng: &mut rng,
+            policy: &policy,
+            hasher: &hasher,
+        };
+        let right = Password::new("Kari2026pass");
+        let step = enter_password(user, Some(account.clone()), &right, &mut cx).unwrap();
+        let Next::Stay(state) = step.state else {
+            panic!("the security code step: {:?}", step.state)
+        };
+        assert_eq!(
+            state
+                .enter_security_code(&SecurityCode::new("7351"), account.clone(), &mut cx)
+                .map(|s| s.state),
+            Err(FlowError::FlowExpired)
+        );
+
+        account.failures = policy.lockout_failures - 1;
+        let step =
+            enter_password(user, Some(account.clone()), &Password::new("nope"), &mut cx).unwrap();
+        assert_eq!(
+            step.rejected,
+            Some(FlowError::Locked {
+                until: Instant::MAX_UTC
+            })
+        );
+        let locked = account_after(&step.effects, &account);
+        assert!(locked.is_locked(now));
+        assert!(matches!(
+            enter_password(user, Some(locked), &right, &mut cx),
+            Err(FlowError::Locked { .. })
+        ));
     }
 }

@@ -72,9 +72,10 @@
 use crate::policy::Policy;
 use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 use crate::account::{Account, Temporary};
-use crate::calendar::{Instant, YearMonth, format_plain, jst};
+use crate::calendar::{Instant, YearMonth, deadline_passed, jst};
 use crate::challenge::Challenge;
 use crate::effect::{Effect, Event, EventKind};
 use crate::error::{FlowError, PortalError};
@@ -181,15 +182,16 @@ pub struct ApplicationForm<'a> {
 }
 
 /// What the user does on a screen of the flow, as typed: parsed by [`Portal::reissue_input`]
-/// before anything is drawn or stored.
+/// before anything is drawn or stored. `Debug` hides the code (SEC-01).
 ///
 /// # Example
 /// ```
 /// use kaigo_seikyu::reissue::Input;
 /// let input = Input::EnterCode(" 0042 ");
 /// assert!(matches!(input, Input::EnterCode(_)));
+/// assert_eq!(format!("{input:?}"), "EnterCode(***)");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Input<'a> {
     /// 【請求先都道府県選択】: the chosen 《請求先都道府県》, as its 2-digit code (`13`).
     ChoosePrefecture(&'a str),
@@ -199,6 +201,17 @@ pub enum Input<'a> {
     Submit,
     /// `戻る`: back to the application form; the flow ends.
     Back,
+}
+
+impl fmt::Debug for Input<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Input::ChoosePrefecture(code) => f.debug_tuple("ChoosePrefecture").field(code).finish(),
+            Input::EnterCode(_) => f.write_str("EnterCode(***)"),
+            Input::Submit => f.write_str("Submit"),
+            Input::Back => f.write_str("Back"),
+        }
+    }
 }
 
 /// What the applicant entered, carried through the flow.
@@ -382,7 +395,8 @@ impl ChoosingPrefecture {
         billing: Prefecture,
         cx: &mut Cx<'_, R>,
     ) -> Result<Step<Reissue>, FlowError> {
-        if cx.now >= self.started_at + cx.policy.code_lifetime() {
+        // SEC-06: a stored start too close to the end of time to add a lifetime to has expired.
+        if deadline_passed(cx.now, self.started_at, cx.policy.code_lifetime()) {
             return Err(FlowError::FlowExpired);
         }
         if !self.choices.contains(&billing) {
@@ -448,7 +462,7 @@ impl Confirming {
         number: ManagementNumber,
         cx: &Cx<'_, R>,
     ) -> Result<(Step<Reissue>, ReissueApplication), FlowError> {
-        if cx.now >= self.verified_at + cx.policy.code_lifetime() {
+        if deadline_passed(cx.now, self.verified_at, cx.policy.code_lifetime()) {
             return Err(FlowError::FlowExpired);
         }
         let Particulars {
@@ -845,7 +859,8 @@ impl ReissueLetter {
             format!("[仮パスワード]\n{}", self.temporary_password.reveal()),
             format!(
                 "[仮パスワードの有効期限]\n{} {}まで",
-                format_plain(expiry.date_naive()),
+                // As `format_plain`, without `date_naive`, which panics in the last 9 hours of time.
+                expiry.format("%Y年%-m月%-d日"),
                 expiry.format("%H:%M")
             ),
             "仮パスワードでログインすると、パスワードの変更が求められます。有効期限を過ぎた仮パスワードではログインできません。その場合、再度ログイン情報再発行申請を行ってください。".to_owned(),
@@ -908,7 +923,11 @@ impl ReissueApplication {
         let user_id = UserId::new(self.billing, self.office);
         let temporary_password = TemporaryPassword::generate(cx.rng);
         let hash = cx.hash(temporary_password.reveal().as_bytes());
-        let expires_at = now + cx.policy.temporary_password_lifetime();
+        // SEC-06: a lifetime that runs past the end of time ends now: the temporary password is
+        // expired at once (the reviewer applies again), never a panic or an endless one.
+        let expires_at = now
+            .checked_add_signed(cx.policy.temporary_password_lifetime())
+            .unwrap_or(now);
         let existed = account.is_some();
         let mut account = account.unwrap_or_else(|| Account::new(user_id, hash.clone()));
         account.password = hash;

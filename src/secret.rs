@@ -194,8 +194,9 @@ pub struct IssuedCode {
 }
 
 impl IssuedCode {
-    /// Draws a fresh `N`-digit code from the host's CSPRNG, valid for `lifetime` from `now`.
-    /// Returns the code (to mail) and what to persist.
+    /// Draws a fresh `N`-digit code from the host's CSPRNG, valid for `lifetime` from `now` (expired
+    /// at once if that instant is past what chrono can hold, SEC-06). Returns the code (to mail)
+    /// and what to persist.
     pub fn issue<const N: usize, R: CryptoRng + ?Sized>(
         rng: &mut R,
         hasher: &dyn SecretHasher,
@@ -210,7 +211,8 @@ impl IssuedCode {
             digest,
             nonce,
             issued_at: now,
-            expires_at: now + lifetime,
+            // SEC-06: a lifetime past the end of time ends now: the code is expired at once.
+            expires_at: now.checked_add_signed(lifetime).unwrap_or(now),
             wrong: 0,
         };
         (code, issued)
@@ -269,6 +271,28 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     text
 }
 
+/// The bytes of exactly `2 * N` lowercase hex digits, as [`hex`] writes them; anything else
+/// (another length, uppercase, a sign, non-ASCII) is `None`. Strict, unlike `u8::from_str_radix`,
+/// which takes a leading `+` and uppercase.
+pub(crate) fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    fn digit(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        }
+    }
+    let text = text.as_bytes();
+    if text.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (o, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+        *o = (digit(pair[0])? << 4) | digit(pair[1])?;
+    }
+    Some(out)
+}
+
 macro_rules! hex_serde {
     ($name:ident, $n:expr) => {
         mod $name {
@@ -279,15 +303,9 @@ macro_rules! hex_serde {
             }
             pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; $n], D::Error> {
                 let text = String::deserialize(d)?;
-                let mut out = [0u8; $n];
-                if text.len() != 2 * $n || !text.is_ascii() {
-                    return Err(D::Error::custom("wrong length of hex"));
-                }
-                for (i, o) in out.iter_mut().enumerate() {
-                    *o = u8::from_str_radix(&text[2 * i..2 * i + 2], 16)
-                        .map_err(D::Error::custom)?;
-                }
-                Ok(out)
+                crate::secret::unhex::<$n>(&text).ok_or_else(|| {
+                    D::Error::custom(format_args!("expected {} lowercase hex digits", 2 * $n))
+                })
             }
         }
     };
@@ -384,6 +402,23 @@ mod tests {
         assert_eq!(c.verify(&right, &hasher(), now, 5), Verification::Exhausted);
     }
 
+    /// SEC-06, SEC-03: a code issued so close to the end of time that its expiry cannot be
+    /// represented is expired at once; nothing panics.
+    #[test]
+    fn sec_06_code_issued_at_the_end_of_time_is_expired() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let now = Instant::MAX_UTC - TimeDelta::minutes(1);
+        let (code, mut issued) =
+            IssuedCode::issue::<4, _>(&mut rng, &hasher(), now, TimeDelta::minutes(30));
+        assert_eq!(issued.expires_at(), now);
+        let right: ConfirmationCode = code.reveal().parse().unwrap();
+        assert_eq!(
+            issued.verify(&right, &hasher(), now, 5),
+            Verification::Expired
+        );
+        assert_eq!(issued.wrong_entries(), 0);
+    }
+
     /// SEC-01: digests and nonces are stored as lowercase hex and read back unchanged.
     #[test]
     fn sec_01_hex_round_trip() {
@@ -392,6 +427,58 @@ mod tests {
         let json = serde_json::to_string(&digest).unwrap();
         assert_eq!(json, format!("\"{}\"", "ab".repeat(32)));
         assert_eq!(serde_json::from_str::<CodeDigest>(&json).unwrap(), digest);
+    }
+
+    /// SEC-06, SEC-01: stored digests and nonces are read back strictly: exactly 64 (32) lowercase
+    /// hex digits. A sign, uppercase, another length or non-ASCII is a serde error, never a panic
+    /// and never accepted.
+    #[test]
+    fn sec_06_hex_decoding_is_strict() {
+        let good = "0f".repeat(32);
+        let as_json = |s: &str| serde_json::to_string(s).unwrap();
+        assert_eq!(
+            serde_json::from_str::<CodeDigest>(&as_json(&good)).unwrap(),
+            CodeDigest([0x0f; 32])
+        );
+        let mut bad = vec![
+            format!("+f{}", "0f".repeat(31)),
+            format!("{}+f", "0f".repeat(31)),
+            format!("-f{}", "0f".repeat(31)),
+            "0F".repeat(32),
+            "AB".repeat(32),
+            format!("{}0A", "0f".repeat(31)),
+            " f".repeat(32),
+            "gg".repeat(32),
+            "é".repeat(32),
+            format!("é{}", "0".repeat(62)),
+            "０".repeat(21),
+            String::new(),
+        ];
+        bad.extend((0..=130).filter(|&n| n != 64).map(|n| "a".repeat(n)));
+        for text in &bad {
+            assert!(
+                serde_json::from_str::<CodeDigest>(&as_json(text)).is_err(),
+                "{text:?} read as a digest"
+            );
+        }
+        assert_eq!(unhex::<16>(&"a5".repeat(16)), Some([0xa5; 16]));
+        for text in ["+f", "F", "Ff", "fF", "0", "000", "é", "+0"] {
+            assert_eq!(unhex::<1>(text), None, "{text:?}");
+        }
+        assert_eq!(unhex::<1>("ff"), Some([0xff]));
+        assert_eq!(unhex::<0>(""), Some([]));
+        // An IssuedCode's nonce is read just as strictly.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(6);
+        let now = utc("2026-01-10T10:00:00+09:00");
+        let (_, issued) =
+            IssuedCode::issue::<4, _>(&mut rng, &hasher(), now, TimeDelta::minutes(30));
+        let json = serde_json::to_string(&issued).unwrap();
+        let nonce = hex(&issued.nonce);
+        let upper = json.replace(&nonce, &nonce.to_uppercase());
+        assert_ne!(upper, json, "the nonce has a letter to raise");
+        assert!(serde_json::from_str::<IssuedCode>(&upper).is_err());
+        let signed = json.replace(&nonce, &format!("+{}", &nonce[1..]));
+        assert!(serde_json::from_str::<IssuedCode>(&signed).is_err());
     }
 
     /// SEC-01: digests bind the nonce, so equal codes in two flows do not look equal at rest.

@@ -10,11 +10,13 @@ use kaigo_seikyu::error::{FlowError, PortalError};
 use kaigo_seikyu::login::{self, LOST_LINK, Route};
 use kaigo_seikyu::memory::Embedded;
 use kaigo_seikyu::policy::Policy;
-use kaigo_seikyu::portal::Portal;
-use kaigo_seikyu::secret::CodeKey;
-use kaigo_seikyu::values::{UserId, ValueError};
+use kaigo_seikyu::portal::{Cx, Portal, Ports};
+use kaigo_seikyu::secret::{Argon2Hasher, CodeDigest, CodeKey, PasswordHash, SecretHasher};
+use kaigo_seikyu::values::{Password, PasswordClause, UserId, ValueError};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 const USER: &str = "KJ131311111111";
 const TEMPORARY: &str = "Kari2026pass";
@@ -735,4 +737,156 @@ mod property {
             run(ops)?;
         }
     }
+}
+
+/// Counts every hash, verification and keyed digest a portal does.
+#[derive(Default)]
+struct Counts {
+    hashes: AtomicUsize,
+    verifies: AtomicUsize,
+    digests: AtomicUsize,
+}
+
+struct CountingHasher {
+    inner: Argon2Hasher,
+    counts: Arc<Counts>,
+}
+
+impl SecretHasher for CountingHasher {
+    fn hash(&self, secret: &[u8], salt: &[u8; 16]) -> PasswordHash {
+        self.counts.hashes.fetch_add(1, Ordering::SeqCst);
+        self.inner.hash(secret, salt)
+    }
+    fn verify(&self, secret: &[u8], hash: &PasswordHash) -> bool {
+        self.counts.verifies.fetch_add(1, Ordering::SeqCst);
+        self.inner.verify(secret, hash)
+    }
+    fn digest(&self, code: &[u8], nonce: &[u8; 16]) -> CodeDigest {
+        self.counts.digests.fetch_add(1, Ordering::SeqCst);
+        self.inner.digest(code, nonce)
+    }
+}
+
+impl Counts {
+    /// Hashes, verifications and digests so far.
+    fn all(&self) -> [usize; 3] {
+        [&self.hashes, &self.verifies, &self.digests].map(|c| c.load(Ordering::SeqCst))
+    }
+}
+
+/// The embedded host with a counting hasher behind its portal.
+fn counting_world(at: &str) -> (World, Arc<Counts>) {
+    let host = Embedded::new(utc(at));
+    let policy = Policy::insecure_fast_hashing();
+    let counts = Arc::new(Counts::default());
+    let hasher = CountingHasher {
+        inner: Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([9; 32])),
+        counts: counts.clone(),
+    };
+    let ports = Ports {
+        store: host.store.clone(),
+        clock: host.clock.clone(),
+        mailer: host.outbox.clone(),
+        notices: host.notices.clone(),
+        audit: host.events.clone(),
+        ledger: host.ledger.clone(),
+        sessions: host.sessions.clone(),
+    };
+    let portal = Portal::with_hasher(ports, policy, Arc::new(hasher));
+    let world = World {
+        host,
+        portal,
+        rng: StdRng::seed_from_u64(43),
+    };
+    (world, counts)
+}
+
+/// VAL-06, SEC-09, LOGIN-01, LOGIN-02: a password longer than the policy allows is refused before
+/// any hashing, for a known and an unknown user ID alike (the same error, no hash, verification or
+/// digest, no store change, no event), so it neither costs argon2 work nor tells whether the ID
+/// exists. It is a malformed entry, not a failed login: it is not counted and never locks, and the
+/// right password still logs in afterwards. A wrong password of the longest allowed length is
+/// still verified and counted.
+#[test]
+fn val_06_sec_09_over_long_password_is_refused_before_any_hashing() {
+    let (mut w, counts) = counting_world("2026-01-10T10:00:00+09:00");
+    w.registered_office(None);
+    let max = usize::from(w.portal.policy().password.max_chars);
+    let too_long = |n: usize| format!("{PASSWORD}{}", "x".repeat(n - PASSWORD.len()));
+    let refused = FlowError::Value(ValueError::Password(PasswordClause::Length {
+        min: 8,
+        max: 16,
+    }));
+    let before = (counts.all(), w.host.store.snapshot(), w.host.events.all());
+    for (id, password) in [
+        (USER, too_long(max + 1)),
+        ("KJ131322222222", too_long(max + 1)),
+        (USER, too_long(100_000)),
+        ("KJ131322222222", too_long(100_000)),
+        (USER, too_long(max + 1)),
+        (USER, too_long(max + 1)),
+        (USER, too_long(max + 1)),
+    ] {
+        let result = w.portal.login(id, &password, &mut w.rng);
+        assert_eq!(
+            flow_error(result),
+            refused,
+            "{id}, {} chars",
+            password.len()
+        );
+        assert_eq!(
+            (counts.all(), w.host.store.snapshot(), w.host.events.all()),
+            before,
+            "nothing hashed, stored or logged"
+        );
+    }
+    assert_eq!(w.account().failures, 0, "not counted");
+    assert!(!w.account().is_locked(w.now()), "never locks");
+
+    // The longest allowed length is verified (known ID) or hashed (unknown ID), and counted.
+    let longest = format!("{}{}", "Wrong1", "y".repeat(max - 6));
+    assert_eq!(flow_error(w.login(&longest)), FlowError::WrongCredentials);
+    assert_eq!(counts.all()[1], before.0[1] + 1, "one verification");
+    assert_eq!(w.account().failures, 1);
+    assert_eq!(
+        flow_error(w.portal.login("KJ131322222222", &longest, &mut w.rng)),
+        FlowError::WrongCredentials
+    );
+    assert_eq!(counts.all()[0], before.0[0] + 1, "one decoy hash");
+
+    let route = w.login(PASSWORD).unwrap();
+    assert!(matches!(route, Route::Menu { .. }), "{route:?}");
+}
+
+/// VAL-06, SEC-09: the pure transition refuses an over-long password before anything, known or
+/// unknown ID: the same error, no effect.
+#[test]
+fn val_06_sec_09_enter_password_refuses_an_over_long_password_first() {
+    let policy = Policy::insecure_fast_hashing();
+    let counts = Arc::new(Counts::default());
+    let hasher = CountingHasher {
+        inner: Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([9; 32])),
+        counts: counts.clone(),
+    };
+    let mut rng = StdRng::seed_from_u64(44);
+    let account = login::new_office(user(), hasher.hash(TEMPORARY.as_bytes(), &[1; 16]));
+    let mut locked = account.clone();
+    locked.locked_until = Some(utc("2026-01-10T10:30:00+09:00"));
+    let hashed = counts.all();
+    let mut cx = Cx {
+        now: utc("2026-01-10T10:00:00+09:00"),
+        rng: &mut rng,
+        policy: &policy,
+        hasher: &hasher,
+    };
+    let long = Password::new("a1".repeat(9));
+    for account in [Some(account), Some(locked), None] {
+        assert_eq!(
+            login::enter_password(user(), account, &long, &mut cx).map(|s| s.state),
+            Err(FlowError::Value(ValueError::Password(
+                PasswordClause::Length { min: 8, max: 16 }
+            )))
+        );
+    }
+    assert_eq!(counts.all(), hashed);
 }

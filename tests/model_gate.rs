@@ -19,7 +19,7 @@ use kaigo_seikyu::grace::{Form as GraceForm, MANDATORY_TEXT, SKIP_LABEL};
 use kaigo_seikyu::login::{self, Route};
 use kaigo_seikyu::store::FlowId;
 use kaigo_seikyu::strategies;
-use kaigo_seikyu::values::UserId;
+use kaigo_seikyu::values::{PasswordClause, UserId};
 use model_common::{
     Budgets, CODES_PER_FLOW, GUESSES_PER_HOUR, MAILS_PER_HOUR, Mood, Refusals, Typed, Verdict,
     WRONG_ENTRIES, World, address_pool, bad_address, grace_over, minutes_30, password_error,
@@ -123,6 +123,11 @@ enum Where {
     First(Screen),
     Grace { at: Screen, skip_offered: bool },
     Menu,
+}
+
+/// VAL-06, SEC-09: longer than the policy's 16 characters, so refused before any hashing.
+fn too_long(password: &str) -> bool {
+    password.chars().count() > 16
 }
 
 /// A password field: the account's current password, or something else typed.
@@ -388,6 +393,10 @@ impl Model {
 
     /// LOGIN-01, LOGIN-02, LOGIN-03.
     fn login(&mut self, typed: &str) -> Verdict {
+        // VAL-06, SEC-09: longer than any password can be: refused first, unhashed, uncounted.
+        if too_long(typed) {
+            return Verdict::refused(password_error(PasswordClause::Length { min: 8, max: 16 }));
+        }
         if let Some(until) = self.locked() {
             return Verdict::refused(FlowError::Locked { until });
         }
@@ -479,6 +488,11 @@ impl Model {
                 if let Some(clause) = val_06(new, &self.user) {
                     refusals.check(true, password_error(clause));
                 }
+                // VAL-06, SEC-09: an over-long current password is refused unhashed, uncounted.
+                refusals.check(
+                    too_long(&current),
+                    password_error(PasswordClause::Length { min: 8, max: 16 }),
+                );
                 if let Some(until) = self.locked() {
                     refusals.check(true, FlowError::Locked { until });
                 }

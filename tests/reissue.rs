@@ -21,7 +21,7 @@ use kaigo_seikyu::reissue::{
 };
 use kaigo_seikyu::screen::{FieldKind, Screen};
 use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, SecretHasher};
-use kaigo_seikyu::store::{FlowId, Key, Store, StoreError, Write};
+use kaigo_seikyu::store::{FlowId, FlowKind, Key, Store, StoreError, Write};
 use kaigo_seikyu::values::{
     EmailAddress, ManagementNumber, OfficeNumber, PasswordRules, Prefecture, UserId, ValueError,
 };
@@ -1246,4 +1246,113 @@ fn ri_09_temporary_password_appears_in_the_letter_only() {
         );
     }
     assert!(format!("{letter:?}").contains("TemporaryPassword(***)"));
+}
+
+/// Rewrites one instant field of the stored reissue flow `id` (the state's struct holds it) to
+/// `at`, as a tampered or corrupt store would hold it.
+fn tamper_instant(host: &Embedded, id: &FlowId, field: &str, at: Instant) {
+    let key = Key::Flow(FlowKind::Reissue, id.clone());
+    let stored = host.store.load(&key).unwrap().expect("the flow");
+    let mut flow: serde_json::Value = serde_json::from_slice(&stored.value).unwrap();
+    let state = flow
+        .as_object_mut()
+        .and_then(|o| o.values_mut().next())
+        .and_then(|s| s.as_object_mut())
+        .expect("a state struct");
+    assert!(state.contains_key(field), "{field} in {state:?}");
+    state.insert(field.into(), serde_json::to_value(at).unwrap());
+    host.store
+        .commit(&[Write::Put {
+            key,
+            expected: Some(stored.version),
+            value: serde_json::to_vec(&flow).unwrap(),
+        }])
+        .unwrap();
+}
+
+/// SEC-06, SEC-03: a stored 【請求先都道府県選択】 whose start is the last instant chrono can hold
+/// (its deadline cannot be represented) answers as expired, changes nothing and does not panic.
+#[test]
+fn sec_06_sec_03_prefecture_choice_started_at_the_end_of_time_expires() {
+    let (host, portal) = host();
+    let mut rng = StdRng::seed_from_u64(31);
+    existing_account(&portal, UserId::new(Prefecture::TOKYO, office()), &mut rng);
+    existing_account(&portal, UserId::new(Prefecture::OSAKA, office()), &mut rng);
+    let (id, _) = portal
+        .reissue_start(&form(OFFICE, NOTIFY), &mut rng)
+        .unwrap();
+    assert!(matches!(
+        portal.reissue_state(&id).unwrap(),
+        Reissue::ChoosingPrefecture(_)
+    ));
+    tamper_instant(&host, &id, "started_at", Instant::MAX_UTC);
+    let before = host.store.snapshot();
+    assert_eq!(
+        portal
+            .reissue_input(&id, Input::ChoosePrefecture("13"), &mut rng)
+            .map(drop),
+        flow_err(FlowError::FlowExpired)
+    );
+    assert_eq!(host.store.snapshot(), before);
+    assert!(host.outbox.all().is_empty());
+}
+
+/// SEC-06, SEC-03: a stored 【送信確認】 whose code check is the last instant chrono can hold
+/// answers as expired, writes no application and does not panic.
+#[test]
+fn sec_06_sec_03_confirmation_verified_at_the_end_of_time_expires() {
+    let (host, portal) = host();
+    let mut rng = StdRng::seed_from_u64(32);
+    let (id, _) = portal
+        .reissue_start(&form(OFFICE, NOTIFY), &mut rng)
+        .unwrap();
+    let code = code_for(&host, NOTIFY);
+    portal
+        .reissue_input(&id, Input::EnterCode(&code), &mut rng)
+        .unwrap();
+    tamper_instant(
+        &host,
+        &id,
+        "verified_at",
+        Instant::MAX_UTC - TimeDelta::minutes(1),
+    );
+    let before = host.store.snapshot();
+    let mails = host.outbox.all().len();
+    assert_eq!(
+        portal.reissue_input(&id, Input::Submit, &mut rng).map(drop),
+        flow_err(FlowError::FlowExpired)
+    );
+    assert_eq!(host.store.snapshot(), before);
+    assert_eq!(host.outbox.all().len(), mails);
+    assert!(host.notices.all().is_empty());
+}
+
+/// SEC-06, RI-10: approving when the temporary password's lifetime would run past the end of time
+/// does not panic: the temporary password is expired at once, and logging in with it says so.
+#[test]
+fn sec_06_ri_10_approval_at_the_end_of_time_issues_an_expired_temporary_password() {
+    let (host, portal) = host();
+    let mut rng = StdRng::seed_from_u64(33);
+    let user = UserId::new(Prefecture::TOKYO, office());
+    existing_account(&portal, user, &mut rng);
+    apply(&host, &portal, &mut rng, OFFICE, NOTIFY);
+    let now = Instant::MAX_UTC - TimeDelta::days(1);
+    host.clock.set(now);
+    let letter = approve(&portal, "U202601000001", &mut rng);
+    assert_eq!(letter.expires_at, now);
+    assert!(
+        letter
+            .render()
+            .contains("[仮パスワードの有効期限]\n+262142年12月31日")
+    );
+    assert_eq!(
+        portal
+            .login(
+                "KJ131311111111",
+                letter.temporary_password.reveal(),
+                &mut rng
+            )
+            .unwrap_err(),
+        PortalError::Flow(FlowError::TemporaryPasswordExpired)
+    );
 }

@@ -148,3 +148,47 @@ fn sec_08_outbox_queues_in_order_and_delivers_later() {
     assert_eq!(outbox.all().len(), 2, "delivered mails stay readable");
     assert!(outbox.last_to(&a).unwrap().body.contains("1111"));
 }
+
+/// SEC-06: a flow id is exactly 32 lowercase hex digits. 32 characters that are not all lowercase
+/// hex, hex of any other length, and uppercase hex are refused as corrupt (also when read back
+/// through serde), never accepted and never a panic; a generated id parses back to itself.
+#[test]
+fn sec_06_flow_id_is_exactly_32_lowercase_hex_digits() {
+    let good = "00112233445566778899aabbccddeeff";
+    let id: FlowId = good.parse().unwrap();
+    assert_eq!(id.as_str(), good);
+    let generated = FlowId::generate(&mut rand::rng());
+    assert_eq!(generated.as_str().parse::<FlowId>().unwrap(), generated);
+
+    let mut bad: Vec<String> = vec![
+        // 32 characters, not all lowercase hex.
+        "g".repeat(32),
+        "0011223344556677889aabbccddeeffz".into(),
+        " 0112233445566778899aabbccddeeff".into(),
+        "+0112233445566778899aabbccddeeff".into(),
+        "00112233-4455-6677-8899-aabbccdd".into(),
+        // Uppercase hex.
+        good.to_uppercase(),
+        "00112233445566778899aabbccddeefF".into(),
+        // Non-ASCII of 32 bytes and of 32 characters.
+        "０".repeat(32),
+        "é".repeat(16),
+    ];
+    // Lowercase hex of every other length up to 64.
+    bad.extend(
+        (0..=64)
+            .filter(|&n| n != 32)
+            .map(|n| "a0".repeat(32)[..n].to_owned()),
+    );
+    for text in &bad {
+        assert!(
+            matches!(text.parse::<FlowId>(), Err(StoreError::Corrupt(_))),
+            "{text:?} accepted"
+        );
+        let json = serde_json::to_string(text).unwrap();
+        assert!(
+            serde_json::from_str::<FlowId>(&json).is_err(),
+            "{text:?} read back"
+        );
+    }
+}

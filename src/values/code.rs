@@ -3,14 +3,14 @@
 use rand_core::CryptoRng;
 use std::fmt;
 use std::str::FromStr;
-use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
 use super::ValueError;
 use crate::random::below;
 
-/// A code of `N` half-width digits, leading zeros kept (VAL-07). Its `Debug` prints `***`, it is
-/// compared in constant time and zeroized on drop (SEC-01).
+/// A code of `N` half-width digits, leading zeros kept (VAL-07). Its `Debug` prints `***` and it
+/// is zeroized on drop (SEC-01). It is never compared as text: a flow checks it against the keyed
+/// digest it stored, in constant time ([`IssuedCode::verify`](crate::secret::IssuedCode::verify)).
 ///
 /// # Example
 /// ```
@@ -51,18 +51,6 @@ impl<const N: usize> Code<N> {
     /// The digits, to put in the mail that delivers the code. Nowhere else (MAIL-01).
     pub fn reveal(&self) -> &str {
         std::str::from_utf8(&self.0).expect("ASCII digits")
-    }
-
-    /// Constant-time equality (SEC-01).
-    ///
-    /// # Example
-    /// ```
-    /// use kaigo_seikyu::values::ConfirmationCode;
-    /// let a: ConfirmationCode = "1234".parse().unwrap();
-    /// assert!(a.ct_eq(&"1234".parse().unwrap()));
-    /// ```
-    pub fn ct_eq(&self, other: &Self) -> bool {
-        self.0.ct_eq(&other.0).into()
     }
 }
 

@@ -166,6 +166,32 @@ impl Password {
         clause.map_or(Ok(()), |c| Err(ValueError::Password(c)))
     }
 
+    /// Refuses a password longer than the rules allow (VAL-06, SEC-09) with the length clause's
+    /// error, reading at most `max_chars + 1` characters. A password to *verify* goes through this
+    /// before any hashing: no password the policy allows is that long, and hashing it would be work
+    /// of the sender's choosing.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::values::{Password, PasswordClause, PasswordRules, ValueError};
+    /// let rules = PasswordRules::default();
+    /// assert!(Password::new("x".repeat(16)).check_max_length(&rules).is_ok());
+    /// assert_eq!(
+    ///     Password::new("x".repeat(17)).check_max_length(&rules),
+    ///     Err(ValueError::Password(PasswordClause::Length { min: 8, max: 16 }))
+    /// );
+    /// ```
+    pub fn check_max_length(&self, rules: &PasswordRules) -> Result<(), ValueError> {
+        if self.0.chars().nth(usize::from(rules.max_chars)).is_some() {
+            Err(ValueError::Password(PasswordClause::Length {
+                min: rules.min_chars,
+                max: rules.max_chars,
+            }))
+        } else {
+            Ok(())
+        }
+    }
+
     /// Constant-time equality (SEC-01); only the length may leak.
     ///
     /// # Example
