@@ -652,7 +652,9 @@ impl<'p> Tx<'p> {
                     .ok_or(FlowError::NoSuchAccount)?;
                 let account = crate::login::account_after(&effects, &loaded);
                 self.apply(effects)?;
-                Ok(gate_route(crate::login::through(self, auth, &account, now, rng)?))
+                Ok(gate_route(crate::login::through(
+                    self, auth, &account, now, rng,
+                )?))
             }
             Next::Menu(skip) => {
                 self.apply(effects)?;

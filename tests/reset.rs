@@ -1104,7 +1104,10 @@ fn rs_01_back_ends_the_flow_and_changes_nothing() {
     let screen = h.portal.reset_back(&id, &mut rng).unwrap();
     assert_eq!(screen, kaigo_seikyu::reset::authentication_screen());
     assert_eq!(h.portal.reset_screen(&id), Err(PortalError::NoSuchFlow));
-    assert_eq!(h.portal.reset_back(&id, &mut rng), Err(PortalError::NoSuchFlow));
+    assert_eq!(
+        h.portal.reset_back(&id, &mut rng),
+        Err(PortalError::NoSuchFlow)
+    );
     let (id, _) = h.portal.reset_start(OFFICE, ADDRESS, &mut rng).unwrap();
     h.portal
         .reset_enter_otp(&id, &h.otp_to(ADDRESS), &mut rng)

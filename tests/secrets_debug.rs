@@ -81,6 +81,15 @@ fn covered() -> (Vec<(&'static str, String)>, Vec<String>) {
     ];
     let types = vec![
         (
+            "screen::Form",
+            format!(
+                "{:?}",
+                kaigo_seikyu::screen::Form::new("change")
+                    .with("new_password", PASSWORD)
+                    .with("code", CODE)
+            ),
+        ),
+        (
             "reset::ResetInput",
             format!(
                 "{:?} {:?}",

@@ -148,7 +148,9 @@ fn report(child: Child) -> (bool, Vec<String>) {
 /// - `claim PATH N`: claims N management numbers of 2026-01 and prints each;
 /// - `hang PATH`: commits a flow update and an account creation; the test installed a trigger
 ///   that never returns on the account, so the process is stuck in the middle of the commit;
-/// - `open PATH`: opens the file and prints the error it gets.
+/// - `open PATH`: opens the file and prints the error it gets;
+/// - `guess PATH PLAN ME`: guesses wrong codes at the flows of the plan file, trial by trial
+///   (see [`guess_at_plan`]), as process `ME` (0 or 1), and prints its answers per budget.
 #[test]
 fn child_process() {
     let Ok(job) = std::env::var(CHILD) else {
@@ -194,6 +196,12 @@ fn child_process() {
             .map(drop)
             .unwrap_err()
             .to_string()),
+        ["guess", path, plan, me] => {
+            let plan = std::fs::read_to_string(plan).unwrap();
+            for line in guess_at_plan(Path::new(path), &plan, me.parse().unwrap()) {
+                say(line);
+            }
+        }
         _ => panic!("unknown job {job:?}"),
     }
 }
@@ -664,12 +672,15 @@ fn a_full_disk_writes_nothing() {
         )))
     );
     assert_eq!(dump(&path), before);
+    // SEC-08: the mail is queued in memory; its write, on the writer's side, fails the same way.
     let huge = Mail {
         to: "a@jp".parse().unwrap(),
         subject: "大".into(),
         body: "あ".repeat(200_000),
     };
-    assert!(host.enqueue(huge).unwrap_err().0.contains("disk is full"));
+    host.enqueue(huge).unwrap();
+    let err = host.flush().unwrap_err();
+    assert_eq!(err.problem, Problem::Full, "{err}");
     assert_eq!(dump(&path), before);
 }
 
@@ -732,4 +743,433 @@ fn reissue_applications_on_sqlite_get_gap_free_numbers_across_runs() {
     assert_eq!(numbers, want);
     drop(first_run);
     assert_eq!(apply(&open(&path), 4), "U202601000005");
+}
+
+/// Rows in a table, read by a connection of the test's own.
+fn rows_in(path: &Path, table: &str) -> i64 {
+    Connection::open(path)
+        .unwrap()
+        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+/// SEC-08, RS-03 (issue 20, finding 4): on the SQLite host a request that queues a mail writes
+/// nothing more than one that queues none: the mail waits in memory for the writer thread (whose
+/// tick is an hour away here), so after a reset started with the registered address the outbox
+/// table is as empty as after one started with another address or an unknown office. The
+/// writer's `flush` (or its tick) then writes the mail, and the delivery loop finds it. (Before,
+/// `enqueue` wrote and fsynced the row inside the request: ~12x the cost of the other paths.)
+#[test]
+fn sec_08_rs_03_a_queued_mail_is_written_off_the_request_path() {
+    use rand::SeedableRng;
+    let (_dir, path) = temp();
+    let options = Options {
+        outbox_tick: std::time::Duration::from_secs(3600),
+        ..Options::default()
+    };
+    let host = SqliteHost::open_with(&path, clock(), options).unwrap();
+    let portal = Portal::new(
+        host.ports(),
+        Policy::insecure_fast_hashing(),
+        CodeKey::from_bytes([7; 32]),
+    );
+    let mut rng = rand::rngs::StdRng::seed_from_u64(8);
+    let user: UserId = "KJ131311111111".parse().unwrap();
+    let registered: kaigo_seikyu::values::EmailAddress = "registered@jp".parse().unwrap();
+    let mut account = Account::new(user, portal.hash_secret(b"Initial-Pass1", &mut rng));
+    account
+        .security_emails
+        .add(registered.clone(), portal.now())
+        .unwrap();
+    portal.create_account(account).unwrap();
+    for (office, address) in [
+        ("1311111111", "registered@jp"),
+        ("1311111111", "someone-else@jp"),
+        ("1399999999", "registered@jp"),
+    ] {
+        let (_, screen) = portal.reset_start(office, address, &mut rng).unwrap();
+        assert_eq!(screen.title, "ワンタイムパスワード入力");
+        assert_eq!(rows_in(&path, "outbox"), 0, "{office} {address}");
+    }
+    assert_eq!(rows_in(&path, "records WHERE key GLOB 'flow/reset/*'"), 3);
+    assert_eq!(host.flush().unwrap(), 1);
+    assert_eq!(rows_in(&path, "outbox"), 1);
+    let mut mailed = Vec::new();
+    host.deliver::<PortError>(|out| {
+        mailed.push(out.mail.to.clone());
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(mailed, [registered]);
+}
+
+/// The bytes of the database file and of every file SQLite keeps beside it (`-wal`, `-shm`).
+fn database_files(path: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    let mut files: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(&name))
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The files among [`database_files`] that hold `needle`.
+fn files_holding(path: &Path, needle: &str) -> Vec<PathBuf> {
+    database_files(path)
+        .into_iter()
+        .filter(|(_, bytes)| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// SEC-01, SEC-08 (issue 20, finding 7): once the delivery loop has delivered a mail, its code is
+/// nowhere in the database file, its free space or its `-wal` file: a leaked file reveals no code
+/// it has delivered. A mail the transport refused stays whole in the file and a later pass
+/// delivers it, with a code that still works (RS-03, RS-04: the OTP of a reset).
+#[test]
+fn sec_01_sec_08_a_delivered_mails_code_is_gone_from_the_database_file() {
+    use rand::SeedableRng;
+    let (_dir, path) = temp();
+    let host = open(&path);
+    let portal = Portal::new(
+        host.ports(),
+        Policy::insecure_fast_hashing(),
+        CodeKey::from_bytes([7; 32]),
+    );
+    // Seeded: the file's bytes are the same every run, so a code never shows up by chance in
+    // one run and not another.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(20);
+    let user: UserId = "KJ131311111111".parse().unwrap();
+    let to: kaigo_seikyu::values::EmailAddress = "mailforsecurity-001@jp".parse().unwrap();
+    let mut account = Account::new(user, portal.hash_secret(b"Initial-Pass1", &mut rng));
+    account
+        .security_emails
+        .add(to.clone(), portal.now())
+        .unwrap();
+    portal.create_account(account).unwrap();
+    let (_first, _) = portal
+        .reset_start("1311111111", to.as_str(), &mut rng)
+        .unwrap();
+    let (second, _) = portal
+        .reset_start("1311111111", to.as_str(), &mut rng)
+        .unwrap();
+    let queued = host.last_mail_to(&to).unwrap().unwrap();
+    let second_otp = queued.code().unwrap().to_owned();
+
+    // The transport takes the first mail and refuses the second.
+    let mut delivered: Vec<Mail> = Vec::new();
+    let pass = host.deliver(|out| {
+        if delivered.is_empty() {
+            delivered.push(out.mail.clone());
+            Ok(())
+        } else {
+            Err(PortError("the mail server is down".into()))
+        }
+    });
+    assert_eq!(pass, Err(PortError("the mail server is down".into())));
+    let [first_mail] = &delivered[..] else {
+        panic!("{delivered:?}")
+    };
+    let first_otp = first_mail.code().unwrap();
+    assert_ne!(first_otp, second_otp);
+    for needle in [first_otp, first_mail.body.as_str()] {
+        assert_eq!(
+            files_holding(&path, needle),
+            Vec::<PathBuf>::new(),
+            "delivered"
+        );
+    }
+    // The control: the search finds the undelivered mail, body and code.
+    assert!(
+        !files_holding(&path, &queued.body).is_empty(),
+        "undelivered"
+    );
+    assert!(!files_holding(&path, &second_otp).is_empty(), "undelivered");
+
+    // The next pass delivers it, and its OTP works.
+    let mut later: Vec<Mail> = Vec::new();
+    let sent = host.deliver::<PortError>(|out| {
+        later.push(out.mail.clone());
+        Ok(())
+    });
+    assert_eq!(sent, Ok(1));
+    assert_eq!(later, std::slice::from_ref(&queued));
+    let screen = portal
+        .reset_enter_otp(&second, &second_otp, &mut rng)
+        .unwrap();
+    assert_eq!(screen.title, "ログイン情報再設定");
+    for needle in [first_otp, &second_otp, &queued.body] {
+        assert_eq!(
+            files_holding(&path, needle),
+            Vec::<PathBuf>::new(),
+            "delivered"
+        );
+    }
+    // The rows stay, as a delivery log without bodies.
+    let conn = Connection::open(&path).unwrap();
+    let rows: Vec<(String, String, bool)> = conn
+        .prepare("SELECT recipient, body, delivered_at IS NOT NULL FROM outbox ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let row = (to.as_str().to_owned(), String::new(), true);
+    assert_eq!(rows, [row.clone(), row]);
+}
+
+/// The flows of a [`guess_at_plan`] trial: one user ID, flows of three budgets.
+const TRIAL_FLOWS: [(&str, usize); 4] = [
+    // RS with the registered address: budget (user ID, that address).
+    ("rs_registered", 3),
+    // RS with an address the office never registered: budget (user ID, that address), SEC-07.
+    ("rs_unregistered", 3),
+    // SE add, at the OTP: budget (user ID).
+    ("se_otp", 2),
+    // SE add, past the OTP, at the confirmation code: the same budget (user ID).
+    ("se_code", 2),
+];
+
+/// The budget a flow of the plan spends on (SEC-07).
+fn budget_of(flow: &str) -> &'static str {
+    match flow {
+        "rs_registered" => "user+registered",
+        "rs_unregistered" => "user+unregistered",
+        _ => "user",
+    }
+}
+
+const GUESSING_THREADS: usize = 8;
+
+/// The child side of [`sec_07_sec_02_two_processes_never_check_an_eleventh_wrong_code`]: for each
+/// trial of the plan (lines `trial user flow-kind flow-id wrong-code`), meets the other process
+/// at a barrier (a file per process and trial beside the database), then 8 threads guess wrong
+/// codes at the trial's flows, each thread until every budget has refused it. Returns one line
+/// `trial budget answers` per budget: how many guesses were answered `WrongCode` or
+/// `CodeExhausted` (checked and counted); `GuessBudgetExceeded` is a refusal, and a lost race
+/// (`Conflict` after the driver's re-runs) is guessed again.
+fn guess_at_plan(path: &Path, plan: &str, me: usize) -> Vec<String> {
+    use kaigo_seikyu::error::FlowError;
+    use kaigo_seikyu::security_emails::UserInput;
+    use std::collections::BTreeMap;
+    let host = open(path);
+    let portal = Portal::new(host.ports(), stress_policy(), CodeKey::from_bytes([7; 32]));
+    let mut trials: BTreeMap<usize, Vec<(UserId, String, FlowId, String)>> = BTreeMap::new();
+    for line in plan.lines() {
+        let [trial, user, kind, id, code] = line.split(' ').collect::<Vec<_>>()[..] else {
+            panic!("plan line {line:?}")
+        };
+        trials.entry(trial.parse().unwrap()).or_default().push((
+            user.parse().unwrap(),
+            kind.to_owned(),
+            id.parse().unwrap(),
+            code.to_owned(),
+        ));
+    }
+    let mut out = Vec::new();
+    for (trial, flows) in &trials {
+        let mark = |who: usize| path.with_extension(format!("ready-{trial}-{who}"));
+        std::fs::write(mark(me), b"").unwrap();
+        while !mark(1 - me).exists() {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+        let counts: Vec<BTreeMap<&str, usize>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..GUESSING_THREADS)
+                .map(|t| {
+                    let (portal, flows) = (&portal, flows);
+                    s.spawn(move || {
+                        let mut rng = rand::rng();
+                        let mut answered: BTreeMap<&str, usize> = BTreeMap::new();
+                        let mut refused: BTreeSet<&str> = BTreeSet::new();
+                        let budgets: BTreeSet<&str> =
+                            flows.iter().map(|f| budget_of(&f.1)).collect();
+                        let mut n = t;
+                        while refused.len() < budgets.len() {
+                            n += 1;
+                            assert!(n < 10_000, "trial {trial}: guessing does not end");
+                            let (user, kind, id, code) = &flows[n % flows.len()];
+                            let budget = budget_of(kind);
+                            if refused.contains(budget) {
+                                continue;
+                            }
+                            let result = match kind.as_str() {
+                                "se_otp" => portal.security_email_input(
+                                    user,
+                                    id,
+                                    UserInput::Otp(code),
+                                    &mut rng,
+                                ),
+                                "se_code" => portal.security_email_input(
+                                    user,
+                                    id,
+                                    UserInput::Code(code),
+                                    &mut rng,
+                                ),
+                                _ => portal.reset_enter_otp(id, code, &mut rng),
+                            };
+                            match result {
+                                Err(PortalError::Flow(
+                                    FlowError::WrongCode { .. } | FlowError::CodeExhausted,
+                                )) => *answered.entry(budget).or_default() += 1,
+                                Err(PortalError::Flow(FlowError::GuessBudgetExceeded)) => {
+                                    refused.insert(budget);
+                                }
+                                Err(PortalError::Store(StoreError::Conflict)) => {}
+                                other => panic!("trial {trial}, {kind}: {other:?}"),
+                            }
+                        }
+                        answered
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut total: BTreeMap<&str, usize> = BTreeMap::new();
+        for (budget, n) in counts.iter().flatten() {
+            *total.entry(budget).or_default() += n;
+        }
+        for budget in ["user+registered", "user+unregistered", "user"] {
+            out.push(format!(
+                "{trial} {budget} {}",
+                total.get(budget).unwrap_or(&0)
+            ));
+        }
+    }
+    out
+}
+
+/// The policy of the guessing test: cheap hashing, and a per-flow limit of wrong entries above
+/// the hourly budget, so that no flow is voided. Then every checked wrong guess answers
+/// `WrongCode`, and counting those answers counts exactly the guesses checked. (With RS-04's 5,
+/// a voided flow answers `CodeExhausted` without a check, which the count could not tell apart.)
+fn stress_policy() -> Policy {
+    Policy {
+        max_wrong_code_entries: 100,
+        ..Policy::insecure_fast_hashing()
+    }
+}
+
+/// SEC-07, SEC-02 (issue 20, finding 1) on SQLite: two OS processes on one database file, 8
+/// threads each, guess wrong codes at once at several flows of one user ID: resets started with
+/// its registered address and with one it never registered (RS: a budget per user ID and entered
+/// address), security-email additions at the OTP and at the confirmation code (SE: a budget per
+/// user ID). Over many trials (a fresh user ID each), no budget ever has more than 10 wrong
+/// entries checked in its hour; and each has exactly 10, so the budget was raced to its end.
+#[test]
+fn sec_07_sec_02_two_processes_never_check_an_eleventh_wrong_code() {
+    use kaigo_seikyu::security_emails::UserInput;
+    use rand::SeedableRng;
+    const TRIALS: usize = 12;
+    let (dir, path) = temp();
+    let host = open(&path);
+    let policy = stress_policy();
+    let limit = usize::from(policy.max_wrong_codes_per_hour);
+    assert_eq!(limit, 10);
+    let portal = Portal::new(host.ports(), policy, CodeKey::from_bytes([7; 32]));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut plan = String::new();
+    for trial in 0..TRIALS {
+        let office = format!("13111112{trial:02}");
+        let user: UserId = format!("KJ13{office}").parse().unwrap();
+        let registered = format!("registered-{trial}@jp");
+        let unregistered = format!("unregistered-{trial}@jp");
+        let mut account = Account::new(user, portal.hash_secret(b"Initial-Pass1", &mut rng));
+        account
+            .security_emails
+            .add(registered.parse().unwrap(), portal.now())
+            .unwrap();
+        portal.create_account(account).unwrap();
+        let mut flows: Vec<(&str, FlowId)> = Vec::new();
+        for (kind, n) in TRIAL_FLOWS {
+            for i in 0..n {
+                let id = match kind {
+                    "rs_registered" => portal.reset_start(&office, &registered, &mut rng),
+                    "rs_unregistered" => portal.reset_start(&office, &unregistered, &mut rng),
+                    _ => {
+                        let new = format!("{kind}-{i}-{trial}@jp");
+                        portal.security_email_add_start(&user, &new, &new, &mut rng)
+                    }
+                }
+                .unwrap()
+                .0;
+                flows.push((kind, id));
+            }
+        }
+        // Every flow but the unregistered resets mailed its OTP to the registered address, in
+        // the order they started. The SE flows at the code get the right OTP, which mails them
+        // a confirmation code.
+        let mut mailed: Vec<Mail> = Vec::new();
+        let deliver = |mailed: &mut Vec<Mail>| {
+            host.deliver::<PortError>(|out| {
+                mailed.push(out.mail.clone());
+                Ok(())
+            })
+            .unwrap();
+        };
+        deliver(&mut mailed);
+        let otps = mailed.iter().filter(|m| m.to.as_str() == registered);
+        let mailing = flows.iter().filter(|(kind, _)| *kind != "rs_unregistered");
+        for ((kind, id), mail) in mailing.zip(otps) {
+            if *kind == "se_code" {
+                let otp = UserInput::Otp(mail.code().unwrap());
+                portal
+                    .security_email_input(&user, id, otp, &mut rng)
+                    .unwrap();
+            }
+        }
+        deliver(&mut mailed);
+        let codes: BTreeSet<&str> = mailed.iter().map(|m| m.code().unwrap()).collect();
+        // Wrong for sure: no code mailed in this trial.
+        let wrong = |digits: usize| {
+            (0..)
+                .map(|n: u32| format!("{n:0digits$}"))
+                .find(|c| !codes.contains(c.as_str()))
+                .unwrap()
+        };
+        for (kind, id) in &flows {
+            let code = if *kind == "se_code" {
+                wrong(4)
+            } else {
+                wrong(6)
+            };
+            plan.push_str(&format!("{trial} {user} {kind} {id} {code}\n"));
+        }
+    }
+    drop((portal, host));
+    let plan_path = dir.path().join("plan.txt");
+    std::fs::write(&plan_path, &plan).unwrap();
+
+    let children: Vec<Child> = (0..2)
+        .map(|me| {
+            let job = format!("guess\t{}\t{}\t{me}", path.display(), plan_path.display());
+            child(&job).spawn().unwrap()
+        })
+        .collect();
+    let mut answered: std::collections::BTreeMap<(usize, String), usize> = Default::default();
+    for c in children {
+        let (ok, lines) = report(c);
+        assert!(ok, "a guessing process failed");
+        for line in lines {
+            let [trial, budget, n] = line.split(' ').collect::<Vec<_>>()[..] else {
+                panic!("{line:?}")
+            };
+            *answered
+                .entry((trial.parse().unwrap(), budget.to_owned()))
+                .or_default() += n.parse::<usize>().unwrap();
+        }
+    }
+    assert_eq!(answered.len(), TRIALS * 3, "{answered:?}");
+    let over: Vec<_> = answered.iter().filter(|(_, n)| **n > limit).collect();
+    assert!(
+        over.is_empty(),
+        "wrong entries checked beyond {limit}: {over:?}"
+    );
+    let under: Vec<_> = answered.iter().filter(|(_, n)| **n < limit).collect();
+    assert!(under.is_empty(), "budgets not used up: {under:?}");
 }

@@ -9,6 +9,7 @@ use kaigo_seikyu::store::{Key, Store, StoreError, Versioned, Write};
 use kaigo_seikyu::values::{OfficeNumber, UserId};
 use rusqlite::{OptionalExtension, params};
 
+use super::writer::Queued;
 use super::{At, SqliteHost, corrupt};
 
 /// A stored version as the store's `u64`.
@@ -91,47 +92,36 @@ impl Store for SqliteHost {
 }
 
 impl Mailer for SqliteHost {
-    /// Inserts the mail into the outbox and returns; delivery is [`SqliteHost::deliver`].
+    /// Queues the mail in memory for the writer thread and returns, without I/O (SEC-08): the
+    /// request does the same work whether or not it queued a mail. Delivery is
+    /// [`SqliteHost::deliver`].
     fn enqueue(&self, mail: Mail) -> Result<(), PortError> {
-        let now = self.now();
-        self.write(|tx| {
-            tx.prepare_cached(
-                "INSERT INTO outbox (recipient, subject, body, queued_at) VALUES (?1, ?2, ?3, ?4)",
-            )
-            .at(self.path())?
-            .execute(params![mail.to.as_str(), mail.subject, mail.body, now])
-            .at(self.path())
-        })?;
+        let queued_at = self.now();
+        self.queue(Queued::Mail { queued_at, mail });
         Ok(())
     }
 }
 
 impl NoticeBoard for SqliteHost {
+    /// Queues the notice for the writer thread, as [`Mailer::enqueue`] does.
     fn post(&self, office: OfficeNumber, notice: Notice) -> Result<(), PortError> {
-        let now = self.now();
-        self.write(|tx| {
-            tx.prepare_cached(
-                "INSERT INTO notices (office, title, body, posted_at) VALUES (?1, ?2, ?3, ?4)",
-            )
-            .at(self.path())?
-            .execute(params![office.as_str(), notice.title, notice.body, now])
-            .at(self.path())
-        })?;
+        let posted_at = self.now();
+        self.queue(Queued::Notice {
+            posted_at,
+            office,
+            notice,
+        });
         Ok(())
     }
 }
 
 impl AuditLog for SqliteHost {
+    /// Queues the event for the writer thread, as [`Mailer::enqueue`] does.
     fn record(&self, event: &Event) -> Result<(), PortError> {
         let json = serde_json::to_string(event)
             .map_err(|e| PortError(format!("event not serializable: {e}")))?;
         let at = event.at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
-        self.write(|tx| {
-            tx.prepare_cached("INSERT INTO events (at, event) VALUES (?1, ?2)")
-                .at(self.path())?
-                .execute(params![at, json])
-                .at(self.path())
-        })?;
+        self.queue(Queued::Event { at, json });
         Ok(())
     }
 }
@@ -155,7 +145,9 @@ impl OfficeLedger for SqliteHost {
 }
 
 impl Sessions for SqliteHost {
-    /// Records the instant; the host's session check refuses sessions started before it.
+    /// Records the instant, in its own transaction before the request returns (not through the
+    /// writer's queue: a revocation must hold by the time the user sees the done screen); the
+    /// host's session check refuses sessions started before it.
     fn revoke_all(&self, user: &UserId) -> Result<(), PortError> {
         let now = self.now();
         self.write(|tx| {

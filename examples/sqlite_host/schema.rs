@@ -74,6 +74,12 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE VIEW sequences (month, last, version) AS
         SELECT substr(key, 10), CAST(value AS INTEGER), version FROM records WHERE key GLOB 'sequence/*';
     ",
+    // 3: delivered mails keep no code.
+    "
+    -- The delivery loop now empties a mail's body when it marks it delivered (the body holds a
+    -- live code). Scrub the mails delivered before; `secure_delete` zeroes the old bytes.
+    UPDATE outbox SET body = '' WHERE delivered_at IS NOT NULL;
+    ",
 ];
 
 /// The schema version this host writes and reads.
