@@ -94,9 +94,10 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::{Instant, date_of, format_plain, start_of};
 use crate::effect::{Effect, Event, EventKind};
 use crate::error::{FlowError, PortalError};
+use crate::flow::{Cx, Step};
 use crate::mail::{self, Notice};
 use crate::policy::{FeeSchedule, Policy};
-use crate::portal::{Cx, Portal, Step};
+use crate::portal::Portal;
 use crate::screen::button::{BACK, CANCEL, FINISH, NEXT, OK};
 use crate::screen::{Choice, Field, Screen};
 use crate::secret::PasswordHash;
@@ -780,7 +781,7 @@ impl ChoosingAction {
 /// # Example
 /// ```
 /// use kaigo_seikyu::{calendar::utc, certificate::*, policy::Policy};
-/// use kaigo_seikyu::{portal::Cx, secret::{Argon2Hasher, CodeKey}};
+/// use kaigo_seikyu::{flow::Cx, secret::{Argon2Hasher, CodeKey}};
 /// use rand::SeedableRng;
 /// let policy = Policy::insecure_fast_hashing();
 /// let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([0; 32]));
@@ -813,7 +814,7 @@ impl ViewingEstimate {
 /// # Example
 /// ```
 /// use kaigo_seikyu::{calendar::utc, certificate::*, policy::Policy};
-/// use kaigo_seikyu::{portal::Cx, secret::{Argon2Hasher, CodeKey}};
+/// use kaigo_seikyu::{flow::Cx, secret::{Argon2Hasher, CodeKey}};
 /// use rand::SeedableRng;
 /// let policy = Policy::insecure_fast_hashing();
 /// let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([0; 32]));
@@ -892,7 +893,7 @@ impl EnteringPassword {
 /// # Example
 /// ```
 /// use kaigo_seikyu::{calendar::utc, certificate::*, policy::Policy};
-/// use kaigo_seikyu::{portal::Cx, secret::{Argon2Hasher, CodeKey}, values::Password};
+/// use kaigo_seikyu::{flow::Cx, secret::{Argon2Hasher, CodeKey}, values::Password};
 /// use rand::SeedableRng;
 /// let policy = Policy::insecure_fast_hashing();
 /// let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([0; 32]));
@@ -999,7 +1000,7 @@ impl ConfirmingSubmission {
 /// # Example
 /// ```
 /// use kaigo_seikyu::{calendar::utc, certificate::*, policy::Policy, values::Yen};
-/// use kaigo_seikyu::{portal::Cx, secret::{Argon2Hasher, CodeKey}, values::Password};
+/// use kaigo_seikyu::{flow::Cx, secret::{Argon2Hasher, CodeKey}, values::Password};
 /// use rand::SeedableRng;
 /// let policy = Policy::insecure_fast_hashing();
 /// let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([0; 32]));
@@ -1061,7 +1062,7 @@ impl ConfirmingOldFee {
 /// # Example
 /// ```
 /// use kaigo_seikyu::{calendar::utc, certificate::*, policy::Policy, values::Yen};
-/// use kaigo_seikyu::{portal::Cx, secret::{Argon2Hasher, CodeKey}, values::Password};
+/// use kaigo_seikyu::{flow::Cx, secret::{Argon2Hasher, CodeKey}, values::Password};
 /// use rand::SeedableRng;
 /// let policy = Policy::insecure_fast_hashing();
 /// let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([0; 32]));

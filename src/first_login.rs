@@ -31,9 +31,11 @@ use crate::calendar::Instant;
 use crate::challenge::Challenge;
 use crate::effect::{Effect, Event, EventKind};
 use crate::error::{FlowError, PortalError};
-use crate::login::{self, Authenticated, Next, Route};
+use crate::flow::{Authenticated, Next};
+use crate::flow::{Cx, Step};
+use crate::login::{self, Route};
 use crate::policy::Policy;
-use crate::portal::{Cx, Portal, Step, Tx};
+use crate::portal::{Portal, Tx};
 use crate::screen::button::{BACK, CHANGE, FINISH, NEXT, SEND};
 use crate::screen::{Field, Screen};
 use crate::security_emails::ListChange;
@@ -526,8 +528,8 @@ impl FirstLogin {
     /// # Example
     /// The pure core, without the driver: the login gate, then the first login's first screen.
     /// ```
-    /// use kaigo_seikyu::{calendar::utc, first_login::FirstLogin, login::{self, Next}};
-    /// use kaigo_seikyu::{policy::Policy, portal::Cx, values::Password};
+    /// use kaigo_seikyu::{calendar::utc, first_login::FirstLogin, login, flow::Next};
+    /// use kaigo_seikyu::{policy::Policy, flow::Cx, values::Password};
     /// use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, SecretHasher};
     /// use rand::SeedableRng;
     /// let policy = Policy::insecure_fast_hashing();
@@ -538,7 +540,7 @@ impl FirstLogin {
     /// let now = utc("2026-01-10T10:00:00+09:00");
     /// let mut cx = Cx { now, rng: &mut rng, policy: &policy, hasher: &hasher };
     /// let step = login::enter_password(user, Some(account.clone()), &Password::new("Kari2026pass"), &mut cx)?;
-    /// let Next::Leave(auth) = step.state else { unreachable!() };
+    /// let Next::Gate(auth) = step.state else { unreachable!() };
     /// let state = FirstLogin::begin(auth, &account, &policy).unwrap();
     /// assert_eq!(state.screen(&policy).title, "利用規約");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -718,7 +720,7 @@ fn onward(
         None => {
             dirty |= !account.first_login_done;
             account.first_login_done = true;
-            Next::Leave(auth)
+            Next::Gate(auth)
         }
     };
     let step = Step::to(next);

@@ -44,20 +44,96 @@ use std::collections::HashMap;
 use std::fmt;
 
 use rand_core::CryptoRng;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::account::Account;
 use crate::calendar::Instant;
+use crate::effect::Effect;
 use crate::error::{FlowError, PortalError};
-use crate::grace::GraceSkip;
-use crate::login::Authenticated;
 use crate::policy::Policy;
-use crate::portal::{Cx, Step};
 use crate::ports::OfficeRecord;
 use crate::screen::{Form, Screen};
+use crate::secret::{PasswordHash, SecretHasher};
 use crate::store::{Budget, FlowId, FlowKind, Key, StoreError};
 use crate::values::{OfficeNumber, UserId};
+
+/// Everything a pure transition gets besides its state and input: the time, the host's CSPRNG, the
+/// policy and the hasher. Nothing else: no clock, no I/O.
+pub struct Cx<'a, R: CryptoRng + ?Sized> {
+    /// The instant of the request.
+    pub now: Instant,
+    /// The host's CSPRNG.
+    pub rng: &'a mut R,
+    /// The policy in force.
+    pub policy: &'a Policy,
+    /// Password hashing and code digests.
+    pub hasher: &'a dyn SecretHasher,
+}
+
+impl<R: CryptoRng + ?Sized> Cx<'_, R> {
+    /// Hashes a secret with a fresh salt from the CSPRNG (VAL-10).
+    pub fn hash(&mut self, secret: &[u8]) -> PasswordHash {
+        let mut salt = [0u8; 16];
+        self.rng.fill_bytes(&mut salt);
+        self.hasher.hash(secret, &salt)
+    }
+}
+
+/// The result of a transition: the next state and its effects. When `rejected` is set, the state
+/// still changed (a wrong code was counted): the driver saves it, then returns the error.
+#[derive(Debug)]
+pub struct Step<S> {
+    /// The next state.
+    pub state: S,
+    /// What to do.
+    pub effects: Vec<Effect>,
+    /// A refusal that still changed the state.
+    pub rejected: Option<FlowError>,
+}
+
+impl<S> Step<S> {
+    /// A step to `state` with no effects.
+    pub fn to(state: S) -> Self {
+        Step {
+            state,
+            effects: Vec::new(),
+            rejected: None,
+        }
+    }
+
+    /// Adds an effect.
+    pub fn with(mut self, effect: Effect) -> Self {
+        self.effects.push(effect);
+        self
+    }
+
+    /// The same step with its state mapped by `f`.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::flow::Next;
+    /// use kaigo_seikyu::flow::Step;
+    /// let step = Step::to(7u8).map(Next::Stay);
+    /// assert_eq!(step.state, Next::Stay(7));
+    /// ```
+    pub fn map<T>(self, f: impl FnOnce(S) -> T) -> Step<T> {
+        Step {
+            state: f(self.state),
+            effects: self.effects,
+            rejected: self.rejected,
+        }
+    }
+
+    /// A refusal that keeps `state` (with, e.g., a wrong code counted).
+    pub fn rejected(state: S, error: FlowError) -> Self {
+        Step {
+            state,
+            effects: Vec::new(),
+            rejected: Some(error),
+        }
+    }
+}
 
 /// What a screen is drawn with besides its state: the instant and the policy.
 #[derive(Debug, Clone, Copy)]
@@ -89,6 +165,77 @@ pub enum Next<S> {
     Menu(GraceSkip),
     /// Back at 【ログイン】, not logged in (a refused login, or `ログアウト`).
     Login,
+}
+
+/// Proof that a user ID got through 【ログイン】 (and 【ログイン(セキュリティコード)】 when one is set).
+/// Only the login gate makes one; the first-login and grace flows hold it, so they cannot be
+/// started for a user who has not logged in.
+///
+/// # Example
+/// ```
+/// fn menu_for(auth: &kaigo_seikyu::flow::Authenticated) -> String {
+///     auth.user().to_string()
+/// }
+/// # let _ = menu_for;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authenticated {
+    user: UserId,
+}
+
+impl Authenticated {
+    /// The witness of a login: only the gate ([`crate::login`]) makes one, once the password (and
+    /// the security code, when one is set) verified.
+    pub(crate) fn verified(user: UserId) -> Self {
+        Authenticated { user }
+    }
+
+    /// The user ID that logged in.
+    pub fn user(&self) -> UserId {
+        self.user
+    }
+}
+
+/// Proof that the grace period allowed skipping the registration at the instant `次へ` was
+/// pressed (GR-02, GR-03). Only [`Grace::apply`] makes one; it leads straight to the menu.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{calendar::utc, grace::{Grace, Input}, login, flow::Next};
+/// use kaigo_seikyu::{account::TermsAcceptance, policy::Policy, flow::Cx, values::Password};
+/// use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, SecretHasher};
+/// use rand::SeedableRng;
+/// let policy = Policy::insecure_fast_hashing();
+/// let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([1; 32]));
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+/// let user = "KJ131311111111".parse()?;
+/// let terms = TermsAcceptance { version: 1, at: utc("2020-04-01T09:00:00+09:00") };
+/// let account = login::existing_office(user, hasher.hash(b"Sakura2026!", &[7; 16]), terms);
+/// let now = utc("2026-01-31T23:59:59+09:00");
+/// let mut cx = Cx { now, rng: &mut rng, policy: &policy, hasher: &hasher };
+/// let step = login::enter_password(user, Some(account.clone()), &Password::new("Sakura2026!"), &mut cx)?;
+/// let Next::Gate(auth) = step.state else { unreachable!() };
+/// let step = Grace::begin(auth).apply(Input::Skip, account, &mut cx)?;
+/// let Next::Menu(skip) = step.state else { unreachable!() };
+/// assert_eq!(skip.user(), user);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GraceSkip {
+    auth: Authenticated,
+}
+
+impl GraceSkip {
+    /// The witness of a skip: only the grace flow ([`crate::grace`]) makes one, after checking
+    /// that the office may still skip (GR-02, GR-03).
+    pub(crate) fn new(auth: Authenticated) -> Self {
+        GraceSkip { auth }
+    }
+
+    /// Who skipped.
+    pub fn user(&self) -> UserId {
+        self.auth.user()
+    }
 }
 
 /// The records, the ledger entry and the guessing budget a step needs, declared by the flow so

@@ -29,9 +29,10 @@ use crate::error::{FlowError, PortalError};
 use crate::first_login::{
     self, AwaitingCode, EnteringSecurityEmail, Registered, confirmed_address,
 };
-use crate::login::{self, Authenticated, Next, Route};
+use crate::flow::{Authenticated, Cx, GraceSkip, Next, Step};
+use crate::login::{self, Route};
 use crate::policy::Policy;
-use crate::portal::{Cx, Portal, Step};
+use crate::portal::Portal;
 use crate::screen::button::{BACK, LOGOUT, NEXT};
 use crate::screen::{Field, Screen};
 use crate::store::{FlowId, FlowKind};
@@ -53,8 +54,8 @@ pub const SKIP_LABEL: &str = "セキュリティ用メールアドレスを登�
 /// ```
 /// use kaigo_seikyu::grace::{SKIP, SKIP_LABEL};
 /// use kaigo_seikyu::screen::FieldKind;
-/// # use kaigo_seikyu::{account::TermsAcceptance, calendar::utc, grace::Grace, login::{self, Next}};
-/// # use kaigo_seikyu::{policy::Policy, portal::Cx, values::Password};
+/// # use kaigo_seikyu::{account::TermsAcceptance, calendar::utc, grace::Grace, login, flow::Next};
+/// # use kaigo_seikyu::{policy::Policy, flow::Cx, values::Password};
 /// # use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, SecretHasher};
 /// # use rand::SeedableRng;
 /// # let policy = Policy::insecure_fast_hashing();
@@ -66,7 +67,7 @@ pub const SKIP_LABEL: &str = "セキュリティ用メールアドレスを登�
 /// # let now = utc("2026-01-20T10:00:00+09:00");
 /// # let mut cx = Cx { now, rng: &mut rng, policy: &policy, hasher: &hasher };
 /// # let step = login::enter_password(user, Some(account), &Password::new("Sakura2026!"), &mut cx)?;
-/// # let Next::Leave(auth) = step.state else { unreachable!() };
+/// # let Next::Gate(auth) = step.state else { unreachable!() };
 /// let screen = Grace::begin(auth).screen(&policy, now); // within the grace period
 /// let skip = screen.field_named(SKIP).unwrap();
 /// assert_eq!((skip.kind, skip.label.as_str(), skip.value.as_deref()), (FieldKind::Checkbox, SKIP_LABEL, None));
@@ -114,42 +115,6 @@ impl From<AwaitingCode> for Grace {
 impl From<Registered> for Grace {
     fn from(state: Registered) -> Self {
         Grace::Registered(state)
-    }
-}
-
-/// Proof that the grace period allowed skipping the registration at the instant `次へ` was
-/// pressed (GR-02, GR-03). Only [`Grace::apply`] makes one; it leads straight to the menu.
-///
-/// # Example
-/// ```
-/// use kaigo_seikyu::{calendar::utc, grace::{Grace, Input}, login::{self, Next}};
-/// use kaigo_seikyu::{account::TermsAcceptance, policy::Policy, portal::Cx, values::Password};
-/// use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, SecretHasher};
-/// use rand::SeedableRng;
-/// let policy = Policy::insecure_fast_hashing();
-/// let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([1; 32]));
-/// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-/// let user = "KJ131311111111".parse()?;
-/// let terms = TermsAcceptance { version: 1, at: utc("2020-04-01T09:00:00+09:00") };
-/// let account = login::existing_office(user, hasher.hash(b"Sakura2026!", &[7; 16]), terms);
-/// let now = utc("2026-01-31T23:59:59+09:00");
-/// let mut cx = Cx { now, rng: &mut rng, policy: &policy, hasher: &hasher };
-/// let step = login::enter_password(user, Some(account.clone()), &Password::new("Sakura2026!"), &mut cx)?;
-/// let Next::Leave(auth) = step.state else { unreachable!() };
-/// let step = Grace::begin(auth).apply(Input::Skip, account, &mut cx)?;
-/// let Next::SkipToMenu(skip) = step.state else { unreachable!() };
-/// assert_eq!(skip.user(), user);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GraceSkip {
-    auth: Authenticated,
-}
-
-impl GraceSkip {
-    /// Who skipped.
-    pub fn user(&self) -> UserId {
-        self.auth.user()
     }
 }
 
@@ -310,11 +275,11 @@ impl Grace {
             }
             (Grace::EnteringSecurityEmail(s), Input::Register(address)) => s.send(address, cx),
             (Grace::EnteringSecurityEmail(_), Input::Back | Input::Logout) => {
-                Ok(Step::to(Next::LoginScreen))
+                Ok(Step::to(Next::Login))
             }
             (Grace::AwaitingCode(s), Input::EnterCode(code)) => s.enter(&code, account, cx),
             (Grace::AwaitingCode(s), Input::Back) => Ok(Step::to(Next::Stay(s.back().into()))),
-            (Grace::Registered(s), Input::Finish) => Ok(Step::to(Next::Leave(s.auth()))),
+            (Grace::Registered(s), Input::Finish) => Ok(Step::to(Next::Gate(s.auth()))),
             (state, input) => Err(FlowError::UnexpectedInput {
                 state: state.name(),
                 input: input.name(),
@@ -365,14 +330,14 @@ fn skip(
     now: Instant,
 ) -> Result<Step<Next<Grace>>, FlowError> {
     if !account.security_emails.is_empty() {
-        return Ok(Step::to(Next::Leave(auth)));
+        return Ok(Step::to(Next::Gate(auth)));
     }
     if !account.grace_eligible || !policy.grace_allows(now) {
         return Err(FlowError::GracePeriodOver);
     }
     let user = auth.user();
     Ok(
-        Step::to(Next::SkipToMenu(GraceSkip { auth })).with(Effect::Event(Event {
+        Step::to(Next::Menu(GraceSkip::new(auth))).with(Effect::Event(Event {
             at: now,
             kind: EventKind::GraceSkipped { user },
         })),

@@ -14,7 +14,7 @@
 //! - **Policy** ([`policy::Policy`]) is data: the release calendar, lifetimes, attempt limits,
 //!   argon2 parameters. `Policy::default()` is the December 2025 release.
 //! - **Flows** are pure, typed state machines, one module each. A transition takes the state, the
-//!   input, `now` and the host's CSPRNG ([`portal::Cx`]) and returns the next state plus
+//!   input, `now` and the host's CSPRNG ([`flow::Cx`]) and returns the next state plus
 //!   [`effect::Effect`]s as data: mails to send, notices to post, account changes, audit events.
 //! - **Ports** ([`store::Store`], [`ports`]) are what a host implements: storage with
 //!   compare-and-swap, a mail outbox, the notice board, the office ledger, the audit log, sessions

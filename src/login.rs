@@ -28,9 +28,10 @@ use crate::calendar::Instant;
 use crate::effect::{Effect, Event, EventKind};
 use crate::error::{FlowError, PortalError};
 use crate::first_login::{self, FirstLogin};
-use crate::grace::{Grace, GraceSkip};
+use crate::flow::{Authenticated, Cx, Next, Step};
+use crate::grace::Grace;
 use crate::policy::Policy;
-use crate::portal::{Cx, Portal, Step, Tx};
+use crate::portal::{Portal, Tx};
 use crate::screen::button::{BACK, LOGIN};
 use crate::screen::{Field, Screen};
 use crate::secret::PasswordHash;
@@ -72,29 +73,6 @@ pub fn login_screen() -> Screen {
         .button(BACK, "戻る")
         .button(LOGIN, "ログイン")
         .link(LOST, LOST_LINK)
-}
-
-/// Proof that a user ID got through 【ログイン】 (and 【ログイン(セキュリティコード)】 when one is set).
-/// Only the login gate makes one; the first-login and grace flows hold it, so they cannot be
-/// started for a user who has not logged in.
-///
-/// # Example
-/// ```
-/// fn menu_for(auth: &kaigo_seikyu::login::Authenticated) -> String {
-///     auth.user().to_string()
-/// }
-/// # let _ = menu_for;
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Authenticated {
-    user: UserId,
-}
-
-impl Authenticated {
-    /// The user ID that logged in.
-    pub fn user(&self) -> UserId {
-        self.user
-    }
 }
 
 /// Where the gate sends a user after a successful login (LOGIN-03), in this order: the first-login
@@ -274,27 +252,6 @@ impl Route {
     }
 }
 
-/// Where a step of the gate or of one of its flows leads.
-///
-/// # Example
-/// ```
-/// use kaigo_seikyu::login::Next;
-/// let next: Next<u8> = Next::LoginScreen;
-/// assert!(!matches!(next, Next::Stay(_)));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Next<S> {
-    /// On within the flow, at this state.
-    Stay(S),
-    /// Out of the flow, through the gate again (LOGIN-03): it decides what is still asked.
-    Leave(Authenticated),
-    /// GR-02: out of the flow straight to the menu without a security email, within the grace
-    /// period only (a [`GraceSkip`] is made only then).
-    SkipToMenu(GraceSkip),
-    /// Back at 【ログイン】, not logged in (a refused login, or `ログアウト`).
-    LoginScreen,
-}
-
 /// The login flow, persisted between 【ログイン】 and 【ログイン(セキュリティコード)】.
 ///
 /// # Example
@@ -394,12 +351,12 @@ impl Login {
 /// - a security code set: [`Next::Stay`] at [`AwaitingSecurityCode`];
 /// - else [`Next::Leave`]: through the gate, the failure count reset.
 ///
-/// A refusal's state is [`Next::LoginScreen`].
+/// A refusal's state is [`Next::Login`].
 ///
 /// # Example
 /// ```
-/// use kaigo_seikyu::{calendar::utc, error::FlowError, login::{self, Next}};
-/// use kaigo_seikyu::{policy::Policy, portal::Cx, values::Password};
+/// use kaigo_seikyu::{calendar::utc, error::FlowError, login, flow::Next};
+/// use kaigo_seikyu::{policy::Policy, flow::Cx, values::Password};
 /// use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, SecretHasher};
 /// use rand::SeedableRng;
 /// let policy = Policy::insecure_fast_hashing();
@@ -409,7 +366,7 @@ impl Login {
 /// let account = login::new_office(user, hasher.hash(b"Kari2026pass", &[7; 16]));
 /// let mut cx = Cx { now: utc("2026-01-10T10:00:00+09:00"), rng: &mut rng, policy: &policy, hasher: &hasher };
 /// let step = login::enter_password(user, Some(account), &Password::new("wrong"), &mut cx)?;
-/// assert_eq!(step.state, Next::LoginScreen);
+/// assert_eq!(step.state, Next::Login);
 /// assert_eq!(step.rejected, Some(FlowError::WrongCredentials));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -427,11 +384,11 @@ pub fn enter_password<R: CryptoRng + ?Sized>(
     let Some(account) = account else {
         // The same argon2 work as verifying, so timing does not tell an unknown ID.
         let _ = cx.hash(password.expose());
-        return Ok(Step::rejected(Next::LoginScreen, FlowError::WrongCredentials).with(failed));
+        return Ok(Step::rejected(Next::Login, FlowError::WrongCredentials).with(failed));
     };
     refuse_if_locked(&account, cx.now)?;
     if !cx.hasher.verify(password.expose(), &account.password) {
-        let refused = Next::LoginScreen;
+        let refused = Next::Login;
         return Ok(count_failure(
             refused,
             account,
@@ -440,9 +397,7 @@ pub fn enter_password<R: CryptoRng + ?Sized>(
         ));
     }
     if temporary_expired(&account, cx.now) {
-        return Ok(
-            Step::rejected(Next::LoginScreen, FlowError::TemporaryPasswordExpired).with(failed),
-        );
+        return Ok(Step::rejected(Next::Login, FlowError::TemporaryPasswordExpired).with(failed));
     }
     if account.security_code.is_some() {
         // SEC-06: a deadline past the end of time is now: the step is expired at once.
@@ -461,7 +416,7 @@ pub fn enter_password<R: CryptoRng + ?Sized>(
 /// A successful login: the failure count and an ended lock cleared, `LoginSucceeded`.
 fn succeed(mut account: Account, now: Instant) -> Step<Next<Login>> {
     let user = account.user_id;
-    let mut step = Step::to(Next::Leave(Authenticated { user }));
+    let mut step = Step::to(Next::Gate(Authenticated::verified(user)));
     if account.failures != 0 || account.locked_until.is_some() {
         account.failures = 0;
         account.locked_until = None;
@@ -587,7 +542,7 @@ pub(crate) fn settle<S: Serialize, R: CryptoRng + ?Sized>(
         effects,
         rejected,
     } = step;
-    match state.split() {
+    match split(state) {
         Ok(state) => {
             let route = stay(&state);
             tx.step(
@@ -615,15 +570,13 @@ enum Out {
     LoginScreen,
 }
 
-impl<S> Next<S> {
-    /// The state to stay at, or where the step leaves to.
-    fn split(self) -> Result<S, Out> {
-        match self {
-            Next::Stay(state) => Ok(state),
-            Next::Leave(auth) => Err(Out::Leave(auth)),
-            Next::SkipToMenu(skip) => Err(Out::Menu(skip.user())),
-            Next::LoginScreen => Err(Out::LoginScreen),
-        }
+/// The state to stay at, or where the step leaves to.
+fn split<S>(next: Next<S>) -> Result<S, Out> {
+    match next {
+        Next::Stay(state) => Ok(state),
+        Next::Gate(auth) => Err(Out::Leave(auth)),
+        Next::Menu(skip) => Err(Out::Menu(skip.user())),
+        Next::Login | Next::End(_) => Err(Out::LoginScreen),
     }
 }
 
@@ -699,7 +652,7 @@ impl Portal {
                 effects,
                 rejected,
             } = step;
-            match (state.split(), loaded) {
+            match (split(state), loaded) {
                 (Ok(state), _) => {
                     let id = FlowId::generate(&mut *rng);
                     let screen = state.screen();
@@ -838,7 +791,7 @@ mod tests {
             "counted from zero after the lock"
         );
         let step = enter_password(user, Some(account), &right, &mut cx).unwrap();
-        assert!(matches!(step.state, Next::Leave(a) if a.user() == user));
+        assert!(matches!(step.state, Next::Gate(a) if a.user() == user));
     }
 
     /// SEC-06, SEC-03, LOGIN-02: at the last instants chrono can hold, where `now` plus a lifetime

@@ -12,7 +12,7 @@ use crate::account::Account;
 use crate::calendar::Instant;
 use crate::effect::Effect;
 use crate::error::{FlowError, PortalError};
-use crate::flow::{Entry, Flow, Needs, Next, Records, View};
+use crate::flow::{Cx, Entry, Flow, Needs, Next, Records, Step, View};
 use crate::policy::Policy;
 use crate::ports::{AuditLog, Clock, Mailer, NoticeBoard, OfficeLedger, Sessions};
 use crate::screen::{Form, Screen, button};
@@ -21,83 +21,6 @@ use crate::store::{
     Budget, FlowId, FlowKind, Key, RateWindow, Store, StoreError, Versioned, Write,
 };
 use crate::values::UserId;
-
-/// Everything a pure transition gets besides its state and input: the time, the host's CSPRNG, the
-/// policy and the hasher. Nothing else: no clock, no I/O.
-pub struct Cx<'a, R: CryptoRng + ?Sized> {
-    /// The instant of the request.
-    pub now: Instant,
-    /// The host's CSPRNG.
-    pub rng: &'a mut R,
-    /// The policy in force.
-    pub policy: &'a Policy,
-    /// Password hashing and code digests.
-    pub hasher: &'a dyn SecretHasher,
-}
-
-impl<R: CryptoRng + ?Sized> Cx<'_, R> {
-    /// Hashes a secret with a fresh salt from the CSPRNG (VAL-10).
-    pub fn hash(&mut self, secret: &[u8]) -> PasswordHash {
-        let mut salt = [0u8; 16];
-        self.rng.fill_bytes(&mut salt);
-        self.hasher.hash(secret, &salt)
-    }
-}
-
-/// The result of a transition: the next state and its effects. When `rejected` is set, the state
-/// still changed (a wrong code was counted): the driver saves it, then returns the error.
-#[derive(Debug)]
-pub struct Step<S> {
-    /// The next state.
-    pub state: S,
-    /// What to do.
-    pub effects: Vec<Effect>,
-    /// A refusal that still changed the state.
-    pub rejected: Option<FlowError>,
-}
-
-impl<S> Step<S> {
-    /// A step to `state` with no effects.
-    pub fn to(state: S) -> Self {
-        Step {
-            state,
-            effects: Vec::new(),
-            rejected: None,
-        }
-    }
-
-    /// Adds an effect.
-    pub fn with(mut self, effect: Effect) -> Self {
-        self.effects.push(effect);
-        self
-    }
-
-    /// The same step with its state mapped by `f`.
-    ///
-    /// # Example
-    /// ```
-    /// use kaigo_seikyu::flow::Next;
-    /// use kaigo_seikyu::portal::Step;
-    /// let step = Step::to(7u8).map(Next::Stay);
-    /// assert_eq!(step.state, Next::Stay(7));
-    /// ```
-    pub fn map<T>(self, f: impl FnOnce(S) -> T) -> Step<T> {
-        Step {
-            state: f(self.state),
-            effects: self.effects,
-            rejected: self.rejected,
-        }
-    }
-
-    /// A refusal that keeps `state` (with, e.g., a wrong code counted).
-    pub fn rejected(state: S, error: FlowError) -> Self {
-        Step {
-            state,
-            effects: Vec::new(),
-            rejected: Some(error),
-        }
-    }
-}
 
 /// The host's ports.
 #[derive(Clone)]

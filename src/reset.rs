@@ -61,11 +61,12 @@ use crate::calendar::{Instant, deadline_passed};
 use crate::challenge::Challenge;
 use crate::effect::{Effect, Event, EventKind};
 use crate::error::{FlowError, PortalError};
+use crate::flow::{Cx, Step};
 use crate::flow::{Entry, Flow, Needs, Next, Records, View};
 use crate::lost::LostChoice;
 use crate::mail::{self, Notice};
 use crate::policy::Policy;
-use crate::portal::{Cx, Portal, Route, Step};
+use crate::portal::{Portal, Route};
 use crate::screen::button::{BACK, CHANGE, FINISH, NEXT};
 use crate::screen::{BILLING, Field, Form, Screen, prefecture_select};
 use crate::secret::{CodeDigest, SecretHasher};
@@ -336,7 +337,7 @@ impl Reset {
     ///
     /// # Example
     /// ```
-    /// use kaigo_seikyu::{calendar::utc, policy::Policy, portal::Cx, reset::Reset, store::FlowId};
+    /// use kaigo_seikyu::{calendar::utc, policy::Policy, flow::Cx, reset::Reset, store::FlowId};
     /// use kaigo_seikyu::secret::{Argon2Hasher, CodeKey};
     /// use kaigo_seikyu::effect::Effect;
     /// use rand::SeedableRng;
@@ -399,7 +400,7 @@ impl Reset {
     ///
     /// # Example
     /// ```
-    /// use kaigo_seikyu::{calendar::utc, error::FlowError, policy::Policy, portal::Cx, store::FlowId};
+    /// use kaigo_seikyu::{calendar::utc, error::FlowError, policy::Policy, flow::Cx, store::FlowId};
     /// use kaigo_seikyu::reset::{Reset, ResetInput};
     /// use kaigo_seikyu::values::Password;
     /// use kaigo_seikyu::secret::{Argon2Hasher, CodeKey};
@@ -565,7 +566,7 @@ impl AwaitingOtp {
     ///
     /// # Example
     /// ```
-    /// use kaigo_seikyu::{calendar::utc, policy::Policy, portal::Cx, reset::Reset, store::FlowId};
+    /// use kaigo_seikyu::{calendar::utc, policy::Policy, flow::Cx, reset::Reset, store::FlowId};
     /// use kaigo_seikyu::secret::{Argon2Hasher, CodeKey};
     /// use rand::SeedableRng;
     /// let policy = Policy::insecure_fast_hashing();

@@ -84,9 +84,10 @@ use crate::error::{FlowError, PortalError};
 use crate::first_login::{
     REGISTERED_ID, REGISTERED_TEXT, SECURITY_EMAIL_LEAD, security_email_fields,
 };
+use crate::flow::{Cx, Step};
 use crate::mail::{self, Mail, Notice};
 use crate::policy::Policy;
-use crate::portal::{Cx, Portal, Step, Tx};
+use crate::portal::{Portal, Tx};
 use crate::screen::button::{BACK, FINISH, NEXT};
 use crate::screen::{Field, Screen};
 use crate::store::{Budget, FlowId, FlowKind, Key};
@@ -453,7 +454,7 @@ impl SecurityEmailSetting {
     /// use kaigo_seikyu::calendar::utc;
     /// use kaigo_seikyu::error::FlowError;
     /// use kaigo_seikyu::policy::Policy;
-    /// use kaigo_seikyu::portal::Cx;
+    /// use kaigo_seikyu::flow::Cx;
     /// use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, PasswordHash};
     /// use kaigo_seikyu::security_emails::{Input, Purpose, SecurityEmailSetting};
     /// use rand::SeedableRng;
