@@ -3,19 +3,17 @@
 //!
 //! Pure: [`Challenge::send`] draws a code and returns the mail as an effect; [`Challenge::check`]
 //! counts a wrong entry. The hour-long budgets (SEC-04, SEC-07) span flows, so the driver keeps
-//! them in the store (the driver's `spend_code_mail` and `guard_guesses`).
+//! them in the store.
 
 use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::Instant;
 use crate::effect::Effect;
-use crate::error::{FlowError, PortalError};
+use crate::error::FlowError;
 use crate::flow::Cx;
 use crate::mail;
-use crate::portal::Tx;
 use crate::secret::{IssuedCode, Verification};
-use crate::store::{Budget, Key, RateWindow};
 use crate::values::{Code, EmailAddress};
 
 /// A code of `N` digits mailed to one address: the newest code only (RS-04), how many were sent
@@ -93,51 +91,6 @@ impl<const N: usize> Challenge<N> {
     /// How many codes this challenge has sent.
     pub fn sent(&self) -> u8 {
         self.sent
-    }
-}
-
-impl Tx<'_> {
-    /// SEC-04: spends one code mail to `to` this hour, or refuses with
-    /// [`FlowError::MailBudgetExceeded`].
-    pub(crate) fn spend_code_mail(
-        &mut self,
-        to: &EmailAddress,
-        now: Instant,
-    ) -> Result<(), PortalError> {
-        let limit = self.portal().policy.max_code_mails_per_address_per_hour;
-        if self.spend(Budget::CodeMails(to.clone()), now, limit)? {
-            Ok(())
-        } else {
-            Err(FlowError::MailBudgetExceeded.into())
-        }
-    }
-
-    /// SEC-07: refuses with [`FlowError::GuessBudgetExceeded`] when `budget` has no wrong entries
-    /// left this hour; otherwise runs `check` and, if it reports a wrong code, spends one.
-    ///
-    /// The budget is read once, and the commit checks it is unchanged whether or not it is
-    /// written: a guess decided on a budget that another request filled meanwhile is re-run on
-    /// fresh data, and refused (SEC-02).
-    pub(crate) fn guard_guesses(
-        &mut self,
-        budget: Budget,
-        now: Instant,
-        check: impl FnOnce() -> Result<(), FlowError>,
-    ) -> Result<Result<(), FlowError>, PortalError> {
-        let limit = self.portal().policy.max_wrong_codes_per_hour;
-        let key = Key::Budget(budget);
-        let mut window: RateWindow = self.get(&key)?.unwrap_or_default();
-        if !window.try_spend(now, limit) {
-            return Ok(Err(FlowError::GuessBudgetExceeded));
-        }
-        let result = check();
-        if matches!(
-            result,
-            Err(FlowError::WrongCode { .. } | FlowError::CodeExhausted)
-        ) {
-            self.put(key, &window)?;
-        }
-        Ok(result)
     }
 }
 

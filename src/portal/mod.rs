@@ -8,6 +8,9 @@ use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+mod budgets;
+mod reset;
+
 use crate::account::Account;
 use crate::calendar::Instant;
 use crate::effect::Effect;
