@@ -10,7 +10,7 @@ use crate::effect::Event;
 use crate::mail::{Mail, Notice};
 use crate::ports::{AuditLog, Clock, Mailer, NoticeBoard, OfficeLedger, OfficeRecord, PortError};
 use crate::store::{Key, Store, StoreError, Versioned, Write};
-use crate::values::{EmailAddress, OfficeNumber};
+use crate::values::OfficeNumber;
 
 /// Locks a mutex, recovering the data if another thread panicked while holding it.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -217,9 +217,25 @@ impl Outbox {
         mails
     }
 
-    /// The newest mail ever queued to `to`, like a user opening their inbox.
-    pub fn last_to(&self, to: &EmailAddress) -> Option<Mail> {
-        self.all().into_iter().rev().find(|m| &m.to == to)
+    /// The newest mail ever queued to `to` (an [`EmailAddress`](crate::values::EmailAddress) or a plain address string,
+    /// compared as VAL-04 compares addresses: ignoring ASCII case and surrounding spaces), like a
+    /// user opening their inbox.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::{mail::Mail, memory::Outbox, ports::Mailer};
+    /// let outbox = Outbox::default();
+    /// outbox.enqueue(Mail { to: "Office@jp".parse().unwrap(), subject: "s".into(), body: "b".into() }).unwrap();
+    /// assert!(outbox.last_to("office@jp").is_some());
+    /// assert!(outbox.last_to(&"OFFICE@jp".parse::<kaigo_seikyu::values::EmailAddress>().unwrap()).is_some());
+    /// assert!(outbox.last_to("other@jp").is_none());
+    /// ```
+    pub fn last_to(&self, to: impl AsRef<str>) -> Option<Mail> {
+        let to = to.as_ref().trim_matches(' ');
+        self.all()
+            .into_iter()
+            .rev()
+            .find(|m| m.to.as_str().eq_ignore_ascii_case(to))
     }
 }
 
@@ -334,25 +350,50 @@ impl Embedded {
         }
     }
 
-    /// A [`Portal`](crate::portal::Portal) over these ports.
+    /// A [`Portal`](crate::portal::Portal) over these ports, hashing with argon2id per the
+    /// policy and keying code digests with `key`.
     pub fn portal(
         &self,
         policy: crate::policy::Policy,
         key: crate::secret::CodeKey,
     ) -> crate::portal::Portal {
-        crate::portal::Portal::new(
-            crate::portal::Ports {
-                store: self.store.clone(),
-                clock: self.clock.clone(),
-                mailer: self.outbox.clone(),
-                notices: self.notices.clone(),
-                audit: self.events.clone(),
-                ledger: self.ledger.clone(),
-                sessions: self.sessions.clone(),
-            },
-            policy,
-            key,
-        )
+        crate::portal::Portal::new(self.ports(), policy, key)
+    }
+
+    /// A [`Portal`](crate::portal::Portal) over these ports with a hasher of the host's choosing
+    /// (e.g. one that counts its calls in a test).
+    ///
+    /// # Example
+    /// ```
+    /// use std::sync::Arc;
+    /// use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy};
+    /// use kaigo_seikyu::secret::{Argon2Hasher, CodeKey};
+    /// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+    /// let policy = Policy::insecure_fast_hashing();
+    /// let hasher = Arc::new(Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([0; 32])));
+    /// let portal = host.portal_with_hasher(policy, hasher);
+    /// assert_eq!(portal.now(), utc("2026-01-10T10:00:00+09:00"));
+    /// ```
+    pub fn portal_with_hasher(
+        &self,
+        policy: crate::policy::Policy,
+        hasher: Arc<dyn crate::secret::SecretHasher>,
+    ) -> crate::portal::Portal {
+        crate::portal::Portal::with_hasher(self.ports(), policy, hasher)
+    }
+
+    /// These ports, for [`Portal::new`](crate::portal::Portal::new) and
+    /// [`Portal::with_hasher`](crate::portal::Portal::with_hasher).
+    pub fn ports(&self) -> crate::portal::Ports {
+        crate::portal::Ports {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            mailer: self.outbox.clone(),
+            notices: self.notices.clone(),
+            audit: self.events.clone(),
+            ledger: self.ledger.clone(),
+            sessions: self.sessions.clone(),
+        }
     }
 }
 

@@ -138,6 +138,19 @@ impl From<EmailAddress> for String {
     }
 }
 
+/// The address as text, so APIs can take a plain string or an address alike.
+///
+/// # Example
+/// ```
+/// let a: kaigo_seikyu::values::EmailAddress = "jigyousho@jp".parse().unwrap();
+/// assert_eq!(AsRef::<str>::as_ref(&a), "jigyousho@jp");
+/// ```
+impl AsRef<str> for EmailAddress {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
