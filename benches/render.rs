@@ -14,7 +14,7 @@ use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use kaigo_seikyu::account::SecurityEmails;
 use kaigo_seikyu::calendar::{Instant, utc};
-use kaigo_seikyu::certificate::CertificateFlow;
+use kaigo_seikyu::certificate::CertificateApplication;
 use kaigo_seikyu::first_login::FirstLogin;
 use kaigo_seikyu::grace::Grace;
 use kaigo_seikyu::login::{self, Login};
@@ -39,7 +39,7 @@ enum State {
     SecurityEmails(SecurityEmailSetting),
     Reset(Reset),
     Reissue(Reissue),
-    Certificate(CertificateFlow),
+    Certificate(CertificateApplication),
 }
 
 impl State {
@@ -66,7 +66,9 @@ impl State {
             State::SecurityEmails(s) => s.screen(policy),
             State::Reset(s) => s.screen(policy),
             State::Reissue(s) => s.screen(policy),
-            State::Certificate(s) => s.screen(now, policy),
+            State::Certificate(s) => {
+                kaigo_seikyu::flow::Flow::screen(s, &kaigo_seikyu::flow::View { now, policy })
+            }
         }
     }
 }

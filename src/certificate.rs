@@ -5,6 +5,7 @@
 //! # The flow
 //!
 //! ```text
+//! 【証明書】 (the entry) ──ReadPrecautions / Next(Estimate)──▶ the flow begins (Next(Apply) refused)
 //! ChoosingAction ──ReadPrecautions──▶ ChoosingAction (発行申請を行う前に read)
 //!     │  Next(Estimate) ──▶ ViewingEstimate ──Back──▶ ChoosingAction
 //!     │  Next(Apply), precautions read (FEE-04)
@@ -13,7 +14,15 @@
 //!                  ◀──────Back─────── (fee and notice of now)                │
 //!                                                                            └─ in the window ─▶ ConfirmingOldFee
 //! ConfirmingOldFee ──DialogOk──▶ Done          ConfirmingOldFee ──DialogCancel──▶ ConfirmingSubmission
+//! Done ──Finish──▶ the flow ends at 【証明書】
 //! ```
+//!
+//! [`CertificateApplication`] is the persisted state enum; it implements [`Flow`] (every button
+//! of its screens is a form the flow parses, see the impl) and [`Entry`]: 【証明書】 is the entry
+//! screen opened from the menu after login, drawn from the records (the office's 事業所台帳 entry
+//! for its name, its certificates for the FEE-05 messages), and [`ChoosingAction`] is the first
+//! state, drawing the same screen. The transition is pure: a submission's certificate record goes
+//! out as an [`Effect::Put`] of the office's certificates, committed with the state.
 //!
 //! - **FEE-01**: the fee charged is [`Policy::fee_at`] of the instant the application is
 //!   *submitted* (the `利用規約に同意して送信` press outside the window, the `OK` press in the
@@ -29,17 +38,18 @@
 //!   applies, and outside the window a submission needs none. The done screen states the fee
 //!   charged.
 //! - **FEE-04**: `証明書の発行申請をする` is refused with `確認せずに証明書の発行申請は行えません。`
-//!   until `発行申請を行う前に ?` has been opened; the password step holds the proof.
+//!   until `発行申請を行う前に ?` has been opened; the password step holds the proof, which only
+//!   [`ChoosingAction`] makes (so applying straight from the entry screen is refused too).
 //! - `証明書発行用パスワード` (the password that will protect the certificate file) obeys the login
 //!   password policy (VAL-06) and must equal its confirmation (VAL-05). It is a secret (SEC-01):
 //!   only its argon2id hash is kept (in the flow and in the [`Certificate`] record, so a later
 //!   download step can check it); it never appears in a screen, an event or `Debug`.
 //! - A submitted application records a [`Certificate`] under
-//!   [`Key::Certificates`] in the same commit as the flow. The
+//!   [`Key::Certificates`] in the same commit as the flow (an [`Effect::Put`]). The
 //!   X.509 issuing itself is out of scope: the host's CA does it; this crate decides the fee and
 //!   keeps the record (issue instant = submit instant).
 //! - **FEE-05**: [`Certificates::due_for_renewal`] is a pure function of the records and `now`;
-//!   [`Portal::certificate_reminders`] posts the due ones' お知らせ ([`renewal_notice`]) once,
+//!   [`Portal::certificate_reminders`](crate::portal::Portal::certificate_reminders) posts the due ones' お知らせ ([`renewal_notice`]) once,
 //!   marking them in the same commit. 【証明書】 shows a message while a certificate is in its
 //!   renewal period.
 //! - **FEE-06**: an [`Estimate`] states the fee of the day it is made and, within the window, the
@@ -94,14 +104,13 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::{Instant, date_of, format_plain, start_of};
 use crate::effect::{Effect, Event, EventKind};
 use crate::error::{FlowError, PortalError};
-use crate::flow::{Cx, Step};
+use crate::flow::{Cx, Entry, Flow, Needs, Next, Records, Step, View};
 use crate::mail::{self, Notice};
 use crate::policy::{FeeSchedule, Policy};
-use crate::portal::Portal;
 use crate::screen::button::{BACK, CANCEL, FINISH, NEXT, OK};
-use crate::screen::{Choice, Field, Screen};
+use crate::screen::{Choice, Field, Form, FormError, Screen};
 use crate::secret::PasswordHash;
-use crate::store::{FlowId, FlowKind, Key};
+use crate::store::{FlowId, FlowKind, Key, StoreError};
 use crate::values::{OfficeNumber, Password, PasswordRules, UserId, Yen};
 
 // ---------------------------------------------------------------------------------------------
@@ -657,13 +666,13 @@ struct PrecautionsRead {
 ///
 /// # Example
 /// ```
-/// use kaigo_seikyu::{calendar::utc, certificate::{CertificateFlow, Certificates, ChoosingAction}};
-/// use kaigo_seikyu::policy::Policy;
+/// use kaigo_seikyu::{calendar::utc, certificate::{CertificateApplication, Certificates, ChoosingAction}};
+/// use kaigo_seikyu::{flow::{Flow, View}, policy::Policy};
 /// let policy = Policy::default();
 /// let now = utc("2025-12-20T10:00:00+09:00");
 /// let menu = ChoosingAction::new("KJ131311111111".parse().unwrap(), "請求事業所 A", &Certificates::default(), now, &policy);
 /// assert!(!menu.precautions_read());
-/// let screen = CertificateFlow::from(menu).screen(now, &policy);
+/// let screen = CertificateApplication::from(menu).screen(&View { now, policy: &policy });
 /// assert!(screen.offers("発行申請を行う前に ?") && screen.offers("次へ"));
 /// // The choice is a radio group with the source's default chosen.
 /// let choice = screen.field_named("choice").unwrap();
@@ -674,6 +683,10 @@ pub struct ChoosingAction {
     applicant: Applicant,
     read: Option<PrecautionsRead>,
     renewal_due: Vec<NaiveDate>,
+    /// The option last chosen with `次へ` (back from the estimate or the password step), shown
+    /// chosen in the radio group; `None`: the source's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    choice: Option<MenuChoice>,
 }
 
 impl ChoosingAction {
@@ -686,18 +699,49 @@ impl ChoosingAction {
         now: Instant,
         policy: &Policy,
     ) -> Self {
+        let applicant = Applicant {
+            user,
+            office_name: office_name.into(),
+        };
+        ChoosingAction::of(applicant, certificates, now, policy)
+    }
+
+    fn of(
+        applicant: Applicant,
+        certificates: &Certificates,
+        now: Instant,
+        policy: &Policy,
+    ) -> Self {
         ChoosingAction {
-            applicant: Applicant {
-                user,
-                office_name: office_name.into(),
-            },
+            applicant,
             read: None,
             renewal_due: certificates
                 .in_renewal_period(now, policy)
                 .iter()
                 .map(|c| c.end_date)
                 .collect(),
+            choice: None,
         }
+    }
+
+    /// 【証明書】 of the logged-in `user`, from the records the driver read: the office's ledger
+    /// entry (its name) and certificates.
+    fn open(
+        user: Option<UserId>,
+        records: &Records,
+        now: Instant,
+        policy: &Policy,
+    ) -> Result<Self, PortalError> {
+        let user = user.ok_or(FlowError::NoSuchAccount)?;
+        let ledger = records.ledger().ok_or(FlowError::NotInLedger)?;
+        let certificates = certificates_of(user.office(), records)?;
+        Ok(ChoosingAction::new(
+            user,
+            ledger.name.clone(),
+            &certificates,
+            now,
+            policy,
+        ))
     }
 
     /// Whether `発行申請を行う前に` has been opened (FEE-04).
@@ -717,13 +761,16 @@ impl ChoosingAction {
         choice: MenuChoice,
         now: Instant,
         policy: &Policy,
-    ) -> Result<CertificateFlow, FlowError> {
+    ) -> Result<CertificateApplication, FlowError> {
         match choice {
             MenuChoice::Estimate => {
                 let a = &self.applicant;
                 let estimate = Estimate::new(a.user.office(), a.office_name.clone(), now, policy);
                 Ok(ViewingEstimate {
-                    menu: self,
+                    menu: ChoosingAction {
+                        choice: Some(choice),
+                        ..self
+                    },
                     estimate,
                 }
                 .into())
@@ -740,8 +787,8 @@ impl ChoosingAction {
         }
     }
 
-    /// 【証明書】 in the source's order: the choice as a radio group (the source's default,
-    /// the estimate, chosen), the precautions and their `発行申請を行う前に ?` between the texts,
+    /// 【証明書】 in the source's order: the choice as a radio group (the option last chosen, else
+    /// the source's default, the estimate), the precautions and their `発行申請を行う前に ?` between the texts,
     /// the fee notice within the window (FEE-02), then `次へ`.
     fn screen(&self, now: Instant, policy: &Policy) -> Screen {
         let options = MenuChoice::ALL
@@ -754,7 +801,7 @@ impl ChoosingAction {
             .field(
                 Field::radio(CHOICE, "", options)
                     .required()
-                    .value(MenuChoice::Estimate.value()),
+                    .value(self.choice.unwrap_or(MenuChoice::Estimate).value()),
             )
             .text("fee.menu.precautions", MENU_PRECAUTIONS)
             .text("fee.menu.precautions_required", MENU_PRECAUTIONS_REQUIRED)
@@ -783,17 +830,27 @@ impl ChoosingAction {
 /// use kaigo_seikyu::{calendar::utc, certificate::*, policy::Policy};
 /// use kaigo_seikyu::{flow::Cx, secret::{Argon2Hasher, CodeKey}};
 /// use rand::SeedableRng;
+/// # use kaigo_seikyu::flow::{Flow, Next, Records, Step};
+/// # use kaigo_seikyu::store::{FlowId, Key};
+/// # fn stay(step: Step<Next<CertificateApplication>>) -> CertificateApplication {
+/// #     let Next::Stay(state) = step.state else { panic!("the flow ended") };
+/// #     state
+/// # }
 /// let policy = Policy::insecure_fast_hashing();
 /// let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([0; 32]));
 /// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+/// let id = FlowId::generate(&mut rng);
+/// // The office's certificates, as the driver read them: none yet.
+/// let records = Records::new([(Key::Certificates("1311111111".parse()?), None)], None);
 /// let now = utc("2026-02-10T10:00:00+09:00");
 /// let mut cx = Cx { now, rng: &mut rng, policy: &policy, hasher: &hasher };
-/// let mut certs = Certificates::default();
+/// let certs = Certificates::default();
 /// let menu = ChoosingAction::new("KJ131311111111".parse().unwrap(), "請求事業所 A", &certs, now, &policy);
-/// let step = CertificateFlow::from(menu).input(CertificateInput::Next(MenuChoice::Estimate), &mut certs, &mut cx)?;
-/// let CertificateFlow::ViewingEstimate(viewing) = &step.state else { panic!() };
+/// let flow = CertificateApplication::from(menu);
+/// let state = stay(flow.step(CertificateInput::Next(MenuChoice::Estimate), &records, &id, &mut cx)?);
+/// let CertificateApplication::ViewingEstimate(viewing) = &state else { panic!() };
 /// assert_eq!(viewing.estimate().fee().to_string(), "13,200円");
-/// # Ok::<(), kaigo_seikyu::error::FlowError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ViewingEstimate {
@@ -816,20 +873,29 @@ impl ViewingEstimate {
 /// use kaigo_seikyu::{calendar::utc, certificate::*, policy::Policy};
 /// use kaigo_seikyu::{flow::Cx, secret::{Argon2Hasher, CodeKey}};
 /// use rand::SeedableRng;
+/// # use kaigo_seikyu::flow::{Flow, Next, Records, Step};
+/// # use kaigo_seikyu::store::{FlowId, Key};
+/// # fn stay(step: Step<Next<CertificateApplication>>) -> CertificateApplication {
+/// #     let Next::Stay(state) = step.state else { panic!("the flow ended") };
+/// #     state
+/// # }
 /// let policy = Policy::insecure_fast_hashing();
 /// let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([0; 32]));
 /// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+/// let id = FlowId::generate(&mut rng);
+/// // The office's certificates, as the driver read them: none yet.
+/// let records = Records::new([(Key::Certificates("1311111111".parse()?), None)], None);
 /// let now = utc("2026-02-10T10:00:00+09:00");
 /// let mut cx = Cx { now, rng: &mut rng, policy: &policy, hasher: &hasher };
-/// let mut certs = Certificates::default();
+/// let certs = Certificates::default();
 /// let menu = ChoosingAction::new("KJ131311111111".parse().unwrap(), "請求事業所 A", &certs, now, &policy);
-/// let flow = CertificateFlow::from(menu);
-/// let refused = flow.clone().input(CertificateInput::Next(MenuChoice::Apply), &mut certs, &mut cx);
+/// let flow = CertificateApplication::from(menu);
+/// let refused = flow.clone().step(CertificateInput::Next(MenuChoice::Apply), &records, &id, &mut cx);
 /// assert_eq!(refused.unwrap_err().message(), "確認せずに証明書の発行申請は行えません。");
-/// let flow = flow.input(CertificateInput::ReadPrecautions, &mut certs, &mut cx)?.state;
-/// let step = flow.input(CertificateInput::Next(MenuChoice::Apply), &mut certs, &mut cx)?;
-/// assert!(matches!(step.state, CertificateFlow::EnteringPassword(_)));
-/// # Ok::<(), kaigo_seikyu::error::FlowError>(())
+/// let flow = stay(flow.step(CertificateInput::ReadPrecautions, &records, &id, &mut cx)?);
+/// let flow = stay(flow.step(CertificateInput::Next(MenuChoice::Apply), &records, &id, &mut cx)?);
+/// assert!(matches!(flow, CertificateApplication::EnteringPassword(_)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnteringPassword {
@@ -861,6 +927,7 @@ impl EnteringPassword {
             applicant: self.applicant,
             read: Some(self.read),
             renewal_due: self.renewal_due,
+            choice: Some(MenuChoice::Apply),
         }
     }
 
@@ -895,26 +962,35 @@ impl EnteringPassword {
 /// use kaigo_seikyu::{calendar::utc, certificate::*, policy::Policy};
 /// use kaigo_seikyu::{flow::Cx, secret::{Argon2Hasher, CodeKey}, values::Password};
 /// use rand::SeedableRng;
+/// # use kaigo_seikyu::flow::{Flow, Next, Records, Step};
+/// # use kaigo_seikyu::store::{FlowId, Key};
+/// # fn stay(step: Step<Next<CertificateApplication>>) -> CertificateApplication {
+/// #     let Next::Stay(state) = step.state else { panic!("the flow ended") };
+/// #     state
+/// # }
 /// let policy = Policy::insecure_fast_hashing();
 /// let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([0; 32]));
 /// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+/// let id = FlowId::generate(&mut rng);
+/// // The office's certificates, as the driver read them: none yet.
+/// let records = Records::new([(Key::Certificates("1311111111".parse()?), None)], None);
 /// let now = utc("2025-12-20T10:00:00+09:00");
 /// let mut cx = Cx { now, rng: &mut rng, policy: &policy, hasher: &hasher };
-/// let mut certs = Certificates::default();
-/// let mut flow = CertificateFlow::from(ChoosingAction::new(
+/// let certs = Certificates::default();
+/// let mut flow = CertificateApplication::from(ChoosingAction::new(
 ///     "KJ131311111111".parse().unwrap(), "請求事業所 A", &certs, now, &policy));
 /// for input in [
 ///     CertificateInput::ReadPrecautions,
 ///     CertificateInput::Next(MenuChoice::Apply),
 ///     CertificateInput::EnterPassword { password: Password::new("Hakko2026!"), confirm: Password::new("Hakko2026!") },
 /// ] {
-///     flow = flow.input(input, &mut certs, &mut cx)?.state;
+///     flow = stay(flow.step(input, &records, &id, &mut cx)?);
 /// }
-/// assert!(matches!(flow, CertificateFlow::ConfirmingSubmission(_)));
+/// assert!(matches!(flow, CertificateApplication::ConfirmingSubmission(_)));
 /// assert!(!format!("{flow:?}").contains("Hakko2026!"));
-/// let step = flow.input(CertificateInput::AgreeAndSubmit, &mut certs, &mut cx)?;
-/// assert!(matches!(step.state, CertificateFlow::Done(_)), "no dialog outside the window");
-/// # Ok::<(), kaigo_seikyu::error::FlowError>(())
+/// let flow = stay(flow.step(CertificateInput::AgreeAndSubmit, &records, &id, &mut cx)?);
+/// assert!(matches!(flow, CertificateApplication::Done(_)), "no dialog outside the window");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfirmingSubmission {
@@ -927,45 +1003,41 @@ impl ConfirmingSubmission {
     /// at the fee of now (FEE-01).
     fn agree_and_submit<R: CryptoRng + ?Sized>(
         self,
-        certificates: &mut Certificates,
+        certificates: Certificates,
         cx: &mut Cx<'_, R>,
-    ) -> Step<CertificateFlow> {
+    ) -> Result<Step<Next<CertificateApplication>>, StoreError> {
         match FeeNotice::at(cx.policy, cx.now) {
-            Some(notice) => Step::to(
-                ConfirmingOldFee {
-                    confirming: self,
-                    notice,
-                }
-                .into(),
-            ),
+            Some(notice) => Ok(stay(ConfirmingOldFee {
+                confirming: self,
+                notice,
+            })),
             None => self.submit(certificates, cx, None),
         }
     }
 
-    /// Submits at the fee of now (FEE-01), recording the certificate. `consented` is the pre-change
-    /// fee the dialog asked about; the consent is recorded only if it is the fee charged.
+    /// Submits at the fee of now (FEE-01), recording the certificate among the office's
+    /// `certificates` (saved with [`Effect::Put`]). `consented` is the pre-change fee the dialog
+    /// asked about; the consent is recorded only if it is the fee charged.
     fn submit<R: CryptoRng + ?Sized>(
         self,
-        certificates: &mut Certificates,
+        mut certificates: Certificates,
         cx: &mut Cx<'_, R>,
         consented: Option<Yen>,
-    ) -> Step<CertificateFlow> {
+    ) -> Result<Step<Next<CertificateApplication>>, StoreError> {
         let (now, fee) = (cx.now, cx.policy.fee_at(cx.now));
         let applicant = self.entering.applicant;
         let office = applicant.user.office();
         let certificate = certificates.issue(now, fee, self.password, cx.policy);
         let event = |kind| Effect::Event(Event { at: now, kind });
-        let mut step = Step::to(
-            Done {
-                applicant,
-                certificate,
-            }
-            .into(),
-        );
+        let mut step = stay(Done {
+            applicant,
+            certificate,
+        })
+        .with(Effect::put(certificates_key(office), &certificates)?);
         if consented == Some(fee) {
             step = step.with(event(EventKind::FeeConsented { office, fee }));
         }
-        step.with(event(EventKind::CertificateApplied { office, fee }))
+        Ok(step.with(event(EventKind::CertificateApplied { office, fee })))
     }
 
     fn screen(&self, now: Instant, policy: &Policy) -> Screen {
@@ -1002,13 +1074,22 @@ impl ConfirmingSubmission {
 /// use kaigo_seikyu::{calendar::utc, certificate::*, policy::Policy, values::Yen};
 /// use kaigo_seikyu::{flow::Cx, secret::{Argon2Hasher, CodeKey}, values::Password};
 /// use rand::SeedableRng;
+/// # use kaigo_seikyu::flow::{Flow, Next, Records, Step};
+/// # use kaigo_seikyu::store::{FlowId, Key};
+/// # fn stay(step: Step<Next<CertificateApplication>>) -> CertificateApplication {
+/// #     let Next::Stay(state) = step.state else { panic!("the flow ended") };
+/// #     state
+/// # }
 /// let policy = Policy::insecure_fast_hashing();
 /// let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([0; 32]));
 /// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+/// let id = FlowId::generate(&mut rng);
+/// // The office's certificates, as the driver read them: none yet.
+/// let records = Records::new([(Key::Certificates("1311111111".parse()?), None)], None);
 /// let now = utc("2026-03-31T23:59:59+09:00");
 /// let mut cx = Cx { now, rng: &mut rng, policy: &policy, hasher: &hasher };
-/// let mut certs = Certificates::default();
-/// let mut flow = CertificateFlow::from(ChoosingAction::new(
+/// let certs = Certificates::default();
+/// let mut flow = CertificateApplication::from(ChoosingAction::new(
 ///     "KJ131311111111".parse().unwrap(), "請求事業所 A", &certs, now, &policy));
 /// for input in [
 ///     CertificateInput::ReadPrecautions,
@@ -1016,16 +1097,18 @@ impl ConfirmingSubmission {
 ///     CertificateInput::EnterPassword { password: Password::new("Hakko2026!"), confirm: Password::new("Hakko2026!") },
 ///     CertificateInput::AgreeAndSubmit,
 /// ] {
-///     flow = flow.input(input, &mut certs, &mut cx)?.state;
+///     flow = stay(flow.step(input, &records, &id, &mut cx)?);
 /// }
-/// let CertificateFlow::ConfirmingOldFee(dialog) = &flow else { panic!() };
+/// let CertificateApplication::ConfirmingOldFee(dialog) = &flow else { panic!() };
 /// assert_eq!(dialog.old_fee(), Yen(13_200));
 /// // OK one second later, on 2026-04-01: the fee of that instant (FEE-01), no consent recorded.
 /// cx.now = utc("2026-04-01T00:00:00+09:00");
-/// let step = flow.input(CertificateInput::DialogOk, &mut certs, &mut cx)?;
-/// assert_eq!(certs.iter().next().unwrap().fee, Yen(7_800));
-/// assert_eq!(step.effects.len(), 1);
-/// # Ok::<(), kaigo_seikyu::error::FlowError>(())
+/// let step = flow.step(CertificateInput::DialogOk, &records, &id, &mut cx)?;
+/// // The certificates saved (Effect::Put) and the CertificateApplied event; no FeeConsented.
+/// assert_eq!(step.effects.len(), 2);
+/// let CertificateApplication::Done(done) = stay(step) else { panic!() };
+/// assert_eq!(done.certificate().fee, Yen(7_800));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfirmingOldFee {
@@ -1064,13 +1147,22 @@ impl ConfirmingOldFee {
 /// use kaigo_seikyu::{calendar::utc, certificate::*, policy::Policy, values::Yen};
 /// use kaigo_seikyu::{flow::Cx, secret::{Argon2Hasher, CodeKey}, values::Password};
 /// use rand::SeedableRng;
+/// # use kaigo_seikyu::flow::{Flow, Next, Records, Step};
+/// # use kaigo_seikyu::store::{FlowId, Key};
+/// # fn stay(step: Step<Next<CertificateApplication>>) -> CertificateApplication {
+/// #     let Next::Stay(state) = step.state else { panic!("the flow ended") };
+/// #     state
+/// # }
 /// let policy = Policy::insecure_fast_hashing();
 /// let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([0; 32]));
 /// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+/// let id = FlowId::generate(&mut rng);
+/// // The office's certificates, as the driver read them: none yet.
+/// let records = Records::new([(Key::Certificates("1311111111".parse()?), None)], None);
 /// let now = utc("2026-04-01T09:00:00+09:00");
 /// let mut cx = Cx { now, rng: &mut rng, policy: &policy, hasher: &hasher };
-/// let mut certs = Certificates::default();
-/// let mut flow = CertificateFlow::from(ChoosingAction::new(
+/// let certs = Certificates::default();
+/// let mut flow = CertificateApplication::from(ChoosingAction::new(
 ///     "KJ131311111111".parse().unwrap(), "請求事業所 A", &certs, now, &policy));
 /// for input in [
 ///     CertificateInput::ReadPrecautions,
@@ -1078,12 +1170,12 @@ impl ConfirmingOldFee {
 ///     CertificateInput::EnterPassword { password: Password::new("Hakko2026!"), confirm: Password::new("Hakko2026!") },
 ///     CertificateInput::AgreeAndSubmit,
 /// ] {
-///     flow = flow.input(input, &mut certs, &mut cx)?.state;
+///     flow = stay(flow.step(input, &records, &id, &mut cx)?);
 /// }
-/// let CertificateFlow::Done(done) = &flow else { panic!() };
+/// let CertificateApplication::Done(done) = &flow else { panic!() };
 /// assert_eq!(done.certificate().fee, Yen(7_800));
 /// assert_eq!(done.certificate().end_date.to_string(), "2029-03-31");
-/// # Ok::<(), kaigo_seikyu::error::FlowError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Done {
@@ -1116,15 +1208,16 @@ impl Done {
 /// # Example
 /// ```
 /// use kaigo_seikyu::{calendar::utc, certificate::*, policy::Policy};
+/// use kaigo_seikyu::flow::{Flow, View};
 /// let policy = Policy::default();
 /// let now = utc("2026-02-10T10:00:00+09:00");
 /// let menu = ChoosingAction::new("KJ131311111111".parse().unwrap(), "請求事業所 A", &Certificates::default(), now, &policy);
-/// let flow = CertificateFlow::from(menu);
+/// let flow = CertificateApplication::from(menu);
 /// assert_eq!(flow.name(), "ChoosingAction");
-/// assert_eq!(flow.screen(now, &policy).title, "証明書");
+/// assert_eq!(flow.screen(&View { now, policy: &policy }).title, "証明書");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum CertificateFlow {
+pub enum CertificateApplication {
     /// 【証明書】.
     ChoosingAction(ChoosingAction),
     /// 【見積書】.
@@ -1141,9 +1234,9 @@ pub enum CertificateFlow {
 
 macro_rules! from_state {
     ($($state:ident),*) => {$(
-        impl From<$state> for CertificateFlow {
+        impl From<$state> for CertificateApplication {
             fn from(s: $state) -> Self {
-                CertificateFlow::$state(s)
+                CertificateApplication::$state(s)
             }
         }
     )*};
@@ -1170,7 +1263,8 @@ from_state!(
 /// assert_eq!("apply".parse::<MenuChoice>(), Ok(MenuChoice::Apply));
 /// assert!("Apply".parse::<MenuChoice>().is_err());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum MenuChoice {
     /// `見積書を作成する（必要な場合のみ）`.
     Estimate,
@@ -1243,7 +1337,7 @@ impl std::str::FromStr for MenuChoice {
 }
 
 /// What the user can do in the certificate flow. Typed fields arrive already parsed (the
-/// [`Portal::certificate_password`] entry point takes them as `&str`).
+/// [`Portal::certificate_password`](crate::portal::Portal::certificate_password) entry point takes them as `&str`).
 ///
 /// # Example
 /// ```
@@ -1272,6 +1366,8 @@ pub enum CertificateInput {
     DialogOk,
     /// `キャンセル` in the consent dialog.
     DialogCancel,
+    /// `終了` on 【処理終了】: the flow ends and 【証明書】 is shown again.
+    Finish,
 }
 
 impl CertificateInput {
@@ -1285,212 +1381,367 @@ impl CertificateInput {
             CertificateInput::AgreeAndSubmit => "AgreeAndSubmit",
             CertificateInput::DialogOk => "DialogOk",
             CertificateInput::DialogCancel => "DialogCancel",
+            CertificateInput::Finish => "Finish",
         }
     }
 }
 
-impl CertificateFlow {
+impl CertificateApplication {
     /// The state's name, for [`FlowError::UnexpectedInput`].
     pub fn name(&self) -> &'static str {
         match self {
-            CertificateFlow::ChoosingAction(_) => "ChoosingAction",
-            CertificateFlow::ViewingEstimate(_) => "ViewingEstimate",
-            CertificateFlow::EnteringPassword(_) => "EnteringPassword",
-            CertificateFlow::ConfirmingSubmission(_) => "ConfirmingSubmission",
-            CertificateFlow::ConfirmingOldFee(_) => "ConfirmingOldFee",
-            CertificateFlow::Done(_) => "Done",
+            CertificateApplication::ChoosingAction(_) => "ChoosingAction",
+            CertificateApplication::ViewingEstimate(_) => "ViewingEstimate",
+            CertificateApplication::EnteringPassword(_) => "EnteringPassword",
+            CertificateApplication::ConfirmingSubmission(_) => "ConfirmingSubmission",
+            CertificateApplication::ConfirmingOldFee(_) => "ConfirmingOldFee",
+            CertificateApplication::Done(_) => "Done",
         }
     }
 
-    /// The user ID whose flow this is.
-    pub fn user(&self) -> UserId {
+    /// The office applying, in every state.
+    fn applicant(&self) -> &Applicant {
         match self {
-            CertificateFlow::ChoosingAction(s) => s.applicant.user,
-            CertificateFlow::ViewingEstimate(s) => s.menu.applicant.user,
-            CertificateFlow::EnteringPassword(s) => s.applicant.user,
-            CertificateFlow::ConfirmingSubmission(s) => s.entering.applicant.user,
-            CertificateFlow::ConfirmingOldFee(s) => s.confirming.entering.applicant.user,
-            CertificateFlow::Done(s) => s.applicant.user,
+            CertificateApplication::ChoosingAction(s) => &s.applicant,
+            CertificateApplication::ViewingEstimate(s) => &s.menu.applicant,
+            CertificateApplication::EnteringPassword(s) => &s.applicant,
+            CertificateApplication::ConfirmingSubmission(s) => &s.entering.applicant,
+            CertificateApplication::ConfirmingOldFee(s) => &s.confirming.entering.applicant,
+            CertificateApplication::Done(s) => &s.applicant,
+        }
+    }
+}
+
+/// On in the flow at `state`, with no effects.
+fn stay(state: impl Into<CertificateApplication>) -> Step<Next<CertificateApplication>> {
+    Step::to(Next::Stay(state.into()))
+}
+
+/// The key of the office's certificates.
+fn certificates_key(office: OfficeNumber) -> Key {
+    Key::Certificates(office)
+}
+
+/// The office's certificates as the step read them (none yet: empty).
+fn certificates_of(office: OfficeNumber, records: &Records) -> Result<Certificates, StoreError> {
+    Ok(records.get(&certificates_key(office))?.unwrap_or_default())
+}
+
+/// The option chosen in the radio group `choice` (FEE-04). The screen checks that it is one of
+/// the options ([`Screen::accept`]); anything else names the field.
+fn parse_choice(form: &Form) -> Result<MenuChoice, FlowError> {
+    form.text(CHOICE)
+        .parse()
+        .map_err(|_| FormError::NotAnOption(CHOICE.to_owned()).into())
+}
+
+/// The certificate application is one flow of the one shape: 【証明書】 (the entry, see the
+/// [`Entry`] impl) through 【処理終了】. Its buttons:
+///
+/// | state | button (form name) | input |
+/// | --- | --- | --- |
+/// | `ChoosingAction` | `発行申請を行う前に ?` (`precautions`) | [`CertificateInput::ReadPrecautions`] |
+/// | `ChoosingAction` | `次へ` (`next`) with `choice` | [`CertificateInput::Next`] |
+/// | `ViewingEstimate`, `EnteringPassword`, `ConfirmingSubmission` | `戻る` (`back`) | [`CertificateInput::Back`] |
+/// | `EnteringPassword` | `次へ` with `password`, `confirm_password` | [`CertificateInput::EnterPassword`] |
+/// | `ConfirmingSubmission` | `利用規約に同意して送信` (`agree_and_send`) | [`CertificateInput::AgreeAndSubmit`] |
+/// | `ConfirmingSubmission` | `利用規約をダウンロード` (`download_terms`) | none: host navigation (the host serves the terms file) |
+/// | `ConfirmingOldFee` | `OK` (`ok`), `キャンセル` (`cancel`) | [`CertificateInput::DialogOk`], [`CertificateInput::DialogCancel`] |
+/// | `Done` | `終了` (`finish`) | [`CertificateInput::Finish`]: the flow ends at 【証明書】 |
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{calendar::utc, certificate::*, policy::Policy};
+/// use kaigo_seikyu::flow::{Flow, View};
+/// use kaigo_seikyu::screen::Form;
+/// let policy = Policy::default();
+/// let view = View { now: utc("2026-02-10T10:00:00+09:00"), policy: &policy };
+/// let menu = ChoosingAction::new("KJ131311111111".parse().unwrap(), "請求事業所 A", &Certificates::default(), view.now, &policy);
+/// let flow = CertificateApplication::from(menu);
+/// assert_eq!(flow.screen(&view).title, "証明書");
+/// let input = flow.parse(&Form::new("next").with("choice", "apply"))?;
+/// assert_eq!(input.name(), "Next");
+/// # Ok::<(), kaigo_seikyu::error::FlowError>(())
+/// ```
+impl Flow for CertificateApplication {
+    const KIND: FlowKind = FlowKind::Certificate;
+    type Input = CertificateInput;
+
+    /// The logged-in user who opened 【証明書】.
+    fn user(&self) -> Option<UserId> {
+        Some(self.applicant().user)
+    }
+
+    /// The state's screen drawn at `view.now`: the fee and the notice are those of now (FEE-01,
+    /// FEE-02). Never shows a secret.
+    fn screen(&self, view: &View<'_>) -> Screen {
+        let (now, policy) = (view.now, view.policy);
+        match self {
+            CertificateApplication::ChoosingAction(s) => s.screen(now, policy),
+            CertificateApplication::ViewingEstimate(s) => s.estimate.screen().button(BACK, "戻る"),
+            CertificateApplication::EnteringPassword(s) => s.screen(policy),
+            CertificateApplication::ConfirmingSubmission(s) => s.screen(now, policy),
+            CertificateApplication::ConfirmingOldFee(s) => s.screen(),
+            CertificateApplication::Done(s) => s.screen(),
         }
     }
 
-    /// Applies one input at `cx.now`. A submission records its certificate in `certificates`
-    /// (the caller saves them with the state). `Err`: nothing changed, nothing submitted.
-    pub fn input<R: CryptoRng + ?Sized>(
-        self,
-        input: CertificateInput,
-        certificates: &mut Certificates,
-        cx: &mut Cx<'_, R>,
-    ) -> Result<Step<CertificateFlow>, FlowError> {
-        use CertificateFlow as F;
+    fn parse(&self, form: &Form) -> Result<CertificateInput, FlowError> {
+        use CertificateApplication as A;
         use CertificateInput as I;
-        let (state, name) = (self.name(), input.name());
-        Ok(match (self, input) {
-            (F::ChoosingAction(s), I::ReadPrecautions) => {
-                Step::to(s.read_precautions(cx.now).into())
+        Ok(match (self, form.button.as_str()) {
+            (A::ChoosingAction(_), PRECAUTIONS) => I::ReadPrecautions,
+            (A::ChoosingAction(_), NEXT) => I::Next(parse_choice(form)?),
+            (A::ViewingEstimate(_) | A::EnteringPassword(_) | A::ConfirmingSubmission(_), BACK) => {
+                I::Back
             }
-            (F::ChoosingAction(s), I::Next(choice)) => Step::to(s.next(choice, cx.now, cx.policy)?),
-            (F::ViewingEstimate(s), I::Back) => Step::to(s.menu.into()),
-            (F::EnteringPassword(s), I::EnterPassword { password, confirm }) => {
-                Step::to(s.enter(&password, &confirm, cx)?.into())
+            (A::EnteringPassword(_), NEXT) => I::EnterPassword {
+                password: Password::new(form.text(PASSWORD)),
+                confirm: Password::new(form.text(CONFIRM_PASSWORD)),
+            },
+            (A::ConfirmingSubmission(_), AGREE_AND_SEND) => I::AgreeAndSubmit,
+            (A::ConfirmingOldFee(_), OK) => I::DialogOk,
+            (A::ConfirmingOldFee(_), CANCEL) => I::DialogCancel,
+            (A::Done(_), FINISH) => I::Finish,
+            (state, DOWNLOAD_TERMS) => {
+                return Err(FlowError::UnexpectedInput {
+                    state: state.name(),
+                    input: "download_terms (host navigation: the host serves the terms)",
+                });
             }
-            (F::EnteringPassword(s), I::Back) => Step::to(s.back().into()),
-            (F::ConfirmingSubmission(s), I::AgreeAndSubmit) => s.agree_and_submit(certificates, cx),
-            (F::ConfirmingSubmission(s), I::Back) => Step::to(s.entering.into()),
-            (F::ConfirmingOldFee(s), I::DialogOk) => {
-                let old_fee = s.old_fee();
-                s.confirming.submit(certificates, cx, Some(old_fee))
+            (state, _) => {
+                return Err(FlowError::UnexpectedInput {
+                    state: state.name(),
+                    input: "a button of another screen",
+                });
             }
-            (F::ConfirmingOldFee(s), I::DialogCancel) => Step::to(s.confirming.into()),
-            (F::Done(_), _) => return Err(FlowError::FlowFinished),
-            _ => return Err(FlowError::UnexpectedInput { state, input: name }),
         })
     }
 
-    /// The state's screen drawn at `now`: the fee and the notice are those of `now` (FEE-01,
-    /// FEE-02). Never shows a secret.
-    pub fn screen(&self, now: Instant, policy: &Policy) -> Screen {
-        match self {
-            CertificateFlow::ChoosingAction(s) => s.screen(now, policy),
-            CertificateFlow::ViewingEstimate(s) => s.estimate.screen().button(BACK, "戻る"),
-            CertificateFlow::EnteringPassword(s) => s.screen(policy),
-            CertificateFlow::ConfirmingSubmission(s) => s.screen(now, policy),
-            CertificateFlow::ConfirmingOldFee(s) => s.screen(),
-            CertificateFlow::Done(s) => s.screen(),
+    /// A submission (`利用規約に同意して送信`, the dialog's `OK`) and `終了` read the office's
+    /// certificates; nothing else reads a record.
+    fn needs(&self, input: &CertificateInput) -> Needs {
+        use CertificateApplication as A;
+        use CertificateInput as I;
+        match (self, input) {
+            (A::ConfirmingSubmission(_), I::AgreeAndSubmit)
+            | (A::ConfirmingOldFee(_), I::DialogOk)
+            | (A::Done(_), I::Finish) => {
+                Needs::none().record(certificates_key(self.applicant().user.office()))
+            }
+            _ => Needs::none(),
+        }
+    }
+
+    /// Applies one input at `cx.now`. A submission records its certificate with an
+    /// [`Effect::Put`] of the office's certificates (saved in the same commit as the state).
+    /// `Err`: nothing changed, nothing submitted.
+    fn step<R: CryptoRng + ?Sized>(
+        self,
+        input: CertificateInput,
+        records: &Records,
+        _: &FlowId,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<Next<CertificateApplication>>, PortalError> {
+        use CertificateApplication as A;
+        use CertificateInput as I;
+        let (state, name) = (self.name(), input.name());
+        let office = self.applicant().user.office();
+        Ok(match (self, input) {
+            (A::ChoosingAction(s), I::ReadPrecautions) => stay(s.read_precautions(cx.now)),
+            (A::ChoosingAction(s), I::Next(choice)) => stay(s.next(choice, cx.now, cx.policy)?),
+            (A::ViewingEstimate(s), I::Back) => stay(s.menu),
+            (A::EnteringPassword(s), I::EnterPassword { password, confirm }) => {
+                stay(s.enter(&password, &confirm, cx)?)
+            }
+            (A::EnteringPassword(s), I::Back) => stay(s.back()),
+            (A::ConfirmingSubmission(s), I::AgreeAndSubmit) => {
+                s.agree_and_submit(certificates_of(office, records)?, cx)?
+            }
+            (A::ConfirmingSubmission(s), I::Back) => stay(s.entering),
+            (A::ConfirmingOldFee(s), I::DialogOk) => {
+                let old_fee = s.old_fee();
+                s.confirming
+                    .submit(certificates_of(office, records)?, cx, Some(old_fee))?
+            }
+            (A::ConfirmingOldFee(s), I::DialogCancel) => stay(s.confirming),
+            (A::Done(s), I::Finish) => {
+                let certificates = certificates_of(office, records)?;
+                let menu = ChoosingAction::of(s.applicant, &certificates, cx.now, cx.policy);
+                Step::to(Next::End(menu.screen(cx.now, cx.policy)))
+            }
+            (A::Done(_), _) => return Err(FlowError::FlowFinished.into()),
+            _ => return Err(FlowError::UnexpectedInput { state, input: name }.into()),
+        })
+    }
+}
+
+/// What 【証明書】 sends when the flow does not exist yet (its entry screen), or
+/// [`CertificateStart::Open`] to open 【証明書】 as the flow's first state.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::certificate::{CertificateApplication, CertificateStart, MenuChoice};
+/// use kaigo_seikyu::{flow::Entry, screen::Form};
+/// let start = CertificateApplication::parse_start(&Form::new("next").with("choice", "estimate"))?;
+/// assert!(matches!(start, CertificateStart::Next(MenuChoice::Estimate)));
+/// # Ok::<(), kaigo_seikyu::error::FlowError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificateStart {
+    /// Open 【証明書】 as the flow's first state, nothing pressed yet (what
+    /// [`Portal::certificate_start`](crate::portal::Portal::certificate_start) does): the flow id
+    /// exists from the first screen on.
+    Open,
+    /// `発行申請を行う前に ?` on the entry screen: the flow begins with the precautions read.
+    ReadPrecautions,
+    /// The choice and `次へ` on the entry screen. `Apply` is refused there (FEE-04: the
+    /// precautions cannot have been read before the flow exists) and nothing is created.
+    Next(MenuChoice),
+}
+
+/// 【証明書】 is the entry screen, opened from the menu after login: drawn from the records (the
+/// office's 事業所台帳 entry for its name, its certificates for the FEE-05 messages). Its buttons
+/// begin the flow at [`ChoosingAction`], the first state, which draws the same screen and holds
+/// the FEE-04 proof once `発行申請を行う前に ?` has been pressed.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+/// use kaigo_seikyu::{certificate::CertificateApplication, ports::OfficeRecord, values::Prefecture};
+/// use kaigo_seikyu::{portal::Route, screen::Form};
+/// let host = Embedded::new(utc("2026-02-10T10:00:00+09:00"));
+/// let user = "KJ131311111111".parse()?;
+/// host.ledger.insert(OfficeRecord { number: "1311111111".parse()?, name: "請求事業所 A".into(),
+///     postal_address: "東京都千代田区".into(), phone: "03-0000-0000".into(), billing: vec![Prefecture::TOKYO] });
+/// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([0; 32]));
+/// let mut rng = rand::rng();
+/// let menu = portal.entry::<CertificateApplication>(Some(&user))?;
+/// assert_eq!(menu.button_named("発行申請を行う前に ?"), Some("precautions"));
+/// // FEE-04: applying straight from the entry screen is refused, and nothing is created.
+/// let apply = Form::new("next").with("choice", "apply");
+/// assert!(portal.begin::<CertificateApplication, _>(Some(&user), &apply, &mut rng).is_err());
+/// assert!(host.store.is_empty());
+/// // A browser posts the whole form: the radio's checked option with the button pressed.
+/// let read = Form::new("precautions").with("choice", "estimate");
+/// let route = portal.begin::<CertificateApplication, _>(Some(&user), &read, &mut rng)?;
+/// let Route::Flow { flow, .. } = route else { unreachable!() };
+/// let route = portal.submit_to::<CertificateApplication, _>(Some(&user), &flow.id, &apply, &mut rng)?;
+/// assert_eq!(route.screen().unwrap().title, "証明書発行用パスワード入力");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl Entry for CertificateApplication {
+    type Start = CertificateStart;
+
+    /// The office's ledger entry and certificates (none without a logged-in user).
+    fn entry_needs(user: Option<UserId>) -> Needs {
+        match user {
+            Some(user) => Needs::none()
+                .record(certificates_key(user.office()))
+                .ledger(user.office()),
+            None => Needs::none(),
+        }
+    }
+
+    fn entry(
+        user: Option<UserId>,
+        records: &Records,
+        view: &View<'_>,
+    ) -> Result<Screen, PortalError> {
+        let menu = ChoosingAction::open(user, records, view.now, view.policy)?;
+        Ok(menu.screen(view.now, view.policy))
+    }
+
+    fn parse_start(form: &Form) -> Result<CertificateStart, FlowError> {
+        match form.button.as_str() {
+            PRECAUTIONS => Ok(CertificateStart::ReadPrecautions),
+            NEXT => Ok(CertificateStart::Next(parse_choice(form)?)),
+            _ => Err(FlowError::UnexpectedInput {
+                state: "ChoosingAction",
+                input: "a button of another screen",
+            }),
+        }
+    }
+
+    fn begin_needs(user: Option<UserId>, _: &CertificateStart) -> Needs {
+        Self::entry_needs(user)
+    }
+
+    /// Opens 【証明書】 as [`ChoosingAction`] and applies the button pressed on the entry screen
+    /// to it, as if the flow had existed. An office not in the ledger gets
+    /// [`FlowError::NotInLedger`]; without a logged-in user, [`FlowError::NoSuchAccount`].
+    fn begin<R: CryptoRng + ?Sized>(
+        user: Option<UserId>,
+        start: CertificateStart,
+        records: &Records,
+        id: &FlowId,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<Next<CertificateApplication>>, PortalError> {
+        let menu =
+            CertificateApplication::from(ChoosingAction::open(user, records, cx.now, cx.policy)?);
+        match start {
+            CertificateStart::Open => Ok(stay(menu)),
+            CertificateStart::ReadPrecautions => {
+                menu.step(CertificateInput::ReadPrecautions, records, id, cx)
+            }
+            CertificateStart::Next(choice) => {
+                menu.step(CertificateInput::Next(choice), records, id, cx)
+            }
         }
     }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Entry points.
+// Operator actions (OPS-06): pure, on the records the driver read; the driver commits them.
 
-impl Portal {
-    /// Opens 【証明書】 for the logged-in `user` (from the host's session). The office name comes
-    /// from the office ledger; an office not in it gets [`FlowError::NotInLedger`].
-    pub fn certificate_start<R: CryptoRng + ?Sized>(
-        &self,
-        user: &UserId,
-        rng: &mut R,
-    ) -> Result<(FlowId, Screen), PortalError> {
-        let office = user.office();
-        let record = self
-            .ports
-            .ledger
-            .find(&office)
-            .map_err(|e| PortalError::Port(e.0))?
-            .ok_or(FlowError::NotInLedger)?;
-        let id = FlowId::generate(rng);
-        let screen = self.transact(|tx, now| {
-            let certificates: Certificates =
-                tx.get(&Key::Certificates(office))?.unwrap_or_default();
-            let state = CertificateFlow::from(ChoosingAction::new(
-                *user,
-                record.name.clone(),
-                &certificates,
-                now,
-                &self.policy,
-            ));
-            tx.put(Key::Flow(FlowKind::Certificate, id.clone()), &state)?;
-            Ok(state.screen(now, &self.policy))
-        })?;
-        Ok((id, screen))
-    }
+/// OPS-06: records a certificate `office` was issued before this crate kept the records
+/// (migration, by the operator), valid through `end_date`, so FEE-05 reminds it. Returns the
+/// record and the effects: the office's certificates to save and a `CertificateImported` event.
+/// `records` must hold the office's certificates.
+pub(crate) fn import(
+    office: OfficeNumber,
+    records: &Records,
+    issued_at: Instant,
+    end_date: NaiveDate,
+    fee: Yen,
+    now: Instant,
+) -> Result<(Certificate, Vec<Effect>), StoreError> {
+    let mut certificates = certificates_of(office, records)?;
+    let certificate = certificates.import(issued_at, end_date, fee);
+    let effects = vec![
+        Effect::put(certificates_key(office), &certificates)?,
+        Effect::Event(Event {
+            at: now,
+            kind: EventKind::CertificateImported {
+                office,
+                serial: certificate.serial,
+            },
+        }),
+    ];
+    Ok((certificate, effects))
+}
 
-    /// Applies one input to `user`'s certificate flow `id` and returns the next screen. A refused
-    /// input changes nothing; a submission records the certificate in the same commit.
-    pub fn certificate_input<R: CryptoRng + ?Sized>(
-        &self,
-        user: &UserId,
-        id: &FlowId,
-        input: CertificateInput,
-        rng: &mut R,
-    ) -> Result<Screen, PortalError> {
-        self.transact(|tx, now| {
-            let state: CertificateFlow = tx.flow(FlowKind::Certificate, id)?;
-            if state.user() != *user {
-                return Err(PortalError::NoSuchFlow);
-            }
-            let key = Key::Certificates(user.office());
-            let mut certificates: Certificates = tx.get(&key)?.unwrap_or_default();
-            let before = certificates.clone();
-            let mut cx = tx.cx(now, &mut *rng);
-            let step = state.input(input.clone(), &mut certificates, &mut cx)?;
-            if certificates != before {
-                tx.put(key, &certificates)?;
-            }
-            let state = tx.step(FlowKind::Certificate, id, step)?;
-            Ok(state.screen(now, &self.policy))
-        })
+/// FEE-05, OPS-06: the renewal お知らせ of every certificate of `office` due at `now`, once each:
+/// the certificates reminded and the effects (the certificates marked and saved, a notice and a
+/// `RenewalReminded` event each); none when nothing is due. `records` must hold the office's
+/// certificates.
+pub(crate) fn remind(
+    office: OfficeNumber,
+    records: &Records,
+    now: Instant,
+    policy: &Policy,
+) -> Result<(Vec<Certificate>, Vec<Effect>), StoreError> {
+    let mut certificates = certificates_of(office, records)?;
+    let (reminded, mut effects) = certificates.remind(office, now, policy);
+    if !reminded.is_empty() {
+        effects.insert(0, Effect::put(certificates_key(office), &certificates)?);
     }
+    Ok((reminded, effects))
+}
 
-    /// 【証明書発行用パスワード入力】 as typed: the password and its confirmation (VAL-06, VAL-05).
-    pub fn certificate_password<R: CryptoRng + ?Sized>(
-        &self,
-        user: &UserId,
-        id: &FlowId,
-        password: &str,
-        confirm: &str,
-        rng: &mut R,
-    ) -> Result<Screen, PortalError> {
-        let input = CertificateInput::EnterPassword {
-            password: Password::new(password),
-            confirm: Password::new(confirm),
-        };
-        self.certificate_input(user, id, input, rng)
-    }
-
-    /// Draws `user`'s certificate flow `id` again, at the clock's now (a reload). Changes nothing.
-    pub fn certificate_screen(&self, user: &UserId, id: &FlowId) -> Result<Screen, PortalError> {
-        self.transact(|tx, now| {
-            let state: CertificateFlow = tx.flow(FlowKind::Certificate, id)?;
-            if state.user() != *user {
-                return Err(PortalError::NoSuchFlow);
-            }
-            Ok(state.screen(now, &self.policy))
-        })
-    }
-
-    /// The certificates recorded for `office`.
-    pub fn certificates(&self, office: &OfficeNumber) -> Result<Certificates, PortalError> {
-        self.transact(|tx, _| Ok(tx.get(&Key::Certificates(*office))?.unwrap_or_default()))
-    }
-
-    /// Records a certificate `office` was issued before this crate kept the records (migration, by
-    /// the operator), valid through `end_date`, so FEE-05 reminds it.
-    pub fn certificate_import(
-        &self,
-        office: &OfficeNumber,
-        issued_at: Instant,
-        end_date: NaiveDate,
-        fee: Yen,
-    ) -> Result<Certificate, PortalError> {
-        self.transact(|tx, _| {
-            let key = Key::Certificates(*office);
-            let mut certificates: Certificates = tx.get(&key)?.unwrap_or_default();
-            let cert = certificates.import(issued_at, end_date, fee);
-            tx.put(key, &certificates)?;
-            Ok(cert)
-        })
-    }
-
-    /// FEE-05: posts the renewal お知らせ of every certificate of `office` due at the clock's now,
-    /// once each (marked in the same commit, so two concurrent runs post it once). Returns the
-    /// certificates reminded. A host runs it daily for every office.
-    pub fn certificate_reminders(
-        &self,
-        office: &OfficeNumber,
-    ) -> Result<Vec<Certificate>, PortalError> {
-        self.transact(|tx, now| {
-            let key = Key::Certificates(*office);
-            let mut certificates: Certificates = tx.get(&key)?.unwrap_or_default();
-            let (reminded, effects) = certificates.remind(*office, now, &self.policy);
-            if !reminded.is_empty() {
-                tx.put(key, &certificates)?;
-                tx.apply(effects)?;
-            }
-            Ok(reminded)
-        })
-    }
+/// What the driver reads for an operator action on `office`'s certificates.
+pub(crate) fn operator_needs(office: OfficeNumber) -> Needs {
+    Needs::none().record(certificates_key(office))
 }
 
 #[cfg(test)]

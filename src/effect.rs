@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::account::Account;
 use crate::calendar::Instant;
 use crate::mail::{Mail, Notice};
+use crate::store::{Key, StoreError};
 use crate::values::{EmailAddress, ManagementNumber, OfficeNumber, Prefecture, UserId, Yen};
 
 /// One effect of a transition. The driver saves [`Effect::SaveAccount`] in the same
@@ -31,6 +32,56 @@ pub enum Effect {
     /// spends the address's hourly code-mail budget exactly as a mailed code does (SEC-04), so
     /// the budget behaves the same on every path; nothing reaches a port.
     Withheld(EmailAddress),
+    /// Write a record other than the flow's state and accounts (an office's certificates, a
+    /// reissue application, …) in the same compare-and-swap commit as the flow. The write is
+    /// checked against the version the step read, so declare its key in the step's
+    /// [`Needs`](crate::flow::Needs). Make one with [`Effect::put`].
+    Put {
+        /// Where.
+        key: Key,
+        /// The record, serialized as the store keeps it.
+        value: StoredValue,
+    },
+}
+
+impl Effect {
+    /// [`Effect::Put`] of `value` at `key`.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::{effect::Effect, store::Key};
+    /// let office = "1311111111".parse()?;
+    /// let put = Effect::put(Key::Certificates(office), &vec![1, 2])?;
+    /// let Effect::Put { value, .. } = &put else { unreachable!() };
+    /// assert_eq!(value.bytes(), b"[1,2]");
+    /// assert_eq!(format!("{value:?}"), "StoredValue(5 bytes)");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put<T: Serialize>(key: Key, value: &T) -> Result<Effect, StoreError> {
+        let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(Effect::Put {
+            key,
+            value: StoredValue(bytes),
+        })
+    }
+}
+
+/// A record serialized as the store keeps it (JSON), carried by [`Effect::Put`]. `Debug` shows
+/// its size only: a record may hold a password hash (SEC-01).
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredValue(Vec<u8>);
+
+impl StoredValue {
+    /// The bytes the store keeps.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for StoredValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StoredValue({} bytes)", self.0.len())
+    }
 }
 
 /// A domain event for the audit log (SEC-05). Carries no secret: no password, code or digest.
@@ -156,5 +207,13 @@ pub enum EventKind {
     RenewalReminded {
         /// The office.
         office: OfficeNumber,
+    },
+    /// OPS-06: the operator imported a certificate issued before this crate kept the records
+    /// (FEE-05 reminds it).
+    CertificateImported {
+        /// The office.
+        office: OfficeNumber,
+        /// Its number among the office's certificates.
+        serial: u32,
     },
 }

@@ -4,14 +4,14 @@
 
 use chrono::{NaiveDate, TimeDelta};
 use kaigo_seikyu::calendar::{Instant, utc};
-use kaigo_seikyu::certificate::{CertificateInput, MenuChoice};
+use kaigo_seikyu::certificate::{CertificateApplication, CertificateInput, MenuChoice};
 use kaigo_seikyu::effect::EventKind;
 use kaigo_seikyu::error::{FlowError, PortalError};
 use kaigo_seikyu::memory::Embedded;
 use kaigo_seikyu::policy::Policy;
-use kaigo_seikyu::portal::Portal;
+use kaigo_seikyu::portal::{Portal, Route};
 use kaigo_seikyu::ports::OfficeRecord;
-use kaigo_seikyu::screen::{FieldKind, Node, Screen, ScreenKind};
+use kaigo_seikyu::screen::{FieldKind, Form, FormError, Node, Screen, ScreenKind, button};
 use kaigo_seikyu::secret::CodeKey;
 use kaigo_seikyu::store::FlowId;
 use kaigo_seikyu::values::{OfficeNumber, PasswordClause, Prefecture, UserId, ValueError, Yen};
@@ -811,4 +811,356 @@ fn fee_06_estimates_state_the_fee_of_their_day() {
         .unwrap();
     assert_eq!(shown(&estimate, "発行手数料"), Some("13,200円"));
     assert!(!estimate.shows(NOTICE_1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The flow driven through the generic entry points only, with forms.
+
+/// The forms of the flow's screens, by the names the screens declare.
+mod forms {
+    use kaigo_seikyu::screen::{Form, button};
+
+    pub fn precautions() -> Form {
+        Form::new("precautions").with("choice", "estimate")
+    }
+
+    pub fn next(choice: &str) -> Form {
+        Form::new(button::NEXT).with("choice", choice)
+    }
+
+    pub fn password(password: &str, confirm: &str) -> Form {
+        Form::new(button::NEXT)
+            .with("password", password)
+            .with("confirm_password", confirm)
+    }
+
+    pub fn agree() -> Form {
+        Form::new("agree_and_send")
+    }
+
+    pub fn press(button: &str) -> Form {
+        Form::new(button)
+    }
+}
+
+impl Office {
+    fn entry(&self) -> Result<Screen, PortalError> {
+        self.portal
+            .entry::<CertificateApplication>(Some(&self.user))
+    }
+
+    fn begin(&mut self, form: &Form) -> Result<Route, PortalError> {
+        self.portal
+            .begin::<CertificateApplication, _>(Some(&self.user), form, &mut self.rng)
+    }
+
+    fn submit(&mut self, id: &FlowId, form: &Form) -> Result<Route, PortalError> {
+        self.portal.submit_to::<CertificateApplication, _>(
+            Some(&self.user),
+            id,
+            form,
+            &mut self.rng,
+        )
+    }
+
+    /// Submits `form` and returns the flow's next screen (the flow goes on).
+    fn on(&mut self, id: &FlowId, form: &Form) -> Screen {
+        match self.submit(id, form) {
+            Ok(Route::Flow { flow, screen }) => {
+                assert_eq!(&flow.id, id);
+                screen
+            }
+            other => panic!("expected the flow to go on, got {other:?}"),
+        }
+    }
+
+    /// Begins the flow from the entry screen by reading the precautions.
+    fn begun(&mut self) -> (FlowId, Screen) {
+        match self.begin(&forms::precautions()) {
+            Ok(Route::Flow { flow, screen }) => (flow.id, screen),
+            other => panic!("expected the flow to begin, got {other:?}"),
+        }
+    }
+}
+
+fn form_refused(result: Result<Route, PortalError>) -> FormError {
+    match result {
+        Err(PortalError::Flow(FlowError::Form(e))) => e,
+        other => panic!("expected a form error, got {other:?}"),
+    }
+}
+
+/// 【証明書】 is the entry screen, drawn from the records; its buttons begin the flow. Through
+/// the generic entry points with forms only, in the notice window: the precautions, the
+/// application, the password, 利用規約に同意して送信, the dialog's OK, 【処理終了】 and 終了, which
+/// ends the flow at 【証明書】.
+#[test]
+fn generic_forms_drive_the_application_through_the_dialog_to_the_end() {
+    let mut o = Office::at("2026-02-10T10:00:00+09:00");
+    let entry = o.entry().unwrap();
+    let (_, started) = o.start();
+    assert_eq!(
+        entry, started,
+        "the entry screen is the first state's screen"
+    );
+    assert!(o.host.store.snapshot().len() == 1);
+    let (id, menu) = o.begun();
+    assert_eq!(shown(&menu, "発行申請を行う前に"), Some("確認済み"));
+    let password = o.on(&id, &forms::next("apply"));
+    assert_eq!(password.title, "証明書発行用パスワード入力");
+    let confirm = o.on(&id, &forms::password(PASSWORD, PASSWORD));
+    assert_eq!(shown(&confirm, "発行手数料"), Some("13,200円"));
+    let dialog = o.on(&id, &forms::agree());
+    assert_eq!(dialog.kind, ScreenKind::Dialog);
+    assert_eq!(o.on(&id, &forms::press(button::CANCEL)), confirm);
+    o.on(&id, &forms::agree());
+    let done = o.on(&id, &forms::press(button::OK));
+    assert_eq!(done.title, "処理終了");
+    assert_eq!(o.fees_charged(), vec![Yen(13_200)]);
+    assert_eq!(
+        o.events(),
+        vec![
+            EventKind::FeeConsented {
+                office: o.office(),
+                fee: Yen(13_200)
+            },
+            EventKind::CertificateApplied {
+                office: o.office(),
+                fee: Yen(13_200)
+            },
+        ]
+    );
+    let end = o.submit(&id, &forms::press(button::FINISH)).unwrap();
+    let Route::Screen(menu) = end else {
+        panic!("終了 ends the flow: {end:?}")
+    };
+    assert_eq!(menu, o.entry().unwrap());
+    assert_eq!(
+        o.portal.certificate_screen(&o.user, &id),
+        Err(PortalError::NoSuchFlow)
+    );
+    assert_eq!(o.fees_charged(), vec![Yen(13_200)]);
+}
+
+/// Outside the window, by forms: an estimate begun from the entry screen and 戻る, the radio
+/// showing the option chosen last, the application and 戻る from the password step, then the
+/// submission without a dialog.
+#[test]
+fn generic_forms_estimate_back_and_apply_outside_the_window() {
+    let mut o = Office::at("2026-04-01T09:00:00+09:00");
+    let Route::Flow { flow, screen } = o.begin(&forms::next("estimate")).unwrap() else {
+        panic!("the estimate begins the flow")
+    };
+    let id = flow.id;
+    assert_eq!(screen.title, "見積書");
+    assert_eq!(shown(&screen, "発行手数料"), Some("7,800円"));
+    let menu = o.on(&id, &forms::press(button::BACK));
+    let chosen = |s: &Screen| s.field_named("choice").and_then(|f| f.value.clone());
+    assert_eq!(chosen(&menu).as_deref(), Some("estimate"));
+    o.on(&id, &forms::precautions());
+    o.on(&id, &forms::next("apply"));
+    // The screen requires its fields whatever the button (Screen::accept), so 戻る carries them.
+    let back = Form::new(button::BACK)
+        .with("password", PASSWORD)
+        .with("confirm_password", PASSWORD);
+    let menu = o.on(&id, &back);
+    assert_eq!(chosen(&menu).as_deref(), Some("apply"));
+    assert_eq!(shown(&menu, "発行申請を行う前に"), Some("確認済み"));
+    o.on(&id, &forms::next("apply"));
+    o.on(&id, &forms::password(PASSWORD, PASSWORD));
+    let done = o.on(&id, &forms::agree());
+    assert_eq!(done.title, "処理終了");
+    assert_eq!(o.fees_charged(), vec![Yen(7_800)]);
+}
+
+/// FEE-04 from the entry screen: applying before the flow exists is refused (the precautions
+/// cannot have been read), and nothing is created. An office not in the ledger gets its error
+/// on the entry screen too, and a caller with no logged-in user gets none.
+#[test]
+fn generic_entry_refuses_applying_before_reading_and_unknown_offices() {
+    let mut o = Office::at("2026-02-10T10:00:00+09:00");
+    assert_eq!(
+        o.begin(&forms::next("apply")),
+        Err(PortalError::Flow(FlowError::PrecautionsNotRead))
+    );
+    assert!(o.host.store.is_empty());
+    let stranger: UserId = "KJ132711111111".parse().unwrap();
+    assert_eq!(
+        o.portal.entry::<CertificateApplication>(Some(&stranger)),
+        Err(PortalError::Flow(FlowError::NotInLedger))
+    );
+    assert_eq!(
+        o.portal.entry::<CertificateApplication>(None),
+        Err(PortalError::Flow(FlowError::NoSuchAccount))
+    );
+    assert!(o.host.store.is_empty());
+}
+
+/// Bad forms get a clear error naming the field or button, and change nothing: an unknown
+/// field, a missing required field, a button the screen does not offer, a value that is not one
+/// of the radio's options, a value too long for its field, the host's own button, a form of
+/// another user, a form sent to a finished flow.
+#[test]
+fn generic_bad_forms_name_the_field_and_change_nothing() {
+    let mut o = Office::at("2026-02-10T10:00:00+09:00");
+    assert_eq!(
+        form_refused(o.begin(&forms::next("estimate").with("office", "1311111111"))),
+        FormError::UnknownField("office".into())
+    );
+    assert_eq!(
+        form_refused(o.begin(&forms::press(button::NEXT))),
+        FormError::Missing("choice".into())
+    );
+    assert_eq!(
+        form_refused(o.begin(&forms::next("Apply"))),
+        FormError::NotAnOption("choice".into())
+    );
+    assert_eq!(
+        form_refused(o.begin(&forms::agree().with("choice", "apply"))),
+        FormError::NoSuchButton("agree_and_send".into())
+    );
+    assert!(o.host.store.is_empty());
+
+    let (id, _) = o.begun();
+    let cases: Vec<(Form, FormError)> = vec![
+        (
+            forms::next("apply").with("password", PASSWORD),
+            FormError::UnknownField("password".into()),
+        ),
+        (forms::next(""), FormError::Missing("choice".into())),
+        (
+            forms::next("Apply"),
+            FormError::NotAnOption("choice".into()),
+        ),
+        (
+            forms::press(button::OK),
+            FormError::NoSuchButton("ok".into()),
+        ),
+    ];
+    for (form, expected) in cases {
+        let before = o.host.store.snapshot();
+        assert_eq!(form_refused(o.submit(&id, &form)), expected, "{form:?}");
+        assert_eq!(o.host.store.snapshot(), before);
+    }
+    o.on(&id, &forms::next("apply"));
+    let too_long = "a1".repeat(9);
+    let cases: Vec<(Form, FormError)> = vec![
+        (
+            forms::press(button::NEXT).with("password", PASSWORD),
+            FormError::Missing("confirm_password".into()),
+        ),
+        (
+            forms::password(&too_long, &too_long),
+            FormError::TooLong("password".into()),
+        ),
+        (
+            forms::password(PASSWORD, PASSWORD).with("choice", "apply"),
+            FormError::UnknownField("choice".into()),
+        ),
+    ];
+    for (form, expected) in cases {
+        let before = o.host.store.snapshot();
+        assert_eq!(form_refused(o.submit(&id, &form)), expected, "{form:?}");
+        assert_eq!(o.host.store.snapshot(), before);
+    }
+    // A password that breaks the policy is the flow's refusal; the field never comes back filled.
+    let before = o.host.store.snapshot();
+    assert_eq!(
+        o.submit(&id, &forms::password(PASSWORD, "Hakko2026?")),
+        Err(PortalError::Flow(FlowError::ConfirmationMismatch))
+    );
+    assert_eq!(o.host.store.snapshot(), before);
+    let redrawn = o.portal.certificate_screen(&o.user, &id).unwrap();
+    assert!(
+        redrawn
+            .fields()
+            .filter(|f| f.kind == FieldKind::Password)
+            .all(|f| f.value.is_none())
+    );
+
+    let confirm = o.on(&id, &forms::password(PASSWORD, PASSWORD));
+    // 利用規約をダウンロード is the host's: a form pressing it is refused, nothing submitted.
+    assert_eq!(
+        confirm.button_named("利用規約をダウンロード"),
+        Some("download_terms")
+    );
+    let before = o.host.store.snapshot();
+    assert!(matches!(
+        o.submit(&id, &forms::press("download_terms")),
+        Err(PortalError::Flow(FlowError::UnexpectedInput { .. }))
+    ));
+    assert_eq!(o.host.store.snapshot(), before);
+    // Another user's form is refused as no such flow.
+    let other: UserId = "KJ271311111111".parse().unwrap();
+    assert_eq!(
+        o.portal.submit_to::<CertificateApplication, _>(
+            Some(&other),
+            &id,
+            &forms::agree(),
+            &mut o.rng
+        ),
+        Err(PortalError::NoSuchFlow)
+    );
+    assert_eq!(o.host.store.snapshot(), before);
+
+    o.on(&id, &forms::agree());
+    o.on(&id, &forms::press(button::OK));
+    // 【処理終了】 offers 終了 only; once ended, the flow is gone.
+    let before = o.host.store.snapshot();
+    assert_eq!(
+        form_refused(o.submit(&id, &forms::agree())),
+        FormError::NoSuchButton("agree_and_send".into())
+    );
+    assert_eq!(o.host.store.snapshot(), before);
+    o.submit(&id, &forms::press(button::FINISH)).unwrap();
+    let before = o.host.store.snapshot();
+    assert_eq!(
+        o.submit(&id, &forms::press(button::FINISH)),
+        Err(PortalError::NoSuchFlow)
+    );
+    assert_eq!(o.host.store.snapshot(), before);
+    assert_eq!(o.fees_charged(), vec![Yen(13_200)]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operator actions: audited, with compare-and-swap.
+
+/// The operator's import is audited (a `CertificateImported` event per certificate) and
+/// committed with compare-and-swap: concurrent imports each get their own serial.
+#[test]
+fn certificate_import_is_audited_and_concurrent_imports_keep_every_certificate() {
+    let o = Office::at("2026-01-05T09:00:00+09:00");
+    let office = o.office();
+    let serials: Vec<u32> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    o.portal
+                        .certificate_import(
+                            &office,
+                            utc("2023-04-01T10:00:00+09:00"),
+                            day(2026, 3, 31),
+                            Yen(13_200),
+                        )
+                        .unwrap()
+                        .serial
+                })
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let mut sorted = serials.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, [1, 2, 3, 4]);
+    assert_eq!(o.portal.certificates(&office).unwrap().len(), 4);
+    let mut imported: Vec<u32> = o
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            EventKind::CertificateImported { office: at, serial } if at == office => Some(serial),
+            _ => None,
+        })
+        .collect();
+    imported.sort_unstable();
+    assert_eq!(imported, [1, 2, 3, 4]);
 }

@@ -26,7 +26,7 @@ const PAGES: &[(&str, &[(&str, &str)])] = &[
     ),
     (
         "certificate.md",
-        &[("CertificateFlow", "src/certificate.rs")],
+        &[("CertificateApplication", "src/certificate.rs")],
     ),
 ];
 

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 mod budgets;
+mod certificate;
 mod reset;
 
 use crate::account::Account;
@@ -152,7 +153,7 @@ impl Portal {
         let mut first_error = None;
         for effect in effects {
             let result = match effect {
-                Effect::SaveAccount(_) | Effect::Withheld(_) => Ok(()),
+                Effect::SaveAccount(_) | Effect::Withheld(_) | Effect::Put { .. } => Ok(()),
                 Effect::Mail(mail) => self.ports.mailer.enqueue(mail),
                 Effect::Notice { office, notice } => self.ports.notices.post(office, notice),
                 Effect::Event(event) => self.ports.audit.record(&event),
@@ -632,11 +633,16 @@ impl<'p> Tx<'p> {
         Ok(step.state)
     }
 
-    /// Stages account saves and queues the other effects.
+    /// Stages account saves and record writes ([`Effect::Put`]) and queues the other effects.
     pub(crate) fn apply(&mut self, effects: Vec<Effect>) -> Result<(), PortalError> {
         for effect in effects {
             if let Effect::SaveAccount(account) = &effect {
                 self.put(Key::Account(account.user_id), account.as_ref())?;
+            }
+            if let Effect::Put { key, value } = &effect {
+                let bytes = value.bytes().to_vec();
+                self.staged.retain(|(k, _)| k != key);
+                self.staged.push((key.clone(), Some(bytes)));
             }
             self.effects.push(effect);
         }
