@@ -7,9 +7,10 @@
 use chrono::TimeDelta;
 use kaigo_seikyu::calendar::utc;
 use kaigo_seikyu::first_login::Form;
-use kaigo_seikyu::login::{self, Route};
+use kaigo_seikyu::login;
 use kaigo_seikyu::memory::Embedded;
 use kaigo_seikyu::policy::Policy;
+use kaigo_seikyu::portal::Route;
 use kaigo_seikyu::secret::CodeKey;
 use kaigo_seikyu::values::{EmailAddress, TemporaryPassword, UserId};
 

@@ -11,9 +11,10 @@ use chrono::TimeDelta;
 use kaigo_seikyu::account::TermsAcceptance;
 use kaigo_seikyu::calendar::utc;
 use kaigo_seikyu::grace::Form;
-use kaigo_seikyu::login::{self, Route};
+use kaigo_seikyu::login;
 use kaigo_seikyu::memory::Embedded;
 use kaigo_seikyu::policy::Policy;
+use kaigo_seikyu::portal::Route;
 use kaigo_seikyu::secret::CodeKey;
 use kaigo_seikyu::values::{EmailAddress, UserId};
 

@@ -28,19 +28,22 @@ use std::fmt;
 
 use crate::account::{Account, NoticeEmail, TermsAcceptance};
 use crate::calendar::Instant;
-use crate::challenge::Challenge;
 use crate::effect::{Effect, Event, EventKind};
 use crate::error::{FlowError, PortalError};
-use crate::flow::{Authenticated, Next};
-use crate::flow::{Cx, Step};
-use crate::login::{self, Route};
+use crate::flow::{Authenticated, Cx, Flow, Needs, Next, Records, Step, View};
+use crate::login;
 use crate::policy::Policy;
-use crate::portal::{Portal, Tx};
+use crate::registration::{
+    ADDRESS, CODE, CONFIRM_ADDRESS, code_screen, confirmed_address, confirmed_field,
+    registered_screen, security_email_entry,
+};
 use crate::screen::button::{BACK, CHANGE, FINISH, NEXT, SEND};
-use crate::screen::{Field, Screen};
-use crate::security_emails::ListChange;
+use crate::screen::{self, Field, Screen};
 use crate::store::{Budget, FlowId, FlowKind};
 use crate::values::{ConfirmationCode, EmailAddress, Password, UserId};
+
+pub use crate::login::{Pending, pending};
+pub use crate::registration::{AwaitingCode, EnteringSecurityEmail, REGISTERED_TEXT, Registered};
 
 /// The step list of the first login, as the source prints it.
 pub const STEPS: &[&str] = &[
@@ -51,14 +54,8 @@ pub const STEPS: &[&str] = &[
     "5 終了",
 ];
 
-/// FL-06, GR-05: the done text of a registration.
-pub const REGISTERED_TEXT: &str = "セキュリティ用メールアドレスの登録を完了しました。";
-
-/// The message id of [`REGISTERED_TEXT`], wherever it appears (FL, GR, SE).
-pub(crate) const REGISTERED_ID: &str = "security_email.registered";
-
 /// Form names of the first login's fields and buttons; `address`, `confirm_address` and `code`
-/// are shared with the grace flow.
+/// are the registration's ([`crate::registration`]).
 const CURRENT_PASSWORD: &str = "current_password";
 const NEW_PASSWORD: &str = "new_password";
 const CONFIRM_PASSWORD: &str = "confirm_password";
@@ -66,71 +63,10 @@ const NOTICE_EMAIL: &str = "notice_email";
 const CONFIRM_NOTICE_EMAIL: &str = "confirm_notice_email";
 /// The checkbox `メールアドレスを登録しない` (FL-03).
 const DECLINE: &str = "decline";
-const ADDRESS: &str = "address";
-const CONFIRM_ADDRESS: &str = "confirm_address";
-const CODE: &str = "code";
 /// The button `利用規約に同意して次へ` (FL-01, FL-08).
 const AGREE: &str = "agree";
 /// The button `パスワード変更` on 【警告】 (FL-01).
 const CHANGE_PASSWORD: &str = "change_password";
-
-/// Which first-login steps an account still needs (FL-07, FL-08).
-///
-/// # Example
-/// ```
-/// use kaigo_seikyu::first_login::pending;
-/// use kaigo_seikyu::login::new_office;
-/// use kaigo_seikyu::policy::Policy;
-/// use kaigo_seikyu::secret::PasswordHash;
-/// let office = new_office("KJ131311111111".parse().unwrap(), PasswordHash::from_phc("$argon2id$…"));
-/// let p = pending(&office, &Policy::default());
-/// assert!(p.terms && p.password && p.notice_email && p.security_email);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Pending {
-    /// FL-08: the policy's terms version has not been accepted.
-    pub terms: bool,
-    /// FL-02, RI-10: the password is a temporary one.
-    pub password: bool,
-    /// FL-03: the notice email was never asked (and the office has never been through FL).
-    pub notice_email: bool,
-    /// FL-04: a new office (no grace period) without a security email.
-    pub security_email: bool,
-}
-
-impl Pending {
-    /// Whether any step is still needed.
-    pub fn any(&self) -> bool {
-        self.terms || self.password || self.notice_email || self.security_email
-    }
-}
-
-/// FL-07, FL-08: the steps `account` still needs under `policy`.
-///
-/// # Example
-/// ```
-/// use kaigo_seikyu::account::TermsAcceptance;
-/// use kaigo_seikyu::calendar::utc;
-/// use kaigo_seikyu::first_login::pending;
-/// use kaigo_seikyu::login::existing_office;
-/// use kaigo_seikyu::policy::Policy;
-/// use kaigo_seikyu::secret::PasswordHash;
-/// let terms = TermsAcceptance { version: 1, at: utc("2020-04-01T09:00:00+09:00") };
-/// let office = existing_office("KJ131311111111".parse().unwrap(), PasswordHash::from_phc("x"), terms);
-/// assert!(!pending(&office, &Policy::default()).any(), "the grace flow, not FL");
-/// let v2 = Policy { terms_version: 2, ..Policy::default() };
-/// assert!(pending(&office, &v2).terms, "FL-08: a new version is asked");
-/// ```
-pub fn pending(account: &Account, policy: &Policy) -> Pending {
-    Pending {
-        terms: account
-            .terms
-            .is_none_or(|t| t.version < policy.terms_version),
-        password: account.temporary.is_some(),
-        notice_email: !account.first_login_done && account.notice_email == NoticeEmail::NotAsked,
-        security_email: account.security_emails.is_empty() && !account.grace_eligible,
-    }
-}
 
 /// The first-login flow, as the store keeps it: one state per screen.
 ///
@@ -261,72 +197,6 @@ pub struct ChoosingNoticeEmail {
 pub struct NoticeEmailDone {
     auth: Authenticated,
     codes_sent: u8,
-}
-
-/// 【セキュリティ用メールアドレス設定】: waits for the address and its confirmation (FL-04, GR-01).
-/// Shared by the first-login and grace flows.
-///
-/// # Example
-/// ```
-/// use kaigo_seikyu::first_login::FirstLogin;
-/// let stored = r#"{"EnteringSecurityEmail":{"auth":{"user":"KJ131311111111"},"codes_sent":0}}"#;
-/// let state: FirstLogin = serde_json::from_str(stored)?;
-/// assert!(matches!(state, FirstLogin::EnteringSecurityEmail(_)));
-/// assert_eq!(state.screen(&Default::default()).title, "セキュリティ用メールアドレス設定");
-/// # Ok::<(), serde_json::Error>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EnteringSecurityEmail {
-    auth: Authenticated,
-    codes_sent: u8,
-}
-
-/// 【確認コード入力】: waits for the 確認コード mailed (T1) to the address (FL-05, GR-05). Shared by the
-/// first-login and grace flows. Holds only the code's keyed digest (SEC-01).
-///
-/// # Example
-/// ```
-/// use kaigo_seikyu::{calendar::utc, login, memory::Embedded, policy::Policy, secret::CodeKey};
-/// use kaigo_seikyu::first_login::{FirstLogin, Form};
-/// use kaigo_seikyu::store::{FlowKind, Key, Store};
-/// use rand::SeedableRng;
-/// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
-/// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]));
-/// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-/// let mut acct = login::new_office("KJ131311111111".parse()?, portal.hash_secret(b"x", &mut rng));
-/// (acct.temporary, acct.first_login_done) = (None, true); // only the security email is missing
-/// acct.terms = Some(kaigo_seikyu::account::TermsAcceptance { version: 1, at: portal.now() });
-/// portal.create_account(acct)?;
-/// let id = portal.login("KJ131311111111", "x", &mut rng)?.flow_id().unwrap().clone();
-/// let form = Form::SetSecurityEmail { address: "a@jp", confirm: "a@jp" };
-/// portal.first_login_input(&id, form, &mut rng)?;
-/// let stored = host.store.load(&Key::Flow(FlowKind::FirstLogin, id))?.unwrap();
-/// let FirstLogin::AwaitingCode(state) = serde_json::from_slice(&stored.value)? else { unreachable!() };
-/// assert_eq!(state.to().as_str(), "a@jp");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AwaitingCode {
-    auth: Authenticated,
-    challenge: Challenge<4>,
-    codes_sent: u8,
-}
-
-/// 【処理終了】 after a registration (FL-06, GR-05): waits for `終了`. Made only by
-/// [`AwaitingCode`] on the right code in time.
-///
-/// # Example
-/// ```
-/// use kaigo_seikyu::first_login::FirstLogin;
-/// let stored = r#"{"Registered":{"auth":{"user":"KJ131311111111"}}}"#;
-/// let state: FirstLogin = serde_json::from_str(stored)?;
-/// assert!(matches!(state, FirstLogin::Registered(_)));
-/// assert_eq!(state.screen(&Default::default()).title, "処理終了");
-/// # Ok::<(), serde_json::Error>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Registered {
-    auth: Authenticated,
 }
 
 macro_rules! into_first_login {
@@ -511,16 +381,6 @@ impl fmt::Debug for Form<'_> {
     }
 }
 
-/// VAL-04, VAL-05: an address and its confirmation. A confirmation that does not parse cannot be
-/// equal, so it is a mismatch.
-pub(crate) fn confirmed_address(address: &str, confirm: &str) -> Result<EmailAddress, FlowError> {
-    let address: EmailAddress = address.parse()?;
-    match confirm.parse::<EmailAddress>() {
-        Ok(confirm) if confirm == address => Ok(address),
-        _ => Err(FlowError::ConfirmationMismatch),
-    }
-}
-
 impl FirstLogin {
     /// The flow's first state for `account`: the first step still needed (FL-07, FL-08), or
     /// `None` when nothing is. Only a login makes the [`Authenticated`] it needs.
@@ -679,6 +539,91 @@ impl FirstLogin {
     }
 }
 
+impl Flow for FirstLogin {
+    const KIND: FlowKind = FlowKind::FirstLogin;
+    type Input = Input;
+
+    /// The flow runs after login: it answers only to the user ID that logged in.
+    fn user(&self) -> Option<UserId> {
+        Some(FirstLogin::user(self))
+    }
+
+    fn screen(&self, view: &View<'_>) -> Screen {
+        FirstLogin::screen(self, view.policy)
+    }
+
+    /// The buttons of each screen, by name: `agree` on 【利用規約】, `change_password` on
+    /// 【警告】, `change` on 【パスワード変更】 (a confirmation that differs is refused here, as
+    /// [`Form::parse`] does) and on 【メールアドレス設定】 (with the box `decline` checked the
+    /// addresses are not looked at), `next` and `back` on 【セキュリティ用メールアドレス設定】,
+    /// `send` and `back` on 【確認コード入力】, `finish` on every 【処理終了】.
+    fn parse(&self, form: &screen::Form) -> Result<Input, FlowError> {
+        Ok(match (self, form.button.as_str()) {
+            (FirstLogin::Terms(_), AGREE) => Input::AcceptTerms,
+            (FirstLogin::Warning(_), CHANGE_PASSWORD) => Input::StartPasswordChange,
+            (FirstLogin::ChoosingPassword(_), CHANGE) => {
+                let new = Password::new(form.text(NEW_PASSWORD));
+                if !new.ct_eq(&Password::new(form.text(CONFIRM_PASSWORD))) {
+                    return Err(FlowError::ConfirmationMismatch);
+                }
+                Input::ChangePassword {
+                    current: Password::new(form.text(CURRENT_PASSWORD)),
+                    new,
+                }
+            }
+            (
+                FirstLogin::PasswordChanged(_)
+                | FirstLogin::NoticeEmailDone(_)
+                | FirstLogin::Registered(_),
+                FINISH,
+            ) => Input::Finish,
+            (FirstLogin::ChoosingNoticeEmail(_), CHANGE) if form.checked(DECLINE) => {
+                Input::DeclineNoticeEmail
+            }
+            (FirstLogin::ChoosingNoticeEmail(_), CHANGE) => {
+                Input::SetNoticeEmail(confirmed_field(form, NOTICE_EMAIL, CONFIRM_NOTICE_EMAIL)?)
+            }
+            (FirstLogin::EnteringSecurityEmail(_), NEXT) => {
+                Input::SetSecurityEmail(confirmed_field(form, ADDRESS, CONFIRM_ADDRESS)?)
+            }
+            (FirstLogin::AwaitingCode(_), SEND) => Input::EnterCode(form.parse(CODE)?),
+            (FirstLogin::EnteringSecurityEmail(_) | FirstLogin::AwaitingCode(_), BACK) => {
+                Input::Back
+            }
+            (state, _) => {
+                return Err(FlowError::UnexpectedInput {
+                    state: state.name(),
+                    input: "a button of another screen",
+                });
+            }
+        })
+    }
+
+    /// Every step reads the account; a code entry runs under the user ID's hourly guessing
+    /// budget (SEC-07).
+    fn needs(&self, input: &Input) -> Needs {
+        let user = FirstLogin::user(self);
+        let needs = Needs::none().account(user);
+        match input {
+            Input::EnterCode(_) => needs.guesses(Budget::WrongCodes(user)),
+            _ => needs,
+        }
+    }
+
+    fn step<R: CryptoRng + ?Sized>(
+        self,
+        input: Input,
+        records: &Records,
+        _: &FlowId,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<Next<FirstLogin>>, PortalError> {
+        let account = records
+            .account(FirstLogin::user(&self))?
+            .ok_or(FlowError::NoSuchAccount)?;
+        Ok(self.apply(input, account, cx)?)
+    }
+}
+
 /// The first state still needed by `account`, carrying the flow's code count (FL-07, FL-08).
 fn step_for(
     auth: Authenticated,
@@ -820,311 +765,6 @@ impl ChoosingNoticeEmail {
         ))
         .with(Effect::SaveAccount(Box::new(account)))
         .with(event(now, EventKind::NoticeEmailSet { user, set }))
-    }
-}
-
-impl EnteringSecurityEmail {
-    /// GR-01: the grace flow's first state.
-    pub(crate) fn new(auth: Authenticated) -> Self {
-        EnteringSecurityEmail {
-            auth,
-            codes_sent: 0,
-        }
-    }
-
-    /// The user it belongs to.
-    pub(crate) fn auth(&self) -> Authenticated {
-        self.auth
-    }
-
-    /// FL-05, GR-05: mails a 確認コード (T1) to `address`, valid for the policy's code lifetime.
-    /// [`FlowError::TooManyCodes`] past the policy's codes per flow (SEC-04).
-    pub(crate) fn send<S: From<AwaitingCode>, R: CryptoRng + ?Sized>(
-        self,
-        address: EmailAddress,
-        cx: &mut Cx<'_, R>,
-    ) -> Result<Step<Next<S>>, FlowError> {
-        if self.codes_sent >= cx.policy.max_codes_per_flow {
-            return Err(FlowError::TooManyCodes);
-        }
-        let (challenge, mail) = Challenge::send(address, cx);
-        let awaiting = AwaitingCode {
-            auth: self.auth,
-            challenge,
-            codes_sent: self.codes_sent + 1,
-        };
-        Ok(Step::to(Next::Stay(S::from(awaiting))).with(mail))
-    }
-}
-
-impl AwaitingCode {
-    /// Where the code was mailed.
-    pub fn to(&self) -> &EmailAddress {
-        &self.challenge.to
-    }
-
-    /// The user it belongs to.
-    pub(crate) fn auth(&self) -> Authenticated {
-        self.auth
-    }
-
-    /// `戻る` (FL-05): back to the address entry; the code stops working.
-    pub(crate) fn back(self) -> EnteringSecurityEmail {
-        EnteringSecurityEmail {
-            auth: self.auth,
-            codes_sent: self.codes_sent,
-        }
-    }
-
-    /// FL-05, FL-06, GR-05: the right code in time registers the address, which becomes the
-    /// selected notification destination (SE-03), with the list's お知らせ and event (SE-08). A
-    /// wrong code is counted (a rejected step).
-    pub(crate) fn enter<S: From<AwaitingCode> + From<Registered>, R: CryptoRng + ?Sized>(
-        mut self,
-        code: &ConfirmationCode,
-        mut account: Account,
-        cx: &Cx<'_, R>,
-    ) -> Result<Step<Next<S>>, FlowError> {
-        match self.challenge.check(code, cx) {
-            Ok(()) => {
-                let user = self.auth.user();
-                let address = self.challenge.to;
-                account.security_emails.add(address.clone(), cx.now)?;
-                let notice = ListChange::Registered(address).notice(&user);
-                Ok(
-                    Step::to(Next::Stay(S::from(Registered { auth: self.auth })))
-                        .with(Effect::SaveAccount(Box::new(account)))
-                        .with(Effect::Notice {
-                            office: user.office(),
-                            notice,
-                        })
-                        .with(event(cx.now, EventKind::SecurityEmailRegistered { user })),
-                )
-            }
-            Err(e @ (FlowError::WrongCode { .. } | FlowError::CodeExhausted)) => {
-                Ok(Step::rejected(Next::Stay(S::from(self)), e))
-            }
-            Err(e) => Err(e),
-        }
-    }
-}
-
-impl Registered {
-    /// The user it belongs to.
-    pub(crate) fn auth(&self) -> Authenticated {
-        self.auth
-    }
-}
-
-/// The source's explanation of a security email, on every 【セキュリティ用メールアドレス設定】, with
-/// the message ids it keeps wherever it appears.
-const SECURITY_EMAIL_PURPOSE: [(&str, &str); 3] = [
-    (
-        "security_email.purpose",
-        "セキュリティ用メールアドレスは、電子請求受付システムから送信されるセキュリティ強化のための情報（ワンタイムパスワード等）を受け取るために使用します。",
-    ),
-    (
-        "security_email.reset_use",
-        "※ パスワード紛失時の再設定等にご使用いただけます。",
-    ),
-    (
-        "security_email.same_as_notice",
-        "※ お知らせメールの通知先と同じメールアドレスを登録することも可能です。",
-    ),
-];
-
-/// The instruction of every 【セキュリティ用メールアドレス設定】 (FL, GR, SE), and its message id.
-pub(crate) const SECURITY_EMAIL_LEAD: (&str, &str) = (
-    "security_email.lead",
-    "セキュリティ用メールアドレスを入力し、【次へ】ボタンを押してください。",
-);
-
-/// The two address fields of every 【セキュリティ用メールアドレス設定】 (FL, GR, SE): required unless
-/// the screen offers a way to go on without them (GR-02).
-pub(crate) fn security_email_fields(screen: Screen, required: bool) -> Screen {
-    let address = Field::email(ADDRESS, "セキュリティ用メールアドレス");
-    let confirm = Field::email(CONFIRM_ADDRESS, "セキュリティ用メールアドレス（確認用）");
-    let (address, confirm) = if required {
-        (address.required(), confirm.required())
-    } else {
-        (address, confirm)
-    };
-    screen.field(address).field(confirm)
-}
-
-/// 【セキュリティ用メールアドレス設定】 up to its fields: the instruction, `lead` (GR-01's sentence,
-/// with its message id), the source's explanation and the two address fields, `required` unless
-/// the caller offers a way on without them. The caller adds what follows.
-pub(crate) fn security_email_entry(
-    steps: &[&'static str],
-    current: usize,
-    lead: &[(&'static str, &str)],
-    required: bool,
-) -> Screen {
-    let (id, text) = SECURITY_EMAIL_LEAD;
-    let screen = Screen::new("セキュリティ用メールアドレス設定")
-        .steps(steps, current)
-        .text(id, text);
-    let screen = lead
-        .iter()
-        .chain(SECURITY_EMAIL_PURPOSE.iter())
-        .fold(screen, |screen, (id, line)| screen.text(id, *line));
-    security_email_fields(screen, required)
-}
-
-/// 【確認コード入力】 (FL-05, GR-05, SE-06), as the source draws it: the code went to `to`.
-pub(crate) fn code_screen(
-    steps: &[&'static str],
-    current: usize,
-    to: &EmailAddress,
-    policy: &Policy,
-) -> Screen {
-    Screen::new("確認コード入力")
-        .steps(steps, current)
-        .text("code.sent_to", format!(
-            "入力されたメールアドレスに誤りがないことを確認するため、確認コードを {to} 宛に送信しました。"
-        ))
-        .text("code.lead", "メール本文に記載された4桁の数字を半角で入力し、【送信】ボタンを押してください。")
-        .field(Field::code(CODE, "確認コード", 4).required())
-        .delivery_notes("確認コード", policy.code_lifetime_minutes)
-        .text("code.maybe_wrong_address", "しばらく待ってもメールが届かない場合、入力されたメールアドレスに誤りがある可能性があります。")
-        .text("code.back_to_address", "その場合、【戻る】ボタンを押して、再度セキュリティ用メールアドレスを設定してください。")
-        .mail_trouble("また、入力されたメールアドレスに誤りがない場合、以下の原因が考えられます。")
-        .button(BACK, "戻る")
-        .button(SEND, "送信")
-}
-
-/// 【処理終了】 after a registration (FL-06, GR-05).
-pub(crate) fn registered_screen(steps: &[&'static str], current: usize) -> Screen {
-    Screen::new("処理終了")
-        .steps(steps, current)
-        .text(REGISTERED_ID, REGISTERED_TEXT)
-        .button(FINISH, "終了")
-}
-
-/// The driver around a transition of the first-login or grace flow: a code entry runs under the
-/// user's hourly guessing budget (SEC-07); every code mail the step sends spends the address's
-/// hourly mail budget (SEC-04).
-pub(crate) fn guarded<S>(
-    tx: &mut Tx<'_>,
-    user: UserId,
-    now: Instant,
-    takes_code: bool,
-    transition: impl FnOnce() -> Result<Step<S>, FlowError>,
-) -> Result<Step<S>, PortalError> {
-    let step = if takes_code {
-        let mut outcome = None;
-        let verdict = tx.guard_guesses(Budget::WrongCodes(user), now, || {
-            let step = transition();
-            let verdict = match &step {
-                Ok(step) => step.rejected.clone().map_or(Ok(()), Err),
-                Err(e) => Err(e.clone()),
-            };
-            outcome = Some(step);
-            verdict
-        })?;
-        match outcome {
-            Some(step) => step?,
-            None => {
-                return Err(verdict
-                    .err()
-                    .unwrap_or(FlowError::GuessBudgetExceeded)
-                    .into());
-            }
-        }
-    } else {
-        transition()?
-    };
-    for effect in &step.effects {
-        if let Effect::Mail(mail) = effect {
-            tx.spend_code_mail(&mail.to, now)?;
-        }
-    }
-    Ok(step)
-}
-
-impl Portal {
-    /// One input of the first-login flow `id` (FL-01 … FL-08), the fields as typed. Returns where
-    /// the browser goes: the flow's next screen, or — after its last step — through the gate
-    /// (LOGIN-03): the menu, or the grace registration of an existing office.
-    ///
-    /// A refusal is an error naming the problem; the account and the flow are unchanged, except
-    /// that a wrong code or a wrong current password is counted.
-    ///
-    /// # Example
-    /// ```
-    /// use kaigo_seikyu::{calendar::utc, login, memory::Embedded, policy::Policy, secret::CodeKey};
-    /// use kaigo_seikyu::first_login::Form;
-    /// use kaigo_seikyu::login::Route;
-    /// use rand::SeedableRng;
-    /// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
-    /// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]));
-    /// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    /// let user = "KJ131311111111".parse()?;
-    /// portal.create_account(login::new_office(user, portal.hash_secret(b"Kari2026pass", &mut rng)))?;
-    /// let route = portal.login("KJ131311111111", "Kari2026pass", &mut rng)?;
-    /// let id = route.flow_id().unwrap().clone();
-    /// let route = portal.first_login_input(&id, Form::AcceptTerms, &mut rng)?;
-    /// assert_eq!(route.screen().unwrap().title, "警告");
-    /// // A step cannot be skipped (FL-01):
-    /// let err = portal.first_login_input(&id, Form::Finish, &mut rng).unwrap_err();
-    /// assert_eq!(err.message(), "この画面では行えない操作です。");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn first_login_input<R: CryptoRng + ?Sized>(
-        &self,
-        id: &FlowId,
-        form: Form<'_>,
-        rng: &mut R,
-    ) -> Result<Route, PortalError> {
-        let input = form.parse()?;
-        self.transact(|tx, now| {
-            let state: FirstLogin = tx.flow(FlowKind::FirstLogin, id)?;
-            let user = state.user();
-            let account = tx.account(user)?;
-            let policy = &tx.portal().policy;
-            let takes_code = matches!(input, Input::EnterCode(_));
-            let (input, loaded) = (input.clone(), account.clone());
-            let mut cx = tx.cx(now, &mut *rng);
-            let step = guarded(tx, user, now, takes_code, || {
-                state.apply(input, account, &mut cx)
-            })?;
-            login::settle(
-                tx,
-                (FlowKind::FirstLogin, id),
-                &loaded,
-                step,
-                now,
-                &mut *rng,
-                |s| Route::FirstLogin {
-                    id: id.clone(),
-                    screen: s.screen(policy),
-                },
-            )
-        })
-    }
-
-    /// The current screen of the first-login flow `id`, to draw it again (e.g. with an error).
-    ///
-    /// # Example
-    /// ```
-    /// use kaigo_seikyu::{calendar::utc, login, memory::Embedded, policy::Policy, secret::CodeKey};
-    /// use rand::SeedableRng;
-    /// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
-    /// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]));
-    /// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    /// portal.create_account(login::new_office("KJ131311111111".parse()?, portal.hash_secret(b"Kari2026pass", &mut rng)))?;
-    /// let route = portal.login("KJ131311111111", "Kari2026pass", &mut rng)?;
-    /// let screen = portal.first_login_screen(route.flow_id().unwrap())?;
-    /// assert_eq!(Some(&screen), route.screen());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn first_login_screen(&self, id: &FlowId) -> Result<Screen, PortalError> {
-        self.transact(|tx, _| {
-            Ok(tx
-                .flow::<FirstLogin>(FlowKind::FirstLogin, id)?
-                .screen(&tx.portal().policy))
-        })
     }
 }
 

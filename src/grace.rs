@@ -8,9 +8,9 @@
 //!                     └ ─ログアウト / 戻る→ 【ログイン】
 //! ```
 //!
-//! The registration itself (code mail, 30 minutes, done screen) is the first-login flow's
-//! ([`first_login::EnteringSecurityEmail`], [`first_login::AwaitingCode`],
-//! [`first_login::Registered`]), written once (GR-05).
+//! The registration itself (code mail, 30 minutes, done screen) is the one the first-login flow
+//! also holds ([`EnteringSecurityEmail`], [`AwaitingCode`], [`Registered`] of
+//! [`crate::registration`]), written once (GR-05).
 //!
 //! Whether the box may be used is decided when `次へ` is pressed (GR-03), not when the screen was
 //! drawn. Decisions where the source is silent: `戻る` on the address entry logs out like
@@ -26,16 +26,15 @@ use crate::account::Account;
 use crate::calendar::{Instant, format_padded};
 use crate::effect::{Effect, Event, EventKind};
 use crate::error::{FlowError, PortalError};
-use crate::first_login::{
-    self, AwaitingCode, EnteringSecurityEmail, Registered, confirmed_address,
-};
-use crate::flow::{Authenticated, Cx, GraceSkip, Next, Step};
-use crate::login::{self, Route};
+use crate::flow::{Authenticated, Cx, Flow, GraceSkip, Needs, Next, Records, Step, View};
 use crate::policy::Policy;
-use crate::portal::Portal;
-use crate::screen::button::{BACK, LOGOUT, NEXT};
-use crate::screen::{Field, Screen};
-use crate::store::{FlowId, FlowKind};
+use crate::registration::{
+    ADDRESS, AwaitingCode, CODE, CONFIRM_ADDRESS, EnteringSecurityEmail, Registered, code_screen,
+    confirmed_address, confirmed_field, registered_screen, security_email_entry,
+};
+use crate::screen::button::{BACK, FINISH, LOGOUT, NEXT, SEND};
+use crate::screen::{self, Field, Screen};
+use crate::store::{Budget, FlowId, FlowKind};
 use crate::values::{ConfirmationCode, EmailAddress, UserId};
 
 /// The step list of the grace registration, as the source prints it.
@@ -258,7 +257,7 @@ impl Grace {
     /// The one transition of the flow: applies `input` to this state for `account` at `cx.now`.
     ///
     /// - `Skip` (GR-02 … GR-04): within the grace period, for a grace-eligible account, straight
-    ///   to the menu ([`Next::SkipToMenu`], event `GraceSkipped`); nothing is registered, so the
+    ///   to the menu ([`Next::Menu`], event `GraceSkipped`); nothing is registered, so the
     ///   next login asks again. From the end of the grace period: [`FlowError::GracePeriodOver`],
     ///   nothing changes.
     /// - `Register`, `EnterCode`, `Back` on the code: the first login's registration (GR-05).
@@ -293,12 +292,8 @@ impl Grace {
         match self {
             Grace::EnteringSecurityEmail(_) => {
                 let allows_skip = policy.grace_allows(now);
-                let screen = first_login::security_email_entry(
-                    STEPS,
-                    0,
-                    &[(MANDATORY_ID, MANDATORY_TEXT)],
-                    !allows_skip,
-                );
+                let screen =
+                    security_email_entry(STEPS, 0, &[(MANDATORY_ID, MANDATORY_TEXT)], !allows_skip);
                 let screen = if allows_skip {
                     screen
                         .field(Field::checkbox(SKIP, SKIP_LABEL, false))
@@ -315,8 +310,8 @@ impl Grace {
                     .button(BACK, "戻る")
                     .button(NEXT, "次へ")
             }
-            Grace::AwaitingCode(s) => first_login::code_screen(STEPS, 0, s.to(), policy),
-            Grace::Registered(_) => first_login::registered_screen(STEPS, 0),
+            Grace::AwaitingCode(s) => code_screen(STEPS, 0, s.to(), policy),
+            Grace::Registered(_) => registered_screen(STEPS, 0),
         }
     }
 }
@@ -344,90 +339,63 @@ fn skip(
     )
 }
 
-impl Portal {
-    /// One input of the grace registration `id` (GR-01 … GR-05), the fields as typed. Returns
-    /// where the browser goes: the flow's next screen, the menu (skipped within the grace period,
-    /// or registered), or 【ログイン】 (logged out).
-    ///
-    /// # Example
-    /// ```
-    /// use kaigo_seikyu::{calendar::utc, login, memory::Embedded, policy::Policy, secret::CodeKey};
-    /// use kaigo_seikyu::account::TermsAcceptance;
-    /// use kaigo_seikyu::grace::Form;
-    /// use kaigo_seikyu::login::Route;
-    /// use rand::SeedableRng;
-    /// let host = Embedded::new(utc("2026-01-31T23:59:59+09:00"));
-    /// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]));
-    /// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    /// let terms = TermsAcceptance { version: 1, at: utc("2020-04-01T09:00:00+09:00") };
-    /// let hash = portal.hash_secret(b"Sakura2026!", &mut rng);
-    /// portal.create_account(login::existing_office("KJ131311111111".parse()?, hash, terms))?;
-    /// let route = portal.login("KJ131311111111", "Sakura2026!", &mut rng)?;
-    /// let Route::Grace { id, screen } = route else { panic!("{route:?}") };
-    /// assert!(screen.shows("2026年01月31日まで"));
-    /// let route = portal.grace_input(&id, Form::Next { skip: true, address: "", confirm: "" }, &mut rng)?;
-    /// assert!(matches!(route, Route::Menu { .. }));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn grace_input<R: CryptoRng + ?Sized>(
-        &self,
-        id: &FlowId,
-        form: Form<'_>,
-        rng: &mut R,
-    ) -> Result<Route, PortalError> {
-        let input = form.parse()?;
-        self.transact(|tx, now| {
-            let state: Grace = tx.flow(FlowKind::Grace, id)?;
-            let user = state.user();
-            let account = tx.account(user)?;
-            let policy = &tx.portal().policy;
-            let takes_code = matches!(input, Input::EnterCode(_));
-            let (input, loaded) = (input.clone(), account.clone());
-            let mut cx = tx.cx(now, &mut *rng);
-            let step = first_login::guarded(tx, user, now, takes_code, || {
-                state.apply(input, account, &mut cx)
-            })?;
-            login::settle(
-                tx,
-                (FlowKind::Grace, id),
-                &loaded,
-                step,
-                now,
-                &mut *rng,
-                |s| Route::Grace {
-                    id: id.clone(),
-                    screen: s.screen(policy, now),
-                },
-            )
+impl Flow for Grace {
+    const KIND: FlowKind = FlowKind::Grace;
+    type Input = Input;
+
+    /// The flow runs after login: it answers only to the user ID that logged in.
+    fn user(&self) -> Option<UserId> {
+        Some(Grace::user(self))
+    }
+
+    fn screen(&self, view: &View<'_>) -> Screen {
+        Grace::screen(self, view.policy, view.now)
+    }
+
+    /// The buttons of each screen, by name: on 【セキュリティ用メールアドレス設定】 `next` (with the
+    /// box `skip` checked the addresses are not looked at, GR-04; the box is a field of the
+    /// screen only within the grace period), `logout` and `back`; `send` and `back` on
+    /// 【確認コード入力】; `finish` on 【処理終了】.
+    fn parse(&self, form: &screen::Form) -> Result<Input, FlowError> {
+        Ok(match (self, form.button.as_str()) {
+            (Grace::EnteringSecurityEmail(_), NEXT) if form.checked(SKIP) => Input::Skip,
+            (Grace::EnteringSecurityEmail(_), NEXT) => {
+                Input::Register(confirmed_field(form, ADDRESS, CONFIRM_ADDRESS)?)
+            }
+            (Grace::EnteringSecurityEmail(_), LOGOUT) => Input::Logout,
+            (Grace::EnteringSecurityEmail(_) | Grace::AwaitingCode(_), BACK) => Input::Back,
+            (Grace::AwaitingCode(_), SEND) => Input::EnterCode(form.parse(CODE)?),
+            (Grace::Registered(_), FINISH) => Input::Finish,
+            (state, _) => {
+                return Err(FlowError::UnexpectedInput {
+                    state: state.name(),
+                    input: "a button of another screen",
+                });
+            }
         })
     }
 
-    /// The current screen of the grace registration `id`, drawn at the clock's `now` (after the
-    /// grace period, without the checkbox: GR-03).
-    ///
-    /// # Example
-    /// ```
-    /// use kaigo_seikyu::{calendar::utc, login, memory::Embedded, policy::Policy, secret::CodeKey};
-    /// use kaigo_seikyu::account::TermsAcceptance;
-    /// use rand::SeedableRng;
-    /// let host = Embedded::new(utc("2026-01-31T23:59:00+09:00"));
-    /// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]));
-    /// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    /// let terms = TermsAcceptance { version: 1, at: utc("2020-04-01T09:00:00+09:00") };
-    /// let hash = portal.hash_secret(b"Sakura2026!", &mut rng);
-    /// portal.create_account(login::existing_office("KJ131311111111".parse()?, hash, terms))?;
-    /// let route = portal.login("KJ131311111111", "Sakura2026!", &mut rng)?;
-    /// assert!(route.screen().unwrap().shows("セキュリティ用メールアドレスを登録せずにログインする"));
-    /// host.clock.set(utc("2026-02-01T00:00:00+09:00"));
-    /// let screen = portal.grace_screen(route.flow_id().unwrap())?;
-    /// assert!(!screen.shows("セキュリティ用メールアドレスを登録せずにログインする"));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn grace_screen(&self, id: &FlowId) -> Result<Screen, PortalError> {
-        self.transact(|tx, now| {
-            Ok(tx
-                .flow::<Grace>(FlowKind::Grace, id)?
-                .screen(&tx.portal().policy, now))
-        })
+    /// Every step reads the account; a code entry runs under the user ID's hourly guessing
+    /// budget (SEC-07).
+    fn needs(&self, input: &Input) -> Needs {
+        let user = Grace::user(self);
+        let needs = Needs::none().account(user);
+        match input {
+            Input::EnterCode(_) => needs.guesses(Budget::WrongCodes(user)),
+            _ => needs,
+        }
+    }
+
+    fn step<R: CryptoRng + ?Sized>(
+        self,
+        input: Input,
+        records: &Records,
+        _: &FlowId,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<Next<Grace>>, PortalError> {
+        let account = records
+            .account(Grace::user(&self))?
+            .ok_or(FlowError::NoSuchAccount)?;
+        Ok(self.apply(input, account, cx)?)
     }
 }

@@ -132,6 +132,7 @@ pub mod policy;
 pub mod portal;
 pub mod ports;
 mod random;
+pub mod registration;
 pub mod reissue;
 pub mod reset;
 pub mod screen;

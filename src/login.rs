@@ -1,14 +1,20 @@
 //! The login gate (LOGIN-01 … LOGIN-03): 【ログイン】, 【ログイン(セキュリティコード)】, the lockout
-//! and the routing into the first-login flow ([`first_login`]), the grace-period
-//! registration ([`grace`](crate::grace)) or the menu.
+//! and the decision ([`destination`]) that sends a user who logged in into the first-login flow
+//! ([`crate::first_login`]), the grace-period registration ([`crate::grace`]) or the menu. The
+//! driver acts on that decision (it starts the flow): this module imports none of those flows.
 //!
-//! The crate never creates a session: reaching the menu is the value [`Route::Menu`], which the
-//! host acts on. Every other [`Route`] names the flow the browser is in and the screen to draw.
+//! The crate never creates a session: reaching the menu is the value
+//! [`Route::Menu`](crate::portal::Route::Menu), which the host acts on. Every other
+//! [`Route`](crate::portal::Route) names the flow the browser is in and the screen to draw.
 //!
 //! | state | screen | waits for |
 //! | --- | --- | --- |
-//! | (none) | 【ログイン】 ([`login_screen`]) | user ID + password: [`Portal::login`] |
-//! | [`AwaitingSecurityCode`] | 【ログイン(セキュリティコード)】 | the security code: [`Portal::login_security_code`] |
+//! | (none: the [entry](Entry)) | 【ログイン】 ([`login_screen`]) | user ID + password: [`Start::Password`], or [`Portal::login`](crate::portal::Portal::login) |
+//! | [`AwaitingSecurityCode`] | 【ログイン(セキュリティコード)】 | the security code: [`Input::EnterSecurityCode`], or [`Portal::login_security_code`](crate::portal::Portal::login_security_code) |
+//!
+//! Buttons: `login` on both screens; the link `lost` (`パスワード等を紛失した方はこちら`) on both
+//! ends any login flow at the lost-credentials menu ([`crate::lost::menu_screen`]); `戻る`
+//! (`back`) on 【ログイン】 is host navigation (to the host's top page): the gate refuses it.
 //!
 //! Decisions where the rules are silent:
 //! - The security-code step must be completed within the policy's code lifetime (30 minutes).
@@ -27,15 +33,12 @@ use crate::account::{Account, NoticeEmail, SecurityEmails, Temporary, TermsAccep
 use crate::calendar::Instant;
 use crate::effect::{Effect, Event, EventKind};
 use crate::error::{FlowError, PortalError};
-use crate::first_login::{self, FirstLogin};
-use crate::flow::{Authenticated, Cx, Next, Step};
-use crate::grace::Grace;
+use crate::flow::{Authenticated, Cx, Entry, Flow, Needs, Next, Records, Step, View};
 use crate::policy::Policy;
-use crate::portal::{Portal, Tx};
 use crate::screen::button::{BACK, LOGIN};
-use crate::screen::{Field, Screen};
+use crate::screen::{Field, Form, Screen};
 use crate::secret::PasswordHash;
-use crate::store::{FlowId, FlowKind, Key};
+use crate::store::{FlowId, FlowKind};
 use crate::values::{Password, SecurityCode, UserId};
 
 /// The link both login screens carry into the lost-credentials menu (LOGIN-01, LOST-01).
@@ -73,6 +76,64 @@ pub fn login_screen() -> Screen {
         .button(BACK, "戻る")
         .button(LOGIN, "ログイン")
         .link(LOST, LOST_LINK)
+}
+
+/// Which first-login steps an account still needs (FL-07, FL-08).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::first_login::pending;
+/// use kaigo_seikyu::login::new_office;
+/// use kaigo_seikyu::policy::Policy;
+/// use kaigo_seikyu::secret::PasswordHash;
+/// let office = new_office("KJ131311111111".parse().unwrap(), PasswordHash::from_phc("$argon2id$…"));
+/// let p = pending(&office, &Policy::default());
+/// assert!(p.terms && p.password && p.notice_email && p.security_email);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pending {
+    /// FL-08: the policy's terms version has not been accepted.
+    pub terms: bool,
+    /// FL-02, RI-10: the password is a temporary one.
+    pub password: bool,
+    /// FL-03: the notice email was never asked (and the office has never been through FL).
+    pub notice_email: bool,
+    /// FL-04: a new office (no grace period) without a security email.
+    pub security_email: bool,
+}
+
+impl Pending {
+    /// Whether any step is still needed.
+    pub fn any(&self) -> bool {
+        self.terms || self.password || self.notice_email || self.security_email
+    }
+}
+
+/// FL-07, FL-08: the steps `account` still needs under `policy`.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::account::TermsAcceptance;
+/// use kaigo_seikyu::calendar::utc;
+/// use kaigo_seikyu::first_login::pending;
+/// use kaigo_seikyu::login::existing_office;
+/// use kaigo_seikyu::policy::Policy;
+/// use kaigo_seikyu::secret::PasswordHash;
+/// let terms = TermsAcceptance { version: 1, at: utc("2020-04-01T09:00:00+09:00") };
+/// let office = existing_office("KJ131311111111".parse().unwrap(), PasswordHash::from_phc("x"), terms);
+/// assert!(!pending(&office, &Policy::default()).any(), "the grace flow, not FL");
+/// let v2 = Policy { terms_version: 2, ..Policy::default() };
+/// assert!(pending(&office, &v2).terms, "FL-08: a new version is asked");
+/// ```
+pub fn pending(account: &Account, policy: &Policy) -> Pending {
+    Pending {
+        terms: account
+            .terms
+            .is_none_or(|t| t.version < policy.terms_version),
+        password: account.temporary.is_some(),
+        notice_email: !account.first_login_done && account.notice_email == NoticeEmail::NotAsked,
+        security_email: account.security_emails.is_empty() && !account.grace_eligible,
+    }
 }
 
 /// Where the gate sends a user after a successful login (LOGIN-03), in this order: the first-login
@@ -130,7 +191,7 @@ pub enum Destination {
 /// );
 /// ```
 pub fn destination(account: &Account, policy: &Policy, now: Instant) -> Destination {
-    if first_login::pending(account, policy).any() {
+    if pending(account, policy).any() {
         Destination::FirstLogin
     } else if account.security_emails.is_empty() {
         // Not pending in FL, so the office is grace-eligible (an existing office).
@@ -182,73 +243,6 @@ pub fn existing_office(user: UserId, password: PasswordHash, terms: TermsAccepta
         grace_eligible: true,
         security_emails: SecurityEmails::default(),
         ..Account::new(user, password)
-    }
-}
-
-/// Where the browser goes after a request of the login gate or of a flow it leads into.
-///
-/// # Example
-/// ```
-/// use kaigo_seikyu::login::{Route, login_screen};
-/// let route = Route::Login { screen: login_screen() };
-/// assert!(route.flow_id().is_none());
-/// assert_eq!(route.screen().unwrap().title, "ログイン");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
-    /// Back at 【ログイン】, not logged in (e.g. `ログアウト` on the grace screen).
-    Login {
-        /// 【ログイン】.
-        screen: Screen,
-    },
-    /// 【ログイン(セキュリティコード)】 (LOGIN-01): answer with [`Portal::login_security_code`].
-    SecurityCode {
-        /// The login flow.
-        id: FlowId,
-        /// Its screen.
-        screen: Screen,
-    },
-    /// The first-login flow (FL): answer with [`Portal::first_login_input`].
-    FirstLogin {
-        /// The flow.
-        id: FlowId,
-        /// Its current screen.
-        screen: Screen,
-    },
-    /// The grace registration (GR): answer with [`Portal::grace_input`].
-    Grace {
-        /// The flow.
-        id: FlowId,
-        /// Its current screen.
-        screen: Screen,
-    },
-    /// The menu: the user is logged in. The host starts its session for `user`.
-    Menu {
-        /// Who.
-        user: UserId,
-    },
-}
-
-impl Route {
-    /// The flow the browser is in, if any.
-    pub fn flow_id(&self) -> Option<&FlowId> {
-        match self {
-            Route::SecurityCode { id, .. }
-            | Route::FirstLogin { id, .. }
-            | Route::Grace { id, .. } => Some(id),
-            Route::Login { .. } | Route::Menu { .. } => None,
-        }
-    }
-
-    /// The screen to draw, if the route has one (the menu is the host's).
-    pub fn screen(&self) -> Option<&Screen> {
-        match self {
-            Route::Login { screen }
-            | Route::SecurityCode { screen, .. }
-            | Route::FirstLogin { screen, .. }
-            | Route::Grace { screen, .. } => Some(screen),
-            Route::Menu { .. } => None,
-        }
     }
 }
 
@@ -337,6 +331,156 @@ impl Login {
     }
 }
 
+/// What the user does on 【ログイン(セキュリティコード)】, parsed ([`Flow::parse`]). `Debug` shows
+/// no secret.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::login::Input;
+/// use kaigo_seikyu::values::SecurityCode;
+/// let input = Input::EnterSecurityCode(SecurityCode::new("7351"));
+/// assert!(!format!("{input:?}").contains("7351"));
+/// ```
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// `ログイン` with 《セキュリティコード》 (LOGIN-01, LOGIN-02).
+    EnterSecurityCode(SecurityCode),
+    /// The link `パスワード等を紛失した方はこちら`: the login flow ends and the lost-credentials
+    /// menu is shown (LOST-01).
+    Lost,
+}
+
+/// What 【ログイン】 sends, parsed ([`Entry::parse_start`]). `Debug` shows no secret.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::login::Start;
+/// use kaigo_seikyu::values::Password;
+/// let start = Start::Password { user: "KJ131311111111".parse()?, password: Password::new("Sakura2026!") };
+/// assert!(!format!("{start:?}").contains("Sakura"));
+/// # Ok::<(), kaigo_seikyu::values::ValueError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub enum Start {
+    /// `ログイン` with 《ユーザID》 and 《パスワード》 (LOGIN-01 … LOGIN-03).
+    Password {
+        /// 《ユーザID》.
+        user: UserId,
+        /// 《パスワード》.
+        password: Password,
+    },
+    /// The link `パスワード等を紛失した方はこちら`: the lost-credentials menu (LOST-01).
+    Lost,
+}
+
+impl Flow for Login {
+    const KIND: FlowKind = FlowKind::Login;
+    type Input = Input;
+
+    /// The login flow runs before login: it belongs to no session user (its id is the handle).
+    fn user(&self) -> Option<UserId> {
+        None
+    }
+
+    fn screen(&self, _: &View<'_>) -> Screen {
+        Login::screen(self)
+    }
+
+    /// `login` with the field `security_code`; the link `lost`.
+    fn parse(&self, form: &Form) -> Result<Input, FlowError> {
+        match form.button.as_str() {
+            LOGIN => Ok(Input::EnterSecurityCode(SecurityCode::new(
+                form.text(SECURITY_CODE),
+            ))),
+            LOST => Ok(Input::Lost),
+            _ => Err(FlowError::UnexpectedInput {
+                state: "AwaitingSecurityCode",
+                input: "a button of another screen",
+            }),
+        }
+    }
+
+    /// The security code is checked against the account (LOGIN-02 counts a wrong one).
+    fn needs(&self, input: &Input) -> Needs {
+        let Login::AwaitingSecurityCode(state) = self;
+        match input {
+            Input::EnterSecurityCode(_) => Needs::none().account(state.user),
+            Input::Lost => Needs::none(),
+        }
+    }
+
+    fn step<R: CryptoRng + ?Sized>(
+        self,
+        input: Input,
+        records: &Records,
+        _: &FlowId,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<Next<Login>>, PortalError> {
+        match input {
+            Input::Lost => Ok(Step::to(Next::End(crate::lost::menu_screen()))),
+            Input::EnterSecurityCode(code) => {
+                let Login::AwaitingSecurityCode(state) = &self;
+                let account = records
+                    .account(state.user)?
+                    .ok_or(FlowError::NoSuchAccount)?;
+                Ok(self.enter_security_code(&code, account, cx)?)
+            }
+        }
+    }
+}
+
+/// 【ログイン】 is the login flow's entry: `login` begins it with the user ID and password (the
+/// security-code step, or through the gate: LOGIN-03); the link `lost` shows the lost-credentials
+/// menu. `戻る` (`back`) is host navigation (the host's top page) and is refused here.
+impl Entry for Login {
+    type Start = Start;
+
+    fn entry_needs(_: Option<UserId>) -> Needs {
+        Needs::none()
+    }
+
+    fn entry(_: Option<UserId>, _: &Records, _: &View<'_>) -> Result<Screen, PortalError> {
+        Ok(login_screen())
+    }
+
+    fn parse_start(form: &Form) -> Result<Start, FlowError> {
+        match form.button.as_str() {
+            LOGIN => Ok(Start::Password {
+                user: form.parse(USER_ID)?,
+                password: Password::new(form.text(PASSWORD)),
+            }),
+            LOST => Ok(Start::Lost),
+            _ => Err(FlowError::UnexpectedInput {
+                state: "Login",
+                input: "back (host navigation)",
+            }),
+        }
+    }
+
+    /// The account of the user ID typed, known or not.
+    fn begin_needs(_: Option<UserId>, start: &Start) -> Needs {
+        match start {
+            Start::Password { user, .. } => Needs::none().account(*user),
+            Start::Lost => Needs::none(),
+        }
+    }
+
+    fn begin<R: CryptoRng + ?Sized>(
+        _: Option<UserId>,
+        start: Start,
+        records: &Records,
+        _: &FlowId,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<Next<Login>>, PortalError> {
+        match start {
+            Start::Lost => Ok(Step::to(Next::End(crate::lost::menu_screen()))),
+            Start::Password { user, password } => {
+                Ok(enter_password(user, records.account(user)?, &password, cx)?)
+            }
+        }
+    }
+}
+
 /// LOGIN-01 … LOGIN-03 and RI-10: checks a user ID's password at `cx.now`.
 ///
 /// - longer than the policy allows (VAL-06, SEC-09): the length clause's [`FlowError::Value`]
@@ -349,7 +493,7 @@ impl Login {
 /// - an expired temporary password (RI-10), told only once the password verified:
 ///   [`FlowError::TemporaryPasswordExpired`] as a rejected step (an event, no count);
 /// - a security code set: [`Next::Stay`] at [`AwaitingSecurityCode`];
-/// - else [`Next::Leave`]: through the gate, the failure count reset.
+/// - else [`Next::Gate`]: through the gate, the failure count reset.
 ///
 /// A refusal's state is [`Next::Login`].
 ///
@@ -483,263 +627,24 @@ pub(crate) fn temporary_expired(account: &Account, now: Instant) -> bool {
         .is_some_and(|end| now >= end)
 }
 
-/// The account as a step leaves it: the last one it saves for `user`, else `loaded`.
-pub(crate) fn account_after(effects: &[Effect], loaded: &Account) -> Account {
-    effects
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            Effect::SaveAccount(a) if a.user_id == loaded.user_id => Some(a.as_ref().clone()),
-            _ => None,
-        })
-        .unwrap_or_else(|| loaded.clone())
-}
-
-/// LOGIN-03: through the gate: starts the flow [`destination`] names (at its first step still
-/// needed) or reaches the menu.
-pub(crate) fn through<R: CryptoRng + ?Sized>(
-    tx: &mut Tx<'_>,
-    auth: Authenticated,
-    account: &Account,
-    now: Instant,
-    rng: &mut R,
-) -> Result<Route, PortalError> {
-    let policy = &tx.portal().policy;
-    match destination(account, policy, now) {
-        Destination::FirstLogin => match FirstLogin::begin(auth, account, policy) {
-            Some(state) => {
-                let id = FlowId::generate(rng);
-                let screen = state.screen(policy);
-                tx.put(Key::Flow(FlowKind::FirstLogin, id.clone()), &state)?;
-                Ok(Route::FirstLogin { id, screen })
-            }
-            None => Ok(Route::Menu { user: auth.user() }),
-        },
-        Destination::Grace { .. } => {
-            let state = Grace::begin(auth);
-            let id = FlowId::generate(rng);
-            let screen = state.screen(policy, now);
-            tx.put(Key::Flow(FlowKind::Grace, id.clone()), &state)?;
-            Ok(Route::Grace { id, screen })
-        }
-        Destination::Menu => Ok(Route::Menu { user: auth.user() }),
-    }
-}
-
-/// Where a flow's step leads, for the flow's driver: saves the step and returns the route. `stay`
-/// draws the route of a state that stays in the flow. Leaving deletes the flow record.
-pub(crate) fn settle<S: Serialize, R: CryptoRng + ?Sized>(
-    tx: &mut Tx<'_>,
-    (kind, id): (FlowKind, &FlowId),
-    loaded: &Account,
-    step: Step<Next<S>>,
-    now: Instant,
-    rng: &mut R,
-    stay: impl FnOnce(&S) -> Route,
-) -> Result<Route, PortalError> {
-    let Step {
-        state,
-        effects,
-        rejected,
-    } = step;
-    match split(state) {
-        Ok(state) => {
-            let route = stay(&state);
-            tx.step(
-                kind,
-                id,
-                Step {
-                    state,
-                    effects,
-                    rejected,
-                },
-            )?;
-            Ok(route)
-        }
-        Err(out) => {
-            tx.delete(Key::Flow(kind, id.clone()));
-            leave(tx, out, loaded, effects, rejected, now, rng)
-        }
-    }
-}
-
-/// A [`Next`] that leaves the flow: where to.
-enum Out {
-    Leave(Authenticated),
-    Menu(UserId),
-    LoginScreen,
-}
-
-/// The state to stay at, or where the step leaves to.
-fn split<S>(next: Next<S>) -> Result<S, Out> {
-    match next {
-        Next::Stay(state) => Ok(state),
-        Next::Gate(auth) => Err(Out::Leave(auth)),
-        Next::Menu(skip) => Err(Out::Menu(skip.user())),
-        Next::Login | Next::End(_) => Err(Out::LoginScreen),
-    }
-}
-
-/// Applies a leaving step's effects and goes where it leads.
-fn leave<R: CryptoRng + ?Sized>(
-    tx: &mut Tx<'_>,
-    out: Out,
-    loaded: &Account,
-    effects: Vec<Effect>,
-    rejected: Option<FlowError>,
-    now: Instant,
-    rng: &mut R,
-) -> Result<Route, PortalError> {
-    let account = account_after(&effects, loaded);
-    tx.apply(effects)?;
-    if let Some(error) = rejected {
-        tx.rejected = Some(error);
-    }
-    match out {
-        Out::Leave(auth) => through(tx, auth, &account, now, rng),
-        Out::Menu(user) => Ok(Route::Menu { user }),
-        Out::LoginScreen => Ok(Route::Login {
-            screen: login_screen(),
-        }),
-    }
-}
-
-impl Portal {
-    /// 【ログイン】 (LOGIN-01 … LOGIN-03): the user ID and password as typed. Returns where the
-    /// browser goes: the security-code screen, the first-login flow, the grace registration or
-    /// the menu.
-    ///
-    /// A refusal is an error: [`FlowError::Value`] for a malformed user ID or a password longer than
-    /// the policy allows (nothing read, hashed or counted),
-    /// [`FlowError::WrongCredentials`], [`FlowError::Locked`] or
-    /// [`FlowError::TemporaryPasswordExpired`].
-    ///
-    /// # Example
-    /// ```
-    /// use kaigo_seikyu::{calendar::utc, login, memory::Embedded, policy::Policy, secret::CodeKey};
-    /// use kaigo_seikyu::login::Route;
-    /// use rand::SeedableRng;
-    /// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
-    /// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]));
-    /// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    /// let user = "KJ131311111111".parse()?;
-    /// let hash = portal.hash_secret(b"Kari2026pass", &mut rng);
-    /// portal.create_account(login::new_office(user, hash))?;
-    /// let route = portal.login("KJ131311111111", "Kari2026pass", &mut rng)?;
-    /// assert!(matches!(route, Route::FirstLogin { .. }));
-    /// assert_eq!(route.screen().unwrap().title, "利用規約");
-    /// let err = portal.login("KJ131311111111", "wrong", &mut rng).unwrap_err();
-    /// assert_eq!(err.message(), "ユーザIDまたはパスワードが正しくありません。");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn login<R: CryptoRng + ?Sized>(
-        &self,
-        user_id: &str,
-        password: &str,
-        rng: &mut R,
-    ) -> Result<Route, PortalError> {
-        let user: UserId = user_id.parse().map_err(FlowError::from)?;
-        let password = Password::new(password);
-        password
-            .check_max_length(&self.policy().password)
-            .map_err(FlowError::from)?;
-        self.transact(|tx, now| {
-            let loaded: Option<Account> = tx.get(&Key::Account(user))?;
-            let mut cx = tx.cx(now, &mut *rng);
-            let step = enter_password(user, loaded.clone(), &password, &mut cx)?;
-            let Step {
-                state,
-                effects,
-                rejected,
-            } = step;
-            match (split(state), loaded) {
-                (Ok(state), _) => {
-                    let id = FlowId::generate(&mut *rng);
-                    let screen = state.screen();
-                    tx.step(
-                        FlowKind::Login,
-                        &id,
-                        Step {
-                            state,
-                            effects,
-                            rejected,
-                        },
-                    )?;
-                    Ok(Route::SecurityCode { id, screen })
-                }
-                (Err(out), Some(account)) => {
-                    leave(tx, out, &account, effects, rejected, now, &mut *rng)
-                }
-                // An unknown user ID: refused, back at 【ログイン】.
-                (Err(_), None) => {
-                    tx.apply(effects)?;
-                    tx.rejected = rejected;
-                    Ok(Route::Login {
-                        screen: login_screen(),
-                    })
-                }
-            }
-        })
-    }
-
-    /// 【ログイン(セキュリティコード)】 (LOGIN-01, LOGIN-02): the security code as typed, in the login
-    /// flow `id`. A wrong code counts like a wrong password; the right one goes through the gate
-    /// (LOGIN-03). [`FlowError::FlowExpired`] after the policy's code lifetime.
-    ///
-    /// # Example
-    /// ```
-    /// use kaigo_seikyu::{calendar::utc, login, memory::Embedded, policy::Policy, secret::CodeKey};
-    /// use kaigo_seikyu::login::Route;
-    /// use rand::SeedableRng;
-    /// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
-    /// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]));
-    /// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    /// let user = "KJ131311111111".parse()?;
-    /// let mut acct = login::new_office(user, portal.hash_secret(b"Kari2026pass", &mut rng));
-    /// acct.security_code = Some(portal.hash_secret(b"7351", &mut rng));
-    /// portal.create_account(acct)?;
-    /// let route = portal.login("KJ131311111111", "Kari2026pass", &mut rng)?;
-    /// let Route::SecurityCode { id, screen } = route else { panic!("{route:?}") };
-    /// assert_eq!(screen.title, "ログイン(セキュリティコード)");
-    /// let route = portal.login_security_code(&id, "7351", &mut rng)?;
-    /// assert!(matches!(route, Route::FirstLogin { .. }));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn login_security_code<R: CryptoRng + ?Sized>(
-        &self,
-        id: &FlowId,
-        code: &str,
-        rng: &mut R,
-    ) -> Result<Route, PortalError> {
-        let code = SecurityCode::new(code);
-        self.transact(|tx, now| {
-            let state: Login = tx.flow(FlowKind::Login, id)?;
-            let Login::AwaitingSecurityCode(AwaitingSecurityCode { user, .. }) = &state;
-            let account = tx.account(*user)?;
-            let mut cx = tx.cx(now, &mut *rng);
-            let step = state.enter_security_code(&code, account.clone(), &mut cx)?;
-            settle(
-                tx,
-                (FlowKind::Login, id),
-                &account,
-                step,
-                now,
-                &mut *rng,
-                |s| Route::SecurityCode {
-                    id: id.clone(),
-                    screen: s.screen(),
-                },
-            )
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::calendar::utc;
     use crate::secret::{Argon2Hasher, CodeKey, SecretHasher};
     use rand::SeedableRng;
+
+    /// The account as a step leaves it: the last one it saves, else `loaded`.
+    fn account_after(effects: &[Effect], loaded: &Account) -> Account {
+        effects
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                Effect::SaveAccount(a) => Some(a.as_ref().clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| loaded.clone())
+    }
 
     fn setup() -> (Policy, Argon2Hasher, rand::rngs::StdRng) {
         let policy = Policy::insecure_fast_hashing();

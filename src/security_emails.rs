@@ -21,8 +21,12 @@
 //! policy's wrong entries, and is kept only as a keyed digest ([`Challenge`]). Code mails spend the
 //! address's hourly budget (SEC-04); wrong entries spend the user ID's (SEC-07).
 //!
-//! Selecting and deleting are single requests ([`Portal::security_email_select`],
-//! [`Portal::security_email_delete`]). Every add, change, delete or selection posts a お知らせ and
+//! The list screen ([`list_screen`]) is the flow's [entry](Entry): its `追加` and row `変更`
+//! buttons begin the flow at [`ChoosingAddress`]; its row `選択` and `削除` buttons are one-step
+//! operations ([`Start::Select`], [`Start::Delete`]) that begin no flow and show the list again
+//! ([`Portal::security_email_select`](crate::portal::Portal::security_email_select),
+//! [`Portal::security_email_delete`](crate::portal::Portal::security_email_delete)); its `戻る` is
+//! host navigation (to the host's ユーザ情報変更). `終了` on [`Done`] ends the flow at the list. Every add, change, delete or selection posts a お知らせ and
 //! emits an event; a change or delete also mails every address that was registered before it
 //! (SE-08, [`ListChange`]).
 //!
@@ -57,7 +61,7 @@
 //! // 手順 4. the one-time password: a confirmation code goes to the new address.
 //! let screen = portal.security_email_input(&user, &id, UserInput::Otp(&otp), &mut rng)?;
 //! assert_eq!(screen.title, "確認コード入力");
-//! let code = code_in(&host.outbox.last_to(&"second@jp".parse()?).unwrap().body);
+//! let code = code_in(&host.outbox.last_to("second@jp").unwrap().body);
 //! // 手順 5. the confirmation code: the address is registered.
 //! let screen = portal.security_email_input(&user, &id, UserInput::Code(&code), &mut rng)?;
 //! assert!(screen.shows("セキュリティ用メールアドレスの登録を完了しました。"));
@@ -79,19 +83,19 @@ use std::fmt;
 use crate::account::{Account, SecurityEmails};
 use crate::calendar::Instant;
 use crate::challenge::Challenge;
-use crate::effect::{Effect, Event, EventKind};
 use crate::error::{FlowError, PortalError};
-use crate::first_login::{
-    REGISTERED_ID, REGISTERED_TEXT, SECURITY_EMAIL_LEAD, security_email_fields,
-};
-use crate::flow::{Cx, Step};
-use crate::mail::{self, Mail, Notice};
+use crate::flow::{Cx, Entry, Flow, Needs, Next, Records, Step, View};
 use crate::policy::Policy;
-use crate::portal::{Portal, Tx};
-use crate::screen::button::{BACK, FINISH, NEXT};
-use crate::screen::{Field, Screen};
-use crate::store::{Budget, FlowId, FlowKind, Key};
+use crate::registration::{
+    ADDRESS, CODE, CONFIRM_ADDRESS, REGISTERED_ID, REGISTERED_TEXT, SECURITY_EMAIL_LEAD, announce,
+    code_screen, security_email_fields,
+};
+use crate::screen::button::{BACK, FINISH, NEXT, SEND};
+use crate::screen::{Field, Form, Screen};
+use crate::store::{Budget, FlowId, FlowKind};
 use crate::values::{ConfirmationCode, EmailAddress, OneTimePassword, UserId};
+
+pub use crate::registration::ListChange;
 
 /// The steps of the list screen, as the source prints them.
 const LIST_STEPS: &[&str] = &["1 ユーザ情報変更", "2 セキュリティ用メールアドレス一覧"];
@@ -108,8 +112,9 @@ const SETTING_STEPS: &[&str] = &[
 
 const LIST_TITLE: &str = "セキュリティ用メールアドレス一覧";
 const SETTING_TITLE: &str = "セキュリティ用メールアドレス設定";
-/// The address block's label in notices and mails (SE-08).
-const ADDRESS_BLOCK: &str = "[セキュリティ用メールアドレス]";
+
+/// The field of 【ワンタイムパスワード入力】 ([`crate::reset::otp_screen`] names it so).
+const OTP: &str = "otp";
 
 /// The button `追加` on the list.
 const ADD: &str = "add";
@@ -319,11 +324,14 @@ pub enum Input {
     EnterOtp(OneTimePassword),
     /// `送信` on 【確認コード入力】.
     EnterCode(ConfirmationCode),
-    /// `戻る` on the OTP or code screen: back to the address entry.
+    /// `戻る`: on the OTP or code screen, back to the address entry; on the address entry, the
+    /// flow ends at the list.
     Back,
+    /// `終了` on 【処理終了】: the flow ends at the list.
+    Finish,
 }
 
-/// What the user typed, as it arrives at the [`Portal`]: every field a `&str`, parsed into an
+/// What the user typed, as it arrives at the [`Portal`](crate::portal::Portal): every field a `&str`, parsed into an
 /// [`Input`] before anything is drawn or stored. `Debug` hides the codes.
 ///
 /// # Example
@@ -397,6 +405,7 @@ impl Input {
             Input::EnterOtp(_) => "EnterOtp",
             Input::EnterCode(_) => "EnterCode",
             Input::Back => "Back",
+            Input::Finish => "Finish",
         }
     }
 }
@@ -446,7 +455,8 @@ impl SecurityEmailSetting {
     /// - `Ok(step)`: the next state and its effects (code mails; on [`Done`] the account saved,
     ///   a お知らせ, an event and, for a change, mails to the addresses registered before it).
     ///
-    /// `戻る` at the address entry is not an input of the flow: the host shows the list again.
+    /// `戻る` at the address entry and `終了` are not transitions of a state: the flow ends at the
+    /// list ([`Flow::step`]).
     ///
     /// # Example
     /// ```
@@ -532,18 +542,9 @@ impl SecurityEmailSetting {
             SecurityEmailSetting::ChoosingAddress(s) => setting_screen(&s.purpose),
             SecurityEmailSetting::AwaitingOtp(s) => otp_screen(s.otp_to(), policy),
             SecurityEmailSetting::AwaitingCode(s) => {
-                crate::first_login::code_screen(SETTING_STEPS, 4, s.new_address(), policy)
+                code_screen(SETTING_STEPS, 4, s.new_address(), policy)
             }
             SecurityEmailSetting::Done(s) => done_screen(&s.purpose),
-        }
-    }
-
-    /// The address a code mail of this step went to, when the step has just mailed one (SEC-04).
-    fn code_mailed_to(step: &Step<Self>) -> Option<&EmailAddress> {
-        match (&step.state, &step.rejected) {
-            (SecurityEmailSetting::AwaitingOtp(s), None) => Some(s.otp_to()),
-            (SecurityEmailSetting::AwaitingCode(s), None) => Some(s.new_address()),
-            _ => None,
         }
     }
 }
@@ -672,149 +673,8 @@ impl AwaitingCode {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// SE-08: notices, events and mails.
-
-/// One change of the list, as SE-08 announces it. Texts are ours (SPEC tag D); none holds a secret.
-///
-/// # Example
-/// ```
-/// use kaigo_seikyu::security_emails::ListChange;
-/// let change = ListChange::Deleted("old@jp".parse().unwrap());
-/// let notice = change.notice(&"KJ131311111111".parse().unwrap());
-/// assert_eq!(notice.title, "セキュリティ用メールアドレス削除通知");
-/// assert!(change.mail(&"other@jp".parse().unwrap()).is_some());
-/// assert!(ListChange::Selected("b@jp".parse().unwrap()).mail(&"other@jp".parse().unwrap()).is_none());
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ListChange {
-    /// An address was added (SE-06).
-    Registered(EmailAddress),
-    /// `old` was changed into `new` (SE-06).
-    Changed {
-        /// The address before.
-        old: EmailAddress,
-        /// The address after.
-        new: EmailAddress,
-    },
-    /// An address was deleted (SE-04).
-    Deleted(EmailAddress),
-    /// An address became the selected notification destination (SE-03).
-    Selected(EmailAddress),
-}
-
-const UNKNOWN_ACTION: &str =
-    "この操作に心当たりがない場合、至急ヘルプデスクへお問い合わせください。";
-
-impl ListChange {
-    fn title(&self) -> &'static str {
-        match self {
-            ListChange::Registered(_) => "セキュリティ用メールアドレス登録通知",
-            ListChange::Changed { .. } => "セキュリティ用メールアドレス変更通知",
-            ListChange::Deleted(_) => "セキュリティ用メールアドレス削除通知",
-            ListChange::Selected(_) => "セキュリティ用メールアドレス通知先変更通知",
-        }
-    }
-
-    fn headline(&self) -> &'static str {
-        match self {
-            ListChange::Registered(_) => "以下のセキュリティ用メールアドレスが登録されました。",
-            ListChange::Changed { .. } => "以下のセキュリティ用メールアドレスが変更されました。",
-            ListChange::Deleted(_) => "以下のセキュリティ用メールアドレスが削除されました。",
-            ListChange::Selected(_) => {
-                "ワンタイムパスワード等の通知先となるセキュリティ用メールアドレスが変更されました。"
-            }
-        }
-    }
-
-    /// The `[label]` / address blocks. A mail leaves out the new address of a change: it may go to
-    /// an address the office no longer uses.
-    fn blocks(&self, in_mail: bool) -> Vec<(&'static str, String)> {
-        match self {
-            ListChange::Registered(a) | ListChange::Deleted(a) => {
-                vec![(ADDRESS_BLOCK, a.to_string())]
-            }
-            ListChange::Changed { old, new } => {
-                let mut blocks = vec![("[変更前のセキュリティ用メールアドレス]", old.to_string())];
-                if !in_mail {
-                    blocks.push(("[変更後のセキュリティ用メールアドレス]", new.to_string()));
-                }
-                blocks
-            }
-            ListChange::Selected(a) => {
-                vec![("[通知先のセキュリティ用メールアドレス]", a.to_string())]
-            }
-        }
-    }
-
-    /// The お知らせ posted to the office (SE-08): what changed, for which user ID.
-    pub fn notice(&self, user: &UserId) -> Notice {
-        let user = user.to_string();
-        let mut blocks = vec![("[ユーザID]", user)];
-        blocks.extend(self.blocks(false));
-        let blocks: Vec<(&str, &str)> = blocks.iter().map(|(l, v)| (*l, v.as_str())).collect();
-        mail::framed_notice(self.title(), self.headline(), &blocks, &[])
-    }
-
-    /// The mail to a registered address about a change or delete (SE-08); `None` for an add or a
-    /// selection. It names neither the user ID nor the new address: it may go to an address the
-    /// office no longer uses.
-    pub fn mail(&self, to: &EmailAddress) -> Option<Mail> {
-        if !matches!(self, ListChange::Changed { .. } | ListChange::Deleted(_)) {
-            return None;
-        }
-        let blocks = self.blocks(true);
-        let blocks: Vec<(&str, &str)> = blocks.iter().map(|(l, v)| (*l, v.as_str())).collect();
-        let subject = format!("{}(介護保険)", self.title());
-        Some(mail::framed_mail(
-            to,
-            &subject,
-            self.headline(),
-            &blocks,
-            UNKNOWN_ACTION,
-        ))
-    }
-
-    fn event(&self, user: UserId, at: Instant) -> Event {
-        let kind = match self {
-            ListChange::Registered(_) => EventKind::SecurityEmailRegistered { user },
-            ListChange::Changed { .. } => EventKind::SecurityEmailChanged { user },
-            ListChange::Deleted(_) => EventKind::SecurityEmailDeleted { user },
-            ListChange::Selected(_) => EventKind::SecurityEmailSelected { user },
-        };
-        Event { at, kind }
-    }
-}
-
-/// SE-08: the effects of a list change: `updated` saved, a お知らせ, an event and, for a change or
-/// delete, a mail to every address registered `before` it (the old or deleted one included).
-fn announce(
-    updated: Account,
-    before: &SecurityEmails,
-    change: &ListChange,
-    now: Instant,
-) -> Vec<Effect> {
-    let user = updated.user_id;
-    let mut effects = vec![
-        Effect::SaveAccount(Box::new(updated)),
-        Effect::Notice {
-            office: user.office(),
-            notice: change.notice(&user),
-        },
-        Effect::Event(change.event(user, now)),
-    ];
-    effects.extend(
-        before
-            .entries()
-            .iter()
-            .filter_map(|e| change.mail(&e.address))
-            .map(Effect::Mail),
-    );
-    effects
-}
-
 /// SE-03: `address` becomes the selected destination. Selecting the selected one changes nothing.
-fn select(
+pub(crate) fn select(
     account: &Account,
     address: &EmailAddress,
     now: Instant,
@@ -832,7 +692,7 @@ fn select(
 }
 
 /// SE-04: deletes `address`, refused when it is the only one.
-fn delete(
+pub(crate) fn delete(
     account: &Account,
     address: &EmailAddress,
     now: Instant,
@@ -985,377 +845,257 @@ fn done_screen(purpose: &Purpose) -> Screen {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The driver's entry points.
+// The flow shape: the list is the entry, the add-or-change flow the persisted state.
 
-/// Runs a code entry under the user ID's hourly guessing budget (SEC-07): refused when it is
-/// used up; a wrong code spends one.
-fn guarded(
-    tx: &mut Tx<'_>,
-    user: UserId,
-    now: Instant,
-    run: impl FnOnce() -> Result<Step<SecurityEmailSetting>, FlowError>,
-) -> Result<Step<SecurityEmailSetting>, PortalError> {
-    let mut out = None;
-    let verdict = tx.guard_guesses(Budget::WrongCodes(user), now, || {
-        let step = run();
-        let verdict = match &step {
-            Ok(s) => s.rejected.clone().map_or(Ok(()), Err),
-            Err(e) => Err(e.clone()),
-        };
-        out = Some(step);
-        verdict
-    })?;
-    match (out, verdict) {
-        (Some(step), _) => Ok(step?),
-        (None, Err(e)) => Err(e.into()),
-        (None, Ok(())) => Err(FlowError::GuessBudgetExceeded.into()),
+/// Which registered address a button of the list means.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::security_emails::Target;
+/// let row = Target::Row(2); // `select:2`, `change:2` or `delete:2`: the second address listed
+/// assert_ne!(row, Target::Address("a@jp".parse().unwrap()));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The row `N` of the list (1 = the first address listed), as its buttons name it.
+    Row(usize),
+    /// The address itself, as the per-flow entry points take it.
+    Address(EmailAddress),
+}
+
+impl Target {
+    /// The registered address meant; [`FlowError::SecurityEmailNotRegistered`] for a row the
+    /// list does not have. An address is returned as given: the operation checks it.
+    fn resolve(self, list: &SecurityEmails) -> Result<EmailAddress, FlowError> {
+        match self {
+            Target::Address(address) => Ok(address),
+            Target::Row(row) => row
+                .checked_sub(1)
+                .and_then(|i| list.entries().get(i))
+                .map(|e| e.address.clone())
+                .ok_or(FlowError::SecurityEmailNotRegistered),
+        }
+    }
+
+    /// The row a button name `select:N`/`change:N`/`delete:N` means, for the prefix given.
+    fn of_button(button: &str, prefix: &str) -> Option<Target> {
+        let row = button.strip_prefix(prefix)?.parse().ok()?;
+        Some(Target::Row(row))
     }
 }
 
-/// The account of the logged-in `user`.
-/// The flow `id`, if it belongs to `user`: a flow answers only to the user ID that started it.
-fn load_flow(
-    tx: &mut Tx<'_>,
-    user: &UserId,
-    id: &FlowId,
-) -> Result<SecurityEmailSetting, PortalError> {
-    let flow: SecurityEmailSetting = tx.flow(FlowKind::SecurityEmails, id)?;
-    if flow.user() == user {
-        Ok(flow)
-    } else {
-        Err(PortalError::NoSuchFlow)
+/// What 【セキュリティ用メールアドレス一覧】 sends, parsed ([`Entry::parse_start`]), and the form
+/// of 【セキュリティ用メールアドレス設定】 posted before any flow exists ([`Start::Enter`], as
+/// [`Portal::security_email_add_start`](crate::portal::Portal::security_email_add_start) sends it).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::flow::Entry;
+/// use kaigo_seikyu::screen::Form;
+/// use kaigo_seikyu::security_emails::{SecurityEmailSetting, Start, Target};
+/// let start = SecurityEmailSetting::parse_start(&Form::new("delete:2"))?;
+/// assert!(matches!(start, Start::Delete(Target::Row(2))));
+/// # Ok::<(), kaigo_seikyu::error::FlowError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub enum Start {
+    /// `追加`: the flow begins at the empty 【セキュリティ用メールアドレス設定】. Refused with none
+    /// registered (SE-05) or five (SE-01).
+    Add,
+    /// `変更` on a row: the flow begins at 【セキュリティ用メールアドレス設定】 for that address.
+    Change(Target),
+    /// `選択` on a row (SE-03): one step, no flow; the list is shown again.
+    Select(Target),
+    /// `削除` on a row (SE-04): one step, no flow; the list is shown again.
+    Delete(Target),
+    /// `次へ` on a 【セキュリティ用メールアドレス設定】 drawn outside any flow (by
+    /// [`add_form`] or [`change_form`]): the flow begins with the address already entered.
+    Enter {
+        /// Add it, or change an address into it.
+        purpose: Purpose,
+        /// 《セキュリティ用メールアドレス》.
+        new: EmailAddress,
+        /// 《セキュリティ用メールアドレス（確認用）》.
+        confirm: EmailAddress,
+    },
+}
+
+/// `追加` on the list, drawn without starting a flow: the empty 【セキュリティ用メールアドレス設定】.
+/// Refused with none registered (SE-05, [`FlowError::NoSecurityEmail`]) or five (SE-01).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::account::SecurityEmails;
+/// use kaigo_seikyu::error::FlowError;
+/// use kaigo_seikyu::security_emails::add_form;
+/// assert_eq!(add_form(&SecurityEmails::default()), Err(FlowError::NoSecurityEmail));
+/// ```
+pub fn add_form(list: &SecurityEmails) -> Result<Screen, FlowError> {
+    if list.is_empty() {
+        return Err(FlowError::NoSecurityEmail);
+    }
+    if list.len() >= SecurityEmails::MAX {
+        return Err(FlowError::SecurityEmailLimit);
+    }
+    Ok(setting_screen(&Purpose::Add))
+}
+
+/// `変更` on a row, drawn without starting a flow: 【セキュリティ用メールアドレス設定】 for changing
+/// `old`, which must be registered ([`FlowError::SecurityEmailNotRegistered`]).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::account::SecurityEmails;
+/// use kaigo_seikyu::calendar::utc;
+/// use kaigo_seikyu::security_emails::change_form;
+/// let mut list = SecurityEmails::default();
+/// list.add("a@jp".parse()?, utc("2026-01-10T12:00:00+09:00"))?;
+/// assert!(change_form(&list, &"a@jp".parse()?)?.shows("《変更前のセキュリティ用メールアドレス》 a@jp"));
+/// assert!(change_form(&list, &"z@jp".parse()?).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn change_form(list: &SecurityEmails, old: &EmailAddress) -> Result<Screen, FlowError> {
+    if !list.contains(old) {
+        return Err(FlowError::SecurityEmailNotRegistered);
+    }
+    Ok(setting_screen(&Purpose::Change { old: old.clone() }))
+}
+
+impl Flow for SecurityEmailSetting {
+    const KIND: FlowKind = FlowKind::SecurityEmails;
+    type Input = Input;
+
+    /// The flow runs after login: it answers only to the user ID that started it.
+    fn user(&self) -> Option<UserId> {
+        Some(*SecurityEmailSetting::user(self))
+    }
+
+    fn screen(&self, view: &View<'_>) -> Screen {
+        SecurityEmailSetting::screen(self, view.policy)
+    }
+
+    /// The buttons of each screen, by name: `next` and `back` on 【セキュリティ用メールアドレス設定】
+    /// and 【ワンタイムパスワード入力】, `send` and `back` on 【確認コード入力】, `finish` on
+    /// 【処理終了】.
+    fn parse(&self, form: &Form) -> Result<Input, FlowError> {
+        use SecurityEmailSetting as S;
+        Ok(match (self, form.button.as_str()) {
+            (S::ChoosingAddress(_), NEXT) => Input::EnterAddress {
+                new: form.parse(ADDRESS)?,
+                confirm: form.parse(CONFIRM_ADDRESS)?,
+            },
+            (S::AwaitingOtp(_), NEXT) => Input::EnterOtp(form.parse(OTP)?),
+            (S::AwaitingCode(_), SEND) => Input::EnterCode(form.parse(CODE)?),
+            (S::ChoosingAddress(_) | S::AwaitingOtp(_) | S::AwaitingCode(_), BACK) => Input::Back,
+            (S::Done(_), FINISH) => Input::Finish,
+            (state, _) => {
+                return Err(FlowError::UnexpectedInput {
+                    state: state.state_name(),
+                    input: "a button of another screen",
+                });
+            }
+        })
+    }
+
+    /// Every step reads the account; a code entry runs under the user ID's hourly guessing
+    /// budget (SEC-07).
+    fn needs(&self, input: &Input) -> Needs {
+        let user = *SecurityEmailSetting::user(self);
+        let needs = Needs::none().account(user);
+        match input {
+            Input::EnterOtp(_) | Input::EnterCode(_) => needs.guesses(Budget::WrongCodes(user)),
+            _ => needs,
+        }
+    }
+
+    /// [`SecurityEmailSetting::apply`]; `戻る` on the address entry and `終了` on 【処理終了】 end
+    /// the flow at the list.
+    fn step<R: CryptoRng + ?Sized>(
+        self,
+        input: Input,
+        records: &Records,
+        _: &FlowId,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<Next<Self>>, PortalError> {
+        let account = records
+            .account(*SecurityEmailSetting::user(&self))?
+            .ok_or(FlowError::NoSuchAccount)?;
+        match (&self, &input) {
+            (SecurityEmailSetting::ChoosingAddress(_), Input::Back)
+            | (SecurityEmailSetting::Done(_), Input::Finish) => {
+                Ok(Step::to(Next::End(list_screen(&account.security_emails))))
+            }
+            _ => Ok(self.apply(input, &account, cx)?.map(Next::Stay)),
+        }
     }
 }
 
-impl Portal {
-    /// 【セキュリティ用メールアドレス一覧】 of the logged-in `user` (SE-03 … SE-05, SE-07).
-    ///
-    /// # Example
-    /// ```
-    /// # use kaigo_seikyu::{account::Account, calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
-    /// # use rand::SeedableRng;
-    /// # let host = Embedded::new(utc("2026-01-10T12:00:00+09:00"));
-    /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
-    /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    /// let user = "KJ131311111111".parse()?;
-    /// portal.create_account(Account::new(user, portal.hash_secret(b"Passw0rd", &mut rng)))?;
-    /// let screen = portal.security_emails(&user)?;
-    /// assert!(screen.shows("セキュリティ用メールアドレスが登録されていません。")); // SE-05
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn security_emails(&self, user: &UserId) -> Result<Screen, PortalError> {
-        let account = self.account(user)?.ok_or(FlowError::NoSuchAccount)?;
+impl Entry for SecurityEmailSetting {
+    type Start = Start;
+
+    /// The account of the logged-in user.
+    fn entry_needs(user: Option<UserId>) -> Needs {
+        user.map_or_else(Needs::none, |user| Needs::none().account(user))
+    }
+
+    /// 【セキュリティ用メールアドレス一覧】 of the logged-in user (SE-03 … SE-05, SE-07).
+    fn entry(user: Option<UserId>, records: &Records, _: &View<'_>) -> Result<Screen, PortalError> {
+        let user = user.ok_or(FlowError::NoSuchAccount)?;
+        let account = records.account(user)?.ok_or(FlowError::NoSuchAccount)?;
         Ok(list_screen(&account.security_emails))
     }
 
-    /// `追加` on the list: the empty 【セキュリティ用メールアドレス設定】. Refused with none
-    /// registered (SE-05, [`FlowError::NoSecurityEmail`]) or five (SE-01).
-    ///
-    /// # Example
-    /// ```
-    /// # use kaigo_seikyu::{account::Account, calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
-    /// # use kaigo_seikyu::error::{FlowError, PortalError};
-    /// # use rand::SeedableRng;
-    /// # let host = Embedded::new(utc("2026-01-10T12:00:00+09:00"));
-    /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
-    /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    /// let user = "KJ131311111111".parse()?;
-    /// portal.create_account(Account::new(user, portal.hash_secret(b"Passw0rd", &mut rng)))?;
-    /// assert_eq!(portal.security_email_add_form(&user), Err(PortalError::Flow(FlowError::NoSecurityEmail)));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn security_email_add_form(&self, user: &UserId) -> Result<Screen, PortalError> {
-        let list = self
-            .account(user)?
-            .ok_or(FlowError::NoSuchAccount)?
-            .security_emails;
-        if list.is_empty() {
-            return Err(FlowError::NoSecurityEmail.into());
+    /// `add`, and the row buttons `select:N`, `change:N`, `delete:N`; `back` is host navigation
+    /// (to the host's ユーザ情報変更) and is refused here.
+    fn parse_start(form: &Form) -> Result<Start, FlowError> {
+        let button = form.button.as_str();
+        if button == ADD {
+            return Ok(Start::Add);
         }
-        if list.len() >= SecurityEmails::MAX {
-            return Err(FlowError::SecurityEmailLimit.into());
-        }
-        Ok(setting_screen(&Purpose::Add))
+        Target::of_button(button, "select:")
+            .map(Start::Select)
+            .or_else(|| Target::of_button(button, "change:").map(Start::Change))
+            .or_else(|| Target::of_button(button, "delete:").map(Start::Delete))
+            .ok_or(FlowError::UnexpectedInput {
+                state: "list",
+                input: "back (host navigation)",
+            })
     }
 
-    /// `変更` on a row of the list: 【セキュリティ用メールアドレス設定】 for changing `old`, which
-    /// must be registered.
-    ///
-    /// # Example
-    /// ```
-    /// # use kaigo_seikyu::{account::Account, calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
-    /// # use rand::SeedableRng;
-    /// # let now = utc("2026-01-10T12:00:00+09:00");
-    /// # let host = Embedded::new(now);
-    /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
-    /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    /// let user = "KJ131311111111".parse()?;
-    /// let mut account = Account::new(user, portal.hash_secret(b"Passw0rd", &mut rng));
-    /// account.security_emails.add("a@jp".parse()?, now)?;
-    /// portal.create_account(account)?;
-    /// let screen = portal.security_email_change_form(&user, "a@jp")?;
-    /// assert!(screen.shows("《変更前のセキュリティ用メールアドレス》 a@jp"));
-    /// assert!(portal.security_email_change_form(&user, "z@jp").is_err());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn security_email_change_form(
-        &self,
-        user: &UserId,
-        old: &str,
-    ) -> Result<Screen, PortalError> {
-        let old: EmailAddress = old.parse().map_err(FlowError::from)?;
-        let list = self
-            .account(user)?
-            .ok_or(FlowError::NoSuchAccount)?
-            .security_emails;
-        if !list.contains(&old) {
-            return Err(FlowError::SecurityEmailNotRegistered.into());
-        }
-        Ok(setting_screen(&Purpose::Change { old }))
+    fn begin_needs(user: Option<UserId>, _: &Start) -> Needs {
+        Self::entry_needs(user)
     }
 
-    /// `次へ` on the add form: starts adding `new` (SE-06). Mails a one-time password (T2) to the
-    /// selected address and returns the flow's id and 【ワンタイムパスワード入力】. Refused, with
-    /// nothing mailed or stored, on a mismatched confirmation (VAL-05), none registered (SE-05),
-    /// five registered (SE-01), an address already registered (SE-02) or a used-up mail budget
-    /// (SEC-04).
-    ///
-    /// # Example
-    /// ```
-    /// # use kaigo_seikyu::{account::Account, calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
-    /// # use kaigo_seikyu::error::{FlowError, PortalError};
-    /// # use rand::SeedableRng;
-    /// # let now = utc("2026-01-10T12:00:00+09:00");
-    /// # let host = Embedded::new(now);
-    /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
-    /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    /// let user = "KJ131311111111".parse()?;
-    /// let mut account = Account::new(user, portal.hash_secret(b"Passw0rd", &mut rng));
-    /// account.security_emails.add("a@jp".parse()?, now)?;
-    /// portal.create_account(account)?;
-    /// let dup = portal.security_email_add_start(&user, "A@JP", "A@JP", &mut rng);
-    /// assert_eq!(dup.unwrap_err(), PortalError::Flow(FlowError::DuplicateSecurityEmail));
-    /// let (_id, screen) = portal.security_email_add_start(&user, "b@jp", "b@jp", &mut rng)?;
-    /// assert!(screen.shows("ワンタイムパスワードを a@jp 宛に送信しました。"));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn security_email_add_start<R: CryptoRng + ?Sized>(
-        &self,
-        user: &UserId,
-        new: &str,
-        confirm: &str,
-        rng: &mut R,
-    ) -> Result<(FlowId, Screen), PortalError> {
-        self.security_email_start(user, Purpose::Add, new, confirm, rng)
-    }
-
-    /// `次へ` on the change form: starts changing `old` into `new` (SE-06), as
-    /// [`security_email_add_start`](Portal::security_email_add_start); `old` must be registered
-    /// and differ from `new`.
-    ///
-    /// # Example
-    /// ```
-    /// # use kaigo_seikyu::{account::Account, calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
-    /// # use rand::SeedableRng;
-    /// # let now = utc("2026-01-10T12:00:00+09:00");
-    /// # let host = Embedded::new(now);
-    /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
-    /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    /// let user = "KJ131311111111".parse()?;
-    /// let mut account = Account::new(user, portal.hash_secret(b"Passw0rd", &mut rng));
-    /// account.security_emails.add("a@jp".parse()?, now)?;
-    /// portal.create_account(account)?;
-    /// let (_id, screen) = portal.security_email_change_start(&user, "a@jp", "n@jp", "n@jp", &mut rng)?;
-    /// assert_eq!(screen.title, "ワンタイムパスワード入力");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn security_email_change_start<R: CryptoRng + ?Sized>(
-        &self,
-        user: &UserId,
-        old: &str,
-        new: &str,
-        confirm: &str,
-        rng: &mut R,
-    ) -> Result<(FlowId, Screen), PortalError> {
-        let old: EmailAddress = old.parse().map_err(FlowError::from)?;
-        self.security_email_start(user, Purpose::Change { old }, new, confirm, rng)
-    }
-
-    fn security_email_start<R: CryptoRng + ?Sized>(
-        &self,
-        user: &UserId,
-        purpose: Purpose,
-        new: &str,
-        confirm: &str,
-        rng: &mut R,
-    ) -> Result<(FlowId, Screen), PortalError> {
-        let input = UserInput::Address { new, confirm }.parse()?;
-        self.transact(|tx, now| {
-            let account = tx.account(*user)?;
-            let id = FlowId::generate(rng);
-            let flow = SecurityEmailSetting::choosing(*user, purpose.clone());
-            let mut cx = tx.cx(now, rng);
-            let step = flow.apply(input.clone(), &account, &mut cx)?;
-            if let Some(to) = SecurityEmailSetting::code_mailed_to(&step) {
-                tx.spend_code_mail(to, now)?;
+    fn begin<R: CryptoRng + ?Sized>(
+        user: Option<UserId>,
+        start: Start,
+        records: &Records,
+        _: &FlowId,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<Next<Self>>, PortalError> {
+        let user = user.ok_or(FlowError::NoSuchAccount)?;
+        let account = records.account(user)?.ok_or(FlowError::NoSuchAccount)?;
+        let list = &account.security_emails;
+        let shown = |step: Step<SecurityEmails>| step.map(|list| Next::End(list_screen(&list)));
+        Ok(match start {
+            Start::Add => {
+                add_form(list)?;
+                Step::to(Next::Stay(Self::choosing(user, Purpose::Add)))
             }
-            let state = tx.step(FlowKind::SecurityEmails, &id, step)?;
-            Ok((id, state.screen(&self.policy)))
-        })
-    }
-
-    /// One input to the flow `id` of the logged-in `user` (SE-06): the address again after `戻る`,
-    /// the one-time password, the confirmation code, or `戻る`. Returns the next screen. A wrong
-    /// code is counted and returned as the error (the screen stays; redraw it with
-    /// [`security_email_screen`](Portal::security_email_screen)); any other refusal changes
-    /// nothing. A flow of another user ID is [`PortalError::NoSuchFlow`].
-    ///
-    /// # Example
-    /// ```
-    /// # use kaigo_seikyu::{account::Account, calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
-    /// # use kaigo_seikyu::error::{FlowError, PortalError};
-    /// # use kaigo_seikyu::security_emails::UserInput;
-    /// # use rand::SeedableRng;
-    /// # let now = utc("2026-01-10T12:00:00+09:00");
-    /// # let host = Embedded::new(now);
-    /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
-    /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    /// let user = "KJ131311111111".parse()?;
-    /// let mut account = Account::new(user, portal.hash_secret(b"Passw0rd", &mut rng));
-    /// account.security_emails.add("a@jp".parse()?, now)?;
-    /// portal.create_account(account)?;
-    /// let (id, _) = portal.security_email_add_start(&user, "b@jp", "b@jp", &mut rng)?;
-    /// let bad = portal.security_email_input(&user, &id, UserInput::Otp("12345"), &mut rng);
-    /// assert!(matches!(bad, Err(PortalError::Flow(FlowError::Value(_))))); // not counted
-    /// let back = portal.security_email_input(&user, &id, UserInput::Back, &mut rng)?;
-    /// assert_eq!(back.title, "セキュリティ用メールアドレス設定");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn security_email_input<R: CryptoRng + ?Sized>(
-        &self,
-        user: &UserId,
-        id: &FlowId,
-        input: UserInput<'_>,
-        rng: &mut R,
-    ) -> Result<Screen, PortalError> {
-        let input = input.parse()?;
-        self.transact(|tx, now| {
-            let flow = load_flow(tx, user, id)?;
-            let account = tx.account(*user)?;
-            if let (SecurityEmailSetting::ChoosingAddress(_), Input::Back) = (&flow, &input) {
-                // `戻る` on the address entry: back to the list; the flow ends.
-                tx.delete(Key::Flow(FlowKind::SecurityEmails, id.clone()));
-                return Ok(list_screen(&account.security_emails));
+            Start::Change(target) => {
+                let old = target.resolve(list)?;
+                change_form(list, &old)?;
+                Step::to(Next::Stay(Self::choosing(user, Purpose::Change { old })))
             }
-            let input = input.clone();
-            let is_code = matches!(input, Input::EnterOtp(_) | Input::EnterCode(_));
-            let mut cx = tx.cx(now, rng);
-            let step = if is_code {
-                guarded(tx, *user, now, || flow.apply(input, &account, &mut cx))?
-            } else {
-                flow.apply(input, &account, &mut cx)?
-            };
-            if let Some(to) = SecurityEmailSetting::code_mailed_to(&step) {
-                tx.spend_code_mail(to, now)?;
-            }
-            let state = tx.step(FlowKind::SecurityEmails, id, step)?;
-            Ok(state.screen(&self.policy))
-        })
-    }
-
-    /// The current screen of the flow `id` of the logged-in `user`, e.g. to redraw it after a
-    /// refusal.
-    ///
-    /// # Example
-    /// ```
-    /// # use kaigo_seikyu::{account::Account, calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
-    /// # use rand::SeedableRng;
-    /// # let now = utc("2026-01-10T12:00:00+09:00");
-    /// # let host = Embedded::new(now);
-    /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
-    /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    /// let user = "KJ131311111111".parse()?;
-    /// let mut account = Account::new(user, portal.hash_secret(b"Passw0rd", &mut rng));
-    /// account.security_emails.add("a@jp".parse()?, now)?;
-    /// portal.create_account(account)?;
-    /// let (id, first) = portal.security_email_add_start(&user, "b@jp", "b@jp", &mut rng)?;
-    /// assert_eq!(portal.security_email_screen(&user, &id)?, first);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn security_email_screen(&self, user: &UserId, id: &FlowId) -> Result<Screen, PortalError> {
-        self.transact(|tx, _| Ok(load_flow(tx, user, id)?.screen(&self.policy)))
-    }
-
-    /// Makes `address` the selected notification destination (SE-03) and returns the list.
-    /// Posts a お知らせ and an event (SE-08); selecting the selected one changes nothing.
-    ///
-    /// # Example
-    /// ```
-    /// # use kaigo_seikyu::{account::Account, calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
-    /// # use rand::SeedableRng;
-    /// # let now = utc("2026-01-10T12:00:00+09:00");
-    /// # let host = Embedded::new(now);
-    /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
-    /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    /// let user = "KJ131311111111".parse()?;
-    /// let mut account = Account::new(user, portal.hash_secret(b"Passw0rd", &mut rng));
-    /// account.security_emails.add("a@jp".parse()?, now)?;
-    /// account.security_emails.add("b@jp".parse()?, now)?;
-    /// portal.create_account(account)?;
-    /// let screen = portal.security_email_select(&user, "b@jp")?;
-    /// assert!(screen.shows("選択中 | b@jp"));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn security_email_select(
-        &self,
-        user: &UserId,
-        address: &str,
-    ) -> Result<Screen, PortalError> {
-        self.security_email_edit(user, address, select)
-    }
-
-    /// `削除` on a row of the list (SE-04): deletes `address` and returns the list. Refused with
-    /// [`FlowError::LastSecurityEmail`] when it is the only one. Deleting the selected one selects
-    /// the oldest remaining (SE-03). Posts a お知らせ, an event, and mails every address that was
-    /// registered, the deleted one included (SE-08).
-    ///
-    /// # Example
-    /// ```
-    /// # use kaigo_seikyu::{account::Account, calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
-    /// # use kaigo_seikyu::error::{FlowError, PortalError};
-    /// # use rand::SeedableRng;
-    /// # let now = utc("2026-01-10T12:00:00+09:00");
-    /// # let host = Embedded::new(now);
-    /// # let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
-    /// # let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    /// let user = "KJ131311111111".parse()?;
-    /// let mut account = Account::new(user, portal.hash_secret(b"Passw0rd", &mut rng));
-    /// account.security_emails.add("a@jp".parse()?, now)?;
-    /// portal.create_account(account)?;
-    /// let refused = portal.security_email_delete(&user, "a@jp");
-    /// assert_eq!(refused.unwrap_err(), PortalError::Flow(FlowError::LastSecurityEmail));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn security_email_delete(
-        &self,
-        user: &UserId,
-        address: &str,
-    ) -> Result<Screen, PortalError> {
-        self.security_email_edit(user, address, delete)
-    }
-
-    fn security_email_edit(
-        &self,
-        user: &UserId,
-        address: &str,
-        edit: fn(&Account, &EmailAddress, Instant) -> Result<Step<SecurityEmails>, FlowError>,
-    ) -> Result<Screen, PortalError> {
-        let address: EmailAddress = address.parse().map_err(FlowError::from)?;
-        self.transact(|tx, now| {
-            let account = tx.account(*user)?;
-            let step = edit(&account, &address, now)?;
-            tx.apply(step.effects)?;
-            Ok(list_screen(&step.state))
+            Start::Select(target) => shown(select(&account, &target.resolve(list)?, cx.now)?),
+            Start::Delete(target) => shown(delete(&account, &target.resolve(list)?, cx.now)?),
+            Start::Enter {
+                purpose,
+                new,
+                confirm,
+            } => Self::choosing(user, purpose)
+                .apply(Input::EnterAddress { new, confirm }, &account, cx)?
+                .map(Next::Stay),
         })
     }
 }

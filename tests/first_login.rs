@@ -7,13 +7,15 @@ use kaigo_seikyu::calendar::{Instant, utc};
 use kaigo_seikyu::effect::EventKind;
 use kaigo_seikyu::error::{FlowError, PortalError};
 use kaigo_seikyu::first_login::Form;
-use kaigo_seikyu::login::{self, Route};
+use kaigo_seikyu::login;
 use kaigo_seikyu::memory::Embedded;
 use kaigo_seikyu::policy::Policy;
+use kaigo_seikyu::portal::{FlowRef, Route};
 use kaigo_seikyu::portal::{Portal, Ports};
 use kaigo_seikyu::screen::FieldKind;
 use kaigo_seikyu::secret::{Argon2Hasher, CodeDigest, CodeKey, PasswordHash, SecretHasher};
 use kaigo_seikyu::store::FlowId;
+use kaigo_seikyu::store::FlowKind;
 use kaigo_seikyu::values::{EmailAddress, PasswordClause, UserId, ValueError};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -90,7 +92,7 @@ impl World {
 
     /// The latest 確認コード mailed to `to`, read from the mail like a user would.
     fn code_for(&self, to: &str) -> String {
-        let mail = self.host.outbox.last_to(&addr(to)).expect("a mail");
+        let mail = self.host.outbox.last_to(addr(to)).expect("a mail");
         assert_eq!(mail.subject, "確認コード発行通知(介護保険)");
         mail.code().expect("the code").to_owned()
     }
@@ -154,7 +156,14 @@ fn fl_01_to_fl_06_procedure_of_a_new_office() {
     let mut w = World::new_office("2026-01-10T10:00:00+09:00");
     // 手順 1. 【ログイン】: the user ID and the temporary password.
     let route = w.login(TEMPORARY).unwrap();
-    let Route::FirstLogin { id, .. } = &route else {
+    let Route::Flow {
+        flow: FlowRef {
+            kind: FlowKind::FirstLogin,
+            id,
+        },
+        ..
+    } = &route
+    else {
         panic!("{route:?}")
     };
     let id = id.clone();
@@ -516,7 +525,16 @@ fn fl_04_security_email_mandatory() {
     assert_eq!(w.title(&id, Form::Back), "メールアドレス設定");
     // A new login (the password is no longer temporary) comes back to the security email.
     let route = w.login(NEW).unwrap();
-    assert!(matches!(route, Route::FirstLogin { .. }));
+    assert!(matches!(
+        route,
+        Route::Flow {
+            flow: FlowRef {
+                kind: FlowKind::FirstLogin,
+                ..
+            },
+            ..
+        }
+    ));
     assert_eq!(
         route.screen().unwrap().title,
         "セキュリティ用メールアドレス設定"
@@ -761,7 +779,14 @@ fn fl_08_new_terms_version_asked_first() {
         CodeKey::from_bytes([5; 32]),
     );
     let route = v2.login(USER, NEW, &mut w.rng).unwrap();
-    let Route::FirstLogin { id, screen } = route else {
+    let Route::Flow {
+        flow: FlowRef {
+            kind: FlowKind::FirstLogin,
+            id,
+        },
+        screen,
+    } = route
+    else {
         panic!("{route:?}")
     };
     assert_eq!(screen.title, "利用規約");

@@ -7,12 +7,14 @@ use kaigo_seikyu::calendar::utc;
 use kaigo_seikyu::effect::EventKind;
 use kaigo_seikyu::error::{FlowError, PortalError};
 use kaigo_seikyu::grace::Form;
-use kaigo_seikyu::login::{self, Route};
+use kaigo_seikyu::login;
 use kaigo_seikyu::memory::Embedded;
 use kaigo_seikyu::policy::Policy;
 use kaigo_seikyu::portal::Portal;
+use kaigo_seikyu::portal::{FlowRef, Route};
 use kaigo_seikyu::secret::CodeKey;
 use kaigo_seikyu::store::FlowId;
+use kaigo_seikyu::store::FlowKind;
 use kaigo_seikyu::values::{EmailAddress, UserId, ValueError};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -67,7 +69,14 @@ impl World {
     /// 手順 1.: 【ログイン】; the grace flow and its screen.
     fn login(&mut self) -> (FlowId, String) {
         match self.portal.login(USER, PASSWORD, &mut self.rng).unwrap() {
-            Route::Grace { id, screen } => (id, screen.to_string()),
+            Route::Flow {
+                flow:
+                    FlowRef {
+                        kind: FlowKind::Grace,
+                        id,
+                    },
+                screen,
+            } => (id, screen.to_string()),
             other => panic!("expected the grace registration, got {other:?}"),
         }
     }
@@ -100,7 +109,7 @@ impl World {
 
     /// The latest 確認コード mailed to `to`, read from the mail like a user would.
     fn code_for(&self, to: &str) -> String {
-        let mail = self.host.outbox.last_to(&addr(to)).expect("a mail");
+        let mail = self.host.outbox.last_to(addr(to)).expect("a mail");
         assert_eq!(mail.subject, "確認コード発行通知(介護保険)");
         mail.code().expect("the code").to_owned()
     }
@@ -391,7 +400,7 @@ fn gr_01_logout() {
         let (id, screen) = w.login();
         assert!(screen.contains("[ログアウト] [戻る] [次へ]"));
         let route = w.input(&id, form).unwrap();
-        assert!(matches!(route, Route::Login { .. }));
+        assert!(matches!(route, Route::Screen(_)));
         assert_eq!(route.screen().unwrap().title, "ログイン");
         assert_eq!(w.skip(&id), Err(PortalError::NoSuchFlow));
     }

@@ -16,8 +16,10 @@ use kaigo_seikyu::calendar::{Instant, utc};
 use kaigo_seikyu::error::FlowError;
 use kaigo_seikyu::first_login::Form as FirstForm;
 use kaigo_seikyu::grace::{Form as GraceForm, MANDATORY_TEXT, SKIP_LABEL};
-use kaigo_seikyu::login::{self, Route};
+use kaigo_seikyu::login;
+use kaigo_seikyu::portal::{FlowRef, Route};
 use kaigo_seikyu::store::FlowId;
+use kaigo_seikyu::store::FlowKind;
 use kaigo_seikyu::strategies;
 use kaigo_seikyu::values::{PasswordClause, UserId};
 use model_common::{
@@ -1048,10 +1050,40 @@ impl Gate {
     fn compare(&self, route: &Route, expected: &Where, model: &Model) {
         let title = route.screen().map(|s| s.title.as_str());
         match (route, expected) {
-            (Route::Login { .. }, Where::Login)
-            | (Route::SecurityCode { .. }, Where::SecurityCode) => {}
-            (Route::FirstLogin { .. }, Where::First(at)) => assert_eq!(title, Some(at.title())),
-            (Route::Grace { screen, .. }, Where::Grace { at, skip_offered }) => {
+            (Route::Screen(_), Where::Login)
+            | (
+                Route::Flow {
+                    flow:
+                        FlowRef {
+                            kind: FlowKind::Login,
+                            ..
+                        },
+                    ..
+                },
+                Where::SecurityCode,
+            ) => {}
+            (
+                Route::Flow {
+                    flow:
+                        FlowRef {
+                            kind: FlowKind::FirstLogin,
+                            ..
+                        },
+                    ..
+                },
+                Where::First(at),
+            ) => assert_eq!(title, Some(at.title())),
+            (
+                Route::Flow {
+                    flow:
+                        FlowRef {
+                            kind: FlowKind::Grace,
+                            ..
+                        },
+                    screen,
+                },
+                Where::Grace { at, skip_offered },
+            ) => {
                 assert_eq!(title, Some(at.title()));
                 if *at == Screen::EnteringSecurity {
                     assert!(screen.shows(MANDATORY_TEXT), "GR-01");

@@ -178,6 +178,23 @@ fn covered() -> (Vec<(&'static str, String)>, Vec<String>) {
                 }
             ),
         ),
+        (
+            "login::Input",
+            format!(
+                "{:?}",
+                kaigo_seikyu::login::Input::EnterSecurityCode(SecurityCode::new(SECURITY_CODE))
+            ),
+        ),
+        (
+            "login::Start",
+            format!(
+                "{:?}",
+                kaigo_seikyu::login::Start::Password {
+                    user,
+                    password: Password::new(PASSWORD),
+                }
+            ),
+        ),
         // The login inputs: `Portal::login` and `login_security_code` take these as typed.
         (
             "values::password::Password",

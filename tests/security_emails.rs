@@ -90,7 +90,7 @@ impl Office {
     }
 
     fn last_code_to(&self, to: &str) -> String {
-        code_in(&self.host.outbox.last_to(&a(to)).expect("a mail"))
+        code_in(&self.host.outbox.last_to(a(to)).expect("a mail"))
     }
 
     fn input(&mut self, id: &FlowId, input: UserInput<'_>) -> Result<String, PortalError> {
@@ -146,12 +146,12 @@ fn se_06_add_a_second_address_step_by_step() {
     let (id, screen) = o.add("mailforsecurity-002@jp").unwrap();
     // 手順 4. 【ワンタイムパスワード入力】: a T2 to the selected address, nothing to the new one yet.
     insta::assert_snapshot!("otp", screen);
-    let t2 = o.host.outbox.last_to(&a("mailforsecurity-001@jp")).unwrap();
+    let t2 = o.host.outbox.last_to(a("mailforsecurity-001@jp")).unwrap();
     assert_eq!(t2.subject, "ワンタイムパスワード発行通知(介護保険)");
     assert!(
         o.host
             .outbox
-            .last_to(&a("mailforsecurity-002@jp"))
+            .last_to(a("mailforsecurity-002@jp"))
             .is_none()
     );
     let otp = code_in(&t2);
@@ -159,7 +159,7 @@ fn se_06_add_a_second_address_step_by_step() {
     // 手順 5. 【確認コード入力】: a T1 to the new address.
     let screen = o.input(&id, UserInput::Otp(&otp)).unwrap();
     insta::assert_snapshot!("code", screen);
-    let t1 = o.host.outbox.last_to(&a("mailforsecurity-002@jp")).unwrap();
+    let t1 = o.host.outbox.last_to(a("mailforsecurity-002@jp")).unwrap();
     assert_eq!(t1.subject, "確認コード発行通知(介護保険)");
     let code = code_in(&t1);
     assert_eq!(code.len(), 4);
@@ -306,7 +306,7 @@ fn se_06_wrong_codes_are_counted_and_void_the_code() {
     );
     assert_eq!(o.list(), ["a@jp"]);
     assert!(
-        o.host.outbox.last_to(&a("b@jp")).is_none(),
+        o.host.outbox.last_to(a("b@jp")).is_none(),
         "no code to the new address"
     );
 }

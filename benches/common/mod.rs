@@ -14,9 +14,10 @@ use kaigo_seikyu::certificate::{CertificateInput, MenuChoice};
 use kaigo_seikyu::error::PortalError;
 use kaigo_seikyu::first_login::Form as FirstLoginForm;
 use kaigo_seikyu::grace::Form as GraceForm;
-use kaigo_seikyu::login::{self, Route};
+use kaigo_seikyu::login;
 use kaigo_seikyu::memory::{Embedded, MemoryStore};
 use kaigo_seikyu::policy::{HashingParams, Policy};
+use kaigo_seikyu::portal::{FlowRef, Route};
 use kaigo_seikyu::portal::{Portal, Ports};
 use kaigo_seikyu::ports::OfficeRecord;
 use kaigo_seikyu::reissue::{
@@ -25,6 +26,7 @@ use kaigo_seikyu::reissue::{
 use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, PasswordHash, SecretHasher};
 use kaigo_seikyu::security_emails::UserInput;
 use kaigo_seikyu::store::FlowId;
+use kaigo_seikyu::store::FlowKind;
 use kaigo_seikyu::values::{OfficeNumber, Prefecture, UserId};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -250,8 +252,7 @@ impl Visit<'_> {
 
     /// The value under `label` in the newest mail to `to`.
     fn mailed(&self, to: &str, label: &str) -> String {
-        let to = to.parse().expect("a valid address");
-        let mail = self.world.host.outbox.last_to(&to).expect("a mail");
+        let mail = self.world.host.outbox.last_to(to).expect("a mail");
         let mut lines = mail.body.lines();
         lines.find(|l| *l == label).expect("the label");
         lines.next().expect("the value").to_owned()
@@ -335,7 +336,14 @@ fn ledger(w: &World, billing: Vec<Prefecture>) {
 fn login_with_security_code(v: &mut Visit<'_>) {
     let user = v.world.user().to_string();
     let route = v.ok(|p, r| p.login(&user, PASSWORD, r));
-    let Route::SecurityCode { id, .. } = route else {
+    let Route::Flow {
+        flow: FlowRef {
+            kind: FlowKind::Login,
+            id,
+        },
+        ..
+    } = route
+    else {
         panic!("the security code is asked: {route:?}")
     };
     let route = v.ok(|p, r| p.login_security_code(&id, SECURITY_CODE, r));
@@ -380,7 +388,14 @@ fn grace_registration(v: &mut Visit<'_>) {
     let user = v.world.user().to_string();
     let address = v.world.address(1);
     let route = v.ok(|p, r| p.login(&user, PASSWORD, r));
-    let Route::Grace { id, .. } = route else {
+    let Route::Flow {
+        flow: FlowRef {
+            kind: FlowKind::Grace,
+            id,
+        },
+        ..
+    } = route
+    else {
         panic!("the grace registration: {route:?}")
     };
     let next = GraceForm::Next {

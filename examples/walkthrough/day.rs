@@ -9,12 +9,13 @@ use kaigo_seikyu::account::TermsAcceptance;
 use kaigo_seikyu::calendar::utc;
 use kaigo_seikyu::certificate::{CertificateInput, MenuChoice};
 use kaigo_seikyu::effect::Event;
-use kaigo_seikyu::login::{self, Route};
+use kaigo_seikyu::login;
 use kaigo_seikyu::lost::{self, LostChoice};
 use kaigo_seikyu::mail::{Mail, Notice};
 use kaigo_seikyu::memory::{Embedded, VirtualClock};
 use kaigo_seikyu::policy::Policy;
 use kaigo_seikyu::portal::Portal;
+use kaigo_seikyu::portal::{FlowRef, Route};
 use kaigo_seikyu::ports::OfficeRecord;
 use kaigo_seikyu::reissue::{
     Applicant, ApplicationForm, Decision, Federation, Reissue, ReviewOutcome,
@@ -22,6 +23,7 @@ use kaigo_seikyu::reissue::{
 use kaigo_seikyu::screen::Screen;
 use kaigo_seikyu::secret::CodeKey;
 use kaigo_seikyu::security_emails::UserInput;
+use kaigo_seikyu::store::FlowKind;
 use kaigo_seikyu::values::{EmailAddress, OfficeNumber, Prefecture, UserId};
 use kaigo_seikyu::{first_login, grace, reissue};
 use rand::SeedableRng;
@@ -805,7 +807,14 @@ impl Day {
                 String::new()
             };
             route = match &route {
-                Route::FirstLogin { id, .. } => {
+                Route::Flow {
+                    flow:
+                        FlowRef {
+                            kind: FlowKind::FirstLogin,
+                            id,
+                        },
+                    ..
+                } => {
                     use first_login::Form;
                     let form = match title.as_str() {
                         "利用規約" => Form::AcceptTerms,
@@ -828,7 +837,14 @@ impl Day {
                     self.portal
                         .first_login_input(&id.clone(), form, &mut self.rng)?
                 }
-                Route::Grace { id, .. } => {
+                Route::Flow {
+                    flow:
+                        FlowRef {
+                            kind: FlowKind::Grace,
+                            id,
+                        },
+                    ..
+                } => {
                     use grace::Form;
                     let form = match title.as_str() {
                         "セキュリティ用メールアドレス設定" => Form::Next {

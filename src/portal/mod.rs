@@ -10,7 +10,12 @@ use std::sync::Arc;
 
 mod budgets;
 mod certificate;
+mod first_login;
+mod gate;
+mod grace;
+mod login;
 mod reset;
+mod security_emails;
 
 use crate::account::Account;
 use crate::calendar::Instant;
@@ -220,6 +225,22 @@ impl Route {
         }
     }
 
+    /// The id of the flow the browser is in, if any: a convenience for [`Route::flow`].
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::portal::{FlowRef, Route};
+    /// use kaigo_seikyu::store::{FlowId, FlowKind};
+    /// use kaigo_seikyu::login::login_screen;
+    /// let id = FlowId::generate(&mut rand::rng());
+    /// let flow = FlowRef { kind: FlowKind::Login, id: id.clone() };
+    /// assert_eq!(Route::Flow { flow, screen: login_screen() }.flow_id(), Some(&id));
+    /// assert_eq!(Route::Screen(login_screen()).flow_id(), None);
+    /// ```
+    pub fn flow_id(&self) -> Option<&FlowId> {
+        self.flow().map(|flow| &flow.id)
+    }
+
     /// The screen to draw, if the route has one (the menu is the host's).
     pub fn screen(&self) -> Option<&Screen> {
         match self {
@@ -363,28 +384,6 @@ impl Portal {
             now,
             policy: &self.policy,
         }
-    }
-}
-
-/// The gate's route as a [`Route`] (until the gate's flows speak [`Route`] themselves).
-fn gate_route(route: crate::login::Route) -> Route {
-    use crate::login::Route as Gate;
-    let flow = |kind, id| FlowRef { kind, id };
-    match route {
-        Gate::Login { screen } => Route::Screen(screen),
-        Gate::SecurityCode { id, screen } => Route::Flow {
-            flow: flow(FlowKind::Login, id),
-            screen,
-        },
-        Gate::FirstLogin { id, screen } => Route::Flow {
-            flow: flow(FlowKind::FirstLogin, id),
-            screen,
-        },
-        Gate::Grace { id, screen } => Route::Flow {
-            flow: flow(FlowKind::Grace, id),
-            screen,
-        },
-        Gate::Menu { user } => Route::Menu { user },
     }
 }
 
@@ -577,11 +576,9 @@ impl<'p> Tx<'p> {
                 let loaded = records
                     .account(auth.user())?
                     .ok_or(FlowError::NoSuchAccount)?;
-                let account = crate::login::account_after(&effects, &loaded);
+                let account = gate::account_after(&effects, &loaded);
                 self.apply(effects)?;
-                Ok(gate_route(crate::login::through(
-                    self, auth, &account, now, rng,
-                )?))
+                gate::through(self, auth, &account, now, rng)
             }
             Next::Menu(skip) => {
                 self.apply(effects)?;

@@ -1,0 +1,477 @@
+//! The security-email registration shared by the first login (FL-04 … FL-06), the grace
+//! registration (GR-01, GR-05) and the security-email list (SE-06, SE-08): its states
+//! ([`EnteringSecurityEmail`] → [`AwaitingCode`] → [`Registered`]), their screens, the address
+//! and confirmation fields, and the announcement of a list change ([`ListChange`]).
+//!
+//! The flows that hold these states wrap them in their own enums ([`crate::first_login::FirstLogin`],
+//! [`crate::grace::Grace`]); the list's add-or-change flow
+//! ([`crate::security_emails::SecurityEmailSetting`]) shares the screens, fields and texts. This
+//! module imports none of those flows: they import it.
+//!
+//! # Example
+//! ```
+//! use kaigo_seikyu::registration::ListChange;
+//! let change = ListChange::Registered("a@jp".parse().unwrap());
+//! let notice = change.notice(&"KJ131311111111".parse().unwrap());
+//! assert_eq!(notice.title, "セキュリティ用メールアドレス登録通知");
+//! assert!(change.mail(&"a@jp".parse().unwrap()).is_none()); // an add mails no one
+//! ```
+
+use rand_core::CryptoRng;
+use serde::{Deserialize, Serialize};
+
+use crate::account::{Account, SecurityEmails};
+use crate::calendar::Instant;
+use crate::challenge::Challenge;
+use crate::effect::{Effect, Event, EventKind};
+use crate::error::FlowError;
+use crate::flow::{Authenticated, Cx, Next, Step};
+use crate::mail::{self, Mail, Notice};
+use crate::policy::Policy;
+use crate::screen::button::{BACK, FINISH, SEND};
+use crate::screen::{Field, Form, Screen};
+use crate::values::{ConfirmationCode, EmailAddress, UserId};
+
+/// FL-06, GR-05: the done text of a registration.
+pub const REGISTERED_TEXT: &str = "セキュリティ用メールアドレスの登録を完了しました。";
+
+/// The message id of [`REGISTERED_TEXT`], wherever it appears (FL, GR, SE).
+pub(crate) const REGISTERED_ID: &str = "security_email.registered";
+
+/// Form name of 《セキュリティ用メールアドレス》 on every 【セキュリティ用メールアドレス設定】.
+pub(crate) const ADDRESS: &str = "address";
+/// Form name of 《セキュリティ用メールアドレス（確認用）》.
+pub(crate) const CONFIRM_ADDRESS: &str = "confirm_address";
+/// Form name of 《確認コード》 on every 【確認コード入力】.
+pub(crate) const CODE: &str = "code";
+
+/// The address block's label in notices and mails (SE-08).
+const ADDRESS_BLOCK: &str = "[セキュリティ用メールアドレス]";
+
+/// 【セキュリティ用メールアドレス設定】: waits for the address and its confirmation (FL-04, GR-01).
+/// Shared by the first-login and grace flows.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::first_login::FirstLogin;
+/// let stored = r#"{"EnteringSecurityEmail":{"auth":{"user":"KJ131311111111"},"codes_sent":0}}"#;
+/// let state: FirstLogin = serde_json::from_str(stored)?;
+/// assert!(matches!(state, FirstLogin::EnteringSecurityEmail(_)));
+/// assert_eq!(state.screen(&Default::default()).title, "セキュリティ用メールアドレス設定");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnteringSecurityEmail {
+    pub(crate) auth: Authenticated,
+    /// Codes mailed in this flow so far, kept across `戻る` (SEC-04).
+    pub(crate) codes_sent: u8,
+}
+
+/// 【確認コード入力】: waits for the 確認コード mailed (T1) to the address (FL-05, GR-05). Shared by the
+/// first-login and grace flows. Holds only the code's keyed digest (SEC-01).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{calendar::utc, login, memory::Embedded, policy::Policy, secret::CodeKey};
+/// use kaigo_seikyu::first_login::{FirstLogin, Form};
+/// use kaigo_seikyu::store::{FlowKind, Key, Store};
+/// use rand::SeedableRng;
+/// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+/// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]));
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+/// let mut acct = login::new_office("KJ131311111111".parse()?, portal.hash_secret(b"x", &mut rng));
+/// (acct.temporary, acct.first_login_done) = (None, true); // only the security email is missing
+/// acct.terms = Some(kaigo_seikyu::account::TermsAcceptance { version: 1, at: portal.now() });
+/// portal.create_account(acct)?;
+/// let id = portal.login("KJ131311111111", "x", &mut rng)?.flow_id().unwrap().clone();
+/// let form = Form::SetSecurityEmail { address: "a@jp", confirm: "a@jp" };
+/// portal.first_login_input(&id, form, &mut rng)?;
+/// let stored = host.store.load(&Key::Flow(FlowKind::FirstLogin, id))?.unwrap();
+/// let FirstLogin::AwaitingCode(state) = serde_json::from_slice(&stored.value)? else { unreachable!() };
+/// assert_eq!(state.to().as_str(), "a@jp");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwaitingCode {
+    pub(crate) auth: Authenticated,
+    challenge: Challenge<4>,
+    codes_sent: u8,
+}
+
+/// 【処理終了】 after a registration (FL-06, GR-05): waits for `終了`. Made only by
+/// [`AwaitingCode`] on the right code in time.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::first_login::FirstLogin;
+/// let stored = r#"{"Registered":{"auth":{"user":"KJ131311111111"}}}"#;
+/// let state: FirstLogin = serde_json::from_str(stored)?;
+/// assert!(matches!(state, FirstLogin::Registered(_)));
+/// assert_eq!(state.screen(&Default::default()).title, "処理終了");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registered {
+    pub(crate) auth: Authenticated,
+}
+
+impl EnteringSecurityEmail {
+    /// GR-01: the grace flow's first state.
+    pub(crate) fn new(auth: Authenticated) -> Self {
+        EnteringSecurityEmail {
+            auth,
+            codes_sent: 0,
+        }
+    }
+
+    /// The user it belongs to.
+    pub(crate) fn auth(&self) -> Authenticated {
+        self.auth
+    }
+
+    /// FL-05, GR-05: mails a 確認コード (T1) to `address`, valid for the policy's code lifetime.
+    /// [`FlowError::TooManyCodes`] past the policy's codes per flow (SEC-04).
+    pub(crate) fn send<S: From<AwaitingCode>, R: CryptoRng + ?Sized>(
+        self,
+        address: EmailAddress,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<Next<S>>, FlowError> {
+        if self.codes_sent >= cx.policy.max_codes_per_flow {
+            return Err(FlowError::TooManyCodes);
+        }
+        let (challenge, mail) = Challenge::send(address, cx);
+        let awaiting = AwaitingCode {
+            auth: self.auth,
+            challenge,
+            codes_sent: self.codes_sent + 1,
+        };
+        Ok(Step::to(Next::Stay(S::from(awaiting))).with(mail))
+    }
+}
+
+impl AwaitingCode {
+    /// Where the code was mailed.
+    pub fn to(&self) -> &EmailAddress {
+        &self.challenge.to
+    }
+
+    /// The user it belongs to.
+    pub(crate) fn auth(&self) -> Authenticated {
+        self.auth
+    }
+
+    /// `戻る` (FL-05): back to the address entry; the code stops working.
+    pub(crate) fn back(self) -> EnteringSecurityEmail {
+        EnteringSecurityEmail {
+            auth: self.auth,
+            codes_sent: self.codes_sent,
+        }
+    }
+
+    /// FL-05, FL-06, GR-05: the right code in time registers the address, which becomes the
+    /// selected notification destination (SE-03), with the list's お知らせ and event (SE-08). A
+    /// wrong code is counted (a rejected step).
+    pub(crate) fn enter<S: From<AwaitingCode> + From<Registered>, R: CryptoRng + ?Sized>(
+        mut self,
+        code: &ConfirmationCode,
+        mut account: Account,
+        cx: &Cx<'_, R>,
+    ) -> Result<Step<Next<S>>, FlowError> {
+        match self.challenge.check(code, cx) {
+            Ok(()) => {
+                let user = self.auth.user();
+                let address = self.challenge.to;
+                account.security_emails.add(address.clone(), cx.now)?;
+                let notice = ListChange::Registered(address).notice(&user);
+                Ok(
+                    Step::to(Next::Stay(S::from(Registered { auth: self.auth })))
+                        .with(Effect::SaveAccount(Box::new(account)))
+                        .with(Effect::Notice {
+                            office: user.office(),
+                            notice,
+                        })
+                        .with(event(cx.now, EventKind::SecurityEmailRegistered { user })),
+                )
+            }
+            Err(e @ (FlowError::WrongCode { .. } | FlowError::CodeExhausted)) => {
+                Ok(Step::rejected(Next::Stay(S::from(self)), e))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Registered {
+    /// The user it belongs to.
+    pub(crate) fn auth(&self) -> Authenticated {
+        self.auth
+    }
+}
+
+/// The source's explanation of a security email, on every 【セキュリティ用メールアドレス設定】, with
+/// the message ids it keeps wherever it appears.
+const SECURITY_EMAIL_PURPOSE: [(&str, &str); 3] = [
+    (
+        "security_email.purpose",
+        "セキュリティ用メールアドレスは、電子請求受付システムから送信されるセキュリティ強化のための情報（ワンタイムパスワード等）を受け取るために使用します。",
+    ),
+    (
+        "security_email.reset_use",
+        "※ パスワード紛失時の再設定等にご使用いただけます。",
+    ),
+    (
+        "security_email.same_as_notice",
+        "※ お知らせメールの通知先と同じメールアドレスを登録することも可能です。",
+    ),
+];
+
+/// The instruction of every 【セキュリティ用メールアドレス設定】 (FL, GR, SE), and its message id.
+pub(crate) const SECURITY_EMAIL_LEAD: (&str, &str) = (
+    "security_email.lead",
+    "セキュリティ用メールアドレスを入力し、【次へ】ボタンを押してください。",
+);
+
+/// The two address fields of every 【セキュリティ用メールアドレス設定】 (FL, GR, SE): required unless
+/// the screen offers a way to go on without them (GR-02).
+pub(crate) fn security_email_fields(screen: Screen, required: bool) -> Screen {
+    let address = Field::email(ADDRESS, "セキュリティ用メールアドレス");
+    let confirm = Field::email(CONFIRM_ADDRESS, "セキュリティ用メールアドレス（確認用）");
+    let (address, confirm) = if required {
+        (address.required(), confirm.required())
+    } else {
+        (address, confirm)
+    };
+    screen.field(address).field(confirm)
+}
+
+/// 【セキュリティ用メールアドレス設定】 up to its fields: the instruction, `lead` (GR-01's sentence,
+/// with its message id), the source's explanation and the two address fields, `required` unless
+/// the caller offers a way on without them. The caller adds what follows.
+pub(crate) fn security_email_entry(
+    steps: &[&'static str],
+    current: usize,
+    lead: &[(&'static str, &str)],
+    required: bool,
+) -> Screen {
+    let (id, text) = SECURITY_EMAIL_LEAD;
+    let screen = Screen::new("セキュリティ用メールアドレス設定")
+        .steps(steps, current)
+        .text(id, text);
+    let screen = lead
+        .iter()
+        .chain(SECURITY_EMAIL_PURPOSE.iter())
+        .fold(screen, |screen, (id, line)| screen.text(id, *line));
+    security_email_fields(screen, required)
+}
+
+/// 【確認コード入力】 (FL-05, GR-05, SE-06), as the source draws it: the code went to `to`.
+pub(crate) fn code_screen(
+    steps: &[&'static str],
+    current: usize,
+    to: &EmailAddress,
+    policy: &Policy,
+) -> Screen {
+    Screen::new("確認コード入力")
+        .steps(steps, current)
+        .text("code.sent_to", format!(
+            "入力されたメールアドレスに誤りがないことを確認するため、確認コードを {to} 宛に送信しました。"
+        ))
+        .text("code.lead", "メール本文に記載された4桁の数字を半角で入力し、【送信】ボタンを押してください。")
+        .field(Field::code(CODE, "確認コード", 4).required())
+        .delivery_notes("確認コード", policy.code_lifetime_minutes)
+        .text("code.maybe_wrong_address", "しばらく待ってもメールが届かない場合、入力されたメールアドレスに誤りがある可能性があります。")
+        .text("code.back_to_address", "その場合、【戻る】ボタンを押して、再度セキュリティ用メールアドレスを設定してください。")
+        .mail_trouble("また、入力されたメールアドレスに誤りがない場合、以下の原因が考えられます。")
+        .button(BACK, "戻る")
+        .button(SEND, "送信")
+}
+
+/// 【処理終了】 after a registration (FL-06, GR-05).
+pub(crate) fn registered_screen(steps: &[&'static str], current: usize) -> Screen {
+    Screen::new("処理終了")
+        .steps(steps, current)
+        .text(REGISTERED_ID, REGISTERED_TEXT)
+        .button(FINISH, "終了")
+}
+
+/// VAL-04, VAL-05: an address and its confirmation. A confirmation that does not parse cannot be
+/// equal, so it is a mismatch.
+pub(crate) fn confirmed_address(address: &str, confirm: &str) -> Result<EmailAddress, FlowError> {
+    let address: EmailAddress = address.parse()?;
+    match confirm.parse::<EmailAddress>() {
+        Ok(confirm) if confirm == address => Ok(address),
+        _ => Err(FlowError::ConfirmationMismatch),
+    }
+}
+
+/// VAL-04, VAL-05 on a submitted form (UI-02): the address in the field `address` and its
+/// confirmation in `confirm`. An address that does not parse is an error naming its field; a
+/// confirmation that differs (or does not parse) is a mismatch.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::error::FlowError;
+/// use kaigo_seikyu::registration::confirmed_field;
+/// use kaigo_seikyu::screen::Form;
+/// let form = Form::new("next").with("address", "a@jp").with("confirm_address", "A@JP");
+/// assert_eq!(confirmed_field(&form, "address", "confirm_address")?.as_str(), "a@jp");
+/// let form = Form::new("next").with("address", "a@jp").with("confirm_address", "b@jp");
+/// assert_eq!(confirmed_field(&form, "address", "confirm_address"), Err(FlowError::ConfirmationMismatch));
+/// # Ok::<(), FlowError>(())
+/// ```
+pub fn confirmed_field(
+    form: &Form,
+    address: &str,
+    confirm: &str,
+) -> Result<EmailAddress, FlowError> {
+    let parsed: EmailAddress = form.parse(address)?;
+    match form.text(confirm).parse::<EmailAddress>() {
+        Ok(confirm) if confirm == parsed => Ok(parsed),
+        _ => Err(FlowError::ConfirmationMismatch),
+    }
+}
+
+fn event(at: Instant, kind: EventKind) -> Effect {
+    Effect::Event(Event { at, kind })
+}
+
+// ---------------------------------------------------------------------------------------------
+// SE-08: notices, events and mails.
+
+/// One change of the list, as SE-08 announces it. Texts are ours (SPEC tag D); none holds a secret.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::security_emails::ListChange;
+/// let change = ListChange::Deleted("old@jp".parse().unwrap());
+/// let notice = change.notice(&"KJ131311111111".parse().unwrap());
+/// assert_eq!(notice.title, "セキュリティ用メールアドレス削除通知");
+/// assert!(change.mail(&"other@jp".parse().unwrap()).is_some());
+/// assert!(ListChange::Selected("b@jp".parse().unwrap()).mail(&"other@jp".parse().unwrap()).is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListChange {
+    /// An address was added (SE-06).
+    Registered(EmailAddress),
+    /// `old` was changed into `new` (SE-06).
+    Changed {
+        /// The address before.
+        old: EmailAddress,
+        /// The address after.
+        new: EmailAddress,
+    },
+    /// An address was deleted (SE-04).
+    Deleted(EmailAddress),
+    /// An address became the selected notification destination (SE-03).
+    Selected(EmailAddress),
+}
+
+const UNKNOWN_ACTION: &str =
+    "この操作に心当たりがない場合、至急ヘルプデスクへお問い合わせください。";
+
+impl ListChange {
+    fn title(&self) -> &'static str {
+        match self {
+            ListChange::Registered(_) => "セキュリティ用メールアドレス登録通知",
+            ListChange::Changed { .. } => "セキュリティ用メールアドレス変更通知",
+            ListChange::Deleted(_) => "セキュリティ用メールアドレス削除通知",
+            ListChange::Selected(_) => "セキュリティ用メールアドレス通知先変更通知",
+        }
+    }
+
+    fn headline(&self) -> &'static str {
+        match self {
+            ListChange::Registered(_) => "以下のセキュリティ用メールアドレスが登録されました。",
+            ListChange::Changed { .. } => "以下のセキュリティ用メールアドレスが変更されました。",
+            ListChange::Deleted(_) => "以下のセキュリティ用メールアドレスが削除されました。",
+            ListChange::Selected(_) => {
+                "ワンタイムパスワード等の通知先となるセキュリティ用メールアドレスが変更されました。"
+            }
+        }
+    }
+
+    /// The `[label]` / address blocks. A mail leaves out the new address of a change: it may go to
+    /// an address the office no longer uses.
+    fn blocks(&self, in_mail: bool) -> Vec<(&'static str, String)> {
+        match self {
+            ListChange::Registered(a) | ListChange::Deleted(a) => {
+                vec![(ADDRESS_BLOCK, a.to_string())]
+            }
+            ListChange::Changed { old, new } => {
+                let mut blocks = vec![("[変更前のセキュリティ用メールアドレス]", old.to_string())];
+                if !in_mail {
+                    blocks.push(("[変更後のセキュリティ用メールアドレス]", new.to_string()));
+                }
+                blocks
+            }
+            ListChange::Selected(a) => {
+                vec![("[通知先のセキュリティ用メールアドレス]", a.to_string())]
+            }
+        }
+    }
+
+    /// The お知らせ posted to the office (SE-08): what changed, for which user ID.
+    pub fn notice(&self, user: &UserId) -> Notice {
+        let user = user.to_string();
+        let mut blocks = vec![("[ユーザID]", user)];
+        blocks.extend(self.blocks(false));
+        let blocks: Vec<(&str, &str)> = blocks.iter().map(|(l, v)| (*l, v.as_str())).collect();
+        mail::framed_notice(self.title(), self.headline(), &blocks, &[])
+    }
+
+    /// The mail to a registered address about a change or delete (SE-08); `None` for an add or a
+    /// selection. It names neither the user ID nor the new address: it may go to an address the
+    /// office no longer uses.
+    pub fn mail(&self, to: &EmailAddress) -> Option<Mail> {
+        if !matches!(self, ListChange::Changed { .. } | ListChange::Deleted(_)) {
+            return None;
+        }
+        let blocks = self.blocks(true);
+        let blocks: Vec<(&str, &str)> = blocks.iter().map(|(l, v)| (*l, v.as_str())).collect();
+        let subject = format!("{}(介護保険)", self.title());
+        Some(mail::framed_mail(
+            to,
+            &subject,
+            self.headline(),
+            &blocks,
+            UNKNOWN_ACTION,
+        ))
+    }
+
+    fn event(&self, user: UserId, at: Instant) -> Event {
+        let kind = match self {
+            ListChange::Registered(_) => EventKind::SecurityEmailRegistered { user },
+            ListChange::Changed { .. } => EventKind::SecurityEmailChanged { user },
+            ListChange::Deleted(_) => EventKind::SecurityEmailDeleted { user },
+            ListChange::Selected(_) => EventKind::SecurityEmailSelected { user },
+        };
+        Event { at, kind }
+    }
+}
+
+/// SE-08: the effects of a list change: `updated` saved, a お知らせ, an event and, for a change or
+/// delete, a mail to every address registered `before` it (the old or deleted one included).
+pub(crate) fn announce(
+    updated: Account,
+    before: &SecurityEmails,
+    change: &ListChange,
+    now: Instant,
+) -> Vec<Effect> {
+    let user = updated.user_id;
+    let mut effects = vec![
+        Effect::SaveAccount(Box::new(updated)),
+        Effect::Notice {
+            office: user.office(),
+            notice: change.notice(&user),
+        },
+        Effect::Event(change.event(user, now)),
+    ];
+    effects.extend(
+        before
+            .entries()
+            .iter()
+            .filter_map(|e| change.mail(&e.address))
+            .map(Effect::Mail),
+    );
+    effects
+}
