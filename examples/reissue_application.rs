@@ -9,15 +9,17 @@ use rand::rngs::StdRng;
 
 use kaigo_seikyu::account::TermsAcceptance;
 use kaigo_seikyu::calendar::utc;
-use kaigo_seikyu::login::{self, Route};
+use kaigo_seikyu::login;
 use kaigo_seikyu::lost::{self, LostChoice};
 use kaigo_seikyu::memory::Embedded;
 use kaigo_seikyu::policy::Policy;
+use kaigo_seikyu::portal::Route;
 use kaigo_seikyu::ports::OfficeRecord;
 use kaigo_seikyu::reissue::{
     Applicant, ApplicationForm, Decision, Federation, Input, Reissue, ReviewOutcome,
 };
 use kaigo_seikyu::secret::CodeKey;
+use kaigo_seikyu::store::FlowKind;
 use kaigo_seikyu::values::{EmailAddress, Prefecture, UserId};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -78,11 +80,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let screen = portal.reissue_input(&id, Input::EnterCode(&code), &mut rng)?;
 
     println!("手順 7. [送信]\n{screen}");
-    let screen = portal.reissue_input(&id, Input::Submit, &mut rng)?;
-    let Reissue::Done(done) = portal.reissue_state(&id)? else {
-        return Err("not received".into());
-    };
-    let number = done.number().to_string();
+    let (number, screen) = portal.reissue_submit(&id, &mut rng)?;
+    let number = number.to_string();
     for (_, notice) in host.notices.all() {
         println!("お知らせ: {}\n{}\n", notice.title, notice.body);
     }
@@ -93,6 +92,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     println!("手順 8. [終了]\n{screen}");
+    // 終了 ends the flow at 【ログイン】.
+    portal.reissue_input(&id, Input::Finish, &mut rng)?;
 
     // 国保連合会: three days later, 東京都's federation reviews and approves.
     host.clock.advance(TimeDelta::days(3));
@@ -133,9 +134,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         letter.temporary_password.reveal(),
         &mut rng,
     )?;
-    let Route::FirstLogin { screen, .. } = route else {
+    let Route::Flow { flow, screen } = route else {
         return Err(format!("{route:?}").into());
     };
+    if flow.kind != FlowKind::FirstLogin {
+        return Err(format!("{flow:?}").into());
+    }
     println!(
         "【ログイン】 {} with the temporary password:\n{screen}",
         letter.user_id

@@ -42,6 +42,11 @@ pub enum Effect {
         /// The record, serialized as the store keeps it.
         value: StoredValue,
     },
+    /// Remove a record other than the flow's state (a reissue application's pending marker,
+    /// RI-07) in the same compare-and-swap commit as the flow. The step must have declared the
+    /// key in its [`Needs`](crate::flow::Needs) and seen the record there: the removal is
+    /// checked against the version read.
+    Delete(Key),
 }
 
 impl Effect {

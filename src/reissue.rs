@@ -8,19 +8,39 @@
 //!
 //! | state | screen | input | next |
 //! | --- | --- | --- | --- |
-//! | (none) | 【ログイン情報再発行申請】 | [`Portal::reissue_start`] | [`ChoosingPrefecture`] or [`AwaitingCode`] |
-//! | [`ChoosingPrefecture`] | 【請求先都道府県選択】 | [`Input::ChoosePrefecture`] | [`AwaitingCode`] |
-//! | [`AwaitingCode`] | 【確認コード入力】 | [`Input::EnterCode`] | [`Confirming`] |
-//! | [`Confirming`] | 【送信確認】 | [`Input::Submit`] | [`Done`] |
-//! | [`Done`] | 【処理終了】 | — | — |
+//! | (none) | 【ログイン情報再発行申請】 | [`ReissueStart::Apply`] | [`ChoosingPrefecture`] or [`AwaitingCode`] |
+//! | [`ChoosingPrefecture`] | 【請求先都道府県選択】 | [`ReissueInput::ChoosePrefecture`] | [`AwaitingCode`] |
+//! | [`AwaitingCode`] | 【確認コード入力】 | [`ReissueInput::EnterCode`] | [`Confirming`] |
+//! | [`Confirming`] | 【送信確認】 | [`ReissueInput::Submit`] | [`Done`] |
+//! | [`Done`] | 【処理終了】 | [`ReissueInput::Finish`] | 【ログイン】 (the flow ends) |
 //!
-//! [`Input::Back`] from any state but [`Done`] ends the flow and returns to the application
-//! screen, as the source's `戻る` says: `再度ログイン情報再発行申請を行ってください`.
+//! [`ReissueInput::Back`] from any state but [`Done`] ends the flow and returns to the
+//! application screen, as the source's `戻る` says: `再度ログイン情報再発行申請を行ってください`.
+//!
+//! [`Reissue`] is a [`Flow`] opened from its [`Entry`] screen: a client drives it from screens
+//! alone with the driver's generic entry points ([`Portal::begin`] with the application form,
+//! then [`Portal::submit`] with each screen's form). The transition is pure: it names the ledger
+//! entry, accounts, pending records and month sequences it reads ([`Entry::begin_needs`],
+//! [`Flow::needs`]), and `送信` returns the month's sequence, the application and the pending
+//! marker as [`Effect::Put`]s, committed with the flow in one compare-and-swap (VAL-08). The
+//! driver's wrappers take the fields as text: [`Portal::reissue_start`],
+//! [`Portal::reissue_input`], and [`Portal::reissue_submit`], which also returns the management
+//! number. From a generic route, the number is [`Done::number`] of the flow's state
+//! ([`Portal::reissue_state`] with the route's flow id).
 //!
 //! The submitted application is a [`ReissueApplication`] record under its
 //! [`ManagementNumber`]. The federation reads it with [`Portal::reissue_application`] and decides
 //! with [`Portal::reissue_review`], which returns the [`ReissueLetter`] to print on approval: the
 //! temporary password exists nowhere else (RI-09).
+//!
+//! [`Portal::begin`]: crate::portal::Portal::begin
+//! [`Portal::submit`]: crate::portal::Portal::submit
+//! [`Portal::reissue_start`]: crate::portal::Portal::reissue_start
+//! [`Portal::reissue_input`]: crate::portal::Portal::reissue_input
+//! [`Portal::reissue_submit`]: crate::portal::Portal::reissue_submit
+//! [`Portal::reissue_state`]: crate::portal::Portal::reissue_state
+//! [`Portal::reissue_application`]: crate::portal::Portal::reissue_application
+//! [`Portal::reissue_review`]: crate::portal::Portal::reissue_review
 //!
 //! # Example
 //! ```
@@ -69,7 +89,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::policy::Policy;
+use chrono::TimeDelta;
 use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -79,12 +99,12 @@ use crate::calendar::{Instant, YearMonth, deadline_passed, jst};
 use crate::challenge::Challenge;
 use crate::effect::{Effect, Event, EventKind};
 use crate::error::{FlowError, PortalError};
-use crate::flow::{Cx, Step};
+use crate::flow::{Cx, Entry, Flow, Needs, Next, Records, Step, View};
 use crate::mail;
-use crate::portal::{Portal, Tx};
+use crate::policy::Policy;
 use crate::ports::OfficeRecord;
 use crate::screen::button::{BACK, FINISH, NEXT, SEND};
-use crate::screen::{BILLING, Field, Screen, prefecture_select};
+use crate::screen::{BILLING, Field, Form, Screen, prefecture_select};
 use crate::store::{Budget, FlowId, FlowKind, Key};
 use crate::values::{
     ConfirmationCode, EmailAddress, ManagementNumber, OfficeNumber, Prefecture, TemporaryPassword,
@@ -157,7 +177,8 @@ pub enum Applicant {
 }
 
 /// The 【ログイン情報再発行申請】 form as typed (RI-01): every field is raw text, parsed by
-/// [`Portal::reissue_start`] before anything is drawn or stored.
+/// [`Portal::reissue_start`](crate::portal::Portal::reissue_start) into a [`ReissueStart`] before
+/// anything is drawn or stored.
 ///
 /// # Example
 /// ```
@@ -182,8 +203,9 @@ pub struct ApplicationForm<'a> {
     pub notify_confirm: &'a str,
 }
 
-/// What the user does on a screen of the flow, as typed: parsed by [`Portal::reissue_input`]
-/// before anything is drawn or stored. `Debug` hides the code (SEC-01).
+/// What the user does on a screen of the flow, as typed: parsed by
+/// [`Portal::reissue_input`](crate::portal::Portal::reissue_input) into a [`ReissueInput`] before
+/// anything is drawn or stored. `Debug` hides the code (SEC-01).
 ///
 /// # Example
 /// ```
@@ -202,6 +224,8 @@ pub enum Input<'a> {
     Submit,
     /// `戻る`: back to the application form; the flow ends.
     Back,
+    /// 【処理終了】: `終了`; the flow ends at 【ログイン】.
+    Finish,
 }
 
 impl fmt::Debug for Input<'_> {
@@ -211,7 +235,121 @@ impl fmt::Debug for Input<'_> {
             Input::EnterCode(_) => f.write_str("EnterCode(***)"),
             Input::Submit => f.write_str("Submit"),
             Input::Back => f.write_str("Back"),
+            Input::Finish => f.write_str("Finish"),
         }
+    }
+}
+
+/// What the user does on a screen of the flow, already parsed: the flow's typed input
+/// ([`Flow::Input`]). A form posted to the flow becomes one ([`Flow::parse`]), and so does an
+/// [`Input`] (`ReissueInput::try_from`). `Debug` hides the code (SEC-01).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::reissue::{Input, ReissueInput};
+/// let input = ReissueInput::try_from(Input::EnterCode(" 0042 "))?;
+/// assert_eq!(format!("{input:?}"), "EnterCode(Code<4>(***))");
+/// assert!(ReissueInput::try_from(Input::ChoosePrefecture("48")).is_err());
+/// # Ok::<(), kaigo_seikyu::error::FlowError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub enum ReissueInput {
+    /// 【請求先都道府県選択】 `次へ` with the chosen 《請求先都道府県》 (RI-03).
+    ChoosePrefecture(Prefecture),
+    /// 【確認コード入力】 `次へ` with the 《確認コード》 (RI-04).
+    EnterCode(ConfirmationCode),
+    /// 【送信確認】 `送信` (RI-05, RI-06, VAL-08).
+    Submit,
+    /// `戻る` on any screen but 【処理終了】: the flow ends and the empty application form is
+    /// shown again.
+    Back,
+    /// `終了` on 【処理終了】: the flow ends at 【ログイン】, the host's top page.
+    Finish,
+}
+
+impl ReissueInput {
+    fn name(&self) -> &'static str {
+        match self {
+            ReissueInput::ChoosePrefecture(_) => "ChoosePrefecture",
+            ReissueInput::EnterCode(_) => "EnterCode",
+            ReissueInput::Submit => "Submit",
+            ReissueInput::Back => "Back",
+            ReissueInput::Finish => "Finish",
+        }
+    }
+}
+
+/// Parses what was typed; a malformed prefecture code or confirmation code is a
+/// [`FlowError::Value`].
+impl TryFrom<Input<'_>> for ReissueInput {
+    type Error = FlowError;
+
+    fn try_from(input: Input<'_>) -> Result<Self, FlowError> {
+        Ok(match input {
+            Input::ChoosePrefecture(code) => ReissueInput::ChoosePrefecture(code.parse()?),
+            Input::EnterCode(code) => ReissueInput::EnterCode(code.parse()?),
+            Input::Submit => ReissueInput::Submit,
+            Input::Back => ReissueInput::Back,
+            Input::Finish => ReissueInput::Finish,
+        })
+    }
+}
+
+/// What 【ログイン情報再発行申請】 sends (RI-01), already parsed: the start of the flow
+/// ([`Entry::Start`]). A form posted from the screen becomes one ([`Entry::parse_start`]), and so
+/// does an [`ApplicationForm`] (`ReissueStart::try_from`).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::error::FlowError;
+/// use kaigo_seikyu::reissue::{Applicant, ApplicationForm, ReissueStart};
+/// let form = ApplicationForm {
+///     applicant: Applicant::Office,
+///     office_number: "1311111111",
+///     notify: "jigyousho@jp",
+///     notify_confirm: "jigyosho@jp",
+/// };
+/// assert!(matches!(ReissueStart::try_from(&form)?, ReissueStart::Apply { .. }));
+/// let garbled = ApplicationForm { notify_confirm: "?", ..form };
+/// assert_eq!(ReissueStart::try_from(&garbled).unwrap_err(), FlowError::ConfirmationMismatch);
+/// # Ok::<(), FlowError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub enum ReissueStart {
+    /// `次へ` with 《事業所番号》, 《通知先メールアドレス》 and 《通知先メールアドレス（確認用）》.
+    Apply {
+        /// The office number typed.
+        office: OfficeNumber,
+        /// The notification address typed.
+        notify: EmailAddress,
+        /// Its confirmation, typed again (VAL-05).
+        confirm: EmailAddress,
+    },
+    /// A proxy (代理人) applying: refused with [`FlowError::ProxyNotSupported`] (RI-01). The
+    /// source's form has no proxy field; see [`Applicant::Proxy`].
+    Proxy,
+    /// `戻る`: back to 【パスワード等を紛失した方】.
+    Back,
+}
+
+/// Parses what was typed: a proxy is [`ReissueStart::Proxy`] whatever its fields; a malformed
+/// office number or address is a [`FlowError::Value`], and a confirmation that is not an address
+/// at all a [`FlowError::ConfirmationMismatch`] (VAL-05).
+impl TryFrom<&ApplicationForm<'_>> for ReissueStart {
+    type Error = FlowError;
+
+    fn try_from(form: &ApplicationForm<'_>) -> Result<Self, FlowError> {
+        if form.applicant == Applicant::Proxy {
+            return Ok(ReissueStart::Proxy);
+        }
+        Ok(ReissueStart::Apply {
+            office: form.office_number.parse()?,
+            notify: form.notify.parse()?,
+            confirm: form
+                .notify_confirm
+                .parse()
+                .map_err(|_| FlowError::ConfirmationMismatch)?,
+        })
     }
 }
 
@@ -390,19 +528,22 @@ impl ChoosingPrefecture {
         &self.choices
     }
 
-    /// RI-03: the office picks one of the offered prefectures; the code goes out (RI-04).
+    /// RI-03: the office picks one of the offered prefectures; unless an application for it is
+    /// pending (RI-07, read from `records`), the code goes out (RI-04).
     fn choose<R: CryptoRng + ?Sized>(
         self,
         billing: Prefecture,
+        records: &Records,
         cx: &mut Cx<'_, R>,
-    ) -> Result<Step<Reissue>, FlowError> {
+    ) -> Result<Step<Reissue>, PortalError> {
         // SEC-06: a stored start too close to the end of time to add a lifetime to has expired.
         if deadline_passed(cx.now, self.started_at, cx.policy.code_lifetime()) {
-            return Err(FlowError::FlowExpired);
+            return Err(FlowError::FlowExpired.into());
         }
         if !self.choices.contains(&billing) {
-            return Err(FlowError::PrefectureNotOffered);
+            return Err(FlowError::PrefectureNotOffered.into());
         }
+        refuse_if_pending(records, self.particulars.office, billing)?;
         Ok(AwaitingCode::send(self.particulars, billing, cx))
     }
 }
@@ -456,21 +597,36 @@ impl AwaitingCode {
 }
 
 impl Confirming {
-    /// RI-06: the application is received under `number`: the receipt notice (T3), the receipt
-    /// mail (T4) and the event; returns the record to store.
+    /// RI-06, RI-07, VAL-08: the application is received under the month's next management
+    /// number, unless one for the office and prefecture is pending. The step writes the month's
+    /// sequence, the application and the pending marker as [`Effect::Put`]s, so the driver
+    /// commits them with the flow in one compare-and-swap on the versions `records` holds: no
+    /// number is consumed without its application, and a month's numbers have no gaps. Then the
+    /// receipt notice (T3), the receipt mail (T4) and the event.
     fn submit<R: CryptoRng + ?Sized>(
         self,
-        number: ManagementNumber,
+        records: &Records,
         cx: &Cx<'_, R>,
-    ) -> Result<(Step<Reissue>, ReissueApplication), FlowError> {
-        if deadline_passed(cx.now, self.verified_at, cx.policy.code_lifetime()) {
-            return Err(FlowError::FlowExpired);
-        }
+    ) -> Result<Step<Reissue>, PortalError> {
         let Particulars {
             office,
             office_name,
             notify,
         } = &self.particulars;
+        refuse_if_pending(records, *office, self.billing)?;
+        let month = YearMonth::of(cx.now);
+        if !sequence_months(self.verified_at).contains(&month) {
+            // The clock is months away from the code check: long expired (or set far back).
+            return Err(FlowError::FlowExpired.into());
+        }
+        let last: u32 = records.get(&Key::Sequence(month))?.unwrap_or(0);
+        let number = last
+            .checked_add(1)
+            .and_then(|next| ManagementNumber::new(month, next).ok())
+            .ok_or(FlowError::SequenceExhausted)?;
+        if deadline_passed(cx.now, self.verified_at, cx.policy.code_lifetime()) {
+            return Err(FlowError::FlowExpired.into());
+        }
         let application = ReissueApplication {
             number,
             office: *office,
@@ -480,11 +636,14 @@ impl Confirming {
             received_at: cx.now,
             status: ApplicationStatus::Pending,
         };
-        let step = Step::to(Reissue::Done(Done {
+        Ok(Step::to(Reissue::Done(Done {
             particulars: self.particulars.clone(),
             billing: self.billing,
             number,
         }))
+        .with(Effect::put(Key::Sequence(month), &number.sequence())?)
+        .with(Effect::put(Key::Application(number), &application)?)
+        .with(Effect::put(Key::Pending(*office, self.billing), &number)?)
         .with(Effect::Notice {
             office: *office,
             notice: mail::reissue_received_notice(&number, office, notify),
@@ -503,8 +662,7 @@ impl Confirming {
                 billing: self.billing,
                 notify: notify.clone(),
             },
-        }));
-        Ok((step, application))
+        })))
     }
 }
 
@@ -882,6 +1040,70 @@ impl ReissueApplication {
         }
     }
 
+    /// What reviewing it needs (RI-08, RI-09): the account of its user ID, its pending marker
+    /// (RI-07) and, to approve, its office's ledger entry (the letter's address). Nothing when
+    /// `by` may not review it: [`ReissueApplication::decide`] refuses before reading anything.
+    pub(crate) fn review_needs(&self, by: Federation, decision: Decision) -> Needs {
+        if self.check_reviewer(by).is_err() {
+            return Needs::none();
+        }
+        let needs = Needs::none()
+            .account(UserId::new(self.billing, self.office))
+            .record(Key::Pending(self.office, self.billing));
+        match decision {
+            Decision::Approve { .. } => needs.ledger(self.office),
+            Decision::Reject => needs,
+        }
+    }
+
+    /// RI-08: the application as the federation `by` reads it; refused to any other federation.
+    pub(crate) fn shown_to(self, by: Federation) -> Result<Self, FlowError> {
+        if by.prefecture() == self.billing {
+            Ok(self)
+        } else {
+            Err(FlowError::WrongFederation)
+        }
+    }
+
+    /// RI-08, RI-09, RI-10: the federation `by` decides, on the records
+    /// [`ReissueApplication::review_needs`] declared. Pure: the reviewed application and the
+    /// removal of its pending marker go out as [`Effect::Put`] and [`Effect::Delete`], with the
+    /// account, the notices, mails and the event; the step's state is the outcome (the letter on
+    /// approval). A refusal changes nothing.
+    pub(crate) fn decide<R: CryptoRng + ?Sized>(
+        self,
+        by: Federation,
+        decision: Decision,
+        records: &Records,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<ReviewOutcome>, PortalError> {
+        self.check_reviewer(by)?;
+        let verdict = match decision {
+            Decision::Approve {
+                clear_security_emails,
+            } => Verdict::Approve {
+                by,
+                ledger: records.ledger().ok_or(FlowError::NotInLedger)?,
+                clear_security_emails,
+            },
+            Decision::Reject => Verdict::Reject,
+        };
+        let account = records.account(UserId::new(self.billing, self.office))?;
+        let pending = Key::Pending(self.office, self.billing);
+        let ends_pending = records.get::<ManagementNumber>(&pending)? == Some(self.number);
+        let (application, effects, outcome) = self.review(verdict, account, cx);
+        let mut step = Step::to(outcome);
+        step.effects = effects;
+        step.effects.push(Effect::put(
+            Key::Application(application.number),
+            &application,
+        )?);
+        if ends_pending {
+            step.effects.push(Effect::Delete(pending));
+        }
+        Ok(step)
+    }
+
     /// RI-08, RI-09, RI-10: the review. On approval the account (created when the office has no
     /// user ID in that prefecture) gets a new temporary password expiring after the policy's
     /// lifetime, its security code cleared and its lockout lifted; the letter is returned.
@@ -987,392 +1209,222 @@ enum Verdict<'a> {
     Reject,
 }
 
-/// The billing prefectures in which `office` holds a user ID, in code order (RI-03).
-fn held_prefectures(tx: &mut Tx<'_>, office: OfficeNumber) -> Result<Vec<Prefecture>, PortalError> {
-    let mut held = Vec::new();
-    for p in Prefecture::all() {
-        let key = Key::Account(UserId::new(p, office));
-        if tx.get::<serde::de::IgnoredAny>(&key)?.is_some() {
-            held.push(p);
-        }
-    }
-    Ok(held)
-}
-
-/// RI-07: refuses while an application of `office` for `billing` is pending. The read is kept,
-/// so a submit that stages the pending record commits only if none appeared meanwhile.
+/// RI-07: refuses while an application of `office` for `billing` is pending. The step declared
+/// the pending record, so a submit that writes it commits only if none appeared meanwhile.
 fn refuse_if_pending(
-    tx: &mut Tx<'_>,
+    records: &Records,
     office: OfficeNumber,
     billing: Prefecture,
 ) -> Result<(), PortalError> {
-    match tx.get::<ManagementNumber>(&Key::Pending(office, billing))? {
+    match records.get::<ManagementNumber>(&Key::Pending(office, billing))? {
         Some(_) => Err(FlowError::ApplicationPending.into()),
         None => Ok(()),
     }
 }
 
-/// Before a code goes out: RI-07, then SEC-04's hourly budget of code mails to the address.
-fn before_code_mail(
-    tx: &mut Tx<'_>,
-    particulars: &Particulars,
-    billing: Prefecture,
-    now: Instant,
-) -> Result<(), PortalError> {
-    refuse_if_pending(tx, particulars.office, billing)?;
-    tx.spend_code_mail(&particulars.notify, now)
+/// VAL-08: the months whose sequence a `送信` after a code check at `verified_at` may draw its
+/// number from: the JST month of the check, the one after (a submit within the code's lifetime
+/// past the month's end) and the one before (a clock set back). The step declares them before it
+/// sees the clock.
+///
+/// Decision: a submit in any other month is refused as expired ([`FlowError::FlowExpired`]): its
+/// code check is more than a month old (or the clock went back more than a month), so a
+/// confirmation's lifetime is at most a month whatever the policy says. SEC-06: a check stored
+/// within a day of the end of time has no month to name (and no deadline): none.
+fn sequence_months(verified_at: Instant) -> Vec<YearMonth> {
+    if verified_at.checked_add_signed(TimeDelta::days(1)).is_none() {
+        return Vec::new();
+    }
+    let month = YearMonth::of(verified_at);
+    let (year, m) = (month.year(), month.month());
+    let before = match m {
+        1 => year.checked_sub(1).and_then(|y| YearMonth::new(y, 12)),
+        _ => YearMonth::new(year, m - 1),
+    };
+    let after = match m {
+        12 => year.checked_add(1).and_then(|y| YearMonth::new(y, 1)),
+        _ => YearMonth::new(year, m + 1),
+    };
+    [before, Some(month), after].into_iter().flatten().collect()
 }
 
-impl Portal {
-    /// Sends the 【ログイン情報再発行申請】 form (RI-01 … RI-04): parses it, refuses a proxy
-    /// (RI-01), an address that differs from its confirmation (VAL-05) and an office number not in
-    /// the ledger (RI-02); then either asks for the billing prefecture (RI-03) or mails the
-    /// confirmation code (T1) at once. Refused while an application for the office and prefecture
-    /// is pending (RI-07). Returns the new flow's id and its screen.
-    ///
-    /// Decision: the billing prefectures are those the office holds user IDs in; an office with
-    /// none uses its ledger entry's `billing` list, or, when that is empty, the prefecture of its
-    /// office number.
-    ///
-    /// # Example
-    /// ```
-    /// use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
-    /// use kaigo_seikyu::error::{FlowError, PortalError};
-    /// use kaigo_seikyu::reissue::{Applicant, ApplicationForm};
-    /// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
-    /// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
-    /// let form = ApplicationForm {
-    ///     applicant: Applicant::Office,
-    ///     office_number: "1311111111",
-    ///     notify: "jigyousho@jp",
-    ///     notify_confirm: "jigyousho@jp",
-    /// };
-    /// // Not in the ledger: a clear error, nothing stored or mailed.
-    /// assert_eq!(portal.reissue_start(&form, &mut rand::rng()).unwrap_err(),
-    ///            PortalError::Flow(FlowError::NotInLedger));
-    /// assert!(host.store.is_empty() && host.outbox.all().is_empty());
-    /// ```
-    pub fn reissue_start<R: CryptoRng + ?Sized>(
-        &self,
-        form: &ApplicationForm<'_>,
-        rng: &mut R,
-    ) -> Result<(FlowId, Screen), PortalError> {
-        if form.applicant == Applicant::Proxy {
-            return Err(FlowError::ProxyNotSupported.into());
-        }
-        let office: OfficeNumber = form.office_number.parse().map_err(FlowError::from)?;
-        let notify: EmailAddress = form.notify.parse().map_err(FlowError::from)?;
-        if form.notify_confirm.parse::<EmailAddress>().ok().as_ref() != Some(&notify) {
-            return Err(FlowError::ConfirmationMismatch.into());
-        }
-        let record = self
-            .ports
-            .ledger
-            .find(&office)
-            .map_err(|e| PortalError::Port(e.0))?
-            .ok_or(FlowError::NotInLedger)?;
-        let id = FlowId::generate(rng);
-        self.transact(|tx, now| {
-            let particulars = Particulars {
-                office,
-                office_name: record.name.clone(),
-                notify: notify.clone(),
-            };
-            let mut choices = held_prefectures(tx, office)?;
-            if choices.is_empty() {
-                choices = record.billing.clone();
-                choices.sort_unstable();
-                choices.dedup();
+impl Flow for Reissue {
+    const KIND: FlowKind = FlowKind::Reissue;
+    type Input = ReissueInput;
+
+    /// The application is made before login: it belongs to no session user.
+    fn user(&self) -> Option<UserId> {
+        None
+    }
+
+    fn screen(&self, view: &View<'_>) -> Screen {
+        Reissue::screen(self, view.policy)
+    }
+
+    fn parse(&self, form: &Form) -> Result<ReissueInput, FlowError> {
+        Ok(match (self, form.button.as_str()) {
+            (Reissue::Done(_), FINISH) => ReissueInput::Finish,
+            (Reissue::Done(_), _) => return Err(FlowError::FlowFinished),
+            (_, BACK) => ReissueInput::Back,
+            (Reissue::ChoosingPrefecture(_), NEXT) => {
+                ReissueInput::ChoosePrefecture(form.parse(BILLING)?)
             }
-            let step = match choices[..] {
-                [] | [_] => {
-                    let billing = choices.first().copied().unwrap_or(office.prefecture());
-                    before_code_mail(tx, &particulars, billing, now)?;
-                    AwaitingCode::send(particulars, billing, &mut tx.cx(now, rng))
-                }
-                _ => Step::to(
-                    ChoosingPrefecture {
-                        particulars,
-                        choices,
-                        started_at: now,
-                    }
-                    .into(),
-                ),
-            };
-            let state = tx.step(FlowKind::Reissue, &id, step)?;
-            Ok((id.clone(), state.screen(&self.policy)))
+            (Reissue::AwaitingCode(_), NEXT) => ReissueInput::EnterCode(form.parse(CODE)?),
+            (Reissue::Confirming(_), SEND) => ReissueInput::Submit,
+            (state, _) => return Err(state.refuse("a button of another screen")),
         })
     }
 
-    /// Applies one input to the flow `id` and returns the next screen: the chosen billing
-    /// prefecture (RI-03), the confirmation code (RI-04), `送信` (RI-05, RI-06, RI-07, VAL-08) or
-    /// `戻る` (back to the empty form; the flow ends). Typed fields are parsed first; a bad one is
-    /// a [`FlowError::Value`] and changes nothing.
-    ///
-    /// On `送信` the month's next management number, the application, the pending marker and the
-    /// flow are written in one compare-and-swap commit, so no number is consumed without an
-    /// application and the numbers of a month have no gaps; the receipt notice (T3) and mail (T4)
-    /// go out only after it.
-    ///
-    /// # Example
-    /// ```
-    /// use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
-    /// use kaigo_seikyu::error::{FlowError, PortalError};
-    /// use kaigo_seikyu::ports::OfficeRecord;
-    /// use kaigo_seikyu::reissue::{Applicant, ApplicationForm, Input};
-    /// use kaigo_seikyu::values::Prefecture;
-    /// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
-    /// host.ledger.insert(OfficeRecord {
-    ///     number: "1311111111".parse()?,
-    ///     name: "請求事業所A".into(),
-    ///     postal_address: "東京都千代田区".into(),
-    ///     phone: "03-0000-0000".into(),
-    ///     billing: vec![Prefecture::TOKYO],
-    /// });
-    /// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
-    /// let mut rng = rand::rng();
-    /// let form = ApplicationForm {
-    ///     applicant: Applicant::Office,
-    ///     office_number: "1311111111",
-    ///     notify: "jigyousho@jp",
-    ///     notify_confirm: "jigyousho@jp",
-    /// };
-    /// let (id, _) = portal.reissue_start(&form, &mut rng)?;
-    /// // Submitting before the code was entered does not belong to this screen.
-    /// assert!(matches!(portal.reissue_input(&id, Input::Submit, &mut rng),
-    ///                  Err(PortalError::Flow(FlowError::UnexpectedInput { .. }))));
-    /// let code = host.outbox.all()[0].body.lines().nth(4).unwrap().to_owned();
-    /// let confirm = portal.reissue_input(&id, Input::EnterCode(&code), &mut rng)?;
-    /// let name = confirm.field_named("office_name").and_then(|f| f.value.as_deref());
-    /// assert_eq!(name, Some("請求事業所A"));
-    /// let back = portal.reissue_input(&id, Input::Back, &mut rng)?;
-    /// assert_eq!(back.title, "ログイン情報再発行申請");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn reissue_input<R: CryptoRng + ?Sized>(
-        &self,
-        id: &FlowId,
-        input: Input<'_>,
-        rng: &mut R,
-    ) -> Result<Screen, PortalError> {
-        match input {
-            Input::ChoosePrefecture(text) => {
-                let billing: Prefecture = text.parse().map_err(FlowError::from)?;
-                self.reissue_choose(id, billing, rng)
+    /// The pending record of the chosen prefecture (RI-07); the notification address's guessing
+    /// budget for a code (SEC-07); for `送信`, the pending record and the sequences it may draw a
+    /// number from (VAL-08).
+    fn needs(&self, input: &ReissueInput) -> Needs {
+        match (self, input) {
+            (Reissue::ChoosingPrefecture(s), ReissueInput::ChoosePrefecture(billing)) => {
+                Needs::none().record(Key::Pending(s.particulars.office, *billing))
             }
-            Input::EnterCode(text) => {
-                let code: ConfirmationCode = text.parse().map_err(FlowError::from)?;
-                self.reissue_enter_code(id, &code, rng)
+            (Reissue::AwaitingCode(s), ReissueInput::EnterCode(_)) => {
+                Needs::none().guesses(Budget::WrongCodesAt(s.particulars.notify.clone()))
             }
-            Input::Submit => self.reissue_submit(id, rng),
-            Input::Back => self.transact(|tx, _| {
-                let state: Reissue = tx.flow(FlowKind::Reissue, id)?;
-                if let Reissue::Done(_) = state {
-                    return Err(state.refuse("Back").into());
-                }
-                tx.delete(Key::Flow(FlowKind::Reissue, id.clone()));
-                Ok(Reissue::application_screen())
+            (Reissue::Confirming(s), ReissueInput::Submit) => {
+                sequence_months(s.verified_at).into_iter().fold(
+                    Needs::none().record(Key::Pending(s.particulars.office, s.billing)),
+                    |needs, month| needs.record(Key::Sequence(month)),
+                )
+            }
+            _ => Needs::none(),
+        }
+    }
+
+    fn step<R: CryptoRng + ?Sized>(
+        self,
+        input: ReissueInput,
+        records: &Records,
+        _: &FlowId,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<Next<Reissue>>, PortalError> {
+        let step = match (self, input) {
+            (Reissue::Done(_), ReissueInput::Finish) => return Ok(Step::to(Next::Login)),
+            (state @ Reissue::Done(_), input) => return Err(state.refuse(input.name()).into()),
+            (_, ReissueInput::Back) => {
+                return Ok(Step::to(Next::End(Reissue::application_screen())));
+            }
+            (Reissue::ChoosingPrefecture(s), ReissueInput::ChoosePrefecture(billing)) => {
+                s.choose(billing, records, cx)?
+            }
+            (Reissue::AwaitingCode(s), ReissueInput::EnterCode(code)) => s.enter_code(&code, cx)?,
+            (Reissue::Confirming(s), ReissueInput::Submit) => s.submit(records, cx)?,
+            (state, input) => return Err(state.refuse(input.name()).into()),
+        };
+        Ok(step.map(Next::Stay))
+    }
+}
+
+impl Entry for Reissue {
+    type Start = ReissueStart;
+
+    fn entry_needs(_: Option<UserId>) -> Needs {
+        Needs::none()
+    }
+
+    fn entry(_: Option<UserId>, _: &Records, _: &View<'_>) -> Result<Screen, PortalError> {
+        Ok(Reissue::application_screen())
+    }
+
+    fn parse_start(form: &Form) -> Result<ReissueStart, FlowError> {
+        match form.button.as_str() {
+            BACK => Ok(ReissueStart::Back),
+            _ => Ok(ReissueStart::Apply {
+                office: form.parse(OFFICE)?,
+                notify: form.parse(NOTIFY_ADDRESS)?,
+                confirm: form.parse(CONFIRM_NOTIFY_ADDRESS)?,
             }),
         }
     }
 
-    /// The flow's current state, e.g. to redraw its screen with [`Reissue::screen`].
-    ///
-    /// # Example
-    /// ```
-    /// use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
-    /// use kaigo_seikyu::error::PortalError;
-    /// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
-    /// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
-    /// let id = kaigo_seikyu::store::FlowId::generate(&mut rand::rng());
-    /// assert_eq!(portal.reissue_state(&id).unwrap_err(), PortalError::NoSuchFlow);
-    /// ```
-    pub fn reissue_state(&self, id: &FlowId) -> Result<Reissue, PortalError> {
-        self.transact(|tx, _| tx.flow(FlowKind::Reissue, id))
-    }
-
-    /// The application `number`, for the federation `by` to review (RI-08): refused to any other
-    /// federation.
-    ///
-    /// # Example
-    /// ```
-    /// use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
-    /// use kaigo_seikyu::error::{FlowError, PortalError};
-    /// use kaigo_seikyu::reissue::Federation;
-    /// use kaigo_seikyu::values::Prefecture;
-    /// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
-    /// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
-    /// let tokyo = Federation::of(Prefecture::TOKYO);
-    /// assert_eq!(portal.reissue_application(tokyo, "U202601000001").unwrap_err(),
-    ///            PortalError::Flow(FlowError::NoSuchApplication));
-    /// ```
-    pub fn reissue_application(
-        &self,
-        by: Federation,
-        number: &str,
-    ) -> Result<ReissueApplication, PortalError> {
-        let number: ManagementNumber = number.parse().map_err(FlowError::from)?;
-        self.transact(|tx, _| {
-            let application: ReissueApplication = tx
-                .get(&Key::Application(number))?
-                .ok_or(FlowError::NoSuchApplication)?;
-            if by.prefecture() != application.billing {
-                return Err(FlowError::WrongFederation.into());
+    /// The office's ledger entry (RI-02), every user ID it could hold (RI-03) and every pending
+    /// record it could have (RI-07); nothing for a form that is refused before reading (a proxy,
+    /// a confirmation that differs).
+    fn begin_needs(_: Option<UserId>, start: &ReissueStart) -> Needs {
+        match start {
+            ReissueStart::Apply {
+                office,
+                notify,
+                confirm,
+            } if notify == confirm => {
+                Prefecture::all().fold(Needs::none().ledger(*office), |needs, billing| {
+                    needs
+                        .account(UserId::new(billing, *office))
+                        .record(Key::Pending(*office, billing))
+                })
             }
-            Ok(application)
-        })
+            _ => Needs::none(),
+        }
     }
 
-    /// The federation `by` reviews the application `number` (RI-08): only the federation of its
-    /// billing prefecture, only once. Approval issues a new temporary password (VAL-09) — or a new
-    /// user ID for an office without one — expiring after the policy's lifetime (RI-10), clears the
-    /// security code and the lockout, optionally the security emails (RI-09), ends the user ID's
-    /// sessions, and returns the letter to print. The result goes to お知らせ and the notification
-    /// address (T5/T6, T7/T8). A refused review changes nothing.
+    /// RI-01 … RI-04: refuses a proxy (RI-01), an address that differs from its confirmation
+    /// (VAL-05) and an office number not in the ledger (RI-02); then either asks for the billing
+    /// prefecture (RI-03) or, unless an application for it is pending (RI-07), mails the
+    /// confirmation code (T1) at once.
     ///
-    /// # Example
-    /// ```
-    /// use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
-    /// use kaigo_seikyu::error::{FlowError, PortalError};
-    /// use kaigo_seikyu::reissue::{Decision, Federation};
-    /// use kaigo_seikyu::values::Prefecture;
-    /// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
-    /// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
-    /// let tokyo = Federation::of(Prefecture::TOKYO);
-    /// let refused = portal.reissue_review(tokyo, "U202601000001", Decision::Reject, &mut rand::rng());
-    /// assert_eq!(refused.unwrap_err(), PortalError::Flow(FlowError::NoSuchApplication));
-    /// ```
-    pub fn reissue_review<R: CryptoRng + ?Sized>(
-        &self,
-        by: Federation,
-        number: &str,
-        decision: Decision,
-        rng: &mut R,
-    ) -> Result<ReviewOutcome, PortalError> {
-        let number: ManagementNumber = number.parse().map_err(FlowError::from)?;
-        self.transact(|tx, now| {
-            let application: ReissueApplication = tx
-                .get(&Key::Application(number))?
-                .ok_or(FlowError::NoSuchApplication)?;
-            application.check_reviewer(by)?;
-            let ledger = match decision {
-                Decision::Approve { .. } => Some(
-                    self.ports
-                        .ledger
-                        .find(&application.office)
-                        .map_err(|e| PortalError::Port(e.0))?
-                        .ok_or(FlowError::NotInLedger)?,
-                ),
-                Decision::Reject => None,
-            };
-            let verdict = match (decision, &ledger) {
-                (
-                    Decision::Approve {
-                        clear_security_emails,
-                    },
-                    Some(ledger),
-                ) => Verdict::Approve {
-                    by,
-                    ledger,
-                    clear_security_emails,
-                },
-                _ => Verdict::Reject,
-            };
-            let user_id = UserId::new(application.billing, application.office);
-            let account: Option<Account> = tx.get(&Key::Account(user_id))?;
-            let pending_key = Key::Pending(application.office, application.billing);
-            if tx.get::<ManagementNumber>(&pending_key)? == Some(number) {
-                tx.delete(pending_key);
+    /// Decision: the billing prefectures are those the office holds user IDs in; an office with
+    /// none uses its ledger entry's `billing` list, or, when that is empty, the prefecture of its
+    /// office number.
+    fn begin<R: CryptoRng + ?Sized>(
+        _: Option<UserId>,
+        start: ReissueStart,
+        records: &Records,
+        _: &FlowId,
+        cx: &mut Cx<'_, R>,
+    ) -> Result<Step<Next<Reissue>>, PortalError> {
+        let (office, notify, confirm) = match start {
+            ReissueStart::Apply {
+                office,
+                notify,
+                confirm,
+            } => (office, notify, confirm),
+            ReissueStart::Proxy => return Err(FlowError::ProxyNotSupported.into()),
+            ReissueStart::Back => return Ok(Step::to(Next::End(crate::lost::menu_screen()))),
+        };
+        if confirm != notify {
+            return Err(FlowError::ConfirmationMismatch.into());
+        }
+        let ledger = records.ledger().ok_or(FlowError::NotInLedger)?;
+        let particulars = Particulars {
+            office,
+            office_name: ledger.name.clone(),
+            notify,
+        };
+        let mut choices = Vec::new();
+        for billing in Prefecture::all() {
+            let key = Key::Account(UserId::new(billing, office));
+            if records.get::<serde::de::IgnoredAny>(&key)?.is_some() {
+                choices.push(billing);
             }
-            let (application, effects, outcome) =
-                application.review(verdict, account, &mut tx.cx(now, rng));
-            tx.put(Key::Application(number), &application)?;
-            tx.apply(effects)?;
-            Ok(outcome)
-        })
-    }
-
-    fn reissue_choose<R: CryptoRng + ?Sized>(
-        &self,
-        id: &FlowId,
-        billing: Prefecture,
-        rng: &mut R,
-    ) -> Result<Screen, PortalError> {
-        self.transact(|tx, now| {
-            let state = match tx.flow(FlowKind::Reissue, id)? {
-                Reissue::ChoosingPrefecture(s) => s,
-                other => return Err(other.refuse("ChoosePrefecture").into()),
-            };
-            let particulars = state.particulars.clone();
-            let step = state.choose(billing, &mut tx.cx(now, rng))?;
-            before_code_mail(tx, &particulars, billing, now)?;
-            Ok(tx.step(FlowKind::Reissue, id, step)?.screen(&self.policy))
-        })
-    }
-
-    fn reissue_enter_code<R: CryptoRng + ?Sized>(
-        &self,
-        id: &FlowId,
-        code: &ConfirmationCode,
-        rng: &mut R,
-    ) -> Result<Screen, PortalError> {
-        self.transact(|tx, now| {
-            let state = match tx.flow(FlowKind::Reissue, id)? {
-                Reissue::AwaitingCode(s) => s,
-                other => return Err(other.refuse("EnterCode").into()),
-            };
-            let cx = tx.cx(now, rng);
-            let budget = Budget::WrongCodesAt(state.particulars.notify.clone());
-            let mut stepped = None;
-            let verdict = tx.guard_guesses(budget, now, || {
-                let result = state.enter_code(code, &cx);
-                let verdict = match &result {
-                    Ok(step) => step.rejected.clone().map_or(Ok(()), Err),
-                    Err(e) => Err(e.clone()),
-                };
-                stepped = Some(result);
-                verdict
-            })?;
-            let step = match stepped {
-                Some(result) => result?,
-                None => {
-                    return Err(verdict
-                        .err()
-                        .unwrap_or(FlowError::GuessBudgetExceeded)
-                        .into());
+        }
+        if choices.is_empty() {
+            choices = ledger.billing.clone();
+            choices.sort_unstable();
+            choices.dedup();
+        }
+        let step = match choices[..] {
+            [] | [_] => {
+                let billing = choices.first().copied().unwrap_or(office.prefecture());
+                refuse_if_pending(records, office, billing)?;
+                AwaitingCode::send(particulars, billing, cx)
+            }
+            _ => Step::to(
+                ChoosingPrefecture {
+                    particulars,
+                    choices,
+                    started_at: cx.now,
                 }
-            };
-            Ok(tx.step(FlowKind::Reissue, id, step)?.screen(&self.policy))
-        })
-    }
-
-    fn reissue_submit<R: CryptoRng + ?Sized>(
-        &self,
-        id: &FlowId,
-        rng: &mut R,
-    ) -> Result<Screen, PortalError> {
-        self.transact(|tx, now| {
-            let state = match tx.flow(FlowKind::Reissue, id)? {
-                Reissue::Confirming(s) => s,
-                other => return Err(other.refuse("Submit").into()),
-            };
-            refuse_if_pending(tx, state.particulars.office, state.billing)?;
-            let month = YearMonth::of(now);
-            let last: u32 = tx.get(&Key::Sequence(month))?.unwrap_or(0);
-            let number = last
-                .checked_add(1)
-                .and_then(|next| ManagementNumber::new(month, next).ok())
-                .ok_or(FlowError::SequenceExhausted)?;
-            let pending = Key::Pending(state.particulars.office, state.billing);
-            let (step, application) = state.submit(number, &tx.cx(now, rng))?;
-            tx.put(Key::Sequence(month), &number.sequence())?;
-            tx.put(Key::Application(number), &application)?;
-            tx.put(pending, &number)?;
-            Ok(tx.step(FlowKind::Reissue, id, step)?.screen(&self.policy))
-        })
+                .into(),
+            ),
+        };
+        Ok(step.map(Next::Stay))
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,17 +9,16 @@ use kaigo_seikyu::account::{Account, SecurityEmails, TermsAcceptance};
 use kaigo_seikyu::calendar::{Instant, YearMonth, utc};
 use kaigo_seikyu::effect::{Event, EventKind};
 use kaigo_seikyu::error::{FlowError, PortalError};
-use kaigo_seikyu::login::Route;
 use kaigo_seikyu::mail;
 use kaigo_seikyu::memory::Embedded;
 use kaigo_seikyu::policy::Policy;
-use kaigo_seikyu::portal::Portal;
+use kaigo_seikyu::portal::{Portal, Route};
 use kaigo_seikyu::ports::OfficeRecord;
 use kaigo_seikyu::reissue::{
     Applicant, ApplicationForm, ApplicationStatus, Decision, Federation, Input, Reissue,
-    ReissueLetter, ReviewOutcome,
+    ReissueInput, ReissueLetter, ReissueStart, ReviewOutcome,
 };
-use kaigo_seikyu::screen::{FieldKind, Screen};
+use kaigo_seikyu::screen::{FieldKind, Form, FormError, Screen};
 use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, SecretHasher};
 use kaigo_seikyu::store::{FlowId, FlowKind, Key, Store, StoreError, Write};
 use kaigo_seikyu::values::{
@@ -103,7 +102,7 @@ fn existing_account(portal: &Portal, user: UserId, rng: &mut StdRng) -> Account 
 
 /// The code of the newest T1 mail to `to`, read as the user reads their inbox.
 fn code_for(host: &Embedded, to: &str) -> String {
-    let mail = host.outbox.last_to(&addr(to)).expect("a mail");
+    let mail = host.outbox.last_to(addr(to)).expect("a mail");
     assert_eq!(mail.subject, "確認コード発行通知(介護保険)");
     mail.code().expect("the code").to_owned()
 }
@@ -202,7 +201,7 @@ fn ri_procedure_1_2_2_4_application_end_to_end() {
     // 手順 5.: 「確認コード発行通知」 arrives at the notification address (RI-04).
     insta::assert_snapshot!("ri_04_code_screen", screen.to_string());
     assert_eq!(host.outbox.all().len(), 1);
-    assert!(host.outbox.last_to(&addr(SECURITY_EMAIL)).is_none());
+    assert!(host.outbox.last_to(addr(SECURITY_EMAIL)).is_none());
     let code = code_for(&host, NOTIFY);
     assert_eq!(
         host.outbox.all()[0],
@@ -240,7 +239,7 @@ fn ri_procedure_1_2_2_4_application_end_to_end() {
             &addr(NOTIFY)
         )]
     );
-    let receipt = host.outbox.last_to(&addr(NOTIFY)).unwrap();
+    let receipt = host.outbox.last_to(addr(NOTIFY)).unwrap();
     assert_eq!(
         receipt,
         mail::reissue_received_mail(&addr(NOTIFY), &number, &office(), Prefecture::TOKYO)
@@ -427,7 +426,7 @@ fn ri_03_prefecture_choice_with_several_user_ids() {
     portal.reissue_input(&id, Input::Submit, &mut rng).unwrap();
     assert!(
         host.outbox
-            .last_to(&addr(NOTIFY))
+            .last_to(addr(NOTIFY))
             .unwrap()
             .body
             .contains("[申請先連合会]\n大阪府国民健康保険連合会\n")
@@ -640,7 +639,7 @@ fn ri_07_one_pending_application_per_office_and_prefecture() {
             .map(drop),
         flow_err(FlowError::ApplicationPending)
     );
-    assert!(host.outbox.last_to(&addr("third@jp")).is_none());
+    assert!(host.outbox.last_to(addr("third@jp")).is_none());
     assert_eq!(host.outbox.all().len(), mails);
     let after: Vec<_> = host
         .store
@@ -896,7 +895,7 @@ fn ri_08_only_the_billing_federation_only_once() {
         Some(&mail::reissue_approved_notice(&number))
     );
     assert_eq!(
-        host.outbox.last_to(&addr(NOTIFY)),
+        host.outbox.last_to(addr(NOTIFY)),
         Some(mail::reissue_approved_mail(
             &addr(NOTIFY),
             &number,
@@ -965,7 +964,7 @@ fn ri_08_rejection_sends_t7_t8_and_changes_no_account() {
         Some(&mail::reissue_rejected_notice(&number))
     );
     assert_eq!(
-        host.outbox.last_to(&addr(NOTIFY)),
+        host.outbox.last_to(addr(NOTIFY)),
         Some(mail::reissue_rejected_mail(
             &addr(NOTIFY),
             &number,
@@ -1143,9 +1142,10 @@ fn ri_10_temporary_password_expires_after_the_policy_lifetime() {
         let temp = letter.temporary_password.reveal();
         host.clock.set(expires_at - TimeDelta::milliseconds(1));
         let route = portal.login("KJ131311111111", temp, &mut rng).unwrap();
-        let Route::FirstLogin { screen, .. } = &route else {
+        let Route::Flow { flow, screen } = &route else {
             panic!("{route:?}")
         };
+        assert_eq!(flow.kind, FlowKind::FirstLogin);
         assert_eq!(
             screen.title, "警告",
             "straight to the password change: terms were accepted"
@@ -1355,4 +1355,348 @@ fn sec_06_ri_10_approval_at_the_end_of_time_issues_an_expired_temporary_password
             .unwrap_err(),
         PortalError::Flow(FlowError::TemporaryPasswordExpired)
     );
+}
+
+/// A form for `screen` pressing `button`, filled as a client that knows no flow fills it: every
+/// input field of the screen by its name from `values` (a select with its first option when
+/// `values` has none), and nothing else. Panics when a required field cannot be filled.
+fn fill(screen: &Screen, button: &str, values: &[(&str, &str)]) -> Form {
+    assert!(
+        screen.buttons().any(|b| b.name == button),
+        "{button} on {screen}"
+    );
+    let mut form = Form::new(button);
+    for field in screen.fields().filter(|f| f.kind != FieldKind::Shown) {
+        let value = values
+            .iter()
+            .find(|(name, _)| *name == field.name)
+            .map(|(_, v)| (*v).to_owned())
+            .or_else(|| field.options.first().map(|o| o.value.clone()));
+        match value {
+            Some(value) => form = form.with(field.name, value),
+            None => assert!(!field.required, "cannot fill {} on {screen}", field.name),
+        }
+    }
+    form
+}
+
+/// The form error a refused request carries.
+fn form_error(result: Result<Route, PortalError>) -> FormError {
+    match result {
+        Err(PortalError::Flow(FlowError::Form(e))) => e,
+        other => panic!("not a form error: {other:?}"),
+    }
+}
+
+/// RI-01, RI-03, RI-04, RI-05, RI-06, VAL-08: the generic entry points alone drive the application
+/// from its entry screen to 【処理終了】 with forms filled by field name, and its `終了` ends the
+/// flow at 【ログイン】: the same application, number, mails and notice as the wrappers give.
+#[test]
+fn ri_generic_entry_points_drive_the_application_from_forms_to_its_end() {
+    let (host, portal) = host();
+    let mut rng = StdRng::seed_from_u64(41);
+    existing_account(&portal, UserId::new(Prefecture::TOKYO, office()), &mut rng);
+    existing_account(&portal, UserId::new(Prefecture::OSAKA, office()), &mut rng);
+    let values = [
+        ("office", OFFICE),
+        ("notify_address", NOTIFY),
+        ("confirm_notify_address", NOTIFY),
+        ("billing", "27"),
+    ];
+
+    let entry = portal.entry::<Reissue>(None).unwrap();
+    assert_eq!(entry, Reissue::application_screen());
+    let route = portal
+        .begin::<Reissue, _>(None, &fill(&entry, "next", &values), &mut rng)
+        .unwrap();
+    let Route::Flow { flow, screen } = route else {
+        panic!("{route:?}")
+    };
+    assert_eq!(flow.kind, FlowKind::Reissue);
+    assert_eq!(screen.title, "請求先都道府県選択");
+    assert!(host.outbox.all().is_empty());
+
+    let route = portal
+        .submit_to::<Reissue, _>(None, &flow.id, &fill(&screen, "next", &values), &mut rng)
+        .unwrap();
+    let screen = route.screen().unwrap().clone();
+    assert_eq!(screen.title, "確認コード入力");
+    assert_eq!(route.flow(), Some(&flow));
+    let code = code_for(&host, NOTIFY);
+
+    let with_code = [("code", code.as_str())];
+    let route = portal
+        .submit_to::<Reissue, _>(None, &flow.id, &fill(&screen, "next", &with_code), &mut rng)
+        .unwrap();
+    let screen = route.screen().unwrap().clone();
+    assert_eq!(screen.title, "送信確認");
+    assert_eq!(shown(&screen, "請求先都道府県"), Some("大阪府"));
+    assert_eq!(portal.screen::<Reissue>(None, &flow.id).unwrap(), screen);
+
+    let route = portal
+        .submit_to::<Reissue, _>(None, &flow.id, &fill(&screen, "send", &[]), &mut rng)
+        .unwrap();
+    let screen = route.screen().unwrap().clone();
+    assert_eq!(screen.title, "処理終了");
+    assert_eq!(route.flow(), Some(&flow));
+    // The number is the done state's, reachable from the route's flow id.
+    let Reissue::Done(done) = portal.reissue_state(&flow.id).unwrap() else {
+        panic!("done")
+    };
+    let number = done.number();
+    assert_eq!(number.to_string(), "U202601000001");
+    assert_eq!(sequence(&host, "202601"), Some(1));
+    let app = portal
+        .reissue_application(Federation::of(Prefecture::OSAKA), "U202601000001")
+        .unwrap();
+    assert_eq!(
+        (app.office, app.billing, app.status),
+        (office(), Prefecture::OSAKA, ApplicationStatus::Pending)
+    );
+    assert_eq!(
+        host.outbox.last_to(addr(NOTIFY)).unwrap(),
+        mail::reissue_received_mail(&addr(NOTIFY), &number, &office(), Prefecture::OSAKA)
+    );
+    assert_eq!(host.notices.for_office(&office()).len(), 1);
+
+    // 終了: the flow ends at 【ログイン】; a form sent to it afterwards finds no flow.
+    let route = portal
+        .submit_to::<Reissue, _>(None, &flow.id, &fill(&screen, "finish", &[]), &mut rng)
+        .unwrap();
+    assert_eq!(route, Route::Screen(kaigo_seikyu::login::login_screen()));
+    let before = host.store.snapshot();
+    assert_eq!(
+        portal.submit_to::<Reissue, _>(None, &flow.id, &Form::new("finish"), &mut rng),
+        Err(PortalError::NoSuchFlow)
+    );
+    assert_eq!(host.store.snapshot(), before);
+
+    // 戻る on the entry screen (its form as filled): 【パスワード等を紛失した方】, nothing stored.
+    let route = portal
+        .begin::<Reissue, _>(None, &fill(&entry, "back", &values), &mut rng)
+        .unwrap();
+    assert_eq!(route, Route::Screen(kaigo_seikyu::lost::menu_screen()));
+    assert_eq!(host.store.snapshot(), before);
+
+    // 戻る within the flow: the flow ends and the empty application form is shown again.
+    let route = portal
+        .begin::<Reissue, _>(None, &fill(&entry, "next", &values), &mut rng)
+        .unwrap();
+    let (flow, screen) = (
+        route.flow().unwrap().clone(),
+        route.screen().unwrap().clone(),
+    );
+    let route = portal
+        .submit_to::<Reissue, _>(None, &flow.id, &fill(&screen, "back", &values), &mut rng)
+        .unwrap();
+    assert_eq!(route, Route::Screen(Reissue::application_screen()));
+    assert_eq!(portal.reissue_state(&flow.id), Err(PortalError::NoSuchFlow));
+}
+
+/// RI-06, VAL-08: `送信` through the wrapper returns the management number with 【処理終了】, and
+/// `終了` ends the flow at 【ログイン】.
+#[test]
+fn ri_06_submit_returns_the_management_number() {
+    let (host, portal) = host();
+    let mut rng = StdRng::seed_from_u64(42);
+    for (i, notify) in ["a@jp", "b@jp"].into_iter().enumerate() {
+        let number = format!("13{:08}", i + 1);
+        host.ledger.insert(record(&number, vec![Prefecture::TOKYO]));
+        let (id, _) = portal
+            .reissue_start(&form(&number, notify), &mut rng)
+            .unwrap();
+        let code = code_for(&host, notify);
+        portal
+            .reissue_input(&id, Input::EnterCode(&code), &mut rng)
+            .unwrap();
+        let (got, screen) = portal.reissue_submit(&id, &mut rng).unwrap();
+        assert_eq!(got.to_string(), format!("U20260100000{}", i + 1));
+        assert_eq!(got, number_of(&portal, &id));
+        assert_eq!(screen.title, "処理終了");
+        let login = portal.reissue_input(&id, Input::Finish, &mut rng).unwrap();
+        assert_eq!(login, kaigo_seikyu::login::login_screen());
+        assert_eq!(portal.reissue_state(&id), Err(PortalError::NoSuchFlow));
+    }
+    // Submitting what is not at 【送信確認】 returns no number and changes nothing.
+    let (id, _) = portal
+        .reissue_start(&form(OFFICE, NOTIFY), &mut rng)
+        .unwrap();
+    let before = host.store.snapshot();
+    assert!(matches!(
+        portal.reissue_submit(&id, &mut rng),
+        Err(PortalError::Flow(FlowError::UnexpectedInput { .. }))
+    ));
+    assert_eq!(host.store.snapshot(), before);
+}
+
+/// RI-01, RI-04: a form that does not fit its screen is refused with an error naming the field
+/// or button, before anything is read, drawn, counted, stored or mailed: an unknown field, a
+/// missing required field, a button the screen does not offer, a value that does not parse, an
+/// option not offered; a form sent to a finished flow finds none.
+#[test]
+fn ri_generic_entry_points_refuse_bad_forms_and_change_nothing() {
+    let (host, portal) = host();
+    let mut rng = StdRng::seed_from_u64(43);
+    existing_account(&portal, UserId::new(Prefecture::TOKYO, office()), &mut rng);
+    existing_account(&portal, UserId::new(Prefecture::OSAKA, office()), &mut rng);
+    let good = Form::new("next")
+        .with("office", OFFICE)
+        .with("notify_address", NOTIFY)
+        .with("confirm_notify_address", NOTIFY);
+
+    // The entry screen.
+    let mut begin = |form: &Form| {
+        let before = host.store.snapshot();
+        let result = portal.begin::<Reissue, _>(None, form, &mut rng);
+        assert_eq!(host.store.snapshot(), before, "{form:?}");
+        assert!(host.outbox.all().is_empty(), "{form:?}");
+        form_error(result)
+    };
+    assert_eq!(
+        begin(&good.clone().with("nickname", "x")),
+        FormError::UnknownField("nickname".into())
+    );
+    let missing = Form::new("next")
+        .with("office", OFFICE)
+        .with("notify_address", NOTIFY);
+    assert_eq!(
+        begin(&missing),
+        FormError::Missing("confirm_notify_address".into())
+    );
+    let mut send = good.clone();
+    send.button = "send".into();
+    assert_eq!(begin(&send), FormError::NoSuchButton("send".into()));
+    let bad_office = Form::new("next")
+        .with("office", "13111")
+        .with("notify_address", NOTIFY)
+        .with("confirm_notify_address", NOTIFY);
+    let e = begin(&bad_office);
+    assert_eq!(e.name(), "office");
+    assert_eq!(
+        e,
+        FormError::Invalid {
+            field: "office".into(),
+            error: ValueError::OfficeNumberLength
+        }
+    );
+    let bad_confirm = Form::new("next")
+        .with("office", OFFICE)
+        .with("notify_address", NOTIFY)
+        .with("confirm_notify_address", "not an address");
+    assert_eq!(begin(&bad_confirm).name(), "confirm_notify_address");
+    // A confirmation that parses but differs is the flow's refusal (VAL-05), not the form's.
+    let before = host.store.snapshot();
+    let differs = Form::new("next")
+        .with("office", OFFICE)
+        .with("notify_address", NOTIFY)
+        .with("confirm_notify_address", "jigyosho@jp");
+    assert_eq!(
+        portal.begin::<Reissue, _>(None, &differs, &mut rng),
+        Err(PortalError::Flow(FlowError::ConfirmationMismatch))
+    );
+    assert_eq!(host.store.snapshot(), before);
+
+    // 【請求先都道府県選択】: an option not offered.
+    let route = portal.begin::<Reissue, _>(None, &good, &mut rng).unwrap();
+    let flow = route.flow().unwrap().clone();
+    let before = host.store.snapshot();
+    let submit = |form: &Form, rng: &mut StdRng| {
+        let result = portal.submit_to::<Reissue, _>(None, &flow.id, form, rng);
+        assert_eq!(host.store.snapshot(), before, "{form:?}");
+        result
+    };
+    let choose = |billing: &str| Form::new("next").with("billing", billing);
+    assert_eq!(
+        form_error(submit(&choose("01"), &mut rng)),
+        FormError::NotAnOption("billing".into())
+    );
+    assert_eq!(
+        form_error(submit(&Form::new("next"), &mut rng)),
+        FormError::Missing("billing".into())
+    );
+    assert!(host.outbox.all().is_empty());
+    let route = portal
+        .submit_to::<Reissue, _>(None, &flow.id, &choose("13"), &mut rng)
+        .unwrap();
+    assert_eq!(route.screen().unwrap().title, "確認コード入力");
+
+    // 【確認コード入力】: nothing but the code, with 次へ or 戻る; a malformed code is not counted.
+    let before = host.store.snapshot();
+    let mails = host.outbox.all().len();
+    let submit = |form: &Form, rng: &mut StdRng| {
+        let result = portal.submit_to::<Reissue, _>(None, &flow.id, form, rng);
+        assert_eq!(host.store.snapshot(), before, "{form:?}");
+        assert_eq!(host.outbox.all().len(), mails, "{form:?}");
+        form_error(result)
+    };
+    let code = code_for(&host, NOTIFY);
+    assert_eq!(
+        submit(
+            &Form::new("next")
+                .with("code", code.as_str())
+                .with("office", OFFICE),
+            &mut rng
+        ),
+        FormError::UnknownField("office".into())
+    );
+    assert_eq!(
+        submit(&Form::new("next"), &mut rng),
+        FormError::Missing("code".into())
+    );
+    assert_eq!(
+        submit(&Form::new("send").with("code", code.as_str()), &mut rng),
+        FormError::NoSuchButton("send".into())
+    );
+    let e = submit(&Form::new("next").with("code", "12a4"), &mut rng);
+    assert_eq!(e.name(), "code");
+    assert!(matches!(e, FormError::Invalid { .. }), "{e:?}");
+    assert_eq!(
+        submit(&Form::new("next").with("code", "12345"), &mut rng),
+        FormError::TooLong("code".into())
+    );
+
+    // On to 【処理終了】: it offers only 終了, and once 終了 is sent no form finds the flow.
+    let route = portal
+        .submit_to::<Reissue, _>(
+            None,
+            &flow.id,
+            &Form::new("next").with("code", code),
+            &mut rng,
+        )
+        .unwrap();
+    assert_eq!(route.screen().unwrap().title, "送信確認");
+    let route = portal
+        .submit_to::<Reissue, _>(None, &flow.id, &Form::new("send"), &mut rng)
+        .unwrap();
+    assert_eq!(route.screen().unwrap().title, "処理終了");
+    let before = host.store.snapshot();
+    assert_eq!(
+        form_error(portal.submit_to::<Reissue, _>(None, &flow.id, &Form::new("back"), &mut rng)),
+        FormError::NoSuchButton("back".into())
+    );
+    assert_eq!(
+        portal.input::<Reissue, _>(None, &flow.id, ReissueInput::Back, &mut rng),
+        Err(PortalError::Flow(FlowError::FlowFinished))
+    );
+    assert_eq!(host.store.snapshot(), before);
+    portal
+        .submit_to::<Reissue, _>(None, &flow.id, &Form::new("finish"), &mut rng)
+        .unwrap();
+    let before = host.store.snapshot();
+    assert_eq!(
+        portal.submit_to::<Reissue, _>(None, &flow.id, &Form::new("send"), &mut rng),
+        Err(PortalError::NoSuchFlow)
+    );
+    assert_eq!(
+        portal.input::<Reissue, _>(None, &flow.id, ReissueInput::Finish, &mut rng),
+        Err(PortalError::NoSuchFlow)
+    );
+    assert_eq!(host.store.snapshot(), before);
+
+    // A proxy's start is refused by the flow itself.
+    assert_eq!(
+        portal.begin_with::<Reissue, _>(None, ReissueStart::Proxy, &mut rng),
+        Err(PortalError::Flow(FlowError::ProxyNotSupported))
+    );
+    assert_eq!(host.store.snapshot(), before);
 }

@@ -109,6 +109,10 @@ fn covered() -> (Vec<(&'static str, String)>, Vec<String>) {
             ),
         ),
         (
+            "reissue::ReissueInput",
+            format!("{:?}", reissue::ReissueInput::EnterCode(code.clone())),
+        ),
+        (
             "reissue::ApplicationForm",
             format!(
                 "{:?}",

@@ -755,15 +755,10 @@ impl Day {
                     .reissue_input(&id, reissue::Input::EnterCode(&code), &mut self.rng)?;
             self.screen(&screen);
             self.step("手順 7.–8. 送信: a management number, a receipt notice (T3) and a receipt mail (T4).");
-            let screen = self
-                .portal
-                .reissue_input(&id, reissue::Input::Submit, &mut self.rng)?;
+            let (number, screen) = self.portal.reissue_submit(&id, &mut self.rng)?;
             self.screen(&screen);
             self.settle()?;
-            let Reissue::Done(done) = self.portal.reissue_state(&id)? else {
-                return Err("not received".into());
-            };
-            numbers.push((prefecture, done.number().to_string()));
+            numbers.push((prefecture, number.to_string()));
         }
 
         self.at("2026-02-24T15:00:00+09:00");

@@ -14,6 +14,7 @@ mod first_login;
 mod gate;
 mod grace;
 mod login;
+mod reissue;
 mod reset;
 mod security_emails;
 
@@ -158,7 +159,10 @@ impl Portal {
         let mut first_error = None;
         for effect in effects {
             let result = match effect {
-                Effect::SaveAccount(_) | Effect::Withheld(_) | Effect::Put { .. } => Ok(()),
+                Effect::SaveAccount(_)
+                | Effect::Withheld(_)
+                | Effect::Put { .. }
+                | Effect::Delete(_) => Ok(()),
                 Effect::Mail(mail) => self.ports.mailer.enqueue(mail),
                 Effect::Notice { office, notice } => self.ports.notices.post(office, notice),
                 Effect::Event(event) => self.ports.audit.record(&event),
@@ -630,7 +634,8 @@ impl<'p> Tx<'p> {
         Ok(step.state)
     }
 
-    /// Stages account saves and record writes ([`Effect::Put`]) and queues the other effects.
+    /// Stages account saves and record writes ([`Effect::Put`], [`Effect::Delete`]) and queues
+    /// the other effects.
     pub(crate) fn apply(&mut self, effects: Vec<Effect>) -> Result<(), PortalError> {
         for effect in effects {
             if let Effect::SaveAccount(account) = &effect {
@@ -640,6 +645,9 @@ impl<'p> Tx<'p> {
                 let bytes = value.bytes().to_vec();
                 self.staged.retain(|(k, _)| k != key);
                 self.staged.push((key.clone(), Some(bytes)));
+            }
+            if let Effect::Delete(key) = &effect {
+                self.delete(key.clone());
             }
             self.effects.push(effect);
         }
