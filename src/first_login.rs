@@ -543,9 +543,10 @@ impl Flow for FirstLogin {
     const KIND: FlowKind = FlowKind::FirstLogin;
     type Input = Input;
 
-    /// The flow runs after login: it answers only to the user ID that logged in.
+    /// Run between the login and the session's start: no session user yet; the flow id is the
+    /// browser session's bearer handle (WEB-01). [`FirstLogin::user`] says whose account it is.
     fn user(&self) -> Option<UserId> {
-        Some(FirstLogin::user(self))
+        None
     }
 
     fn screen(&self, view: &View<'_>) -> Screen {

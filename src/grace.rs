@@ -343,9 +343,10 @@ impl Flow for Grace {
     const KIND: FlowKind = FlowKind::Grace;
     type Input = Input;
 
-    /// The flow runs after login: it answers only to the user ID that logged in.
+    /// Run between the login and the session's start: no session user yet; the flow id is the
+    /// browser session's bearer handle (WEB-01). [`Grace::user`] says whose account it is.
     fn user(&self) -> Option<UserId> {
-        Some(Grace::user(self))
+        None
     }
 
     fn screen(&self, view: &View<'_>) -> Screen {

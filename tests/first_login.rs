@@ -945,3 +945,145 @@ fn fl_02_sec_09_over_long_current_password_is_refused_before_any_hashing() {
     assert_eq!(counts.all()[1], counted[1] + 1, "verified");
     assert_eq!(w.account().failures, 1, "LOGIN-02: counted");
 }
+
+mod generic_forms {
+    //! The login gate and the first login driven only through the generic entry points
+    //! (`begin`, `submit_to`), with forms filled by field and button names.
+    use super::*;
+    use kaigo_seikyu::first_login::FirstLogin;
+    use kaigo_seikyu::login::Login;
+    use kaigo_seikyu::screen::{Form as Post, FormError};
+
+    fn submit(w: &mut World, id: &FlowId, form: Post) -> Result<Route, PortalError> {
+        w.portal
+            .submit_to::<FirstLogin, _>(Some(&user()), id, &form, &mut w.rng)
+    }
+
+    fn title(route: &Route) -> &str {
+        route.screen().map_or("", |s| s.title.as_str())
+    }
+
+    fn form_error(result: Result<Route, PortalError>) -> FormError {
+        match result {
+            Err(PortalError::Flow(FlowError::Form(e))) => e,
+            other => panic!("not a form error: {other:?}"),
+        }
+    }
+
+    /// 【ログイン】 → every first-login screen → the menu, by forms alone.
+    #[test]
+    fn a_new_office_reaches_the_menu_by_forms() {
+        let mut w = World::new_office("2026-01-10T10:00:00+09:00");
+        let login = Post::new("login")
+            .with("user_id", USER)
+            .with("password", TEMPORARY);
+        let route = w
+            .portal
+            .begin::<Login, _>(None, &login, &mut w.rng)
+            .unwrap();
+        assert_eq!(title(&route), "利用規約");
+        let flow = route.flow().unwrap().clone();
+        assert_eq!(flow.kind, FlowKind::FirstLogin);
+        let id = flow.id;
+        let steps = [
+            (Post::new("agree"), "警告"),
+            (Post::new("change_password"), "パスワード変更"),
+            (
+                Post::new("change")
+                    .with("current_password", TEMPORARY)
+                    .with("new_password", NEW)
+                    .with("confirm_password", NEW),
+                "処理終了",
+            ),
+            (Post::new("finish"), "メールアドレス設定"),
+            (
+                Post::new("change")
+                    .with("notice_email", NOTICE)
+                    .with("confirm_notice_email", NOTICE),
+                "処理終了",
+            ),
+            (Post::new("finish"), "セキュリティ用メールアドレス設定"),
+            (
+                Post::new("next")
+                    .with("address", SECURITY)
+                    .with("confirm_address", SECURITY),
+                "確認コード入力",
+            ),
+        ];
+        for (form, expected) in steps {
+            let route = submit(&mut w, &id, form).unwrap();
+            assert_eq!(title(&route), expected);
+        }
+        let code = w.code_for(SECURITY);
+        let route = submit(&mut w, &id, Post::new("send").with("code", code)).unwrap();
+        assert!(route.screen().unwrap().shows(REGISTERED));
+        let route = submit(&mut w, &id, Post::new("finish")).unwrap();
+        assert_eq!(route, Route::Menu { user: user() });
+        let account = w.account();
+        assert!(account.first_login_done && account.temporary.is_none());
+        assert_eq!(account.notice_email, NoticeEmail::Set(addr(NOTICE)));
+        assert_eq!(account.security_emails.selected(), Some(&addr(SECURITY)));
+    }
+
+    const REGISTERED: &str = "セキュリティ用メールアドレスの登録を完了しました。";
+
+    /// Bad forms are refused with an error naming the field or button, and change nothing.
+    #[test]
+    fn bad_forms_name_their_field_and_change_nothing() {
+        let mut w = World::new_office("2026-01-10T10:00:00+09:00");
+        let id = w.reach_security_email();
+        let before = w.state();
+        let good = Post::new("next")
+            .with("address", SECURITY)
+            .with("confirm_address", SECURITY);
+        let unknown = good.clone().with("nickname", "x");
+        assert_eq!(
+            form_error(submit(&mut w, &id, unknown)),
+            FormError::UnknownField("nickname".into())
+        );
+        let missing = Post::new("next").with("address", SECURITY);
+        assert_eq!(
+            form_error(submit(&mut w, &id, missing)),
+            FormError::Missing("confirm_address".into())
+        );
+        assert_eq!(
+            form_error(submit(&mut w, &id, Post::new("send").with("code", "1234"))),
+            FormError::NoSuchButton("send".into())
+        );
+        let bad = Post::new("next")
+            .with("address", "ａ@jp")
+            .with("confirm_address", "ａ@jp");
+        let e = form_error(submit(&mut w, &id, bad));
+        assert_eq!(e.name(), "address");
+        assert!(matches!(e, FormError::Invalid { .. }));
+        let mismatch = Post::new("next")
+            .with("address", SECURITY)
+            .with("confirm_address", "other@jp");
+        assert_eq!(
+            submit(&mut w, &id, mismatch),
+            Err(PortalError::Flow(FlowError::ConfirmationMismatch))
+        );
+        // Another flow's form: the login screen's fields.
+        let login = Post::new("login")
+            .with("user_id", USER)
+            .with("password", NEW);
+        assert!(matches!(
+            form_error(submit(&mut w, &id, login)),
+            FormError::NoSuchButton(_) | FormError::UnknownField(_)
+        ));
+        assert_eq!(w.state(), before);
+        assert!(w.host.outbox.all().is_empty());
+
+        // A form sent to a finished flow.
+        submit(&mut w, &id, good).unwrap();
+        let code = w.code_for(SECURITY);
+        submit(&mut w, &id, Post::new("send").with("code", code)).unwrap();
+        submit(&mut w, &id, Post::new("finish")).unwrap();
+        let before = w.state();
+        assert_eq!(
+            submit(&mut w, &id, Post::new("finish")),
+            Err(PortalError::NoSuchFlow)
+        );
+        assert_eq!(w.state(), before);
+    }
+}

@@ -423,3 +423,108 @@ fn gr_03_mandatory_after_grace() {
         Route::Menu { user: user() }
     );
 }
+
+mod generic_forms {
+    //! The grace registration driven only through the generic entry points (`begin`,
+    //! `submit_to`), with forms filled by field and button names.
+    use super::*;
+    use kaigo_seikyu::grace::Grace;
+    use kaigo_seikyu::login::Login;
+    use kaigo_seikyu::screen::{Form as Post, FormError};
+
+    fn submit(w: &mut World, id: &FlowId, form: Post) -> Result<Route, PortalError> {
+        w.portal
+            .submit_to::<Grace, _>(Some(&user()), id, &form, &mut w.rng)
+    }
+
+    fn begin(w: &mut World) -> FlowId {
+        let login = Post::new("login")
+            .with("user_id", USER)
+            .with("password", PASSWORD);
+        let route = w
+            .portal
+            .begin::<Login, _>(None, &login, &mut w.rng)
+            .unwrap();
+        let flow = route.flow().unwrap().clone();
+        assert_eq!(flow.kind, FlowKind::Grace);
+        flow.id
+    }
+
+    fn form_error(result: Result<Route, PortalError>) -> FormError {
+        match result {
+            Err(PortalError::Flow(FlowError::Form(e))) => e,
+            other => panic!("not a form error: {other:?}"),
+        }
+    }
+
+    /// 【ログイン】 → 【セキュリティ用メールアドレス設定】 → 【確認コード入力】 → 【処理終了】 → the
+    /// menu, by forms alone; and the checkbox, by its name, within the grace period.
+    #[test]
+    fn an_existing_office_registers_or_skips_by_forms() {
+        let mut w = World::existing_office("2026-01-20T10:00:00+09:00");
+        let id = begin(&mut w);
+        let skip = Post::new("next").with("skip", "on");
+        assert_eq!(
+            submit(&mut w, &id, skip).unwrap(),
+            Route::Menu { user: user() }
+        );
+
+        let id = begin(&mut w);
+        let next = Post::new("next")
+            .with("address", SECURITY)
+            .with("confirm_address", SECURITY);
+        let route = submit(&mut w, &id, next).unwrap();
+        assert_eq!(route.screen().unwrap().title, "確認コード入力");
+        let code = w.code_for(SECURITY);
+        let route = submit(&mut w, &id, Post::new("send").with("code", code)).unwrap();
+        assert_eq!(route.screen().unwrap().title, "処理終了");
+        let route = submit(&mut w, &id, Post::new("finish")).unwrap();
+        assert_eq!(route, Route::Menu { user: user() });
+        assert_eq!(
+            w.account().security_emails.selected(),
+            Some(&addr(SECURITY))
+        );
+    }
+
+    /// Bad forms are refused with an error naming the field or button, and change nothing; a
+    /// form sent to a finished flow finds none.
+    #[test]
+    fn bad_forms_name_their_field_and_change_nothing() {
+        let mut w = World::existing_office("2026-02-10T10:00:00+09:00");
+        let id = begin(&mut w);
+        let before = w.state();
+        // After the grace period the checkbox is not on the screen (GR-03).
+        assert_eq!(
+            form_error(submit(&mut w, &id, Post::new("next").with("skip", "on"))),
+            FormError::UnknownField("skip".into())
+        );
+        assert_eq!(
+            form_error(submit(
+                &mut w,
+                &id,
+                Post::new("next").with("address", SECURITY)
+            )),
+            FormError::Missing("confirm_address".into())
+        );
+        assert_eq!(
+            form_error(submit(&mut w, &id, Post::new("finish"))),
+            FormError::NoSuchButton("finish".into())
+        );
+        let bad = Post::new("next")
+            .with("address", "not an address")
+            .with("confirm_address", "not an address");
+        assert_eq!(form_error(submit(&mut w, &id, bad)).name(), "address");
+        assert_eq!(w.state(), before);
+        assert!(w.host.outbox.all().is_empty());
+
+        // `戻る` ends the flow at 【ログイン】 (as `ログアウト` does); the flow is gone.
+        let route = submit(&mut w, &id, Post::new("back")).unwrap();
+        assert_eq!(route.screen().unwrap().title, "ログイン");
+        let before = w.state();
+        assert_eq!(
+            submit(&mut w, &id, Post::new("back")),
+            Err(PortalError::NoSuchFlow)
+        );
+        assert_eq!(w.state(), before);
+    }
+}

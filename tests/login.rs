@@ -952,3 +952,141 @@ fn val_06_sec_09_enter_password_refuses_an_over_long_password_first() {
     }
     assert_eq!(counts.all(), hashed);
 }
+
+mod generic_forms {
+    //! The login gate driven only through the generic entry points (`entry`, `begin`,
+    //! `submit_to`), with forms filled by field and button names.
+    use super::*;
+    use kaigo_seikyu::login::Login;
+    use kaigo_seikyu::screen::{Form, FormError};
+
+    fn snapshot(w: &World) -> Vec<String> {
+        w.host
+            .store
+            .snapshot()
+            .into_iter()
+            .map(|(k, v)| format!("{k} v{}", v.version))
+            .collect()
+    }
+
+    fn form_error(result: Result<Route, PortalError>) -> FormError {
+        match result {
+            Err(PortalError::Flow(FlowError::Form(e))) => e,
+            other => panic!("not a form error: {other:?}"),
+        }
+    }
+
+    /// 【ログイン】 → 【ログイン(セキュリティコード)】 → the menu, by forms alone; the link `lost`
+    /// shows the lost-credentials menu from either screen.
+    #[test]
+    fn a_registered_office_reaches_the_menu_by_forms() {
+        let mut w = world("2026-01-10T10:00:00+09:00");
+        w.registered_office(Some("7351"));
+        let entry = w.portal.entry::<Login>(None).unwrap();
+        assert!(entry.field_named("user_id").is_some() && entry.field_named("password").is_some());
+        let form = Form::new("login")
+            .with("user_id", USER)
+            .with("password", PASSWORD);
+        let route = w.portal.begin::<Login, _>(None, &form, &mut w.rng).unwrap();
+        let flow = route.flow().unwrap().clone();
+        assert_eq!(flow.kind, FlowKind::Login);
+        // The screen's required field must be sent with any button but `戻る` (Screen::accept).
+        let lost = Form::new("lost").with("security_code", "0");
+        let lost = w
+            .portal
+            .submit_to::<Login, _>(None, &flow.id, &lost, &mut w.rng)
+            .unwrap();
+        assert_eq!(lost.screen().unwrap().title, "パスワード等を紛失した方");
+        let again = Form::new("lost").with("security_code", "0");
+        assert_eq!(
+            w.portal
+                .submit_to::<Login, _>(None, &flow.id, &again, &mut w.rng),
+            Err(PortalError::NoSuchFlow),
+            "the flow ended"
+        );
+
+        let route = w.portal.begin::<Login, _>(None, &form, &mut w.rng).unwrap();
+        let id = route.flow_id().unwrap().clone();
+        let code = Form::new("login").with("security_code", "7351");
+        let route = w
+            .portal
+            .submit_to::<Login, _>(None, &id, &code, &mut w.rng)
+            .unwrap();
+        assert_eq!(route, Route::Menu { user: user() });
+        // The screen's required fields must be sent with any button but `戻る` (Screen::accept).
+        let mut lost = form.clone();
+        lost.button = "lost".into();
+        let lost = w.portal.begin::<Login, _>(None, &lost, &mut w.rng).unwrap();
+        assert_eq!(lost.screen().unwrap().title, "パスワード等を紛失した方");
+    }
+
+    /// Bad forms are refused with an error naming the field or button, and change nothing; a
+    /// form sent to a finished flow finds none.
+    #[test]
+    fn bad_forms_name_their_field_and_change_nothing() {
+        let mut w = world("2026-01-10T10:00:00+09:00");
+        w.registered_office(Some("7351"));
+        let before = snapshot(&w);
+        let good = Form::new("login")
+            .with("user_id", USER)
+            .with("password", PASSWORD);
+        let mut refused = |form: Form| {
+            let outcome = w.portal.begin::<Login, _>(None, &form, &mut w.rng);
+            form_error(outcome)
+        };
+        assert_eq!(
+            refused(good.clone().with("nickname", "x")),
+            FormError::UnknownField("nickname".into())
+        );
+        assert_eq!(
+            refused(Form::new("login").with("user_id", USER)),
+            FormError::Missing("password".into())
+        );
+        assert_eq!(
+            refused(
+                Form::new("send")
+                    .with("user_id", USER)
+                    .with("password", PASSWORD)
+            ),
+            FormError::NoSuchButton("send".into())
+        );
+        let bad = refused(
+            Form::new("login")
+                .with("user_id", "KJ13")
+                .with("password", PASSWORD),
+        );
+        assert_eq!(bad.name(), "user_id");
+        assert!(matches!(bad, FormError::Invalid { .. }));
+        // Another flow's form: the reset's fields.
+        assert!(matches!(
+            refused(Form::new("next").with("office", "1311111111")),
+            FormError::NoSuchButton(_) | FormError::UnknownField(_)
+        ));
+        assert_eq!(snapshot(&w), before);
+        assert!(
+            w.host.events.all().len() <= 1,
+            "nothing but the provisioning"
+        );
+
+        // `戻る` on 【ログイン】 is host navigation: refused, nothing changes.
+        assert!(matches!(
+            w.portal
+                .begin::<Login, _>(None, &Form::new("back"), &mut w.rng),
+            Err(PortalError::Flow(FlowError::UnexpectedInput { .. }))
+        ));
+
+        // A form sent to a finished flow.
+        let route = w.portal.begin::<Login, _>(None, &good, &mut w.rng).unwrap();
+        let id = route.flow_id().unwrap().clone();
+        let code = Form::new("login").with("security_code", "7351");
+        w.portal
+            .submit_to::<Login, _>(None, &id, &code, &mut w.rng)
+            .unwrap();
+        let before = snapshot(&w);
+        assert_eq!(
+            w.portal.submit_to::<Login, _>(None, &id, &code, &mut w.rng),
+            Err(PortalError::NoSuchFlow)
+        );
+        assert_eq!(snapshot(&w), before);
+    }
+}

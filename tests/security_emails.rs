@@ -148,12 +148,7 @@ fn se_06_add_a_second_address_step_by_step() {
     insta::assert_snapshot!("otp", screen);
     let t2 = o.host.outbox.last_to(a("mailforsecurity-001@jp")).unwrap();
     assert_eq!(t2.subject, "ワンタイムパスワード発行通知(介護保険)");
-    assert!(
-        o.host
-            .outbox
-            .last_to(a("mailforsecurity-002@jp"))
-            .is_none()
-    );
+    assert!(o.host.outbox.last_to(a("mailforsecurity-002@jp")).is_none());
     let otp = code_in(&t2);
     assert_eq!(otp.len(), 6);
     // 手順 5. 【確認コード入力】: a T1 to the new address.
@@ -1027,5 +1022,178 @@ proptest! {
             }
             o.assert_invariants();
         }
+    }
+}
+
+mod generic_forms {
+    //! The list and the add-or-change flow driven only through the generic entry points
+    //! (`entry`, `begin`, `submit_to`), with forms filled by field and button names.
+    use super::*;
+    use kaigo_seikyu::portal::Route;
+    use kaigo_seikyu::screen::{Form, FormError};
+    use kaigo_seikyu::security_emails::SecurityEmailSetting;
+
+    fn begin(o: &mut Office, form: Form) -> Result<Route, PortalError> {
+        let user = o.user;
+        o.portal
+            .begin::<SecurityEmailSetting, _>(Some(&user), &form, &mut o.rng)
+    }
+
+    fn submit(o: &mut Office, id: &FlowId, form: Form) -> Result<Route, PortalError> {
+        let user = o.user;
+        o.portal
+            .submit_to::<SecurityEmailSetting, _>(Some(&user), id, &form, &mut o.rng)
+    }
+
+    fn title(route: &Route) -> String {
+        route.screen().map(|s| s.title.clone()).unwrap_or_default()
+    }
+
+    fn state(o: &Office) -> Vec<String> {
+        o.host
+            .store
+            .snapshot()
+            .into_iter()
+            .map(|(k, v)| format!("{k} v{}", v.version))
+            .collect()
+    }
+
+    fn form_error(result: Result<Route, PortalError>) -> FormError {
+        match result {
+            Err(PortalError::Flow(FlowError::Form(e))) => e,
+            other => panic!("not a form error: {other:?}"),
+        }
+    }
+
+    /// The list `追加` → address → OTP → code → 【処理終了】 `終了` → the list; a row's `変更`
+    /// the same way; a row's `選択` and `削除` in one step each.
+    #[test]
+    fn the_list_and_its_flow_by_forms() {
+        let mut o = office(&["a@jp"]);
+        let user = o.user;
+        let list = o.portal.entry::<SecurityEmailSetting>(Some(&user)).unwrap();
+        assert_eq!(list.title, "セキュリティ用メールアドレス一覧");
+        let route = begin(&mut o, Form::new("add")).unwrap();
+        assert_eq!(title(&route), "セキュリティ用メールアドレス設定");
+        let id = route.flow_id().unwrap().clone();
+        let next = Form::new("next")
+            .with("address", "b@jp")
+            .with("confirm_address", "b@jp");
+        assert_eq!(
+            title(&submit(&mut o, &id, next).unwrap()),
+            "ワンタイムパスワード入力"
+        );
+        let otp = o.last_code_to("a@jp");
+        let route = submit(&mut o, &id, Form::new("next").with("otp", otp)).unwrap();
+        assert_eq!(title(&route), "確認コード入力");
+        let code = o.last_code_to("b@jp");
+        let route = submit(&mut o, &id, Form::new("send").with("code", code)).unwrap();
+        assert_eq!(title(&route), "処理終了");
+        let route = submit(&mut o, &id, Form::new("finish")).unwrap();
+        assert!(route.flow().is_none());
+        assert_eq!(title(&route), "セキュリティ用メールアドレス一覧");
+        assert_eq!(o.list(), ["a@jp", "b@jp"]);
+
+        // `変更` on row 2: b@jp becomes c@jp.
+        let route = begin(&mut o, Form::new("change:2")).unwrap();
+        assert!(
+            route
+                .screen()
+                .unwrap()
+                .shows("《変更前のセキュリティ用メールアドレス》 b@jp")
+        );
+        let id = route.flow_id().unwrap().clone();
+        let next = Form::new("next")
+            .with("address", "c@jp")
+            .with("confirm_address", "c@jp");
+        submit(&mut o, &id, next).unwrap();
+        let otp = o.last_code_to("a@jp");
+        submit(&mut o, &id, Form::new("next").with("otp", otp)).unwrap();
+        let code = o.last_code_to("c@jp");
+        submit(&mut o, &id, Form::new("send").with("code", code)).unwrap();
+        submit(&mut o, &id, Form::new("finish")).unwrap();
+        assert_eq!(o.list(), ["a@jp", "c@jp"]);
+
+        // `選択` and `削除` on a row: one step, the list again, no flow.
+        let route = begin(&mut o, Form::new("select:2")).unwrap();
+        assert!(route.flow().is_none());
+        assert_eq!(o.selected(), "c@jp");
+        let route = begin(&mut o, Form::new("delete:1")).unwrap();
+        assert!(route.flow().is_none());
+        assert_eq!(o.list(), ["c@jp"]);
+        assert!(
+            !state(&o).iter().any(|k| k.starts_with("flow/")),
+            "{:?}",
+            state(&o)
+        );
+    }
+
+    /// Bad forms are refused with an error naming the field or button, and change nothing; a
+    /// form sent to a finished flow finds none.
+    #[test]
+    fn bad_forms_name_their_field_and_change_nothing() {
+        let mut o = office(&["a@jp"]);
+        let before = state(&o);
+        // The list: a button it does not offer (one address: no `削除`), a row it does not have.
+        assert_eq!(
+            form_error(begin(&mut o, Form::new("delete:1"))),
+            FormError::NoSuchButton("delete:1".into())
+        );
+        assert_eq!(
+            form_error(begin(&mut o, Form::new("change:3"))),
+            FormError::NoSuchButton("change:3".into())
+        );
+        assert_eq!(
+            form_error(begin(&mut o, Form::new("add").with("address", "b@jp"))),
+            FormError::UnknownField("address".into())
+        );
+        assert_eq!(state(&o), before);
+
+        let route = begin(&mut o, Form::new("add")).unwrap();
+        let id = route.flow_id().unwrap().clone();
+        let before = state(&o);
+        let good = Form::new("next")
+            .with("address", "b@jp")
+            .with("confirm_address", "b@jp");
+        assert_eq!(
+            form_error(submit(&mut o, &id, good.clone().with("nickname", "x"))),
+            FormError::UnknownField("nickname".into())
+        );
+        assert_eq!(
+            form_error(submit(
+                &mut o,
+                &id,
+                Form::new("next").with("address", "b@jp")
+            )),
+            FormError::Missing("confirm_address".into())
+        );
+        assert_eq!(
+            form_error(submit(&mut o, &id, Form::new("send").with("code", "1234"))),
+            FormError::NoSuchButton("send".into())
+        );
+        let bad = Form::new("next")
+            .with("address", "b@jp")
+            .with("confirm_address", "ｂ@jp");
+        let e = form_error(submit(&mut o, &id, bad));
+        assert_eq!(e.name(), "confirm_address");
+        // Another flow's form: the reset's fields.
+        assert!(matches!(
+            form_error(submit(
+                &mut o,
+                &id,
+                Form::new("next").with("office", "1311111111")
+            )),
+            FormError::UnknownField(_) | FormError::Missing(_)
+        ));
+        assert_eq!(state(&o), before);
+        assert!(o.host.outbox.all().is_empty());
+
+        // `戻る` on the address entry ends the flow at the list; a form sent to it then finds
+        // no flow.
+        let route = submit(&mut o, &id, Form::new("back")).unwrap();
+        assert_eq!(title(&route), "セキュリティ用メールアドレス一覧");
+        let before = state(&o);
+        assert_eq!(submit(&mut o, &id, good), Err(PortalError::NoSuchFlow));
+        assert_eq!(state(&o), before);
     }
 }
