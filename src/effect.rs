@@ -176,6 +176,26 @@ pub enum EventKind {
         /// Who.
         user: UserId,
     },
+    /// OPS-06: the operator provisioned an account.
+    AccountProvisioned {
+        /// Whose.
+        user: UserId,
+    },
+    /// OPS-06: the operator set the account's security code.
+    SecurityCodeSet {
+        /// Whose.
+        user: UserId,
+    },
+    /// OPS-06: the operator cleared the account's security code.
+    SecurityCodeCleared {
+        /// Whose.
+        user: UserId,
+    },
+    /// OPS-06: the operator lifted the account's lockout (LOGIN-02).
+    LockoutLifted {
+        /// Whose.
+        user: UserId,
+    },
     /// RI-06: a reissue application received.
     ReissueApplied {
         /// Its management number.

@@ -102,6 +102,9 @@ pub enum FlowError {
     /// SE-05: no security email is registered, so none can be added from the list.
     #[error("no security email is registered; register one from the login screen")]
     NoSecurityEmail,
+    /// OPS-06: the user ID already has an account; provisioning changes nothing.
+    #[error("the user ID already has an account")]
+    AccountExists,
     /// RI-02: the office number is not in the office ledger.
     #[error("the office number is not in the office ledger")]
     NotInLedger,
@@ -195,6 +198,7 @@ impl FlowError {
                 "このセキュリティ用メールアドレスは登録されていません。"
             }
             FlowError::NoSecurityEmail => "セキュリティ用メールアドレスが登録されていません。",
+            FlowError::AccountExists => "このユーザIDは既に登録されています。",
             FlowError::NotInLedger => "入力された事業所番号は事業所台帳に登録されていません。",
             FlowError::PrefectureNotOffered => "請求先都道府県を正しく選択してください。",
             FlowError::ProxyNotSupported => {

@@ -9,15 +9,20 @@
 //!
 //! # Example: one flow, driven generically
 //!
+//! The host shows a flow's entry screen ([`Portal::open`](crate::portal::Portal::open)), posts
+//! the form the user filled ([`Portal::start`](crate::portal::Portal::start)), then posts each
+//! later form to the flow the route names ([`Portal::submit`](crate::portal::Portal::submit)).
+//! It knows no flow: fields and buttons come from the screens, by name.
+//!
 //! ```
 //! use kaigo_seikyu::account::Account;
 //! use kaigo_seikyu::calendar::utc;
 //! use kaigo_seikyu::memory::Embedded;
 //! use kaigo_seikyu::policy::Policy;
 //! use kaigo_seikyu::portal::Route;
-//! use kaigo_seikyu::reset::Reset;
 //! use kaigo_seikyu::screen::{Form, button};
 //! use kaigo_seikyu::secret::CodeKey;
+//! use kaigo_seikyu::store::FlowKind;
 //!
 //! let host = Embedded::new(utc("2026-02-15T09:00:00+09:00"));
 //! let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([7; 32]));
@@ -27,16 +32,23 @@
 //! portal.create_account(account)?;
 //!
 //! // The entry screen names its fields and buttons; a form fills them by name.
-//! let entry = portal.entry::<Reset>(None)?;
-//! assert!(entry.field_named("office").is_some());
+//! let entry = portal.open(FlowKind::Reset, None)?;
+//! assert!(entry.field_named("office").is_some() && entry.button_named("次へ") == Some(button::NEXT));
 //! let form = Form::new(button::NEXT).with("office", "1311111111").with("address", "mailforsecurity-001@jp");
-//! let Route::Flow { flow, screen } = portal.begin::<Reset, _>(None, &form, &mut rng)? else { unreachable!() };
+//! let Route::Flow { flow, screen } = portal.start(FlowKind::Reset, None, &form, &mut rng)? else {
+//!     unreachable!("a reset goes on to the one-time password")
+//! };
 //! assert_eq!(screen.title, "ワンタイムパスワード入力");
 //!
-//! // Every later step is a form posted to the flow.
-//! let otp = host.outbox.last_to(&"mailforsecurity-001@jp".parse()?).unwrap().code().unwrap().to_owned();
+//! // Every later step is a form posted to the flow; keep `flow` in the browser's session.
+//! let otp = host.outbox.last_to("mailforsecurity-001@jp").unwrap().code().unwrap().to_owned();
 //! let route = portal.submit(None, &flow, &Form::new(button::NEXT).with("otp", otp), &mut rng)?;
 //! assert_eq!(route.screen().unwrap().title, "ログイン情報再設定");
+//! let form = Form::new(button::CHANGE)
+//!     .with("new_password", "Sakura2026!")
+//!     .with("confirm_password", "Sakura2026!");
+//! let done = portal.submit(None, &flow, &form, &mut rng)?;
+//! assert_eq!(done.screen().unwrap().title, "処理終了");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -356,7 +368,11 @@ pub trait Flow: Serialize + DeserializeOwned + Sized {
     /// The typed input of the flow: one variant per button that does something.
     type Input: fmt::Debug + Clone;
 
-    /// Whose flow it is, for flows after login: a request on behalf of another user is refused.
+    /// The session user the flow belongs to, for flows run after login (the security-email list,
+    /// the certificate application): a request that is not on that user's behalf is refused as
+    /// [`PortalError::NoSuchFlow`]. `None` for flows run before a session has a user (the login
+    /// gate, first login and grace registration, the reset, the reissue application), whose id
+    /// is the browser session's bearer handle (WEB-01).
     fn user(&self) -> Option<UserId>;
 
     /// The screen of the state.

@@ -278,9 +278,27 @@ impl NoticeBoard for Notices {
 pub struct Events(Mutex<Vec<Event>>);
 
 impl Events {
-    /// Every event recorded, oldest first.
+    /// Every event recorded and not drained, oldest first.
     pub fn all(&self) -> Vec<Event> {
         lock(&self.0).clone()
+    }
+
+    /// Takes the recorded events out, oldest first, as a log shipper would; e.g. a test's
+    /// set-up drains the provisioning events (OPS-06) so that it sees only what its steps log.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::{account::Account, calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+    /// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+    /// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]));
+    /// let hash = portal.hash_secret(b"Kari2026pass", &mut rand::rng());
+    /// portal.create_account(Account::new("KJ131311111111".parse()?, hash))?;
+    /// assert_eq!(host.events.drain().len(), 1);
+    /// assert!(host.events.all().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn drain(&self) -> Vec<Event> {
+        std::mem::take(&mut *lock(&self.0))
     }
 }
 

@@ -43,7 +43,7 @@
 //!
 //! let (id, screen) = portal.reset_start("1311111111", "mailforsecurity-001@jp", &mut rng)?;
 //! assert_eq!(screen.title, "ワンタイムパスワード入力");
-//! let mail = host.outbox.last_to(&"mailforsecurity-001@jp".parse()?).expect("T2 queued");
+//! let mail = host.outbox.last_to("mailforsecurity-001@jp").expect("T2 queued");
 //! let otp = mail.body.lines().nth(4).unwrap_or_default(); // [ワンタイムパスワード] / 123456
 //! let screen = portal.reset_enter_otp(&id, otp, &mut rng)?;
 //! assert!(screen.shows("KJ131311111111"));

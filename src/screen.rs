@@ -304,6 +304,23 @@ pub struct Button {
     pub link: bool,
 }
 
+impl Button {
+    /// Whether pressing it leaves the screen without using what its fields hold: a link,
+    /// `戻る` ([`button::BACK`]) or `ログアウト` ([`button::LOGOUT`]). [`Screen::accept`] asks no
+    /// required field for it.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::screen::{Screen, button};
+    /// let s = Screen::new("t").button(button::BACK, "戻る").button(button::NEXT, "次へ").link("lost", "紛失");
+    /// let leaves: Vec<bool> = s.buttons().map(|b| b.leaves()).collect();
+    /// assert_eq!(leaves, [true, false, true]);
+    /// ```
+    pub fn leaves(&self) -> bool {
+        self.link || self.name == button::BACK || self.name == button::LOGOUT
+    }
+}
+
 /// A [?] help: the label it sits beside, its title and its text (HELP).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Help {
@@ -538,8 +555,8 @@ impl Screen {
 
     /// Checks a submitted form against this screen (UI-02): the button must be one the screen
     /// offers, every field name one it has (and not a value shown read-only), every required
-    /// field filled, no value longer than its field allows, a select or radio value one of its
-    /// options. Checked before any value is parsed, so nothing is hashed for a form that fails
+    /// field filled (but for a button that leaves the screen, [`Button::leaves`]), no value
+    /// longer than its field allows, a select or radio value one of its options. Checked before any value is parsed, so nothing is hashed for a form that fails
     /// (WEB-04).
     ///
     /// # Example
@@ -579,6 +596,9 @@ impl Screen {
             {
                 return Err(FormError::NotAnOption(name.clone()));
             }
+        }
+        if self.buttons().any(|b| b.name == form.button && b.leaves()) {
+            return Ok(());
         }
         match self
             .fields()

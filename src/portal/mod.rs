@@ -14,6 +14,7 @@ mod first_login;
 mod gate;
 mod grace;
 mod login;
+mod operator;
 mod reissue;
 mod reset;
 mod security_emails;
@@ -109,17 +110,6 @@ impl Portal {
         self.hasher.hash(secret, &salt)
     }
 
-    /// Creates an account (provisioning by the operator). Refused if the user ID already has one.
-    pub fn create_account(&self, account: Account) -> Result<(), PortalError> {
-        let value = serde_json::to_vec(&account).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.ports.store.commit(&[Write::Put {
-            key: Key::Account(account.user_id),
-            expected: None,
-            value,
-        }])?;
-        Ok(())
-    }
-
     /// Reads an account.
     pub fn account(&self, user: &UserId) -> Result<Option<Account>, PortalError> {
         let mut tx = Tx::new(self);
@@ -174,6 +164,72 @@ impl Portal {
         }
         first_error.map_or(Ok(()), Err)
     }
+}
+
+/// Runs `$e` with `$f` the persisted enum of the flow of kind `$kind`.
+macro_rules! by_kind {
+    ($kind:expr, $f:ident => $e:expr) => {
+        match $kind {
+            FlowKind::Login => {
+                type $f = crate::login::Login;
+                $e
+            }
+            FlowKind::FirstLogin => {
+                type $f = crate::first_login::FirstLogin;
+                $e
+            }
+            FlowKind::Grace => {
+                type $f = crate::grace::Grace;
+                $e
+            }
+            FlowKind::SecurityEmails => {
+                type $f = crate::security_emails::SecurityEmailSetting;
+                $e
+            }
+            FlowKind::Reset => {
+                type $f = crate::reset::Reset;
+                $e
+            }
+            FlowKind::Reissue => {
+                type $f = crate::reissue::Reissue;
+                $e
+            }
+            FlowKind::Certificate => {
+                type $f = crate::certificate::CertificateApplication;
+                $e
+            }
+        }
+    };
+}
+
+/// Runs `$e` with `$f` the persisted enum of the flow of kind `$kind`, for flows with an entry
+/// screen; [`PortalError::NoSuchFlow`] for the others.
+macro_rules! by_entry {
+    ($kind:expr, $f:ident => $e:expr) => {
+        match $kind {
+            FlowKind::Login => {
+                type $f = crate::login::Login;
+                $e
+            }
+            FlowKind::SecurityEmails => {
+                type $f = crate::security_emails::SecurityEmailSetting;
+                $e
+            }
+            FlowKind::Reset => {
+                type $f = crate::reset::Reset;
+                $e
+            }
+            FlowKind::Reissue => {
+                type $f = crate::reissue::Reissue;
+                $e
+            }
+            FlowKind::Certificate => {
+                type $f = crate::certificate::CertificateApplication;
+                $e
+            }
+            FlowKind::FirstLogin | FlowKind::Grace => Err(PortalError::NoSuchFlow),
+        }
+    };
 }
 
 /// A flow a browser is in: its kind and id. Keep it in the host's server-side session (WEB-01).
@@ -310,18 +366,55 @@ impl Portal {
         form: &Form,
         rng: &mut R,
     ) -> Result<Route, PortalError> {
-        match flow.kind {
-            FlowKind::Reset => self.submit_to::<crate::reset::Reset, R>(user, &flow.id, form, rng),
-            _ => Err(PortalError::NoSuchFlow),
-        }
+        by_kind!(flow.kind, F => self.submit_to::<F, R>(user, &flow.id, form, rng))
     }
 
     /// The current screen of the flow the browser is in, to draw it again.
     pub fn current(&self, user: Option<&UserId>, flow: &FlowRef) -> Result<Screen, PortalError> {
-        match flow.kind {
-            FlowKind::Reset => self.screen::<crate::reset::Reset>(user, &flow.id),
-            _ => Err(PortalError::NoSuchFlow),
-        }
+        by_kind!(flow.kind, F => self.screen::<F>(user, &flow.id))
+    }
+
+    /// The entry screen of the flow of `kind` (its first form, before the flow exists), for
+    /// `user` when it is opened after login: 【ログイン】, 【ログイン情報再設定認証】,
+    /// 【ログイン情報再発行申請】, the security-email list, 【証明書】. The first login and the
+    /// grace registration have none (the login gate begins them): [`PortalError::NoSuchFlow`].
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey, store::FlowKind};
+    /// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+    /// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]));
+    /// let screen = portal.open(FlowKind::Login, None)?;
+    /// assert_eq!(screen.title, "ログイン");
+    /// assert!(screen.field_named("user_id").is_some());
+    /// # Ok::<(), kaigo_seikyu::error::PortalError>(())
+    /// ```
+    pub fn open(&self, kind: FlowKind, user: Option<&UserId>) -> Result<Screen, PortalError> {
+        by_entry!(kind, F => self.entry::<F>(user))
+    }
+
+    /// Begins the flow of `kind` with a form posted from its entry screen ([`Portal::open`]):
+    /// checked against the screen, parsed by the flow (UI-02), then run like any step.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+    /// use kaigo_seikyu::{screen::{Form, button}, store::FlowKind};
+    /// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+    /// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]));
+    /// let form = Form::new(button::NEXT).with("office", "1311111111").with("address", "a@jp");
+    /// let route = portal.start(FlowKind::Reset, None, &form, &mut rand::rng())?;
+    /// assert_eq!(route.screen().unwrap().title, "ワンタイムパスワード入力");
+    /// # Ok::<(), kaigo_seikyu::error::PortalError>(())
+    /// ```
+    pub fn start<R: CryptoRng + ?Sized>(
+        &self,
+        kind: FlowKind,
+        user: Option<&UserId>,
+        form: &Form,
+        rng: &mut R,
+    ) -> Result<Route, PortalError> {
+        by_entry!(kind, F => self.begin::<F, R>(user, form, rng))
     }
 
     /// `戻る` on the flow's current screen: the form with the button [`button::BACK`].
@@ -449,16 +542,17 @@ impl<'p> Tx<'p> {
     }
 
     /// Reads the state of flow `F` with id `id`; [`PortalError::NoSuchFlow`] when there is none,
-    /// or when `user` is given and the flow belongs to another user.
+    /// or when the flow belongs to a session user ([`Flow::user`]) and `user` is not that user.
     pub(crate) fn owned_flow<F: Flow>(
         &mut self,
         user: Option<&UserId>,
         id: &FlowId,
     ) -> Result<F, PortalError> {
         let state: F = self.flow(F::KIND, id)?;
-        match (user, state.user()) {
-            (Some(asking), Some(owner)) if *asking != owner => Err(PortalError::NoSuchFlow),
-            _ => Ok(state),
+        match (state.user(), user) {
+            (None, _) => Ok(state),
+            (Some(owner), Some(asking)) if owner == *asking => Ok(state),
+            _ => Err(PortalError::NoSuchFlow),
         }
     }
 
@@ -616,22 +710,6 @@ impl<'p> Tx<'p> {
     pub(crate) fn delete(&mut self, key: Key) {
         self.staged.retain(|(k, _)| k != &key);
         self.staged.push((key, None));
-    }
-
-    /// Saves a flow's step: the state under `(kind, id)`, accounts it changed, its effects and its
-    /// rejection, if any.
-    pub(crate) fn step<S: Serialize>(
-        &mut self,
-        kind: FlowKind,
-        id: &FlowId,
-        step: Step<S>,
-    ) -> Result<S, PortalError> {
-        self.put(Key::Flow(kind, id.clone()), &step.state)?;
-        self.apply(step.effects)?;
-        if let Some(err) = step.rejected {
-            self.rejected = Some(err);
-        }
-        Ok(step.state)
     }
 
     /// Stages account saves and record writes ([`Effect::Put`], [`Effect::Delete`]) and queues
@@ -846,11 +924,9 @@ mod tests {
             CodeKey::from_bytes([0; 32]),
         );
         let result = portal.transact(|tx, _| {
-            tx.step(
-                FlowKind::Login,
-                &id(),
-                Step::rejected(7u32, FlowError::WrongCode { remaining: 4 }),
-            )
+            tx.put(Key::Flow(FlowKind::Login, id()), &7u32)?;
+            tx.rejected = Some(FlowError::WrongCode { remaining: 4 });
+            Ok(())
         });
         assert_eq!(
             result,
