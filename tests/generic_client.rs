@@ -12,7 +12,7 @@ use kaigo_seikyu::memory::Embedded;
 use kaigo_seikyu::policy::Policy;
 use kaigo_seikyu::portal::{FlowRef, Portal, Route};
 use kaigo_seikyu::ports::OfficeRecord;
-use kaigo_seikyu::screen::{FieldKind, Form, FormError, Screen};
+use kaigo_seikyu::screen::{FieldKind, Form, FormError, Node, Screen, ScreenKind};
 use kaigo_seikyu::secret::CodeKey;
 use kaigo_seikyu::store::FlowKind;
 use kaigo_seikyu::values::{Prefecture, UserId};
@@ -351,20 +351,152 @@ fn ui_02_bad_forms_name_their_field_and_change_nothing() {
     assert_eq!(c.host.store.snapshot(), before);
 }
 
-/// UI-04, SEC-01: on every screen the generic client meets in every flow, no password field
-/// came back filled, and no password, temporary password or mailed code is shown.
-#[test]
-fn ui_04_no_screen_carries_a_secret() {
+/// Drives every flow with the generic client: the first login (and, with a security code set,
+/// the login's security-code step), the reset, adding a security email, the certificate
+/// application and the reissue application. Returns the client, every screen met kept.
+fn every_flow() -> Client {
     let mut c = Client::new();
     let user: UserId = NEW_OFFICE.parse().unwrap();
     c.drive(FlowKind::Login, None);
     c.drive(FlowKind::Reset, None);
+    c.portal
+        .set_security_code(&user, "7351", &mut c.rng)
+        .unwrap();
+    c.values.insert("password", PASSWORD);
+    assert_eq!(c.drive(FlowKind::Login, None), Route::Menu { user });
     c.values.insert("address", "mailforsecurity-002@jp");
     c.values.insert("confirm_address", "mailforsecurity-002@jp");
     c.drive(FlowKind::SecurityEmails, Some(user));
-    c.values.insert("password", PASSWORD);
     c.drive(FlowKind::Certificate, Some(user));
     c.drive(FlowKind::Reissue, None);
+    c
+}
+
+/// UI-01: every screen of every flow is a typed view: texts with stable message ids, in the order
+/// the transcript prints them; confirmation labels with the full-width `（確認用）`; dialogs without
+/// a step list; the `電子請求受付システム` heading on both login screens; 【証明書】's
+/// `発行申請を行う前に ?` button between its texts; 請求先都道府県 a select of names sending codes,
+/// in the reset and the reissue application.
+#[test]
+fn ui_01_screens_are_typed_views_as_the_source_draws_them() {
+    let c = every_flow();
+    let titles: Vec<&str> = c.screens.iter().map(|s| s.title.as_str()).collect();
+    for screen in &c.screens {
+        let transcript = screen.to_string();
+        let mut at = 0;
+        for text in screen.texts() {
+            assert!(
+                !text.id.is_empty()
+                    && text
+                        .id
+                        .chars()
+                        .all(|ch| ch.is_ascii_lowercase() || "._0123456789".contains(ch)),
+                "message id {:?} on {}",
+                text.id,
+                screen.title
+            );
+            let found = transcript[at..]
+                .find(&text.text)
+                .unwrap_or_else(|| panic!("{:?} not in order in\n{transcript}", text.text));
+            at += found + text.text.len();
+        }
+        for field in screen.fields() {
+            assert!(
+                !field.label.contains("(確認用)"),
+                "{} on {}",
+                field.label,
+                screen.title
+            );
+        }
+        if screen.kind == ScreenKind::Dialog {
+            assert!(screen.steps.is_empty(), "{screen}");
+        }
+    }
+    for title in ["ログイン", "ログイン(セキュリティコード)"] {
+        let login = c.screens.iter().find(|s| s.title == title).expect(title);
+        assert_eq!(
+            login.texts().next().unwrap().text,
+            "電子請求受付システム",
+            "{login}"
+        );
+    }
+    assert!(titles.contains(&"送信確認"), "{titles:?}");
+    assert!(
+        c.screens.iter().any(|s| s.kind == ScreenKind::Dialog),
+        "the FEE-03 consent dialog"
+    );
+    let confirmations: Vec<&str> = c
+        .screens
+        .iter()
+        .flat_map(|s| s.fields())
+        .filter(|f| f.label.contains("確認用"))
+        .map(|f| f.label.as_str())
+        .collect();
+    assert!(confirmations.len() >= 4, "{confirmations:?}");
+    assert!(
+        confirmations.iter().all(|l| l.ends_with("（確認用）")),
+        "{confirmations:?}"
+    );
+
+    let menu = c.screens.iter().find(|s| s.title == "証明書").unwrap();
+    let at = menu
+        .nodes
+        .iter()
+        .position(|n| matches!(n, Node::Button(b) if b.name == "precautions"))
+        .expect("発行申請を行う前に ?");
+    assert!(matches!(menu.nodes[at - 1], Node::Text(_)), "{menu}");
+    assert!(
+        menu.nodes[at + 1..]
+            .iter()
+            .any(|n| matches!(n, Node::Text(_))),
+        "{menu}"
+    );
+    let choice = menu.field_named("choice").expect("the radio group");
+    assert_eq!(choice.kind, FieldKind::Radio);
+    assert!(choice.value.is_some(), "the chosen option is shown");
+
+    // 請求先都道府県 as a select, in both flows that ask it.
+    let c = Client::new();
+    let mut rng = StdRng::seed_from_u64(9);
+    let osaka = UserId::new(Prefecture::OSAKA, "1311111111".parse().unwrap());
+    c.portal
+        .provision_new_office(&osaka.to_string(), TEMPORARY, &mut rng)
+        .unwrap();
+    for (kind, form) in [
+        (
+            FlowKind::Reset,
+            Form::new("next")
+                .with("office", "1311111111")
+                .with("address", ADDRESS),
+        ),
+        (
+            FlowKind::Reissue,
+            Form::new("next")
+                .with("office", "1311111111")
+                .with("notify_address", ADDRESS)
+                .with("confirm_notify_address", ADDRESS),
+        ),
+    ] {
+        let route = c.portal.start(kind, None, &form, &mut rng).unwrap();
+        let screen = route.screen().unwrap();
+        assert_eq!(screen.title, "請求先都道府県選択");
+        let select = screen.field_named("billing").expect("the select");
+        assert_eq!(select.kind, FieldKind::Select);
+        let options: Vec<(&str, &str)> = select
+            .options
+            .iter()
+            .map(|o| (o.value.as_str(), o.label.as_str()))
+            .collect();
+        assert_eq!(options, [("13", "東京都"), ("27", "大阪府")]);
+        assert!(!screen.shows("13 東京都"), "{screen}");
+    }
+}
+
+/// UI-04, SEC-01: on every screen the generic client meets in every flow, no password field
+/// came back filled, and no password, temporary password or mailed code is shown.
+#[test]
+fn ui_04_no_screen_carries_a_secret() {
+    let c = every_flow();
     let codes: Vec<String> = c
         .host
         .outbox
