@@ -13,14 +13,24 @@
 //!   policy, codes, management numbers, yen. Every parser returns an error, never panics.
 //! - **Policy** ([`policy::Policy`]) is data: the release calendar, lifetimes, attempt limits,
 //!   argon2 parameters. `Policy::default()` is the December 2025 release.
-//! - **Flows** are pure, typed state machines, one module each. A transition takes the state, the
-//!   input, `now` and the host's CSPRNG ([`flow::Cx`]) and returns the next state plus
-//!   [`effect::Effect`]s as data: mails to send, notices to post, account changes, audit events.
+//! - **Flows** are pure, typed state machines, one module each, all of one shape
+//!   ([`flow::Flow`]): a persisted state enum, an input enum, one transition, one screen, and a
+//!   declaration of the records a step needs ([`flow::Needs`]). A transition takes the state, the
+//!   input, the records the driver read, `now` and the host's CSPRNG ([`flow::Cx`]) and returns
+//!   the next state plus [`effect::Effect`]s as data: mails to send, notices to post, records to
+//!   save, audit events.
+//! - **Screens** ([`screen::Screen`]) are typed views: texts with stable ids, fields with names and
+//!   kinds, buttons naming the input they send, helps. A front end renders any of them without
+//!   knowing the flow, and posts back a [`screen::Form`] that the flow parses.
 //! - **Ports** ([`store::Store`], [`ports`]) are what a host implements: storage with
 //!   compare-and-swap, a mail outbox, the notice board, the office ledger, the audit log, sessions
 //!   and the clock. [`memory::Embedded`] bundles in-memory ones: the embedded default.
-//! - **The driver** ([`portal::Portal`]) loads a flow, applies one input, commits with
-//!   compare-and-swap and hands the effects to the ports.
+//! - **The driver** ([`portal::Portal`]) has one set of entry points for every flow: show an
+//!   entry screen ([`portal::Portal::open`]), begin a flow with a form ([`portal::Portal::start`]),
+//!   submit a form ([`portal::Portal::submit`]), show the current screen, go back. It loads what
+//!   a step needs, runs the pure transition, commits with compare-and-swap and hands the effects
+//!   to the ports. Operator actions (provisioning, security codes, lockouts) go through it too,
+//!   audited.
 //!
 //! ## Example: the pieces
 //!
@@ -115,32 +125,40 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+// The layers (docs/architecture.md; tests/layers.rs keeps them acyclic). First the vocabulary
+// and the ports a host implements: no flow logic.
 pub mod account;
 pub mod calendar;
-pub mod certificate;
-pub mod challenge;
 pub mod effect;
 pub mod error;
+pub mod mail;
+pub mod policy;
+pub mod ports;
+mod random;
+pub mod screen;
+pub mod secret;
+pub mod store;
+pub mod values;
+
+// The flows: the one flow shape, its shared pieces, then one module per flow. Pure: no I/O.
+pub mod certificate;
+pub mod challenge;
 pub mod first_login;
 pub mod flow;
 pub mod grace;
 pub mod login;
 pub mod lost;
-pub mod mail;
-pub mod memory;
-pub mod policy;
-pub mod portal;
-pub mod ports;
-mod random;
 pub mod registration;
 pub mod reissue;
 pub mod reset;
-pub mod screen;
-pub mod secret;
 pub mod security_emails;
-pub mod store;
+
+// The driver over the ports.
+pub mod portal;
+
+// The in-memory host, and the kits for hosts' own tests.
+pub mod memory;
 #[cfg(feature = "proptest")]
 pub mod strategies;
 #[cfg(feature = "testkit")]
 pub mod testkit;
-pub mod values;
