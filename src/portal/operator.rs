@@ -10,6 +10,7 @@ use crate::effect::{Effect, Event, EventKind};
 use crate::error::{FlowError, PortalError};
 use crate::login;
 use crate::portal::Portal;
+use crate::secret::PasswordHash;
 use crate::store::Key;
 use crate::values::{Password, SecurityCode, UserId};
 
@@ -65,14 +66,7 @@ impl Portal {
         temporary_password: &str,
         rng: &mut R,
     ) -> Result<UserId, PortalError> {
-        let user: UserId = user.parse().map_err(FlowError::from)?;
-        let password = Password::new(temporary_password);
-        password
-            .check_policy(&user, &self.policy.password)
-            .map_err(FlowError::from)?;
-        let hash = self.hash_secret(password.expose(), rng);
-        self.create_account(login::new_office(user, hash))?;
-        Ok(user)
+        self.provision(user, temporary_password, rng, login::new_office)
     }
 
     /// Provisions an office that existed before the release (GR): `user` with its password and
@@ -97,13 +91,27 @@ impl Portal {
         terms: TermsAcceptance,
         rng: &mut R,
     ) -> Result<UserId, PortalError> {
+        self.provision(user, password, rng, |user, hash| {
+            login::existing_office(user, hash, terms)
+        })
+    }
+
+    /// Parses `user`, checks `password` against the policy (VAL-06) before any hashing, and
+    /// creates the account `make` builds from the user ID and the password's hash.
+    fn provision<R: CryptoRng + ?Sized>(
+        &self,
+        user: &str,
+        password: &str,
+        rng: &mut R,
+        make: impl FnOnce(UserId, PasswordHash) -> Account,
+    ) -> Result<UserId, PortalError> {
         let user: UserId = user.parse().map_err(FlowError::from)?;
         let password = Password::new(password);
         password
             .check_policy(&user, &self.policy.password)
             .map_err(FlowError::from)?;
         let hash = self.hash_secret(password.expose(), rng);
-        self.create_account(login::existing_office(user, hash, terms))?;
+        self.create_account(make(user, hash))?;
         Ok(user)
     }
 
