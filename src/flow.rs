@@ -209,7 +209,8 @@ impl Authenticated {
 }
 
 /// Proof that the grace period allowed skipping the registration at the instant `次へ` was
-/// pressed (GR-02, GR-03). Only [`Grace::apply`] makes one; it leads straight to the menu.
+/// pressed (GR-02, GR-03). Only [`Grace::apply`](crate::grace::Grace::apply) makes one; it leads
+/// straight to the menu.
 ///
 /// # Example
 /// ```

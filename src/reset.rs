@@ -821,7 +821,8 @@ fn reset_notice(user: &UserId, security_code_cleared: bool) -> Notice {
 }
 
 /// 【ログイン情報再設定認証】 (RS-01), shown after the lost-credentials menu's first choice: it
-/// takes 事業所番号 and セキュリティ用メールアドレス for [`Portal::reset_start`].
+/// takes 事業所番号 and セキュリティ用メールアドレス for
+/// [`Portal::reset_start`](crate::portal::Portal::reset_start).
 ///
 /// # Example
 /// ```
