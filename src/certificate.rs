@@ -105,6 +105,7 @@ use crate::calendar::{Instant, date_of, format_plain, start_of};
 use crate::effect::{Effect, Event, EventKind};
 use crate::error::{FlowError, PortalError};
 use crate::flow::{Cx, Entry, Flow, Needs, Next, Records, Step, View};
+use crate::help;
 use crate::mail::{self, Notice};
 use crate::policy::{FeeSchedule, Policy};
 use crate::screen::button::{BACK, CANCEL, FINISH, NEXT, OK};
@@ -127,9 +128,6 @@ const MENU_PRECAUTIONS: &str =
     "※「？」ボタンより、「発行申請を行う前に」の内容を必ず確認の上、発行申請を行ってください。";
 const MENU_PRECAUTIONS_REQUIRED: &str = "確認せずに証明書の発行申請は行えません。";
 const PRECAUTIONS_BUTTON: &str = "発行申請を行う前に ?";
-/// [D] The status line once the precautions have been opened.
-const PRECAUTIONS_LABEL: &str = "発行申請を行う前に";
-const PRECAUTIONS_READ: &str = "確認済み";
 
 /// [D] The password step (the source shows no picture of it).
 const PASSWORD_TITLE: &str = "証明書発行用パスワード入力";
@@ -188,7 +186,6 @@ const OFFICE: &str = "office";
 const OFFICE_NAME: &str = "office_name";
 const FEE: &str = "fee";
 const MADE_ON: &str = "made_on";
-const PRECAUTIONS_STATUS: &str = "precautions_read";
 /// `発行申請を行う前に ?` (FEE-04).
 const PRECAUTIONS: &str = "precautions";
 /// `利用規約をダウンロード`.
@@ -807,11 +804,9 @@ impl ChoosingAction {
             .text("fee.menu.precautions_required", MENU_PRECAUTIONS_REQUIRED)
             .button(PRECAUTIONS, PRECAUTIONS_BUTTON);
         if self.read.is_some() {
-            s = s.field(Field::shown(
-                PRECAUTIONS_STATUS,
-                PRECAUTIONS_LABEL,
-                PRECAUTIONS_READ,
-            ));
+            // FEE-08: the precautions are shown once opened, and showing them is what unlocks
+            // the application (the proof was made when they were opened).
+            s = s.help(help::precautions(policy));
         }
         if let Some(n) = FeeNotice::at(policy, now) {
             s = n.marked_texts(s);

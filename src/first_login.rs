@@ -18,7 +18,13 @@
 //!   【メールアドレス設定】 have no image in the source: their sentences are ours.
 //! - A wrong 《現在のパスワード》 counts as a failed login (LOGIN-02): the step could otherwise be
 //!   used to guess the password without the lockout.
-//! - `戻る` on 【セキュリティ用メールアドレス設定】 returns to 【メールアドレス設定】.
+//! - `戻る` on 【セキュリティ用メールアドレス設定】 returns to 【メールアドレス設定】 when this login
+//!   asks it; an account back from a reissue, which answered it before, has no earlier step left
+//!   and goes to 【ログイン】 (FL-07).
+//! - The step list shows the steps this login asks ([`Plan`], fixed when it begins): the
+//!   source's five for a new office, `1 パスワード変更 2 セキュリティ用メールアドレス設定
+//!   3 確認コード入力 4 終了` or `1 パスワード変更 2 終了` for an account back from a reissue
+//!   (FL-07, GR-06).
 //! - At most [`Policy::max_codes_per_flow`] codes per flow, counted across `戻る` (SEC-04).
 //! - A registration posts the security-email list's お知らせ and event, as any add does (SE-08).
 
@@ -43,7 +49,9 @@ use crate::store::{Budget, FlowId, FlowKind};
 use crate::values::{ConfirmationCode, EmailAddress, Password, UserId};
 
 pub use crate::login::{Pending, pending};
-pub use crate::registration::{AwaitingCode, EnteringSecurityEmail, REGISTERED_TEXT, Registered};
+pub use crate::registration::{
+    AwaitingCode, EnteringSecurityEmail, Plan, REGISTERED_TEXT, Registered,
+};
 
 /// The step list of the first login, as the source prints it.
 pub const STEPS: &[&str] = &[
@@ -115,6 +123,8 @@ pub enum FirstLogin {
 pub struct Terms {
     auth: Authenticated,
     version: u32,
+    #[serde(default, skip_serializing_if = "Plan::is_full")]
+    plan: Plan,
 }
 
 /// 【警告】: waits for `パスワード変更` (FL-01).
@@ -131,6 +141,8 @@ pub struct Terms {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Warning {
     auth: Authenticated,
+    #[serde(default, skip_serializing_if = "Plan::is_full")]
+    plan: Plan,
 }
 
 /// 【パスワード変更】: waits for the current (temporary) password and a new one (FL-02).
@@ -147,6 +159,8 @@ pub struct Warning {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChoosingPassword {
     auth: Authenticated,
+    #[serde(default, skip_serializing_if = "Plan::is_full")]
+    plan: Plan,
 }
 
 /// 【処理終了】 after the password change: waits for `終了`.
@@ -163,6 +177,8 @@ pub struct ChoosingPassword {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PasswordChanged {
     auth: Authenticated,
+    #[serde(default, skip_serializing_if = "Plan::is_full")]
+    plan: Plan,
 }
 
 /// 【メールアドレス設定】: waits for a notice email or `メールアドレスを登録しない` (FL-03).
@@ -180,6 +196,8 @@ pub struct PasswordChanged {
 pub struct ChoosingNoticeEmail {
     auth: Authenticated,
     codes_sent: u8,
+    #[serde(default, skip_serializing_if = "Plan::is_full")]
+    plan: Plan,
 }
 
 /// 【処理終了】 after the notice email: waits for `終了`.
@@ -197,6 +215,8 @@ pub struct ChoosingNoticeEmail {
 pub struct NoticeEmailDone {
     auth: Authenticated,
     codes_sent: u8,
+    #[serde(default, skip_serializing_if = "Plan::is_full")]
+    plan: Plan,
 }
 
 macro_rules! into_first_login {
@@ -406,21 +426,27 @@ impl FirstLogin {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn begin(auth: Authenticated, account: &Account, policy: &Policy) -> Option<FirstLogin> {
-        step_for(auth, 0, account, policy)
+        let p = pending(account, policy);
+        let plan = Plan {
+            password: p.password,
+            notice_email: p.notice_email,
+            security_email: p.security_email,
+        };
+        step_for(auth, 0, plan, account, policy)
     }
 
     /// The user ID the flow belongs to.
     pub fn user(&self) -> UserId {
         match self {
             FirstLogin::Terms(Terms { auth, .. })
-            | FirstLogin::Warning(Warning { auth })
-            | FirstLogin::ChoosingPassword(ChoosingPassword { auth })
-            | FirstLogin::PasswordChanged(PasswordChanged { auth })
+            | FirstLogin::Warning(Warning { auth, .. })
+            | FirstLogin::ChoosingPassword(ChoosingPassword { auth, .. })
+            | FirstLogin::PasswordChanged(PasswordChanged { auth, .. })
             | FirstLogin::ChoosingNoticeEmail(ChoosingNoticeEmail { auth, .. })
             | FirstLogin::NoticeEmailDone(NoticeEmailDone { auth, .. })
             | FirstLogin::EnteringSecurityEmail(EnteringSecurityEmail { auth, .. })
             | FirstLogin::AwaitingCode(AwaitingCode { auth, .. })
-            | FirstLogin::Registered(Registered { auth }) => auth.user(),
+            | FirstLogin::Registered(Registered { auth, .. }) => auth.user(),
         }
     }
 
@@ -450,20 +476,25 @@ impl FirstLogin {
     ) -> Result<Step<Next<FirstLogin>>, FlowError> {
         match (self, input) {
             (FirstLogin::Terms(s), Input::AcceptTerms) => Ok(s.accept(account, cx)),
-            (FirstLogin::Warning(Warning { auth }), Input::StartPasswordChange) => {
-                Ok(Step::to(Next::Stay(ChoosingPassword { auth }.into())))
+            (FirstLogin::Warning(Warning { auth, plan }), Input::StartPasswordChange) => {
+                Ok(Step::to(Next::Stay(ChoosingPassword { auth, plan }.into())))
             }
             (FirstLogin::ChoosingPassword(s), Input::ChangePassword { current, new }) => {
                 s.change(&current, &new, account, cx)
             }
             (
-                FirstLogin::PasswordChanged(PasswordChanged { auth })
-                | FirstLogin::Registered(Registered { auth }),
+                FirstLogin::PasswordChanged(PasswordChanged { auth, plan })
+                | FirstLogin::Registered(Registered { auth, plan }),
                 Input::Finish,
-            ) => Ok(onward(auth, 0, account, false, cx.policy)),
-            (FirstLogin::NoticeEmailDone(NoticeEmailDone { auth, codes_sent }), Input::Finish) => {
-                Ok(onward(auth, codes_sent, account, false, cx.policy))
-            }
+            ) => Ok(onward(auth, 0, plan, account, false, cx.policy)),
+            (
+                FirstLogin::NoticeEmailDone(NoticeEmailDone {
+                    auth,
+                    codes_sent,
+                    plan,
+                }),
+                Input::Finish,
+            ) => Ok(onward(auth, codes_sent, plan, account, false, cx.policy)),
             (FirstLogin::ChoosingNoticeEmail(s), Input::SetNoticeEmail(address)) => {
                 Ok(s.choose(Some(address), account, cx.now))
             }
@@ -473,12 +504,28 @@ impl FirstLogin {
             (FirstLogin::EnteringSecurityEmail(s), Input::SetSecurityEmail(address)) => {
                 s.send(address, cx)
             }
+            // FL-07: back to the notice email only when this login asks it; an account that
+            // answered it before (back from a reissue) has no earlier step left to do here, and
+            // `戻る` leaves for 【ログイン】 as the grace registration's does.
             (
-                FirstLogin::EnteringSecurityEmail(EnteringSecurityEmail { auth, codes_sent }),
+                FirstLogin::EnteringSecurityEmail(EnteringSecurityEmail {
+                    auth,
+                    codes_sent,
+                    plan,
+                }),
                 Input::Back,
-            ) => Ok(Step::to(Next::Stay(
-                ChoosingNoticeEmail { auth, codes_sent }.into(),
-            ))),
+            ) => Ok(Step::to(if plan.notice_email {
+                Next::Stay(
+                    ChoosingNoticeEmail {
+                        auth,
+                        codes_sent,
+                        plan,
+                    }
+                    .into(),
+                )
+            } else {
+                Next::Login
+            })),
             (FirstLogin::AwaitingCode(s), Input::EnterCode(code)) => s.enter(&code, account, cx),
             (FirstLogin::AwaitingCode(s), Input::Back) => Ok(Step::to(Next::Stay(s.back().into()))),
             (state, input) => Err(FlowError::UnexpectedInput {
@@ -497,15 +544,15 @@ impl FirstLogin {
                 .field(Field::shown("terms_version", "版", version))
                 .text("fl.terms.lead", "利用規約を最後まで確認し、同意する場合、【利用規約に同意して次へ】ボタンを押してください。")
                 .button(AGREE, "利用規約に同意して次へ"),
-            FirstLogin::Warning(_) => Screen::new("警告")
-                .steps(STEPS, 0)
+            FirstLogin::Warning(Warning { plan, .. }) => Screen::new("警告")
+                .steps(&plan.steps(), plan.current(Plan::PASSWORD))
                 .text("fl.warning.temporary", "仮パスワードでログインしています。")
                 .text("fl.warning.lead", "パスワードを変更するため、【パスワード変更】ボタンを押してください。")
                 .button(CHANGE_PASSWORD, "パスワード変更"),
-            FirstLogin::ChoosingPassword(_) => {
+            FirstLogin::ChoosingPassword(ChoosingPassword { plan, .. }) => {
                 let max = usize::from(policy.password.max_chars);
                 Screen::new("パスワード変更")
-                    .steps(STEPS, 0)
+                    .steps(&plan.steps(), plan.current(Plan::PASSWORD))
                     .text("fl.password.lead", "現在のパスワードと新しいパスワードを入力し、【変更】ボタンを押してください。")
                     .field(Field::password(CURRENT_PASSWORD, "現在のパスワード").required())
                     .field(Field::password(NEW_PASSWORD, "新しいパスワード").required().max_len(max))
@@ -513,12 +560,12 @@ impl FirstLogin {
                     .password_rules(&policy.password)
                     .button(CHANGE, "変更")
             }
-            FirstLogin::PasswordChanged(_) => Screen::new("処理終了")
-                .steps(STEPS, 0)
+            FirstLogin::PasswordChanged(PasswordChanged { plan, .. }) => Screen::new("処理終了")
+                .steps(&plan.steps(), plan.current(Plan::PASSWORD))
                 .text("fl.password.done", "パスワードの変更を完了しました。")
                 .button(FINISH, "終了"),
-            FirstLogin::ChoosingNoticeEmail(_) => Screen::new("メールアドレス設定")
-                .steps(STEPS, 1)
+            FirstLogin::ChoosingNoticeEmail(ChoosingNoticeEmail { plan, .. }) => Screen::new("メールアドレス設定")
+                .steps(&plan.steps(), plan.current(Plan::NOTICE_EMAIL))
                 .text("fl.notice_email.lead", "お知らせメールを受け取るメールアドレスを入力し、【変更】ボタンを押してください。")
                 .text("fl.notice_email.purpose", "※ ここで登録するメールアドレスは、介護電子請求受付システムからのお知らせメールを受け取るためのメールアドレスとなります。")
                 .text("fl.notice_email.optional", "※ 登録は必須ではありません。メールアドレスを登録しない場合、【メールアドレスを登録しない】を選択し、【変更】ボタンを押してください。")
@@ -526,15 +573,22 @@ impl FirstLogin {
                 .field(Field::email(CONFIRM_NOTICE_EMAIL, "新しいメールアドレス（確認用）"))
                 .field(Field::checkbox(DECLINE, "メールアドレスを登録しない", false))
                 .button(CHANGE, "変更"),
-            FirstLogin::NoticeEmailDone(_) => Screen::new("処理終了")
-                .steps(STEPS, 1)
+            FirstLogin::NoticeEmailDone(NoticeEmailDone { plan, .. }) => Screen::new("処理終了")
+                .steps(&plan.steps(), plan.current(Plan::NOTICE_EMAIL))
                 .text("fl.notice_email.done", "メールアドレスの設定を完了しました。")
                 .button(FINISH, "終了"),
-            FirstLogin::EnteringSecurityEmail(_) => security_email_entry(STEPS, 2, &[], true)
-                .button(BACK, "戻る")
-                .button(NEXT, "次へ"),
-            FirstLogin::AwaitingCode(s) => code_screen(STEPS, 3, s.to(), policy),
-            FirstLogin::Registered(_) => registered_screen(STEPS, 4),
+            FirstLogin::EnteringSecurityEmail(s) => {
+                let steps = s.plan.steps();
+                security_email_entry(&steps, s.plan.current(Plan::SECURITY_EMAIL), &[], true)
+                    .button(BACK, "戻る")
+                    .button(NEXT, "次へ")
+            }
+            FirstLogin::AwaitingCode(s) => {
+                code_screen(&s.plan.steps(), s.plan.current(Plan::CODE), s.to(), policy)
+            }
+            FirstLogin::Registered(s) => {
+                registered_screen(&s.plan.steps(), s.plan.current(Plan::DONE))
+            }
         }
     }
 }
@@ -625,10 +679,12 @@ impl Flow for FirstLogin {
     }
 }
 
-/// The first state still needed by `account`, carrying the flow's code count (FL-07, FL-08).
+/// The first state still needed by `account`, carrying the flow's code count and its steps
+/// (FL-07, FL-08).
 fn step_for(
     auth: Authenticated,
     codes_sent: u8,
+    plan: Plan,
     account: &Account,
     policy: &Policy,
 ) -> Option<FirstLogin> {
@@ -638,15 +694,30 @@ fn step_for(
             Terms {
                 auth,
                 version: policy.terms_version,
+                plan,
             }
             .into(),
         )
     } else if p.password {
-        Some(Warning { auth }.into())
+        Some(Warning { auth, plan }.into())
     } else if p.notice_email {
-        Some(ChoosingNoticeEmail { auth, codes_sent }.into())
+        Some(
+            ChoosingNoticeEmail {
+                auth,
+                codes_sent,
+                plan,
+            }
+            .into(),
+        )
     } else if p.security_email {
-        Some(EnteringSecurityEmail { auth, codes_sent }.into())
+        Some(
+            EnteringSecurityEmail {
+                auth,
+                codes_sent,
+                plan,
+            }
+            .into(),
+        )
     } else {
         None
     }
@@ -657,11 +728,12 @@ fn step_for(
 fn onward(
     auth: Authenticated,
     codes_sent: u8,
+    plan: Plan,
     mut account: Account,
     mut dirty: bool,
     policy: &Policy,
 ) -> Step<Next<FirstLogin>> {
-    let next = match step_for(auth, codes_sent, &account, policy) {
+    let next = match step_for(auth, codes_sent, plan, &account, policy) {
         Some(state) => Next::Stay(state),
         None => {
             dirty |= !account.first_login_done;
@@ -693,7 +765,7 @@ impl Terms {
             version: self.version,
             at: cx.now,
         });
-        onward(self.auth, 0, account, true, cx.policy).with(event(
+        onward(self.auth, 0, self.plan, account, true, cx.policy).with(event(
             cx.now,
             EventKind::TermsAccepted {
                 user,
@@ -739,7 +811,13 @@ impl ChoosingPassword {
         account.temporary = None;
         account.failures = 0;
         Ok(
-            Step::to(Next::Stay(PasswordChanged { auth: self.auth }.into()))
+            Step::to(Next::Stay(
+                PasswordChanged {
+                    auth: self.auth,
+                    plan: self.plan,
+                }
+                .into(),
+            ))
                 .with(Effect::SaveAccount(Box::new(account)))
                 .with(event(cx.now, EventKind::PasswordChanged { user })),
         )
@@ -761,6 +839,7 @@ impl ChoosingNoticeEmail {
             NoticeEmailDone {
                 auth: self.auth,
                 codes_sent: self.codes_sent,
+                plan: self.plan,
             }
             .into(),
         ))
@@ -817,7 +896,7 @@ mod tests {
         // A new terms version is asked again.
         let v2 = Policy {
             terms_version: 2,
-            ..policy
+            ..policy.clone()
         };
         assert!(pending(&acct, &v2).terms);
         acct.temporary = None;

@@ -146,6 +146,7 @@ pub mod challenge;
 pub mod first_login;
 pub mod flow;
 pub mod grace;
+pub mod help;
 pub mod login;
 pub mod lost;
 pub mod registration;

@@ -55,6 +55,24 @@ pub struct Policy {
     pub password: PasswordRules,
     /// VAL-10: argon2id parameters for passwords and security codes.
     pub hashing: HashingParams,
+    /// FEE-08: the operator's text behind `発行申請を行う前に ?` on 【証明書】, one line per entry
+    /// ([`crate::help::precautions`]). The source does not print it: the default is ours (SPEC
+    /// tag D); a policy stored without it reads the default.
+    #[serde(default = "default_precautions")]
+    pub precautions: Vec<String>,
+}
+
+/// FEE-08: the default text behind `発行申請を行う前に ?` (ours; the operator replaces it).
+fn default_precautions() -> Vec<String> {
+    [
+        "証明書の発行申請を行う前に、以下の内容を必ず確認してください。",
+        "・発行申請を行うと、証明書発行手数料が発生します。手数料は発行申請を行った日の手数料が適用されます。",
+        "・発行申請の後に申請を取り消すことはできません。",
+        "・証明書発行用パスワードは、証明書のインストール時に必要となります。忘れないよう大切に保管してください。",
+        "・証明書の有効期間が近づくと、お知らせにて更新申請をご案内します。",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// The certificate fee schedule (CAL-04): `before` until the change day, `after` from it on.
@@ -150,6 +168,7 @@ impl Default for Policy {
             terms_version: 1,
             password: PasswordRules::default(),
             hashing: HashingParams::default(),
+            precautions: default_precautions(),
         }
     }
 }

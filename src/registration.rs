@@ -26,6 +26,7 @@ use crate::challenge::Challenge;
 use crate::effect::{Effect, Event, EventKind};
 use crate::error::FlowError;
 use crate::flow::{Authenticated, Cx, Next, Step};
+use crate::help::{self, Retry};
 use crate::mail::{self, Mail, Notice};
 use crate::policy::Policy;
 use crate::screen::button::{BACK, FINISH, SEND};
@@ -48,6 +49,99 @@ pub(crate) const CODE: &str = "code";
 /// The address block's label in notices and mails (SE-08).
 const ADDRESS_BLOCK: &str = "[セキュリティ用メールアドレス]";
 
+/// FL-07, GR-06: the steps a first login asks, fixed when it begins from what the account still
+/// needs ([`crate::login::pending`]): the step list shows these only, numbered in order. A new
+/// office asks them all: the source's list `1 パスワード変更 2 メールアドレス設定
+/// 3 セキュリティ用メールアドレス設定 4 確認コード入力 5 終了`. An account back from a reissue
+/// (RI-09) asks the password change and, if its security emails were cleared, the registration:
+/// never the notice email it already answered.
+///
+/// Shared by the registration states, which the grace flow also holds (with the default, which
+/// its screens do not use). A stored state without it reads the default.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::registration::Plan;
+/// assert_eq!(Plan::default().steps().len(), 5);
+/// let reissued = Plan { password: true, notice_email: false, security_email: true };
+/// assert_eq!(
+///     reissued.steps(),
+///     ["1 パスワード変更", "2 セキュリティ用メールアドレス設定", "3 確認コード入力", "4 終了"]
+/// );
+/// assert_eq!(reissued.current(Plan::CODE), 2);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// FL-02: the password change.
+    pub password: bool,
+    /// FL-03: the notice email.
+    pub notice_email: bool,
+    /// FL-04, FL-05: the security email and its code.
+    pub security_email: bool,
+}
+
+impl Default for Plan {
+    /// Every step: the source's list.
+    fn default() -> Self {
+        Plan {
+            password: true,
+            notice_email: true,
+            security_email: true,
+        }
+    }
+}
+
+/// `N name` for every step name (rows: [`Plan::PASSWORD`] … [`Plan::DONE`]) and number 1 … 5.
+const NUMBERED: [[&str; 5]; 5] = [
+    ["1 パスワード変更", "2 パスワード変更", "3 パスワード変更", "4 パスワード変更", "5 パスワード変更"],
+    ["1 メールアドレス設定", "2 メールアドレス設定", "3 メールアドレス設定", "4 メールアドレス設定", "5 メールアドレス設定"],
+    ["1 セキュリティ用メールアドレス設定", "2 セキュリティ用メールアドレス設定", "3 セキュリティ用メールアドレス設定", "4 セキュリティ用メールアドレス設定", "5 セキュリティ用メールアドレス設定"],
+    ["1 確認コード入力", "2 確認コード入力", "3 確認コード入力", "4 確認コード入力", "5 確認コード入力"],
+    ["1 終了", "2 終了", "3 終了", "4 終了", "5 終了"],
+];
+
+impl Plan {
+    /// The password change (`パスワード変更`).
+    pub const PASSWORD: usize = 0;
+    /// The notice email (`メールアドレス設定`).
+    pub const NOTICE_EMAIL: usize = 1;
+    /// The security email (`セキュリティ用メールアドレス設定`).
+    pub const SECURITY_EMAIL: usize = 2;
+    /// Its code (`確認コード入力`).
+    pub const CODE: usize = 3;
+    /// The end (`終了`).
+    pub const DONE: usize = 4;
+
+    /// Whether it is the default (every step).
+    pub fn is_full(&self) -> bool {
+        *self == Plan::default()
+    }
+
+    fn asks(&self, step: usize) -> bool {
+        match step {
+            Plan::PASSWORD => self.password,
+            Plan::NOTICE_EMAIL => self.notice_email,
+            Plan::SECURITY_EMAIL | Plan::CODE => self.security_email,
+            _ => true,
+        }
+    }
+
+    /// The step list: the steps asked, numbered in order, and `終了`.
+    pub fn steps(&self) -> Vec<&'static str> {
+        (0..NUMBERED.len())
+            .filter(|s| self.asks(*s))
+            .enumerate()
+            .map(|(i, s)| NUMBERED[s][i])
+            .collect()
+    }
+
+    /// The index in [`Plan::steps`] of `step` ([`Plan::PASSWORD`] … [`Plan::DONE`]): the number of
+    /// steps asked before it.
+    pub fn current(&self, step: usize) -> usize {
+        (0..step.min(NUMBERED.len())).filter(|s| self.asks(*s)).count()
+    }
+}
+
 /// 【セキュリティ用メールアドレス設定】: waits for the address and its confirmation (FL-04, GR-01).
 /// Shared by the first-login and grace flows.
 ///
@@ -65,6 +159,9 @@ pub struct EnteringSecurityEmail {
     pub(crate) auth: Authenticated,
     /// Codes mailed in this flow so far, kept across `戻る` (SEC-04).
     pub(crate) codes_sent: u8,
+    /// The first login's steps (FL-07); the default in the grace flow.
+    #[serde(default, skip_serializing_if = "Plan::is_full")]
+    pub(crate) plan: Plan,
 }
 
 /// 【確認コード入力】: waits for the 確認コード mailed (T1) to the address (FL-05, GR-05). Shared by the
@@ -96,6 +193,8 @@ pub struct AwaitingCode {
     pub(crate) auth: Authenticated,
     challenge: Challenge<4>,
     codes_sent: u8,
+    #[serde(default, skip_serializing_if = "Plan::is_full")]
+    pub(crate) plan: Plan,
 }
 
 /// 【処理終了】 after a registration (FL-06, GR-05): waits for `終了`. Made only by
@@ -113,6 +212,8 @@ pub struct AwaitingCode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registered {
     pub(crate) auth: Authenticated,
+    #[serde(default, skip_serializing_if = "Plan::is_full")]
+    pub(crate) plan: Plan,
 }
 
 impl EnteringSecurityEmail {
@@ -121,6 +222,7 @@ impl EnteringSecurityEmail {
         EnteringSecurityEmail {
             auth,
             codes_sent: 0,
+            plan: Plan::default(),
         }
     }
 
@@ -144,6 +246,7 @@ impl EnteringSecurityEmail {
             auth: self.auth,
             challenge,
             codes_sent: self.codes_sent + 1,
+            plan: self.plan,
         };
         Ok(Step::to(Next::Stay(S::from(awaiting))).with(mail))
     }
@@ -165,6 +268,7 @@ impl AwaitingCode {
         EnteringSecurityEmail {
             auth: self.auth,
             codes_sent: self.codes_sent,
+            plan: self.plan,
         }
     }
 
@@ -184,7 +288,10 @@ impl AwaitingCode {
                 account.security_emails.add(address.clone(), cx.now)?;
                 let notice = ListChange::Registered(address).notice(&user);
                 Ok(
-                    Step::to(Next::Stay(S::from(Registered { auth: self.auth })))
+                    Step::to(Next::Stay(S::from(Registered {
+                        auth: self.auth,
+                        plan: self.plan,
+                    })))
                         .with(Effect::SaveAccount(Box::new(account)))
                         .with(Effect::Notice {
                             office: user.office(),
@@ -281,7 +388,10 @@ pub(crate) fn code_screen(
         .delivery_notes("確認コード", policy.code_lifetime_minutes)
         .text("code.maybe_wrong_address", "しばらく待ってもメールが届かない場合、入力されたメールアドレスに誤りがある可能性があります。")
         .text("code.back_to_address", "その場合、【戻る】ボタンを押して、再度セキュリティ用メールアドレスを設定してください。")
-        .mail_trouble("また、入力されたメールアドレスに誤りがない場合、以下の原因が考えられます。")
+        .mail_trouble(
+            "また、入力されたメールアドレスに誤りがない場合、以下の原因が考えられます。",
+            help::mail_not_arriving(Retry::SecurityEmail),
+        )
         .button(BACK, "戻る")
         .button(SEND, "送信")
 }

@@ -100,6 +100,7 @@ use crate::challenge::Challenge;
 use crate::effect::{Effect, Event, EventKind};
 use crate::error::{FlowError, PortalError};
 use crate::flow::{Cx, Entry, Flow, Needs, Next, Records, Step, View};
+use crate::help::{self, Retry};
 use crate::mail;
 use crate::policy::Policy;
 use crate::ports::OfficeRecord;
@@ -754,7 +755,7 @@ impl Reissue {
                 .field(Field::code(CODE, "確認コード", 4).required())
                 .delivery_notes("確認コード", policy.code_lifetime_minutes)
                 .text("ri.code.wrong_address", WRONG_ADDRESS)
-                .mail_trouble(CAUSES)
+                .mail_trouble(CAUSES, help::mail_not_arriving(Retry::Reissue))
                 .button(BACK, "戻る")
                 .button(NEXT, "次へ"),
             Reissue::Confirming(s) => Screen::new("送信確認")

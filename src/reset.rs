@@ -62,6 +62,7 @@ use crate::challenge::Challenge;
 use crate::effect::{Effect, Event, EventKind};
 use crate::error::{FlowError, PortalError};
 use crate::flow::{Cx, Entry, Flow, Needs, Next, Records, Step, View};
+use crate::help::{self, Retry};
 use crate::lost::LostChoice;
 use crate::mail::{self, Notice};
 use crate::policy::Policy;
@@ -651,13 +652,12 @@ impl AwaitingOtp {
     }
 
     fn screen(&self, policy: &Policy) -> Screen {
-        otp_screen(STEPS, STEP_OTP, &self.challenge.to, policy)
+        otp_screen(STEPS, STEP_OTP, &self.challenge.to, policy, Retry::Reset)
             .text("rs.otp.not_sent_if_unregistered", "※ 入力したメールアドレスが、実際に登録済みのセキュリティ用メールアドレスと異なる場合、ワンタイムパスワードは送信されません。")
             .text("rs.otp.unknown_address", format!(
                 "※ 登録済みのセキュリティ用メールアドレスが不明な場合、パスワード等を紛失した方画面で、「{}」を選択してください。",
                 LostChoice::Reissue.label()
             ))
-            .text("rs.otp.no_explicit_error", "※ ログイン情報再設定では、登録済みのセキュリティ用メールアドレスを認証情報として利用するため、誤ったセキュリティ用メールアドレスが入力された場合、エラーメッセージ等による明確な指摘は行いません。")
             .button(BACK, "戻る")
             .button(NEXT, "次へ")
     }
@@ -793,6 +793,7 @@ pub(crate) fn otp_screen(
     current: usize,
     to: &EmailAddress,
     policy: &Policy,
+    retry: Retry,
 ) -> Screen {
     Screen::new("ワンタイムパスワード入力")
         .steps(steps, current)
@@ -801,7 +802,10 @@ pub(crate) fn otp_screen(
         ))
         .field(Field::code(OTP, "ワンタイムパスワード", 6).required())
         .delivery_notes("ワンタイムパスワード", policy.code_lifetime_minutes)
-        .mail_trouble("しばらく待ってもメールが届かない場合、以下の原因が考えられます。")
+        .mail_trouble(
+            "しばらく待ってもメールが届かない場合、以下の原因が考えられます。",
+            help::mail_not_arriving(retry),
+        )
 }
 
 /// The お知らせ `ログイン情報再設定通知` posted to the office when a reset finishes (RS-08), in the

@@ -451,9 +451,15 @@ impl Screen {
         )
     }
 
-    /// `lead`, then the four reasons the source gives for a mail that does not arrive.
-    pub(crate) fn mail_trouble(self, lead: &str) -> Self {
+    /// `lead` with its [?] `help` beside it (HELP-01 … HELP-03), then the four reasons the source
+    /// gives for a mail that does not arrive.
+    pub(crate) fn mail_trouble(self, lead: &str, help: Help) -> Self {
+        let help = Help {
+            label: lead.to_owned(),
+            ..help
+        };
         self.text("mail_trouble.lead", lead)
+            .help(help)
             .text("mail_trouble.1", "・受信制限の設定をしている。")
             .text("mail_trouble.2", "・迷惑メールフォルダ等に移動している。")
             .text(
@@ -515,6 +521,23 @@ impl Screen {
     pub fn buttons(&self) -> impl Iterator<Item = &Button> {
         self.leaves().filter_map(|n| match n {
             Node::Button(b) => Some(b),
+            _ => None,
+        })
+    }
+
+    /// The [?] helps, in order (a row's included).
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::screen::{Help, Screen};
+    /// let help = Help { label: "通知先".into(), title: "通知先について".into(), body: vec!["…".into()] };
+    /// let s = Screen::new("一覧").row(|r| r.text("h", "通知先").help(help.clone()));
+    /// assert_eq!(s.helps().collect::<Vec<_>>(), [&help]);
+    /// assert_eq!(s.to_string(), "【一覧】\n通知先 | [?]\n[?] 通知先について\n  …\n");
+    /// ```
+    pub fn helps(&self) -> impl Iterator<Item = &Help> {
+        self.leaves().filter_map(|n| match n {
+            Node::Help(h) => Some(h),
             _ => None,
         })
     }
@@ -632,15 +655,15 @@ impl fmt::Display for Screen {
             match node {
                 Node::Text(t) => writeln!(f, "{}", t.text)?,
                 Node::Field(field) => write_field(f, field)?,
-                Node::Help(h) => {
-                    writeln!(f, "[?] {}", h.title)?;
-                    for line in &h.body {
-                        writeln!(f, "  {line}")?;
-                    }
-                }
+                Node::Help(h) => write_help(f, h)?,
                 Node::Row(cells) => {
-                    let cells: Vec<String> = cells.iter().map(cell).collect();
-                    writeln!(f, "{}", cells.join(" | "))?;
+                    let line: Vec<String> = cells.iter().map(cell).collect();
+                    writeln!(f, "{}", line.join(" | "))?;
+                    for cell in cells {
+                        if let Node::Help(h) = cell {
+                            write_help(f, h)?;
+                        }
+                    }
                 }
                 Node::Button(_) => {}
             }
@@ -652,14 +675,24 @@ impl fmt::Display for Screen {
     }
 }
 
+/// A help in the transcript: `[?] title`, then its lines indented.
+fn write_help(f: &mut fmt::Formatter<'_>, help: &Help) -> fmt::Result {
+    writeln!(f, "[?] {}", help.title)?;
+    for line in &help.body {
+        writeln!(f, "  {line}")?;
+    }
+    Ok(())
+}
+
 /// A cell of a [`Node::Row`] in the transcript: a text, a button as `[label]`, a field by its
-/// value (its label when it has none), a help as `[?] title`.
+/// value (its label when it has none), a help as `[?]` (the row's helps are printed in full
+/// under it).
 fn cell(node: &Node) -> String {
     match node {
         Node::Text(t) => t.text.clone(),
         Node::Button(b) => format!("[{}]", b.label),
         Node::Field(field) => field.value.clone().unwrap_or_else(|| field.label.clone()),
-        Node::Help(h) => format!("[?] {}", h.title),
+        Node::Help(_) => "[?]".to_owned(),
         Node::Row(cells) => cells.iter().map(cell).collect::<Vec<_>>().join(" | "),
     }
 }

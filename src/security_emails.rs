@@ -85,6 +85,7 @@ use crate::calendar::Instant;
 use crate::challenge::Challenge;
 use crate::error::{FlowError, PortalError};
 use crate::flow::{Cx, Entry, Flow, Needs, Next, Records, Step, View};
+use crate::help::{self, Retry};
 use crate::policy::Policy;
 use crate::registration::{
     ADDRESS, CODE, CONFIRM_ADDRESS, REGISTERED_ID, REGISTERED_TEXT, SECURITY_EMAIL_LEAD, announce,
@@ -111,6 +112,7 @@ const SETTING_STEPS: &[&str] = &[
 ];
 
 const LIST_TITLE: &str = "セキュリティ用メールアドレス一覧";
+const USER_INFO_TITLE: &str = "ユーザ情報変更";
 const SETTING_TITLE: &str = "セキュリティ用メールアドレス設定";
 
 /// The field of 【ワンタイムパスワード入力】 ([`crate::reset::otp_screen`] names it so).
@@ -118,6 +120,9 @@ const OTP: &str = "otp";
 
 /// The button `追加` on the list.
 const ADD: &str = "add";
+
+/// The button `セキュリティ用メールアドレス設定` on 【ユーザ情報変更】 (SE-09): opens the list.
+pub const OPEN_LIST: &str = "security_emails";
 
 /// The names of the per-row buttons of the list: `select:N`, `change:N`, `delete:N` for the
 /// row `N` (1 = the first address listed). A form sends exactly one button, so the name says
@@ -188,6 +193,8 @@ impl Purpose {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SecurityEmailSetting {
+    /// 【セキュリティ用メールアドレス一覧】 (SE-09: reached from 【ユーザ情報変更】).
+    Listing(Listing),
     /// 【セキュリティ用メールアドレス設定】.
     ChoosingAddress(ChoosingAddress),
     /// 【ワンタイムパスワード入力】.
@@ -196,6 +203,25 @@ pub enum SecurityEmailSetting {
     AwaitingCode(AwaitingCode),
     /// 【処理終了】.
     Done(Done),
+}
+
+/// 【セキュリティ用メールアドレス一覧】 (step 2), reached with `セキュリティ用メールアドレス設定` on
+/// 【ユーザ情報変更】 (SE-09): waits for `追加`, a row's `選択`, `変更` or `削除`, or `戻る`. It keeps
+/// the list as it was drawn, so a row button means the address the user saw; every operation
+/// checks that address against the list as stored when it runs.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::security_emails::{Listing, SecurityEmailSetting};
+/// fn listing(flow: &SecurityEmailSetting) -> bool {
+///     matches!(flow, SecurityEmailSetting::Listing(Listing { .. }))
+/// }
+/// # let _ = listing;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listing {
+    user: UserId,
+    list: SecurityEmails,
 }
 
 /// Waits for the new address and its confirmation (step 3).
@@ -278,6 +304,12 @@ pub struct Done {
     new: EmailAddress,
 }
 
+impl From<Listing> for SecurityEmailSetting {
+    fn from(s: Listing) -> Self {
+        SecurityEmailSetting::Listing(s)
+    }
+}
+
 impl From<ChoosingAddress> for SecurityEmailSetting {
     fn from(s: ChoosingAddress) -> Self {
         SecurityEmailSetting::ChoosingAddress(s)
@@ -313,6 +345,15 @@ impl From<Done> for SecurityEmailSetting {
 /// ```
 #[derive(Debug, Clone)]
 pub enum Input {
+    /// `追加` on the list: the empty 【セキュリティ用メールアドレス設定】 (refused with none
+    /// registered, SE-05, or five, SE-01).
+    Add,
+    /// `変更` on a row of the list.
+    Change(Target),
+    /// `選択` on a row of the list (SE-03): the list again.
+    Select(Target),
+    /// `削除` on a row of the list (SE-04): the list again.
+    Delete(Target),
     /// `次へ` on 【セキュリティ用メールアドレス設定】: the new address and its confirmation.
     EnterAddress {
         /// 《セキュリティ用メールアドレス》.
@@ -324,10 +365,10 @@ pub enum Input {
     EnterOtp(OneTimePassword),
     /// `送信` on 【確認コード入力】.
     EnterCode(ConfirmationCode),
-    /// `戻る`: on the OTP or code screen, back to the address entry; on the address entry, the
-    /// flow ends at the list.
+    /// `戻る`: on the OTP or code screen, back to the address entry; on the address entry, back
+    /// to the list; on the list, the flow ends at 【ユーザ情報変更】.
     Back,
-    /// `終了` on 【処理終了】: the flow ends at the list.
+    /// `終了` on 【処理終了】: the flow ends at 【ユーザ情報変更】.
     Finish,
 }
 
@@ -401,6 +442,10 @@ impl UserInput<'_> {
 impl Input {
     fn name(&self) -> &'static str {
         match self {
+            Input::Add => "Add",
+            Input::Change(_) => "Change",
+            Input::Select(_) => "Select",
+            Input::Delete(_) => "Delete",
             Input::EnterAddress { .. } => "EnterAddress",
             Input::EnterOtp(_) => "EnterOtp",
             Input::EnterCode(_) => "EnterCode",
@@ -431,6 +476,7 @@ impl SecurityEmailSetting {
     /// The user ID the flow belongs to.
     pub fn user(&self) -> &UserId {
         match self {
+            SecurityEmailSetting::Listing(s) => &s.user,
             SecurityEmailSetting::ChoosingAddress(s) => &s.user,
             SecurityEmailSetting::AwaitingOtp(s) => &s.user,
             SecurityEmailSetting::AwaitingCode(s) => &s.user,
@@ -440,6 +486,7 @@ impl SecurityEmailSetting {
 
     fn state_name(&self) -> &'static str {
         match self {
+            SecurityEmailSetting::Listing(_) => "Listing",
             SecurityEmailSetting::ChoosingAddress(_) => "ChoosingAddress",
             SecurityEmailSetting::AwaitingOtp(_) => "AwaitingOtp",
             SecurityEmailSetting::AwaitingCode(_) => "AwaitingCode",
@@ -495,6 +542,24 @@ impl SecurityEmailSetting {
     ) -> Result<Step<SecurityEmailSetting>, FlowError> {
         match (self, input) {
             (SecurityEmailSetting::Done(_), _) => Err(FlowError::FlowFinished),
+            (SecurityEmailSetting::Listing(s), input @ (Input::Add | Input::Change(_))) => {
+                s.open_setting(input, &account.security_emails)
+            }
+            (SecurityEmailSetting::Listing(s), Input::Select(target)) => {
+                let address = target.resolve(&s.list)?;
+                Ok(listed(s.user, select(account, &address, cx.now)?))
+            }
+            (SecurityEmailSetting::Listing(s), Input::Delete(target)) => {
+                let address = target.resolve(&s.list)?;
+                Ok(listed(s.user, delete(account, &address, cx.now)?))
+            }
+            (SecurityEmailSetting::ChoosingAddress(s), Input::Back) => Ok(Step::to(
+                Listing {
+                    user: s.user,
+                    list: account.security_emails.clone(),
+                }
+                .into(),
+            )),
             (SecurityEmailSetting::ChoosingAddress(s), Input::EnterAddress { new, confirm }) => {
                 s.enter_address(new, &confirm, &account.security_emails, cx)
             }
@@ -539,6 +604,7 @@ impl SecurityEmailSetting {
     /// The screen of this state. Shows addresses, never a code (SEC-01).
     pub fn screen(&self, policy: &Policy) -> Screen {
         match self {
+            SecurityEmailSetting::Listing(s) => list_screen(&s.list),
             SecurityEmailSetting::ChoosingAddress(s) => setting_screen(&s.purpose),
             SecurityEmailSetting::AwaitingOtp(s) => otp_screen(s.otp_to(), policy),
             SecurityEmailSetting::AwaitingCode(s) => {
@@ -546,6 +612,35 @@ impl SecurityEmailSetting {
             }
             SecurityEmailSetting::Done(s) => done_screen(&s.purpose),
         }
+    }
+}
+
+/// The list after a one-step operation (`選択`, `削除`): its effects, and the flow at the list as
+/// the operation left it.
+fn listed(user: UserId, step: Step<SecurityEmails>) -> Step<SecurityEmailSetting> {
+    step.map(|list| Listing { user, list }.into())
+}
+
+impl Listing {
+    /// `追加` or a row's `変更`: the address entry, for an add (SE-05, SE-01 checked on the list as
+    /// stored) or for changing the address of the row as drawn (still registered).
+    fn open_setting(
+        self,
+        input: Input,
+        stored: &SecurityEmails,
+    ) -> Result<Step<SecurityEmailSetting>, FlowError> {
+        let purpose = match input {
+            Input::Change(target) => {
+                let old = target.resolve(&self.list)?;
+                change_form(stored, &old)?;
+                Purpose::Change { old }
+            }
+            _ => {
+                add_form(stored)?;
+                Purpose::Add
+            }
+        };
+        Ok(Step::to(SecurityEmailSetting::choosing(self.user, purpose)))
     }
 }
 
@@ -763,7 +858,11 @@ pub fn list_screen(list: &SecurityEmails) -> Screen {
         .text(
             "se.list.change_hint",
             "セキュリティ用メールアドレスを変更する場合、対象のセキュリティ用メールアドレスの【変更】ボタンを押してください。",
-        )
+        );
+    if deletable {
+        screen = screen.text("se.list.delete_hint", DELETE_HINT);
+    }
+    let mut screen = screen
         .text("se.list.recommend", "※ セキュリティ用メールアドレスは複数登録することを推奨しており、最大5つまで登録できます。")
         .text(
             "se.list.support",
@@ -773,6 +872,7 @@ pub fn list_screen(list: &SecurityEmails) -> Screen {
         .row(|header| {
             let header = header
                 .text("se.list.column.selected", "通知先")
+                .help(help::notification_destination())
                 .text("se.list.column.address", "セキュリティ用メールアドレス")
                 .text("se.list.column.change", "変更");
             if deletable {
@@ -805,6 +905,31 @@ pub fn list_screen(list: &SecurityEmails) -> Screen {
     screen.button(BACK, "戻る")
 }
 
+/// SE-10: the line telling how to delete an address, with two or more registered (ours: the
+/// source says only that the one-address text changed).
+const DELETE_HINT: &str =
+    "セキュリティ用メールアドレスを削除する場合、対象のセキュリティ用メールアドレスの【削除】ボタンを押してください。";
+
+/// 【ユーザ情報変更】 (SE-09), step 1 of the list's steps: the button
+/// `セキュリティ用メールアドレス設定` ([`OPEN_LIST`]) that opens 【セキュリティ用メールアドレス一覧】,
+/// with its [?] help as the source prints it. The portal's other user settings on this screen
+/// (password, notice mail, security code) are the host's.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::security_emails::user_info_screen;
+/// let screen = user_info_screen();
+/// assert_eq!(screen.title, "ユーザ情報変更");
+/// assert_eq!(screen.button_named("セキュリティ用メールアドレス設定"), Some("security_emails"));
+/// assert_eq!(screen.helps().next().unwrap().title, "セキュリティ用メールアドレス設定について");
+/// ```
+pub fn user_info_screen() -> Screen {
+    Screen::new(USER_INFO_TITLE)
+        .steps(&LIST_STEPS[..1], 0)
+        .button(OPEN_LIST, "セキュリティ用メールアドレス設定")
+        .help(help::security_email_setting())
+}
+
 /// 【セキュリティ用メールアドレス設定】 (step 3); for a change it also shows the address changed.
 fn setting_screen(purpose: &Purpose) -> Screen {
     let (id, lead) = SECURITY_EMAIL_LEAD;
@@ -826,7 +951,7 @@ fn setting_screen(purpose: &Purpose) -> Screen {
 
 /// 【ワンタイムパスワード入力】 (step 4), as the source prints it for RS without RS's own notes.
 fn otp_screen(to: &EmailAddress, policy: &Policy) -> Screen {
-    crate::reset::otp_screen(SETTING_STEPS, 3, to, policy)
+    crate::reset::otp_screen(SETTING_STEPS, 3, to, policy, Retry::SecurityEmail)
         .button(BACK, "戻る")
         .button(NEXT, "次へ")
 }
@@ -884,29 +1009,34 @@ impl Target {
     }
 }
 
-/// What 【セキュリティ用メールアドレス一覧】 sends, parsed ([`Entry::parse_start`]), and the form
-/// of 【セキュリティ用メールアドレス設定】 posted before any flow exists ([`Start::Enter`], as
+/// How the flow begins: what 【ユーザ情報変更】 sends, parsed ([`Entry::parse_start`]:
+/// [`Start::List`]), and the typed starts of the per-flow entry points (a list button or the
+/// form of 【セキュリティ用メールアドレス設定】 posted before any flow exists, [`Start::Enter`], as
 /// [`Portal::security_email_add_start`](crate::portal::Portal::security_email_add_start) sends it).
 ///
 /// # Example
 /// ```
 /// use kaigo_seikyu::flow::Entry;
 /// use kaigo_seikyu::screen::Form;
-/// use kaigo_seikyu::security_emails::{SecurityEmailSetting, Start, Target};
-/// let start = SecurityEmailSetting::parse_start(&Form::new("delete:2"))?;
-/// assert!(matches!(start, Start::Delete(Target::Row(2))));
+/// use kaigo_seikyu::security_emails::{SecurityEmailSetting, Start};
+/// let start = SecurityEmailSetting::parse_start(&Form::new("security_emails"))?;
+/// assert!(matches!(start, Start::List));
+/// assert!(SecurityEmailSetting::parse_start(&Form::new("delete:2")).is_err());
 /// # Ok::<(), kaigo_seikyu::error::FlowError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub enum Start {
+    /// `セキュリティ用メールアドレス設定` on 【ユーザ情報変更】 (SE-09): the flow begins at the
+    /// list.
+    List,
     /// `追加`: the flow begins at the empty 【セキュリティ用メールアドレス設定】. Refused with none
     /// registered (SE-05) or five (SE-01).
     Add,
     /// `変更` on a row: the flow begins at 【セキュリティ用メールアドレス設定】 for that address.
     Change(Target),
-    /// `選択` on a row (SE-03): one step, no flow; the list is shown again.
+    /// `選択` on a row (SE-03): the flow begins at the list, the selection made.
     Select(Target),
-    /// `削除` on a row (SE-04): one step, no flow; the list is shown again.
+    /// `削除` on a row (SE-04): the flow begins at the list, the address deleted.
     Delete(Target),
     /// `次へ` on a 【セキュリティ用メールアドレス設定】 drawn outside any flow (by
     /// [`add_form`] or [`change_form`]): the flow begins with the address already entered.
@@ -974,12 +1104,29 @@ impl Flow for SecurityEmailSetting {
         SecurityEmailSetting::screen(self, view.policy)
     }
 
-    /// The buttons of each screen, by name: `next` and `back` on 【セキュリティ用メールアドレス設定】
-    /// and 【ワンタイムパスワード入力】, `send` and `back` on 【確認コード入力】, `finish` on
-    /// 【処理終了】.
+    /// The buttons of each screen, by name: `add`, `back` and the row buttons `select:N`,
+    /// `change:N`, `delete:N` on the list, `next` and `back` on
+    /// 【セキュリティ用メールアドレス設定】 and 【ワンタイムパスワード入力】, `send` and `back` on
+    /// 【確認コード入力】, `finish` on 【処理終了】.
     fn parse(&self, form: &Form) -> Result<Input, FlowError> {
         use SecurityEmailSetting as S;
-        Ok(match (self, form.button.as_str()) {
+        let button = form.button.as_str();
+        if let S::Listing(_) = self {
+            let row = Target::of_button(button, "select:")
+                .map(Input::Select)
+                .or_else(|| Target::of_button(button, "change:").map(Input::Change))
+                .or_else(|| Target::of_button(button, "delete:").map(Input::Delete));
+            return match (button, row) {
+                (ADD, _) => Ok(Input::Add),
+                (BACK, _) => Ok(Input::Back),
+                (_, Some(input)) => Ok(input),
+                (_, None) => Err(FlowError::UnexpectedInput {
+                    state: "Listing",
+                    input: "a button of another screen",
+                }),
+            };
+        }
+        Ok(match (self, button) {
             (S::ChoosingAddress(_), NEXT) => Input::EnterAddress {
                 new: form.parse(ADDRESS)?,
                 confirm: form.parse(CONFIRM_ADDRESS)?,
@@ -1008,8 +1155,8 @@ impl Flow for SecurityEmailSetting {
         }
     }
 
-    /// [`SecurityEmailSetting::apply`]; `戻る` on the address entry and `終了` on 【処理終了】 end
-    /// the flow at the list.
+    /// [`SecurityEmailSetting::apply`]; `戻る` on the list and `終了` on 【処理終了】 end the flow
+    /// at 【ユーザ情報変更】 (SE-09).
     fn step<R: CryptoRng + ?Sized>(
         self,
         input: Input,
@@ -1021,9 +1168,9 @@ impl Flow for SecurityEmailSetting {
             .account(*SecurityEmailSetting::user(&self))?
             .ok_or(FlowError::NoSuchAccount)?;
         match (&self, &input) {
-            (SecurityEmailSetting::ChoosingAddress(_), Input::Back)
+            (SecurityEmailSetting::Listing(_), Input::Back)
             | (SecurityEmailSetting::Done(_), Input::Finish) => {
-                Ok(Step::to(Next::End(list_screen(&account.security_emails))))
+                Ok(Step::to(Next::End(user_info_screen())))
             }
             _ => Ok(self.apply(input, &account, cx)?.map(Next::Stay)),
         }
@@ -1038,28 +1185,24 @@ impl Entry for SecurityEmailSetting {
         user.map_or_else(Needs::none, |user| Needs::none().account(user))
     }
 
-    /// 【セキュリティ用メールアドレス一覧】 of the logged-in user (SE-03 … SE-05, SE-07).
+    /// 【ユーザ情報変更】 of the logged-in user (SE-09): its `セキュリティ用メールアドレス設定` opens
+    /// the list.
     fn entry(user: Option<UserId>, records: &Records, _: &View<'_>) -> Result<Screen, PortalError> {
         let user = user.ok_or(FlowError::NoSuchAccount)?;
-        let account = records.account(user)?.ok_or(FlowError::NoSuchAccount)?;
-        Ok(list_screen(&account.security_emails))
+        records.account(user)?.ok_or(FlowError::NoSuchAccount)?;
+        Ok(user_info_screen())
     }
 
-    /// `add`, and the row buttons `select:N`, `change:N`, `delete:N`; `back` is host navigation
-    /// (to the host's ユーザ情報変更) and is refused here.
+    /// `security_emails` ([`OPEN_LIST`]), the one button of 【ユーザ情報変更】: the flow begins at
+    /// the list.
     fn parse_start(form: &Form) -> Result<Start, FlowError> {
-        let button = form.button.as_str();
-        if button == ADD {
-            return Ok(Start::Add);
+        match form.button.as_str() {
+            OPEN_LIST => Ok(Start::List),
+            _ => Err(FlowError::UnexpectedInput {
+                state: "user info",
+                input: "a button of another screen",
+            }),
         }
-        Target::of_button(button, "select:")
-            .map(Start::Select)
-            .or_else(|| Target::of_button(button, "change:").map(Start::Change))
-            .or_else(|| Target::of_button(button, "delete:").map(Start::Delete))
-            .ok_or(FlowError::UnexpectedInput {
-                state: "list",
-                input: "back (host navigation)",
-            })
     }
 
     fn begin_needs(user: Option<UserId>, _: &Start) -> Needs {
@@ -1076,8 +1219,15 @@ impl Entry for SecurityEmailSetting {
         let user = user.ok_or(FlowError::NoSuchAccount)?;
         let account = records.account(user)?.ok_or(FlowError::NoSuchAccount)?;
         let list = &account.security_emails;
-        let shown = |step: Step<SecurityEmails>| step.map(|list| Next::End(list_screen(&list)));
+        let shown = |step: Step<SecurityEmails>| step.map(|list| Next::Stay(Listing { user, list }.into()));
         Ok(match start {
+            Start::List => Step::to(Next::Stay(
+                Listing {
+                    user,
+                    list: list.clone(),
+                }
+                .into(),
+            )),
             Start::Add => {
                 add_form(list)?;
                 Step::to(Next::Stay(Self::choosing(user, Purpose::Add)))

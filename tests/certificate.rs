@@ -123,6 +123,14 @@ fn shown<'a>(screen: &'a Screen, label: &str) -> Option<&'a str> {
         .and_then(|f| f.value.as_deref())
 }
 
+/// FEE-08: whether `screen` shows the precautions (the [?] help `発行申請を行う前に`, with the
+/// policy's text).
+fn precautions_shown(screen: &Screen) -> bool {
+    screen.helps().any(|h| {
+        h.title == "発行申請を行う前に" && h.body == Policy::insecure_fast_hashing().precautions
+    })
+}
+
 /// Where in `screen`'s nodes the first text containing `text` stands, or with `[label]`, the
 /// first button labelled `label`.
 fn position(screen: &Screen, text: &str) -> usize {
@@ -156,7 +164,7 @@ fn 手順_fee_01_fee_02_fee_03_2025_12_20_before_the_window() {
     insta::assert_snapshot!("fee_02_menu_outside_window", menu.to_string());
     // 手順 2. 「発行申請を行う前に」を確認し、証明書の発行申請をする → 【証明書発行用パスワード入力】
     let menu = o.input(&id, CertificateInput::ReadPrecautions).unwrap();
-    assert_eq!(shown(&menu, "発行申請を行う前に"), Some("確認済み"));
+    assert!(precautions_shown(&menu), "FEE-08: the precautions shown");
     let password = o
         .input(&id, CertificateInput::Next(MenuChoice::Apply))
         .unwrap();
@@ -905,7 +913,7 @@ fn generic_forms_drive_the_application_through_the_dialog_to_the_end() {
     );
     assert!(o.host.store.snapshot().len() == 1);
     let (id, menu) = o.begun();
-    assert_eq!(shown(&menu, "発行申請を行う前に"), Some("確認済み"));
+    assert!(precautions_shown(&menu), "FEE-08: the precautions shown");
     let password = o.on(&id, &forms::next("apply"));
     assert_eq!(password.title, "証明書発行用パスワード入力");
     let confirm = o.on(&id, &forms::password(PASSWORD, PASSWORD));
@@ -965,7 +973,7 @@ fn generic_forms_estimate_back_and_apply_outside_the_window() {
         .with("confirm_password", PASSWORD);
     let menu = o.on(&id, &back);
     assert_eq!(chosen(&menu).as_deref(), Some("apply"));
-    assert_eq!(shown(&menu, "発行申請を行う前に"), Some("確認済み"));
+    assert!(precautions_shown(&menu), "FEE-08: the precautions shown");
     o.on(&id, &forms::next("apply"));
     o.on(&id, &forms::password(PASSWORD, PASSWORD));
     let done = o.on(&id, &forms::agree());

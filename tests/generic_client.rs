@@ -49,7 +49,8 @@ fn table() -> BTreeMap<&'static str, &'static str> {
 /// The buttons that move a screen forward, by name, in the order the client prefers them. They
 /// are the crate's shared button names (`screen::button`) and the names a flow declares; the
 /// client never looks at a label.
-const FORWARD: [&str; 12] = [
+const FORWARD: [&str; 13] = [
+    "security_emails",
     "agree",
     "change_password",
     "precautions",

@@ -459,7 +459,7 @@ impl Office {
                 assert_eq!(screen.shows(&marked), window, "FEE-02 on 【証明書】");
                 assert_eq!(screen.shows(APPLICATION), window, "FEE-02 on 【証明書】");
                 assert_eq!(
-                    shown(screen, "発行申請を行う前に").as_deref() == Some("確認済み"),
+                    screen.helps().any(|h| h.title == "発行申請を行う前に"),
                     read,
                     "FEE-04"
                 );

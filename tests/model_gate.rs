@@ -228,6 +228,9 @@ struct Model {
     verdict: Verdict,
     route: Option<Where>,
     mailed: bool,
+    /// FL-07: whether the first login under way asks the notice email (fixed when it begins):
+    /// `戻る` on its security-email entry goes back there only then, else to 【ログイン】.
+    asks_notice: bool,
 }
 
 impl Model {
@@ -275,6 +278,8 @@ impl Model {
     /// option within the grace period; else the menu.
     fn gate(&mut self) -> Where {
         if let Some(at) = self.first_login_step() {
+            let a = &self.account;
+            self.asks_notice = !a.first_login_done && !a.notice_asked;
             self.flow = Flow::In {
                 grace: false,
                 at,
@@ -642,8 +647,12 @@ impl Model {
             }
             Step::Back => {
                 self.route = Some(match (grace, at) {
-                    (false, Screen::EnteringSecurity) => {
+                    (false, Screen::EnteringSecurity) if self.asks_notice => {
                         self.stay(false, Screen::ChoosingNotice, codes_sent, None)
+                    }
+                    (false, Screen::EnteringSecurity) => {
+                        self.flow = Flow::Out;
+                        Where::Login
                     }
                     (_, Screen::AwaitingCode) => {
                         self.stay(grace, Screen::EnteringSecurity, codes_sent, None)
@@ -742,6 +751,7 @@ impl ReferenceStateMachine for GateModel {
                             },
                         },
                         pool,
+                        asks_notice: false,
                         flow: Flow::Out,
                         mails: Budgets::default(),
                         guesses: Budgets::default(),

@@ -56,7 +56,9 @@ enum At {
         code: Code,
     },
     Done,
-    /// Ended by `戻る` on the address entry (back to the list).
+    /// Back at the list by `戻る` on the address entry (SE-09: the flow goes on there).
+    Listing,
+    /// Ended by `戻る` on the list (at 【ユーザ情報変更】).
     Gone,
 }
 
@@ -384,8 +386,13 @@ impl Model {
                         Verdict::Ok
                     }
                     At::Choosing => {
-                        f.at = At::Gone;
+                        f.at = At::Listing;
                         self.title = Some("セキュリティ用メールアドレス一覧");
+                        Verdict::Ok
+                    }
+                    At::Listing => {
+                        f.at = At::Gone;
+                        self.title = Some("ユーザ情報変更");
                         Verdict::Ok
                     }
                     At::Done => Verdict::refused(FlowError::FlowFinished),

@@ -412,6 +412,8 @@ fn se_06_sec_04_back_keeps_the_code_count_and_leaves_to_the_list() {
         list.starts_with("【セキュリティ用メールアドレス一覧】"),
         "{list}"
     );
+    let user_info = o.input(&id, UserInput::Back).unwrap();
+    assert!(user_info.starts_with("【ユーザ情報変更】"), "{user_info}");
     assert_eq!(
         o.portal.security_email_screen(&o.user, &id),
         Err(PortalError::NoSuchFlow)
@@ -1067,17 +1069,33 @@ mod generic_forms {
         }
     }
 
-    /// The list `追加` → address → OTP → code → 【処理終了】 `終了` → the list; a row's `変更`
-    /// the same way; a row's `選択` and `削除` in one step each.
+    /// SE-09: 【ユーザ情報変更】 → `セキュリティ用メールアドレス設定` → the list (the flow begins
+    /// there); the flow's id.
+    fn open_list(o: &mut Office) -> FlowId {
+        let route = begin(o, Form::new("security_emails")).unwrap();
+        assert_eq!(title(&route), "セキュリティ用メールアドレス一覧");
+        route.flow_id().unwrap().clone()
+    }
+
+    /// SE-09: 【ユーザ情報変更】 (the entry) → the list `追加` → address → OTP → code →
+    /// 【処理終了】 `終了` → 【ユーザ情報変更】; a row's `変更` the same way; a row's `選択` and
+    /// `削除` one step each, back at the list; the list's `戻る` ends the flow at
+    /// 【ユーザ情報変更】.
     #[test]
-    fn the_list_and_its_flow_by_forms() {
+    fn se_09_the_list_and_its_flow_by_forms() {
         let mut o = office(&["a@jp"]);
         let user = o.user;
-        let list = o.portal.entry::<SecurityEmailSetting>(Some(&user)).unwrap();
-        assert_eq!(list.title, "セキュリティ用メールアドレス一覧");
-        let route = begin(&mut o, Form::new("add")).unwrap();
+        let entry = o.portal.entry::<SecurityEmailSetting>(Some(&user)).unwrap();
+        assert_eq!(entry.title, "ユーザ情報変更");
+        assert_eq!(entry.steps, ["1 ユーザ情報変更"]);
+        assert_eq!(
+            entry.button_named("セキュリティ用メールアドレス設定"),
+            Some("security_emails")
+        );
+        let id = open_list(&mut o);
+        let route = submit(&mut o, &id, Form::new("add")).unwrap();
         assert_eq!(title(&route), "セキュリティ用メールアドレス設定");
-        let id = route.flow_id().unwrap().clone();
+        assert_eq!(route.flow_id(), Some(&id));
         let next = Form::new("next")
             .with("address", "b@jp")
             .with("confirm_address", "b@jp");
@@ -1093,18 +1111,18 @@ mod generic_forms {
         assert_eq!(title(&route), "処理終了");
         let route = submit(&mut o, &id, Form::new("finish")).unwrap();
         assert!(route.flow().is_none());
-        assert_eq!(title(&route), "セキュリティ用メールアドレス一覧");
+        assert_eq!(title(&route), "ユーザ情報変更");
         assert_eq!(o.list(), ["a@jp", "b@jp"]);
 
         // `変更` on row 2: b@jp becomes c@jp.
-        let route = begin(&mut o, Form::new("change:2")).unwrap();
+        let id = open_list(&mut o);
+        let route = submit(&mut o, &id, Form::new("change:2")).unwrap();
         assert!(
             route
                 .screen()
                 .unwrap()
                 .shows("《変更前のセキュリティ用メールアドレス》 b@jp")
         );
-        let id = route.flow_id().unwrap().clone();
         let next = Form::new("next")
             .with("address", "c@jp")
             .with("confirm_address", "c@jp");
@@ -1116,13 +1134,20 @@ mod generic_forms {
         submit(&mut o, &id, Form::new("finish")).unwrap();
         assert_eq!(o.list(), ["a@jp", "c@jp"]);
 
-        // `選択` and `削除` on a row: one step, the list again, no flow.
-        let route = begin(&mut o, Form::new("select:2")).unwrap();
-        assert!(route.flow().is_none());
+        // `選択` and `削除` on a row: one step each, the list again.
+        let id = open_list(&mut o);
+        let route = submit(&mut o, &id, Form::new("select:2")).unwrap();
+        assert_eq!(title(&route), "セキュリティ用メールアドレス一覧");
+        assert!(route.screen().unwrap().shows("選択中 | c@jp"));
         assert_eq!(o.selected(), "c@jp");
-        let route = begin(&mut o, Form::new("delete:1")).unwrap();
-        assert!(route.flow().is_none());
+        let route = submit(&mut o, &id, Form::new("delete:1")).unwrap();
+        assert_eq!(title(&route), "セキュリティ用メールアドレス一覧");
         assert_eq!(o.list(), ["c@jp"]);
+        assert!(!route.screen().unwrap().offers("削除"), "SE-04");
+        // `戻る` on the list: 【ユーザ情報変更】, no flow left.
+        let route = submit(&mut o, &id, Form::new("back")).unwrap();
+        assert!(route.flow().is_none());
+        assert_eq!(title(&route), "ユーザ情報変更");
         assert!(
             !state(&o).iter().any(|k| k.starts_with("flow/")),
             "{:?}",
@@ -1136,23 +1161,30 @@ mod generic_forms {
     fn bad_forms_name_their_field_and_change_nothing() {
         let mut o = office(&["a@jp"]);
         let before = state(&o);
-        // The list: a button it does not offer (one address: no `削除`), a row it does not have.
+        // 【ユーザ情報変更】: only its one button; the list's buttons are the list's.
         assert_eq!(
-            form_error(begin(&mut o, Form::new("delete:1"))),
+            form_error(begin(&mut o, Form::new("add"))),
+            FormError::NoSuchButton("add".into())
+        );
+        assert_eq!(state(&o), before);
+        // The list: a button it does not offer (one address: no `削除`), a row it does not have.
+        let id = open_list(&mut o);
+        let before = state(&o);
+        assert_eq!(
+            form_error(submit(&mut o, &id, Form::new("delete:1"))),
             FormError::NoSuchButton("delete:1".into())
         );
         assert_eq!(
-            form_error(begin(&mut o, Form::new("change:3"))),
+            form_error(submit(&mut o, &id, Form::new("change:3"))),
             FormError::NoSuchButton("change:3".into())
         );
         assert_eq!(
-            form_error(begin(&mut o, Form::new("add").with("address", "b@jp"))),
+            form_error(submit(&mut o, &id, Form::new("add").with("address", "b@jp"))),
             FormError::UnknownField("address".into())
         );
         assert_eq!(state(&o), before);
 
-        let route = begin(&mut o, Form::new("add")).unwrap();
-        let id = route.flow_id().unwrap().clone();
+        submit(&mut o, &id, Form::new("add")).unwrap();
         let before = state(&o);
         let good = Form::new("next")
             .with("address", "b@jp")
@@ -1190,10 +1222,12 @@ mod generic_forms {
         assert_eq!(state(&o), before);
         assert!(o.host.outbox.all().is_empty());
 
-        // `戻る` on the address entry ends the flow at the list; a form sent to it then finds
-        // no flow.
+        // `戻る` on the address entry: the list; `戻る` there ends the flow at 【ユーザ情報変更】;
+        // a form sent to it then finds no flow.
         let route = submit(&mut o, &id, Form::new("back")).unwrap();
         assert_eq!(title(&route), "セキュリティ用メールアドレス一覧");
+        let route = submit(&mut o, &id, Form::new("back")).unwrap();
+        assert_eq!(title(&route), "ユーザ情報変更");
         let before = state(&o);
         assert_eq!(submit(&mut o, &id, good), Err(PortalError::NoSuchFlow));
         assert_eq!(state(&o), before);

@@ -22,7 +22,10 @@ fn shown(route: Route) -> Result<Screen, PortalError> {
 }
 
 impl Portal {
-    /// 【セキュリティ用メールアドレス一覧】 of the logged-in `user` (SE-03 … SE-05, SE-07).
+    /// 【セキュリティ用メールアドレス一覧】 of the logged-in `user` (SE-03 … SE-05, SE-07), read
+    /// outside any flow. A generic host reaches it from 【ユーザ情報変更】 (SE-09,
+    /// [`Portal::open`](crate::portal::Portal::open) of [`FlowKind::SecurityEmails`](crate::store::FlowKind::SecurityEmails))
+    /// by its button `セキュリティ用メールアドレス設定`, which begins the flow at the list.
     ///
     /// # Example
     /// ```
@@ -38,7 +41,7 @@ impl Portal {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn security_emails(&self, user: &UserId) -> Result<Screen, PortalError> {
-        self.entry::<SecurityEmailSetting>(Some(user))
+        Ok(list_screen(&self.listed(user)?))
     }
 
     /// `追加` on the list: the empty 【セキュリティ用メールアドレス設定】. Refused with none
