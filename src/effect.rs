@@ -9,8 +9,91 @@ use crate::mail::{Mail, Notice};
 use crate::store::{Key, StoreError};
 use crate::values::{EmailAddress, ManagementNumber, OfficeNumber, Prefecture, UserId, Yen};
 
-/// One effect of a transition. The driver saves [`Effect::SaveAccount`] in the same
-/// compare-and-swap commit as the flow, then hands the rest to the ports.
+pub use crate::store::EffectId;
+
+/// An effect that leaves the crate, as the transactional outbox keeps it (OPS-01): written in
+/// the step's own commit under [`Key::Outbox`], then handed to its port by
+/// [`Portal::deliver`](crate::portal::Portal::deliver) and removed.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::effect::{Outgoing, Queued};
+/// let queued = Queued {
+///     id: "0123456789abcdef0000000000000001".parse()?,
+///     effect: Outgoing::RevokeSessions("KJ131311111111".parse()?),
+/// };
+/// let bytes = queued.to_bytes()?;
+/// assert_eq!(Queued::from_bytes(&bytes)?, queued);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Queued {
+    /// Its stable id.
+    pub id: EffectId,
+    /// What to deliver.
+    pub effect: Outgoing,
+}
+
+/// The size every outbox record is padded up to a multiple of, so a withheld code (RS-03) is
+/// written as a record of the same size as a mailed one.
+const OUTBOX_RECORD_BUCKET: usize = 2048;
+
+impl Queued {
+    /// The record as the store keeps it: JSON, padded with trailing spaces to a multiple of
+    /// 2 KiB, so a withheld code (RS-03) is a record of the size of a mailed one.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, StoreError> {
+        let mut bytes = serde_json::to_vec(self).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let padded = bytes.len().div_ceil(OUTBOX_RECORD_BUCKET) * OUTBOX_RECORD_BUCKET;
+        bytes.resize(padded.max(OUTBOX_RECORD_BUCKET), b' ');
+        Ok(bytes)
+    }
+
+    /// Reads a record back; [`StoreError::Corrupt`] when it is not one.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
+        serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("outbox: {e}")))
+    }
+}
+
+/// The effects that leave the crate through the outbox (OPS-01).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outgoing {
+    /// A mail for the [`Mailer`](crate::ports::Mailer).
+    Mail(Mail),
+    /// A お知らせ for the [`NoticeBoard`](crate::ports::NoticeBoard).
+    Notice {
+        /// The office it is for.
+        office: OfficeNumber,
+        /// The notice.
+        notice: Notice,
+    },
+    /// An event for the [`AuditLog`](crate::ports::AuditLog).
+    Event(Event),
+    /// Sessions to end, for [`Sessions`](crate::ports::Sessions).
+    RevokeSessions(UserId),
+    /// RS-03: a code withheld; a record of a mailed one's size that reaches no port.
+    Withheld(EmailAddress),
+}
+
+impl Outgoing {
+    /// The outgoing part of an effect; `None` for the writes of the commit itself.
+    pub fn of(effect: &Effect) -> Option<Outgoing> {
+        match effect {
+            Effect::Mail(mail) => Some(Outgoing::Mail(mail.clone())),
+            Effect::Notice { office, notice } => Some(Outgoing::Notice {
+                office: *office,
+                notice: notice.clone(),
+            }),
+            Effect::Event(event) => Some(Outgoing::Event(event.clone())),
+            Effect::RevokeSessions(user) => Some(Outgoing::RevokeSessions(*user)),
+            Effect::Withheld(to) => Some(Outgoing::Withheld(to.clone())),
+            Effect::SaveAccount(_) | Effect::Put { .. } | Effect::Delete(_) => None,
+        }
+    }
+}
+
+/// One effect of a transition. The driver saves [`Effect::SaveAccount`], [`Effect::Put`] and
+/// [`Effect::Delete`] in the same compare-and-swap commit as the flow, and writes the others
+/// there too, as outbox records ([`Queued`], OPS-01), which delivery hands to the ports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// Save this account (part of the commit).

@@ -68,7 +68,7 @@ use crate::ports::OfficeRecord;
 use crate::screen::{Form, Screen};
 use crate::secret::{PasswordHash, SecretHasher};
 use crate::store::{Budget, FlowId, FlowKind, Key, StoreError};
-use crate::values::{OfficeNumber, UserId};
+use crate::values::{EmailAddress, OfficeNumber, UserId};
 
 /// Everything a pure transition gets besides its state and input: the time, the host's CSPRNG, the
 /// policy and the hasher. Nothing else: no clock, no I/O.
@@ -272,6 +272,11 @@ pub struct Needs {
     /// SEC-07: the step checks a code against this budget: refused when it has no wrong entries
     /// left this hour, and a wrong entry spends one.
     pub guesses: Option<Budget>,
+    /// SEC-04: addresses the step may draw a code for (mailed or withheld), whose hourly
+    /// code-mail budget is then read in the same round as the records (OPS-04). Declaring them is
+    /// an optimisation: a code drawn for an address not declared is counted all the same, after
+    /// one more read.
+    pub code_mails: Vec<EmailAddress>,
 }
 
 impl Needs {
@@ -300,6 +305,20 @@ impl Needs {
     /// Also a code checked against `budget` (SEC-07).
     pub fn guesses(mut self, budget: Budget) -> Self {
         self.guesses = Some(budget);
+        self
+    }
+
+    /// Also the code-mail budget of `to` (SEC-04), for a step that may draw a code for it: read
+    /// in the same round as the records (OPS-04).
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::flow::Needs;
+    /// let to: kaigo_seikyu::values::EmailAddress = "office@jp".parse().unwrap();
+    /// assert_eq!(Needs::none().code_mail(to.clone()).code_mails, [to]);
+    /// ```
+    pub fn code_mail(mut self, to: EmailAddress) -> Self {
+        self.code_mails.push(to);
         self
     }
 }

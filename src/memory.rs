@@ -6,7 +6,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::calendar::Instant;
-use crate::effect::Event;
+use crate::effect::{EffectId, Event};
 use crate::mail::{Mail, Notice};
 use crate::ports::{AuditLog, Clock, Mailer, NoticeBoard, OfficeLedger, OfficeRecord, PortError};
 use crate::store::{Key, Store, StoreError, Versioned, Write};
@@ -36,12 +36,23 @@ const SHARDS: usize = 64;
 /// ```
 pub struct MemoryStore {
     shards: Vec<Mutex<HashMap<Key, Versioned>>>,
+    /// The outbox records' ids in commit order (OPS-01), by a sequence number given under the
+    /// shard locks of their commit.
+    outbox: Mutex<Outboxed>,
+}
+
+#[derive(Default)]
+struct Outboxed {
+    next: u64,
+    order: std::collections::BTreeMap<u64, EffectId>,
+    seq: HashMap<EffectId, u64>,
 }
 
 impl Default for MemoryStore {
     fn default() -> Self {
         MemoryStore {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            outbox: Mutex::default(),
         }
     }
 }
@@ -91,6 +102,22 @@ impl Store for MemoryStore {
         Ok(lock(&self.shards[shard_of(key)]).get(key).cloned())
     }
 
+    fn outbox(&self, limit: usize) -> Result<Vec<(EffectId, Versioned)>, StoreError> {
+        let ids: Vec<EffectId> = lock(&self.outbox)
+            .order
+            .values()
+            .take(limit)
+            .cloned()
+            .collect();
+        Ok(ids
+            .into_iter()
+            .filter_map(|id| {
+                let record = self.load(&Key::Outbox(id.clone())).ok()??;
+                Some((id, record))
+            })
+            .collect())
+    }
+
     fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
         let mut indices: Vec<usize> = writes.iter().map(|w| shard_of(w.key())).collect();
         indices.sort_unstable();
@@ -120,7 +147,28 @@ impl Store for MemoryStore {
                 "a commit wrote one key twice".into(),
             ));
         }
+        let mut outbox = lock(&self.outbox);
         for (w, &slot) in writes.iter().zip(&slots) {
+            match w {
+                Write::Put {
+                    key: Key::Outbox(id),
+                    ..
+                } if !outbox.seq.contains_key(id) => {
+                    let n = outbox.next;
+                    outbox.next += 1;
+                    outbox.order.insert(n, id.clone());
+                    outbox.seq.insert(id.clone(), n);
+                }
+                Write::Delete {
+                    key: Key::Outbox(id),
+                    ..
+                } => {
+                    if let Some(n) = outbox.seq.remove(id) {
+                        outbox.order.remove(&n);
+                    }
+                }
+                _ => {}
+            }
             let map = &mut guards[slot].1;
             match w {
                 Write::Put {

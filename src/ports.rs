@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::Instant;
-use crate::effect::Event;
+use crate::effect::{EffectId, Event};
 use crate::mail::{Mail, Notice};
 use crate::values::{OfficeNumber, Prefecture};
 
@@ -36,24 +36,51 @@ impl Clock for SystemClock {
     }
 }
 
-/// The mail outbox (SEC-08): `enqueue` only records the mail for later delivery and returns at
-/// once, so a request does the same work whether or not it queued a mail. Delivery is the host's
-/// loop, at least once, in queue order.
+/// The mail transport (SEC-08). A step's mails are written to the transactional outbox in the
+/// step's own commit (OPS-01); [`Portal::deliver`](crate::portal::Portal::deliver) hands them
+/// here afterwards, off the request's decision, at least once and in commit order.
 pub trait Mailer: Send + Sync {
-    /// Queues a mail.
+    /// Takes a mail for sending.
     fn enqueue(&self, mail: Mail) -> Result<(), PortError>;
+
+    /// Takes the outbox effect `id`, a mail (OPS-01). A redelivery after a crash or a failed
+    /// removal brings the same `id` again: a host that must not send twice keeps the ids it has
+    /// taken. The default forgets the id and calls [`Mailer::enqueue`].
+    fn deliver(&self, id: &EffectId, mail: Mail) -> Result<(), PortError> {
+        let _ = id;
+        self.enqueue(mail)
+    }
 }
 
 /// The お知らせ board: notices an office sees after login.
 pub trait NoticeBoard: Send + Sync {
     /// Posts a notice to an office.
     fn post(&self, office: OfficeNumber, notice: Notice) -> Result<(), PortError>;
+
+    /// Takes the outbox effect `id`, a notice (OPS-01); see [`Mailer::deliver`]. The default
+    /// calls [`NoticeBoard::post`].
+    fn deliver(
+        &self,
+        id: &EffectId,
+        office: OfficeNumber,
+        notice: Notice,
+    ) -> Result<(), PortError> {
+        let _ = id;
+        self.post(office, notice)
+    }
 }
 
 /// The audit log for domain events (SEC-05).
 pub trait AuditLog: Send + Sync {
     /// Records an event.
     fn record(&self, event: &Event) -> Result<(), PortError>;
+
+    /// Takes the outbox effect `id`, an event (OPS-01); see [`Mailer::deliver`]. The default
+    /// calls [`AuditLog::record`].
+    fn deliver(&self, id: &EffectId, event: &Event) -> Result<(), PortError> {
+        let _ = id;
+        self.record(event)
+    }
 }
 
 /// An office's entry in the office ledger (事業所台帳, RI-02).
@@ -95,4 +122,11 @@ pub trait OfficeLedger: Send + Sync {
 pub trait Sessions: Send + Sync {
     /// Ends every session of this user ID.
     fn revoke_all(&self, user: &crate::values::UserId) -> Result<(), PortError>;
+
+    /// Takes the outbox effect `id`, a revocation (OPS-01); see [`Mailer::deliver`]. The default
+    /// calls [`Sessions::revoke_all`] (ending sessions twice is harmless).
+    fn deliver(&self, id: &EffectId, user: &crate::values::UserId) -> Result<(), PortError> {
+        let _ = id;
+        self.revoke_all(user)
+    }
 }

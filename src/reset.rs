@@ -887,6 +887,7 @@ impl Flow for Reset {
             (Reset::AwaitingOtp(s), ResetInput::EnterOtp(_)) => {
                 needs.guesses(Budget::WrongResetCodes(s.user, s.challenge.to.clone()))
             }
+            (Reset::AwaitingOtp(s), ResetInput::Resend) => needs.code_mail(s.challenge.to.clone()),
             _ => needs,
         }
     }
@@ -952,10 +953,11 @@ impl Entry for Reset {
     /// whatever the office and address (RS-03).
     fn begin_needs(_: Option<UserId>, start: &ResetStart) -> Needs {
         match start {
-            ResetStart::Authenticate { office, .. } => Prefecture::all()
+            ResetStart::Authenticate { office, address } => Prefecture::all()
                 .fold(Needs::none(), |needs, billing| {
                     needs.account(UserId::new(billing, *office))
-                }),
+                })
+                .code_mail(address.clone()),
             ResetStart::Back => Needs::none(),
         }
     }

@@ -117,6 +117,86 @@ impl fmt::Debug for FlowId {
     }
 }
 
+/// The stable id of one effect in the transactional outbox (OPS-01): 32 lowercase hex digits,
+/// drawn when the step's commit is built and kept with the effect until it is delivered. A
+/// receiver that sees an id twice has received a duplicate (delivery is at least once).
+///
+/// The first 16 digits are a tag drawn once per process from the operating system's randomness
+/// (through the standard library's hasher keys), the last 16 a counter of the process: ids are
+/// unique within a process and, with overwhelming probability, across processes.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::effect::EffectId;
+/// let id: EffectId = "0123456789abcdef0000000000000001".parse()?;
+/// assert_eq!(id.as_str().len(), 32);
+/// assert!("not an id".parse::<EffectId>().is_err());
+/// # Ok::<(), kaigo_seikyu::store::StoreError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EffectId(String);
+
+impl EffectId {
+    /// A fresh id: this process's tag and its next count.
+    pub(crate) fn fresh() -> Self {
+        use std::hash::BuildHasher;
+        use std::sync::OnceLock;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static TAG: OnceLock<u64> = OnceLock::new();
+        static COUNT: AtomicU64 = AtomicU64::new(0);
+        let tag = *TAG.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0u8));
+        let count = COUNT.fetch_add(1, Ordering::Relaxed);
+        EffectId(format!("{tag:016x}{count:016x}"))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for EffectId {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        if s.len() == 32
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            Ok(EffectId(s.to_owned()))
+        } else {
+            Err(StoreError::Corrupt(
+                "an effect id is 32 lowercase hex digits".into(),
+            ))
+        }
+    }
+}
+
+impl TryFrom<String> for EffectId {
+    type Error = StoreError;
+    fn try_from(s: String) -> Result<Self, StoreError> {
+        s.parse()
+    }
+}
+
+impl From<EffectId> for String {
+    fn from(id: EffectId) -> String {
+        id.0
+    }
+}
+
+impl std::fmt::Display for EffectId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Debug for EffectId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EffectId({})", self.0)
+    }
+}
+
 /// What a budget counts (SEC-04, SEC-07).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Budget {
@@ -156,6 +236,10 @@ pub enum Key {
     Sequence(YearMonth),
     /// An office's certificates (FEE-05).
     Certificates(OfficeNumber),
+    /// An effect in the transactional outbox (OPS-01): a [`Queued`](crate::effect::Queued)
+    /// record, written once (expected version `None`) in its step's commit and removed once
+    /// delivered. A store lists these in commit order ([`Store::outbox`]).
+    Outbox(EffectId),
 }
 
 impl fmt::Display for Key {
@@ -183,6 +267,7 @@ impl fmt::Display for Key {
             Key::Pending(office, pref) => write!(f, "pending/{office}/{pref}"),
             Key::Sequence(month) => write!(f, "sequence/{month}"),
             Key::Certificates(office) => write!(f, "certificates/{office}"),
+            Key::Outbox(id) => write!(f, "outbox/{id}"),
         }
     }
 }
@@ -258,21 +343,57 @@ pub enum StoreError {
     Unavailable(String),
 }
 
-/// The storage port (SEC-02).
+/// The storage port (SEC-02, OPS-01, OPS-04).
 ///
-/// Contract, checked by the conformance tests:
-/// - `load` returns the record and its current version, or `None`.
+/// Contract, checked by the conformance kit ([`testkit`](crate::testkit)):
+/// - `load` returns the record and its current version, or `None`; `load_many` does the same for
+///   many keys at once, in their order, as one read of one consistent state (one round trip on a
+///   networked database: OPS-04). Its default calls `load` once per key; a host whose reads cost
+///   a round trip overrides it.
 /// - `commit` applies all writes or none: if any write's `expected` version is not the record's
 ///   current version (`None`: the record must not exist), it returns [`StoreError::Conflict`] and
 ///   writes nothing. This holds for [`Write::Check`] too, which writes nothing itself. A
 ///   successful `Put` sets the version to `expected + 1` (1 when created). A commit that names one
 ///   key twice is refused.
 /// - Two commits that read the same version of a record cannot both succeed.
+/// - The transactional outbox (OPS-01): records under [`Key::Outbox`] are written like any
+///   other, in the commit of the step they belong to, and `outbox` lists those still stored in
+///   the order of the commits that wrote them (and, within a commit, in the order of the
+///   writes). Its default says the store keeps no such list: implement it, or effects committed
+///   by a process that dies before delivering them are never delivered.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::memory::MemoryStore;
+/// use kaigo_seikyu::store::{Key, Store, Write};
+/// let store = MemoryStore::default();
+/// let a = Key::Account("KJ131311111111".parse()?);
+/// let b = Key::Account("KJ271311111111".parse()?);
+/// store.commit(&[Write::Put { key: a.clone(), expected: None, value: b"{}".to_vec() }])?;
+/// let read = store.load_many(&[a, b])?;
+/// assert_eq!((read[0].as_ref().map(|v| v.version), read[1].is_none()), (Some(1), true));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Store: Send + Sync {
     /// Reads one record.
     fn load(&self, key: &Key) -> Result<Option<Versioned>, StoreError>;
+
+    /// Reads many records in one batch, in the order of `keys` (OPS-04).
+    fn load_many(&self, keys: &[Key]) -> Result<Vec<Option<Versioned>>, StoreError> {
+        keys.iter().map(|key| self.load(key)).collect()
+    }
+
     /// Applies all writes atomically, or none.
     fn commit(&self, writes: &[Write]) -> Result<(), StoreError>;
+
+    /// Up to `limit` outbox records ([`Key::Outbox`]) still stored, oldest commit first, each
+    /// with its id and version (OPS-01).
+    fn outbox(&self, limit: usize) -> Result<Vec<(EffectId, Versioned)>, StoreError> {
+        let _ = limit;
+        Err(StoreError::Unavailable(
+            "this store lists no outbox (Store::outbox is not implemented)".into(),
+        ))
+    }
 }
 
 /// A sliding one-hour window of events, for the budgets of SEC-04 and SEC-07.

@@ -14,7 +14,7 @@ impl Tx<'_> {
         to: &EmailAddress,
         now: Instant,
     ) -> Result<(), PortalError> {
-        let limit = self.portal().policy.max_code_mails_per_address_per_hour;
+        let limit = self.policy().max_code_mails_per_address_per_hour;
         if self.spend(Budget::CodeMails(to.clone()), now, limit)? {
             Ok(())
         } else {
@@ -34,7 +34,7 @@ impl Tx<'_> {
         now: Instant,
         check: impl FnOnce() -> Result<(), FlowError>,
     ) -> Result<Result<(), FlowError>, PortalError> {
-        let limit = self.portal().policy.max_wrong_codes_per_hour;
+        let limit = self.policy().max_wrong_codes_per_hour;
         let key = Key::Budget(budget);
         let mut window: RateWindow = self.get(&key)?.unwrap_or_default();
         if !window.try_spend(now, limit) {

@@ -38,7 +38,7 @@ pub(super) fn through<R: CryptoRng + ?Sized>(
     now: Instant,
     rng: &mut R,
 ) -> Result<Route, PortalError> {
-    let policy = &tx.portal().policy;
+    let policy = tx.policy();
     let (kind, screen) = match destination(account, policy, now) {
         Destination::FirstLogin => match FirstLogin::begin(auth, account, policy) {
             Some(state) => {

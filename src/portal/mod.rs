@@ -3,9 +3,6 @@
 //! to the ports. Each flow module adds its own `impl Portal` block of entry points.
 
 use rand_core::CryptoRng;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 mod budgets;
@@ -15,22 +12,25 @@ mod gate;
 mod grace;
 mod login;
 mod operator;
+mod ops;
 mod reissue;
 mod reset;
 mod security_emails;
+mod transaction;
+
+pub(crate) use transaction::Tx;
+use transaction::{Loaded, Poll, Read, Stats, Transaction};
 
 use crate::account::Account;
 use crate::calendar::Instant;
-use crate::effect::Effect;
-use crate::error::{FlowError, PortalError};
-use crate::flow::{Cx, Entry, Flow, Needs, Next, Records, Step, View};
+use crate::effect::{Outgoing, Queued};
+use crate::error::PortalError;
+use crate::flow::{Entry, Flow};
 use crate::policy::Policy;
 use crate::ports::{AuditLog, Clock, Mailer, NoticeBoard, OfficeLedger, Sessions};
 use crate::screen::{Form, Screen, button};
 use crate::secret::{Argon2Hasher, CodeKey, PasswordHash, SecretHasher};
-use crate::store::{
-    Budget, FlowId, FlowKind, Key, RateWindow, Store, StoreError, Versioned, Write,
-};
+use crate::store::{FlowId, FlowKind, Key, Store, StoreError, Write};
 use crate::values::UserId;
 
 /// The host's ports.
@@ -60,6 +60,7 @@ pub struct Portal {
     pub(crate) ports: Ports,
     pub(crate) policy: Policy,
     pub(crate) hasher: Arc<dyn SecretHasher>,
+    delivery: Delivery,
 }
 
 impl std::fmt::Debug for Portal {
@@ -70,8 +71,46 @@ impl std::fmt::Debug for Portal {
     }
 }
 
-/// How many times a request is re-run when it loses a compare-and-swap race.
-const MAX_ATTEMPTS: usize = 8;
+/// When the blocking driver hands a request's committed effects to the ports (OPS-01).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+/// use kaigo_seikyu::portal::Delivery;
+/// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+/// let portal = host
+///     .portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]))
+///     .with_delivery(Delivery::ByHost);
+/// portal.provision_new_office("KJ131311111111", "Kari2026pass", &mut rand::rng())?;
+/// assert!(host.events.all().is_empty()); // committed, in the outbox
+/// assert_eq!(portal.deliver()?.delivered, 1);
+/// assert_eq!(host.events.all().len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Delivery {
+    /// Right after the commit, the request delivers what it committed and removes it from the
+    /// outbox (one more commit). What a crash or a failing port leaves in the outbox goes at the
+    /// next [`Portal::deliver`]. The default: effects are at the ports when the call returns.
+    #[default]
+    AfterCommit,
+    /// The request only commits; the host's delivery loop calls [`Portal::deliver`]. A request
+    /// then does the same work whatever effects it has (SEC-08, RS-03).
+    ByHost,
+}
+
+/// What one [`Portal::deliver`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Delivered {
+    /// Effects handed to their ports and removed from the outbox.
+    pub delivered: usize,
+    /// Effects left queued: a port failed (the first failure stops the pass, so commit order
+    /// holds); they go at the next delivery.
+    pub left: usize,
+}
+
+/// How many outbox records one delivery batch reads.
+const DELIVERY_BATCH: usize = 64;
 
 impl Portal {
     /// A portal with argon2id hashing per the policy and code digests keyed with `key`.
@@ -81,6 +120,7 @@ impl Portal {
             ports,
             policy,
             hasher,
+            delivery: Delivery::default(),
         }
     }
 
@@ -90,7 +130,14 @@ impl Portal {
             ports,
             policy,
             hasher,
+            delivery: Delivery::default(),
         }
+    }
+
+    /// The same portal, delivering effects as `delivery` says (OPS-01).
+    pub fn with_delivery(mut self, delivery: Delivery) -> Self {
+        self.delivery = delivery;
+        self
     }
 
     /// The policy in force.
@@ -112,57 +159,132 @@ impl Portal {
 
     /// Reads an account.
     pub fn account(&self, user: &UserId) -> Result<Option<Account>, PortalError> {
-        let mut tx = Tx::new(self);
-        tx.get(&Key::Account(*user))
+        self.transact(|tx, _| tx.get(&Key::Account(*user)))
     }
 
-    /// Runs `f` in a transaction: reads go through [`Tx`], writes and effects are staged; then
-    /// everything staged is committed with compare-and-swap on the versions read. On a lost race
-    /// the whole request is run again on fresh data (it is pure, so that is safe). After the commit
-    /// the effects go to the ports. A [`Step`] rejected with an error is committed, then the error
-    /// is returned.
+    /// Runs a request over the one transaction logic ([`transaction::Transaction`]): reads in
+    /// one batch per round, commits with compare-and-swap, runs again on a lost race; then,
+    /// with [`Delivery::AfterCommit`], delivers what it committed.
     pub(crate) fn transact<T>(
         &self,
-        mut f: impl FnMut(&mut Tx<'_>, Instant) -> Result<T, PortalError>,
+        op: impl FnMut(&mut Tx<'_>, Instant) -> Result<T, PortalError>,
     ) -> Result<T, PortalError> {
-        let now = self.ports.clock.now();
-        for _ in 0..MAX_ATTEMPTS {
-            let mut tx = Tx::new(self);
-            let value = f(&mut tx, now)?;
-            let writes = tx.writes()?;
-            match self.ports.store.commit(&writes) {
-                Ok(()) => {
-                    self.dispatch(tx.effects)?;
-                    return match tx.rejected {
-                        Some(err) => Err(err.into()),
-                        None => Ok(value),
-                    };
-                }
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(StoreError::Conflict.into())
+        self.transact_counted(op).0
     }
 
-    fn dispatch(&self, effects: Vec<Effect>) -> Result<(), PortalError> {
-        let mut first_error = None;
-        for effect in effects {
-            let result = match effect {
-                Effect::SaveAccount(_)
-                | Effect::Withheld(_)
-                | Effect::Put { .. }
-                | Effect::Delete(_) => Ok(()),
-                Effect::Mail(mail) => self.ports.mailer.enqueue(mail),
-                Effect::Notice { office, notice } => self.ports.notices.post(office, notice),
-                Effect::Event(event) => self.ports.audit.record(&event),
-                Effect::RevokeSessions(user) => self.ports.sessions.revoke_all(&user),
+    /// [`Portal::transact`], with what the request cost.
+    pub(crate) fn transact_counted<T>(
+        &self,
+        op: impl FnMut(&mut Tx<'_>, Instant) -> Result<T, PortalError>,
+    ) -> (Result<T, PortalError>, Stats) {
+        let mut t = Transaction::new(&self.policy, self.hasher.as_ref(), self.now(), op);
+        let mut poll = t.poll();
+        let result = loop {
+            poll = match poll {
+                Poll::Read(read) => t.loaded(self.read(&read)),
+                Poll::Commit(writes) => t.committed(self.ports.store.commit(&writes)),
+                Poll::Done(result) => break result,
             };
-            if let Err(e) = result {
-                first_error.get_or_insert(PortalError::Port(e.0));
+        };
+        let queued = t.queued();
+        if self.delivery == Delivery::AfterCommit && !queued.is_empty() {
+            // What fails here stays in the outbox for the next `deliver` (OPS-01).
+            let _ = self.deliver_queued(queued);
+        }
+        (result, t.stats)
+    }
+
+    /// One round's batched read: the records in one `load_many`, and the ledger entries.
+    fn read(&self, read: &Read) -> Result<Loaded, PortalError> {
+        let records = if read.keys.is_empty() {
+            Vec::new()
+        } else {
+            self.ports.store.load_many(&read.keys)?
+        };
+        let offices = read
+            .offices
+            .iter()
+            .map(|o| {
+                self.ports
+                    .ledger
+                    .find(o)
+                    .map_err(|e| PortalError::Port(e.0))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok((records, offices))
+    }
+
+    /// Delivers the transactional outbox (OPS-01): every effect committed and not yet
+    /// delivered, oldest commit first, each handed to its port with its stable id and then
+    /// removed. At least once: a process that dies between the port and the removal delivers the
+    /// effect again, with the same id. A port that fails stops the pass (later effects wait, so
+    /// commit order holds); the effect stays queued. A host with [`Delivery::ByHost`] calls this
+    /// from its delivery loop; any host calls it once at start-up.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+    /// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+    /// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]));
+    /// // Nothing queued: nothing to do.
+    /// assert_eq!(portal.deliver()?.delivered, 0);
+    /// # Ok::<(), kaigo_seikyu::error::PortalError>(())
+    /// ```
+    pub fn deliver(&self) -> Result<Delivered, PortalError> {
+        let mut total = Delivered::default();
+        loop {
+            let batch = self.ports.store.outbox(DELIVERY_BATCH)?;
+            let full = batch.len() == DELIVERY_BATCH;
+            let queued = batch
+                .into_iter()
+                .map(|(_, record)| Queued::from_bytes(&record.value))
+                .collect::<Result<Vec<_>, _>>()?;
+            let done = self.deliver_queued(queued)?;
+            total.delivered += done.delivered;
+            total.left += done.left;
+            if !full || done.left > 0 || done.delivered == 0 {
+                return Ok(total);
             }
         }
-        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Hands `queued` to the ports in order, stopping at the first failure, then removes the
+    /// delivered ones from the outbox in one commit (each on its own if another delivery removed
+    /// some first).
+    fn deliver_queued(&self, queued: Vec<Queued>) -> Result<Delivered, PortalError> {
+        let total = queued.len();
+        let mut delivered = Vec::new();
+        for q in queued {
+            let result = match q.effect {
+                Outgoing::Mail(mail) => self.ports.mailer.deliver(&q.id, mail),
+                Outgoing::Notice { office, notice } => {
+                    self.ports.notices.deliver(&q.id, office, notice)
+                }
+                Outgoing::Event(event) => self.ports.audit.deliver(&q.id, &event),
+                Outgoing::RevokeSessions(user) => self.ports.sessions.deliver(&q.id, &user),
+                Outgoing::Withheld(_) => Ok(()),
+            };
+            if result.is_err() {
+                break;
+            }
+            delivered.push(q.id);
+        }
+        let removals: Vec<Write> = delivered
+            .iter()
+            .map(|id| Write::Delete {
+                key: Key::Outbox(id.clone()),
+                expected: 1,
+            })
+            .collect();
+        if self.ports.store.commit(&removals) == Err(StoreError::Conflict) {
+            for removal in removals {
+                let _ = self.ports.store.commit(std::slice::from_ref(&removal));
+            }
+        }
+        Ok(Delivered {
+            delivered: delivered.len(),
+            left: total - delivered.len(),
+        })
     }
 }
 
@@ -314,11 +436,7 @@ impl Portal {
     /// The entry screen of flow `F` (its first form, before the flow exists), for `user` when it
     /// is opened after login.
     pub fn entry<F: Entry>(&self, user: Option<&UserId>) -> Result<Screen, PortalError> {
-        let user = user.copied();
-        self.transact(|tx, now| {
-            let records = tx.records(&F::entry_needs(user))?;
-            F::entry(user, &records, &self.view(now))
-        })
+        self.transact(ops::entry::<F>(user.copied()))
     }
 
     /// Begins flow `F` with a form posted from its entry screen: the form is checked against the
@@ -329,11 +447,7 @@ impl Portal {
         form: &Form,
         rng: &mut R,
     ) -> Result<Route, PortalError> {
-        self.entry::<F>(user)?
-            .accept(form)
-            .map_err(FlowError::from)?;
-        let start = F::parse_start(form)?;
-        self.begin_with::<F, R>(user, start, rng)
+        self.transact(ops::begin::<F, R>(user.copied(), form, rng))
     }
 
     /// Begins flow `F` with its typed start.
@@ -343,17 +457,7 @@ impl Portal {
         start: F::Start,
         rng: &mut R,
     ) -> Result<Route, PortalError> {
-        let user = user.copied();
-        self.transact(|tx, now| {
-            let id = FlowId::generate(&mut *rng);
-            let needs = F::begin_needs(user, &start);
-            let records = tx.records(&needs)?;
-            let start = start.clone();
-            let step = tx.run(&needs, now, &mut *rng, |cx| {
-                F::begin(user, start, &records, &id, cx)
-            })?;
-            tx.settle::<F, R>(&id, step, &records, now, rng)
-        })
+        self.transact(ops::begin_with::<F, R>(user.copied(), start, rng))
     }
 
     /// Submits a form to the flow the browser is in (UI-02): checked against the flow's current
@@ -435,15 +539,7 @@ impl Portal {
         form: &Form,
         rng: &mut R,
     ) -> Result<Route, PortalError> {
-        let input = self.transact(|tx, now| {
-            let state: F = tx.owned_flow(user, id)?;
-            state
-                .screen(&self.view(now))
-                .accept(form)
-                .map_err(FlowError::from)?;
-            Ok(state.parse(form)?)
-        })?;
-        self.input::<F, R>(user, id, input, rng)
+        self.transact(ops::submit::<F, R>(user.copied(), id, form, rng))
     }
 
     /// Applies a typed input to flow `F`: loads the state and what it needs, spends the budgets
@@ -455,16 +551,7 @@ impl Portal {
         input: F::Input,
         rng: &mut R,
     ) -> Result<Route, PortalError> {
-        self.transact(|tx, now| {
-            let state: F = tx.owned_flow(user, id)?;
-            let needs = state.needs(&input);
-            let records = tx.records(&needs)?;
-            let input = input.clone();
-            let step = tx.run(&needs, now, &mut *rng, |cx| {
-                state.step(input, &records, id, cx)
-            })?;
-            tx.settle::<F, R>(id, step, &records, now, rng)
-        })
+        self.transact(ops::input::<F, R>(user.copied(), id, input, rng))
     }
 
     /// The current screen of flow `F`.
@@ -473,336 +560,7 @@ impl Portal {
         user: Option<&UserId>,
         id: &FlowId,
     ) -> Result<Screen, PortalError> {
-        self.transact(|tx, now| Ok(tx.owned_flow::<F>(user, id)?.screen(&self.view(now))))
-    }
-
-    fn view(&self, now: Instant) -> View<'_> {
-        View {
-            now,
-            policy: &self.policy,
-        }
-    }
-}
-
-/// One request's view of the store: a snapshot. Every record is loaded once and remembered with its
-/// version, so a second read sees the same record (or what this request staged for it); every
-/// write is staged against the version read; every record read and not written is checked
-/// unchanged at the commit (SEC-02, SEC-07); effects are queued until the commit succeeds.
-pub(crate) struct Tx<'p> {
-    portal: &'p Portal,
-    read: HashMap<Key, Option<Versioned>>,
-    staged: Vec<(Key, Option<Vec<u8>>)>,
-    pub(crate) effects: Vec<Effect>,
-    pub(crate) rejected: Option<FlowError>,
-}
-
-impl<'p> Tx<'p> {
-    fn new(portal: &'p Portal) -> Self {
-        Tx {
-            portal,
-            read: HashMap::new(),
-            staged: Vec::new(),
-            effects: Vec::new(),
-            rejected: None,
-        }
-    }
-
-    /// The portal's policy, hasher and ports.
-    pub(crate) fn portal(&self) -> &'p Portal {
-        self.portal
-    }
-
-    /// Reads a record: what this request staged for it, else the snapshot's copy, loaded from the
-    /// store on the first read and remembered with its version for the commit.
-    pub(crate) fn get<T: DeserializeOwned>(&mut self, key: &Key) -> Result<Option<T>, PortalError> {
-        self.bytes(key)?
-            .map(|b| {
-                serde_json::from_slice(b)
-                    .map_err(|e| StoreError::Corrupt(format!("{key}: {e}")).into())
-            })
-            .transpose()
-    }
-
-    /// The bytes of a record: what this request staged for it, else the snapshot's copy.
-    fn bytes(&mut self, key: &Key) -> Result<Option<&[u8]>, PortalError> {
-        if !self.read.contains_key(key) && !self.staged.iter().any(|(k, _)| k == key) {
-            let found = self.portal.ports.store.load(key)?;
-            self.read.insert(key.clone(), found);
-        }
-        Ok(match self.staged.iter().find(|(k, _)| k == key) {
-            Some((_, value)) => value.as_deref(),
-            None => self.read[key].as_ref().map(|v| v.value.as_slice()),
-        })
-    }
-
-    /// Reads the account of `user`; [`FlowError::NoSuchAccount`] when there is none.
-    pub(crate) fn account(&mut self, user: UserId) -> Result<Account, PortalError> {
-        self.get(&Key::Account(user))?
-            .ok_or_else(|| FlowError::NoSuchAccount.into())
-    }
-
-    /// Reads the state of flow `F` with id `id`; [`PortalError::NoSuchFlow`] when there is none,
-    /// or when the flow belongs to a session user ([`Flow::user`]) and `user` is not that user.
-    pub(crate) fn owned_flow<F: Flow>(
-        &mut self,
-        user: Option<&UserId>,
-        id: &FlowId,
-    ) -> Result<F, PortalError> {
-        let state: F = self.flow(F::KIND, id)?;
-        match (state.user(), user) {
-            (None, _) => Ok(state),
-            (Some(owner), Some(asking)) if owner == *asking => Ok(state),
-            _ => Err(PortalError::NoSuchFlow),
-        }
-    }
-
-    /// Reads what `needs` declares: its records and its ledger entry.
-    pub(crate) fn records(&mut self, needs: &Needs) -> Result<Records, PortalError> {
-        let mut found = Vec::with_capacity(needs.keys.len());
-        for key in &needs.keys {
-            let bytes = self.bytes(key)?.map(<[u8]>::to_vec);
-            found.push((key.clone(), bytes));
-        }
-        let ledger = match needs.office {
-            Some(office) => self
-                .portal
-                .ports
-                .ledger
-                .find(&office)
-                .map_err(|e| PortalError::Port(e.0))?,
-            None => None,
-        };
-        Ok(Records::new(found, ledger))
-    }
-
-    /// Runs a transition under the hourly budgets: with `needs.guesses`, it runs only while the
-    /// budget has wrong entries left, and a wrong code spends one (SEC-07); then every code it
-    /// drew, mailed or withheld, spends one code mail of its address's budget (SEC-04).
-    pub(crate) fn run<S, R: CryptoRng + ?Sized>(
-        &mut self,
-        needs: &Needs,
-        now: Instant,
-        rng: &mut R,
-        transition: impl FnOnce(&mut Cx<'_, R>) -> Result<Step<S>, PortalError>,
-    ) -> Result<Step<S>, PortalError> {
-        let step = self.guarded(needs, now, rng, transition)?;
-        for effect in &step.effects {
-            match effect {
-                Effect::Mail(mail) if mail.code().is_some() => {
-                    self.spend_code_mail(&mail.to, now)?
-                }
-                Effect::Withheld(to) => self.spend_code_mail(to, now)?,
-                _ => {}
-            }
-        }
-        Ok(step)
-    }
-
-    /// The transition under the SEC-07 budget `needs.guesses`, if any.
-    fn guarded<S, R: CryptoRng + ?Sized>(
-        &mut self,
-        needs: &Needs,
-        now: Instant,
-        rng: &mut R,
-        transition: impl FnOnce(&mut Cx<'_, R>) -> Result<Step<S>, PortalError>,
-    ) -> Result<Step<S>, PortalError> {
-        let mut cx = self.cx(now, rng);
-        let Some(budget) = needs.guesses.clone() else {
-            return transition(&mut cx);
-        };
-        let mut outcome = None;
-        let verdict = self.guard_guesses(budget, now, || {
-            let step = transition(&mut cx);
-            let verdict = match &step {
-                Ok(step) => step.rejected.clone().map_or(Ok(()), Err),
-                Err(PortalError::Flow(e)) => Err(e.clone()),
-                Err(_) => Ok(()),
-            };
-            outcome = Some(step);
-            verdict
-        })?;
-        match outcome {
-            Some(step) => step,
-            None => Err(verdict
-                .err()
-                .unwrap_or(FlowError::GuessBudgetExceeded)
-                .into()),
-        }
-    }
-
-    /// Saves a step of flow `F` and says where it leads: on in the flow, or out of it (its
-    /// record removed) to a screen, through the login gate (LOGIN-03), to the menu or to
-    /// 【ログイン】.
-    pub(crate) fn settle<F: Flow, R: CryptoRng + ?Sized>(
-        &mut self,
-        id: &FlowId,
-        step: Step<Next<F>>,
-        records: &Records,
-        now: Instant,
-        rng: &mut R,
-    ) -> Result<Route, PortalError> {
-        let Step {
-            state,
-            effects,
-            rejected,
-        } = step;
-        if let Some(error) = rejected {
-            self.rejected = Some(error);
-        }
-        let key = Key::Flow(F::KIND, id.clone());
-        if !matches!(state, Next::Stay(_)) && self.version_read(&key).is_some() {
-            self.delete(key.clone());
-        }
-        match state {
-            Next::Stay(state) => {
-                let screen = state.screen(&self.portal.view(now));
-                self.put(key, &state)?;
-                self.apply(effects)?;
-                Ok(Route::Flow {
-                    flow: FlowRef {
-                        kind: F::KIND,
-                        id: id.clone(),
-                    },
-                    screen,
-                })
-            }
-            Next::End(screen) => {
-                self.apply(effects)?;
-                Ok(Route::Screen(screen))
-            }
-            Next::Gate(auth) => {
-                let loaded = records
-                    .account(auth.user())?
-                    .ok_or(FlowError::NoSuchAccount)?;
-                let account = gate::account_after(&effects, &loaded);
-                self.apply(effects)?;
-                gate::through(self, auth, &account, now, rng)
-            }
-            Next::Menu(skip) => {
-                self.apply(effects)?;
-                Ok(Route::Menu { user: skip.user() })
-            }
-            Next::Login => {
-                self.apply(effects)?;
-                Ok(Route::Screen(crate::login::login_screen()))
-            }
-        }
-    }
-
-    pub(crate) fn flow<S: DeserializeOwned>(
-        &mut self,
-        kind: FlowKind,
-        id: &FlowId,
-    ) -> Result<S, PortalError> {
-        self.get(&Key::Flow(kind, id.clone()))?
-            .ok_or(PortalError::NoSuchFlow)
-    }
-
-    /// Stages a write of `value` at `key`, against the version read (absent if never read).
-    pub(crate) fn put<T: Serialize>(&mut self, key: Key, value: &T) -> Result<(), PortalError> {
-        let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.staged.retain(|(k, _)| k != &key);
-        self.staged.push((key, Some(bytes)));
-        Ok(())
-    }
-
-    /// Stages a removal of `key` (which must have been read).
-    pub(crate) fn delete(&mut self, key: Key) {
-        self.staged.retain(|(k, _)| k != &key);
-        self.staged.push((key, None));
-    }
-
-    /// Stages account saves and record writes ([`Effect::Put`], [`Effect::Delete`]) and queues
-    /// the other effects.
-    pub(crate) fn apply(&mut self, effects: Vec<Effect>) -> Result<(), PortalError> {
-        for effect in effects {
-            if let Effect::SaveAccount(account) = &effect {
-                self.put(Key::Account(account.user_id), account.as_ref())?;
-            }
-            if let Effect::Put { key, value } = &effect {
-                let bytes = value.bytes().to_vec();
-                self.staged.retain(|(k, _)| k != key);
-                self.staged.push((key.clone(), Some(bytes)));
-            }
-            if let Effect::Delete(key) = &effect {
-                self.delete(key.clone());
-            }
-            self.effects.push(effect);
-        }
-        Ok(())
-    }
-
-    /// Spends one unit of a budget (SEC-04, SEC-07) at `now`; `false` when it is used up (then
-    /// nothing is staged for it).
-    pub(crate) fn spend(
-        &mut self,
-        budget: Budget,
-        now: Instant,
-        limit: u8,
-    ) -> Result<bool, PortalError> {
-        let key = Key::Budget(budget);
-        let mut window: RateWindow = self.get(&key)?.unwrap_or_default();
-        if window.try_spend(now, limit) {
-            self.put(key, &window)?;
-            Ok(true)
-        } else {
-            Ok(false)
-        }
-    }
-
-    /// The version of `key` in this request's snapshot (`None`: absent or never read).
-    fn version_read(&self, key: &Key) -> Option<u64> {
-        self.read
-            .get(key)
-            .and_then(|v| v.as_ref().map(|v| v.version))
-    }
-
-    /// The staged writes, each against the version it was read at, then a [`Write::Check`] for
-    /// every record read and not written.
-    fn writes(&self) -> Result<Vec<Write>, PortalError> {
-        let checks = self
-            .read
-            .keys()
-            .filter(|key| !self.staged.iter().any(|(k, _)| k == *key))
-            .map(|key| {
-                Ok(Write::Check {
-                    key: key.clone(),
-                    expected: self.version_read(key),
-                })
-            });
-        self.staged
-            .iter()
-            .map(|(key, value)| {
-                let expected = self.version_read(key);
-                Ok(match value {
-                    Some(bytes) => Write::Put {
-                        key: key.clone(),
-                        expected,
-                        value: bytes.clone(),
-                    },
-                    None => Write::Delete {
-                        key: key.clone(),
-                        expected: expected.ok_or_else(|| {
-                            StoreError::Unavailable(format!("deleting {key}, never read"))
-                        })?,
-                    },
-                })
-            })
-            .chain(checks)
-            .collect()
-    }
-
-    /// A context for a pure transition.
-    pub(crate) fn cx<'a, R: CryptoRng + ?Sized>(&self, now: Instant, rng: &'a mut R) -> Cx<'a, R>
-    where
-        'p: 'a,
-    {
-        Cx {
-            now,
-            rng,
-            policy: &self.portal.policy,
-            hasher: self.portal.hasher.as_ref(),
-        }
+        self.transact(ops::screen::<F>(user.copied(), id))
     }
 }
 
@@ -810,8 +568,10 @@ impl<'p> Tx<'p> {
 mod tests {
     use super::*;
     use crate::calendar::utc;
-    use crate::effect::{Event, EventKind};
+    use crate::effect::{Effect, EffectId, Event, EventKind};
+    use crate::error::FlowError;
     use crate::memory::{Embedded, MemoryStore};
+    use crate::store::Versioned;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn user() -> UserId {
@@ -870,8 +630,8 @@ mod tests {
 
     fn increment(portal: &Portal, runs: &AtomicUsize) -> Result<u32, PortalError> {
         portal.transact(|tx, _now| {
-            runs.fetch_add(1, Ordering::SeqCst);
             let n: u32 = tx.get(&Key::Flow(FlowKind::Login, id()))?.unwrap_or(0);
+            runs.fetch_add(1, Ordering::SeqCst);
             tx.put(Key::Flow(FlowKind::Login, id()), &(n + 1))?;
             tx.apply(vec![event()])?;
             Ok(n + 1)
@@ -940,14 +700,22 @@ mod tests {
         assert_eq!(saved.value, b"7");
     }
 
-    /// SEC-08: effects reach the ports only after the commit; a port that fails afterwards leaves
-    /// the state saved and reports the failure.
+    /// OPS-01, SEC-08: effects reach the ports only after the commit, from the outbox; a port
+    /// that fails leaves the state saved and the effect queued, and the next delivery hands it
+    /// over with the same id, once.
     #[test]
-    fn sec_08_effects_after_commit_and_port_failure_reported() {
-        struct Broken;
-        impl AuditLog for Broken {
-            fn record(&self, _: &crate::effect::Event) -> Result<(), crate::ports::PortError> {
-                Err(crate::ports::PortError("log is down".into()))
+    fn ops_01_port_failure_leaves_the_effect_queued() {
+        struct Flaky(std::sync::Mutex<Vec<(EffectId, Event)>>, AtomicUsize);
+        impl AuditLog for Flaky {
+            fn record(&self, _: &Event) -> Result<(), crate::ports::PortError> {
+                unreachable!("the driver delivers with the id")
+            }
+            fn deliver(&self, id: &EffectId, event: &Event) -> Result<(), crate::ports::PortError> {
+                if self.1.fetch_add(1, Ordering::SeqCst) == 0 {
+                    return Err(crate::ports::PortError("log is down".into()));
+                }
+                self.0.lock().unwrap().push((id.clone(), event.clone()));
+                Ok(())
             }
         }
         let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
@@ -955,19 +723,24 @@ mod tests {
             Policy::insecure_fast_hashing(),
             CodeKey::from_bytes([0; 32]),
         );
-        portal.ports.audit = Arc::new(Broken);
+        let log = Arc::new(Flaky(Default::default(), AtomicUsize::new(0)));
+        portal.ports.audit = log.clone();
         let runs = AtomicUsize::new(0);
+        assert_eq!(increment(&portal, &runs), Ok(1));
+        let key = Key::Flow(FlowKind::Login, id());
+        assert_eq!(host.store.load(&key).unwrap().unwrap().value, b"1");
+        assert!(log.0.lock().unwrap().is_empty());
+        let queued = host.store.outbox(10).unwrap();
+        assert_eq!(queued.len(), 1);
         assert_eq!(
-            increment(&portal, &runs),
-            Err(PortalError::Port("log is down".into()))
+            portal.deliver(),
+            Ok(Delivered {
+                delivered: 1,
+                left: 0
+            })
         );
-        assert_eq!(
-            host.store
-                .load(&Key::Flow(FlowKind::Login, id()))
-                .unwrap()
-                .unwrap()
-                .value,
-            b"1"
-        );
+        assert_eq!(log.0.lock().unwrap()[0].0, queued[0].0);
+        assert!(host.store.outbox(10).unwrap().is_empty());
+        assert_eq!(portal.deliver().unwrap().delivered, 0);
     }
 }
