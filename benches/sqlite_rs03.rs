@@ -70,11 +70,13 @@ impl Bed {
         let dir = tempfile::tempdir_in(&base).expect("a temporary directory");
         let clock = Arc::new(VirtualClock::new(utc("2026-01-10T10:00:00+09:00")));
         let host = SqliteHost::open(dir.path().join("rs03.db"), clock.clone()).expect("opens");
+        // OPS-01: the host delivers the outbox off the request path (SEC-08, RS-03).
         let portal = Portal::new(
             host.ports(),
             Policy::default(),
             CodeKey::from_bytes([7; 32]),
-        );
+        )
+        .with_delivery(kaigo_seikyu::portal::Delivery::ByHost);
         let mut rng = StdRng::seed_from_u64(3);
         let user: UserId = format!("KJ13{OFFICE}").parse().expect("a user ID");
         let mut account = Account::new(user, portal.hash_secret(b"Sakura2026!", &mut rng));
@@ -92,7 +94,7 @@ impl Bed {
         }
     }
 
-    /// One request on `path`, timed; then, untimed, the outbox writer is waited for and the
+    /// One request on `path`, timed; then, untimed, the outbox is delivered (OPS-01) and the
     /// clock moved on.
     fn sample(&mut self, path: usize) -> Duration {
         let (name, office, address, _) = PATHS[path];
@@ -101,7 +103,7 @@ impl Bed {
         let elapsed = start.elapsed();
         let (_, screen) = started.unwrap_or_else(|e| panic!("{name}: {e:?}"));
         assert_eq!(screen.title, "ワンタイムパスワード入力", "{name}");
-        self.host.flush().expect("the outbox is written");
+        self.portal.deliver().expect("the outbox is delivered");
         self.clock.advance(chrono::TimeDelta::minutes(7));
         elapsed
     }

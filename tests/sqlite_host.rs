@@ -8,7 +8,7 @@
 #[path = "../examples/sqlite_host/mod.rs"]
 mod sqlite_host;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,7 +20,7 @@ use kaigo_seikyu::error::{FlowError, PortalError};
 use kaigo_seikyu::mail::{self, Mail};
 use kaigo_seikyu::memory::VirtualClock;
 use kaigo_seikyu::policy::Policy;
-use kaigo_seikyu::portal::Portal;
+use kaigo_seikyu::portal::{Delivery as PortalDelivery, Portal};
 use kaigo_seikyu::ports::{Mailer, OfficeRecord, PortError};
 use kaigo_seikyu::secret::CodeKey;
 use kaigo_seikyu::store::{FlowId, FlowKind, Key, Store, StoreError, Write};
@@ -192,6 +192,24 @@ fn child_process() {
             ]);
             say(format!("returned {r:?}"));
         }
+        ["provision", path, run] => {
+            // OPS-01: provisions offices until killed; each commit holds the account and its
+            // event (an outbox record), delivered right after the commit.
+            let host = open(Path::new(path));
+            let portal = Portal::new(
+                host.ports(),
+                Policy::insecure_fast_hashing(),
+                CodeKey::from_bytes([7; 32]),
+            );
+            let mut rng = rand::rng();
+            say("started".into());
+            for n in 0.. {
+                let user = format!("KJ1313{:02}{n:06}", run.parse::<u32>().unwrap());
+                portal
+                    .provision_new_office(&user, "Kari2026pass", &mut rng)
+                    .unwrap();
+            }
+        }
         ["open", path] => say(SqliteHost::open(Path::new(path), clock())
             .map(drop)
             .unwrap_err()
@@ -273,6 +291,90 @@ fn two_processes_claim_gap_free_numbers() {
     let distinct: BTreeSet<u32> = numbers.iter().copied().collect();
     assert_eq!(numbers.len(), 30);
     assert_eq!(distinct, (1..=30).collect());
+}
+
+/// OPS-01: a child provisioning offices (each commit: the account and its audit event, as an
+/// outbox record; delivery right after) is SIGKILLed at many points. After a restart and one
+/// delivery, every committed account has its event delivered at least once, no event names an
+/// account that was not committed, duplicates share their effect id, and the outbox is empty.
+#[test]
+fn ops_01_a_process_killed_anywhere_loses_no_effect() {
+    let (_dir, path) = temp();
+    drop(open(&path));
+    let (mut in_flight, mut duplicated) = (0, 0);
+    let runs = 24;
+    for run in 0..runs {
+        let mut cmd = child(&format!("provision\t{}\t{run}", path.display()));
+        let mut killed = Killed(cmd.spawn().unwrap());
+        // Wait for the child to start, then kill it a little later each run.
+        let mut out = std::io::BufReader::new(killed.0.stdout.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("CHILD:started") {
+            line.clear();
+            let n = std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+            assert!(n > 0, "run {run}: the child ended before it started");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(3 + 7 * run as u64));
+        drop(killed);
+        in_flight += rows_in(&path, "effects");
+        let host = open(&path);
+        let portal = Portal::new(
+            host.ports(),
+            Policy::insecure_fast_hashing(),
+            CodeKey::from_bytes([7; 32]),
+        );
+        portal.deliver().unwrap();
+        assert_eq!(
+            rows_in(&path, "effects"),
+            0,
+            "run {run}: the outbox is delivered"
+        );
+        let conn = Connection::open(&path).unwrap();
+        let accounts: BTreeSet<String> = conn
+            .prepare("SELECT substr(key, 9) FROM records WHERE key GLOB 'account/*'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let mut ids: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut rows = 0;
+        for (event, id) in conn
+            .prepare("SELECT event, effect_id FROM events")
+            .unwrap()
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+        {
+            let event: serde_json::Value = serde_json::from_str(&event).unwrap();
+            let user = event["kind"]["AccountProvisioned"]["user"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            ids.entry(user)
+                .or_default()
+                .insert(id.expect("delivered with its id"));
+            rows += 1;
+        }
+        duplicated = rows - ids.len() as i64;
+        let evented: BTreeSet<String> = ids.keys().cloned().collect();
+        assert_eq!(
+            evented, accounts,
+            "run {run}: one event per committed account, no other"
+        );
+        assert!(
+            ids.values().all(|set| set.len() == 1),
+            "run {run}: duplicates share an id"
+        );
+    }
+    let accounts = rows_in(&path, "records WHERE key GLOB 'account/*'");
+    println!(
+        "OPS-01 crash test: {runs} SIGKILLs, {accounts} committed steps, {in_flight} effects \
+         committed and undelivered at a kill, {duplicated} delivered twice in all (same id)"
+    );
+    assert!(accounts > 0);
 }
 
 /// A child process, killed (SIGKILL) and reaped when dropped, also when the test fails.
@@ -753,26 +855,23 @@ fn rows_in(path: &Path, table: &str) -> i64 {
         .unwrap()
 }
 
-/// SEC-08, RS-03 (issue 20, finding 4): on the SQLite host a request that queues a mail writes
-/// nothing more than one that queues none: the mail waits in memory for the writer thread (whose
-/// tick is an hour away here), so after a reset started with the registered address the outbox
-/// table is as empty as after one started with another address or an unknown office. The
-/// writer's `flush` (or its tick) then writes the mail, and the delivery loop finds it. (Before,
-/// `enqueue` wrote and fsynced the row inside the request: ~12x the cost of the other paths.)
+/// SEC-08, RS-03, OPS-01: with delivery by the host, a reset that mails its OTP does the same
+/// work as one that does not: each writes exactly one outbox record of the same size in its own
+/// commit (the mail on the matching path, a padded withheld record on the others), and nothing
+/// else. The host's delivery (`Portal::deliver`) then writes the one mail to the mail table and
+/// empties the outbox; the mail loop finds it. (Before issue 15, `enqueue` queued in memory for
+/// a writer thread, and a crash in between lost the mail.)
 #[test]
 fn sec_08_rs_03_a_queued_mail_is_written_off_the_request_path() {
     use rand::SeedableRng;
     let (_dir, path) = temp();
-    let options = Options {
-        outbox_tick: std::time::Duration::from_secs(3600),
-        ..Options::default()
-    };
-    let host = SqliteHost::open_with(&path, clock(), options).unwrap();
+    let host = SqliteHost::open(&path, clock()).unwrap();
     let portal = Portal::new(
         host.ports(),
         Policy::insecure_fast_hashing(),
         CodeKey::from_bytes([7; 32]),
-    );
+    )
+    .with_delivery(PortalDelivery::ByHost);
     let mut rng = rand::rngs::StdRng::seed_from_u64(8);
     let user: UserId = "KJ131311111111".parse().unwrap();
     let registered: kaigo_seikyu::values::EmailAddress = "registered@jp".parse().unwrap();
@@ -782,19 +881,28 @@ fn sec_08_rs_03_a_queued_mail_is_written_off_the_request_path() {
         .add(registered.clone(), portal.now())
         .unwrap();
     portal.create_account(account).unwrap();
-    // The provisioning event (OPS-06) is the set-up's: written before the reset paths.
-    host.flush().unwrap();
+    // The provisioning event (OPS-06) is the set-up's: delivered before the reset paths.
+    assert_eq!(portal.deliver().unwrap().delivered, 1);
+    let mut sizes = Vec::new();
     for (office, address) in [
         ("1311111111", "registered@jp"),
         ("1311111111", "someone-else@jp"),
         ("1399999999", "registered@jp"),
     ] {
+        let before = rows_in(&path, "effects");
         let (_, screen) = portal.reset_start(office, address, &mut rng).unwrap();
         assert_eq!(screen.title, "ワンタイムパスワード入力");
         assert_eq!(rows_in(&path, "outbox"), 0, "{office} {address}");
+        assert_eq!(rows_in(&path, "effects"), before + 1, "{office} {address}");
+        sizes.push(rows_in(
+            &path,
+            "effects WHERE seq = (SELECT max(seq) FROM effects) AND length(value) = 2048",
+        ));
     }
+    assert_eq!(sizes, [1, 1, 1], "one 2 KiB outbox record on every path");
     assert_eq!(rows_in(&path, "records WHERE key GLOB 'flow/reset/*'"), 3);
-    assert_eq!(host.flush().unwrap(), 1);
+    assert_eq!(portal.deliver().unwrap().delivered, 3);
+    assert_eq!(rows_in(&path, "effects"), 0);
     assert_eq!(rows_in(&path, "outbox"), 1);
     let mut mailed = Vec::new();
     host.deliver::<PortError>(|out| {
@@ -959,7 +1067,6 @@ const GUESSING_THREADS: usize = 8;
 fn guess_at_plan(path: &Path, plan: &str, me: usize) -> Vec<String> {
     use kaigo_seikyu::error::FlowError;
     use kaigo_seikyu::security_emails::UserInput;
-    use std::collections::BTreeMap;
     let host = open(path);
     let portal = Portal::new(host.ports(), stress_policy(), CodeKey::from_bytes([7; 32]));
     let mut trials: BTreeMap<usize, Vec<(UserId, String, FlowId, String)>> = BTreeMap::new();

@@ -29,11 +29,16 @@
 //! timeout for writers, and a small pool so threads of one process use separate connections.
 //! Several processes may open the same file.
 //!
-//! What a crash loses: the driver queues a request's mails, notices and events after its commit
-//! (issue 15 moves them into the commit). A process that dies after the commit and before the
-//! writer thread's next transaction (at most a tick, 20 ms by default, and its write) loses that
-//! request's mails, notices and events; the state is committed, so e.g. a reset shows its OTP screen and the user
-//! asks for a new OTP (`再送信`). Nothing is ever half-written: each write is one transaction.
+//! What a crash loses: nothing (OPS-01). The driver writes a request's mails, notices, events
+//! and revocations as outbox records (the `effects` table, in commit order) in the request's own
+//! commit; delivery (`Portal::deliver`, or right after the commit with the default
+//! `Delivery::AfterCommit`) writes each to its table with its effect id, in its own transaction,
+//! then removes the record. A process killed in between delivers it again at the next
+//! `Portal::deliver` (call it at start-up), with the same id (`effect_id` columns). The in-memory
+//! queue and writer thread below (`enqueue`, `post`, `record`) are what a host that calls the
+//! ports directly still gets; the driver no longer uses them. Nothing is ever half-written: each
+//! write is one transaction.
+//!
 
 mod eml;
 mod ports;

@@ -1,6 +1,6 @@
 //! The crate's port traits on the SQLite tables.
 
-use kaigo_seikyu::effect::Event;
+use kaigo_seikyu::effect::{EffectId, Event};
 use kaigo_seikyu::mail::{Mail, Notice};
 use kaigo_seikyu::ports::{
     AuditLog, Mailer, NoticeBoard, OfficeLedger, OfficeRecord, PortError, Sessions,
@@ -20,8 +20,12 @@ fn version(path: &std::path::Path, v: i64) -> Result<u64, StoreError> {
 impl Store for SqliteHost {
     fn load(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
         let path = self.path();
+        let sql = match key {
+            Key::Outbox(_) => "SELECT 1, CAST(value AS BLOB) FROM effects WHERE key = ?1",
+            _ => "SELECT version, CAST(value AS BLOB) FROM records WHERE key = ?1",
+        };
         let row = self.with_conn(|c| {
-            c.prepare_cached("SELECT version, CAST(value AS BLOB) FROM records WHERE key = ?1")
+            c.prepare_cached(sql)
                 .at(path)?
                 .query_row([key.to_string()], |r| {
                     Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
@@ -36,6 +40,67 @@ impl Store for SqliteHost {
             })
         })
         .transpose()
+    }
+
+    /// OPS-04: every key in one statement (one snapshot of the file), through `json_each`.
+    fn load_many(&self, keys: &[Key]) -> Result<Vec<Option<Versioned>>, StoreError> {
+        if keys.iter().any(|k| matches!(k, Key::Outbox(_))) {
+            return keys.iter().map(|k| self.load(k)).collect();
+        }
+        let path = self.path();
+        let names: Vec<String> = keys.iter().map(Key::to_string).collect();
+        let json = serde_json::to_string(&names)
+            .map_err(|e| StoreError::Unavailable(format!("keys: {e}")))?;
+        let rows: Vec<(String, i64, Vec<u8>)> = self.with_conn(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT key, version, CAST(value AS BLOB) FROM records
+                     WHERE key IN (SELECT value FROM json_each(?1))",
+                )
+                .at(path)?;
+            let rows = stmt
+                .query_map([&json], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .at(path)?;
+            rows.collect::<Result<Vec<_>, _>>().at(path)
+        })?;
+        let mut found: std::collections::HashMap<String, Versioned> =
+            std::collections::HashMap::new();
+        for (key, v, value) in rows {
+            found.insert(
+                key,
+                Versioned {
+                    version: version(path, v)?,
+                    value,
+                },
+            );
+        }
+        Ok(names.iter().map(|n| found.remove(n)).collect())
+    }
+
+    /// OPS-01: the outbox records in commit order.
+    fn outbox(&self, limit: usize) -> Result<Vec<(EffectId, Versioned)>, StoreError> {
+        let path = self.path();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<(String, Vec<u8>)> = self.with_conn(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT key, CAST(value AS BLOB) FROM effects ORDER BY seq LIMIT ?1",
+                )
+                .at(path)?;
+            let rows = stmt
+                .query_map([limit], |r| Ok((r.get(0)?, r.get(1)?)))
+                .at(path)?;
+            rows.collect::<Result<Vec<_>, _>>().at(path)
+        })?;
+        rows.into_iter()
+            .map(|(key, value)| {
+                let id = key
+                    .strip_prefix("outbox/")
+                    .ok_or_else(|| corrupt(path, format_args!("effects: key {key}")))?
+                    .parse()?;
+                Ok((id, Versioned { version: 1, value }))
+            })
+            .collect()
     }
 
     /// All writes in one `BEGIN IMMEDIATE` transaction: every expected version is checked first,
@@ -57,8 +122,12 @@ impl Store for SqliteHost {
         let path = self.path();
         self.write(|tx| {
             for (w, key) in writes.iter().zip(&keys) {
+                let sql = match w.key() {
+                    Key::Outbox(_) => "SELECT 1 FROM effects WHERE key = ?1",
+                    _ => "SELECT version FROM records WHERE key = ?1",
+                };
                 let current: Option<i64> = tx
-                    .prepare_cached("SELECT version FROM records WHERE key = ?1")
+                    .prepare_cached(sql)
                     .at(path)?
                     .query_row([key], |r| r.get(0))
                     .optional()
@@ -69,6 +138,15 @@ impl Store for SqliteHost {
             }
             for (w, key) in writes.iter().zip(&keys) {
                 match w {
+                    Write::Put { key: Key::Outbox(_), value, .. } => {
+                        tx.prepare_cached("INSERT INTO effects (key, value) VALUES (?1, ?2)")
+                            .at(path)?
+                            .execute(params![key, value])
+                            .at(path)?;
+                    }
+                    Write::Delete { key: Key::Outbox(_), .. } => {
+                        tx.prepare_cached("DELETE FROM effects WHERE key = ?1").at(path)?.execute([key]).at(path)?;
+                    }
                     Write::Put { expected, value, .. } => {
                         let next = expected.map_or(Some(1), |v| v.checked_add(1)).and_then(|v| i64::try_from(v).ok());
                         let next = next.ok_or_else(|| StoreError::from(corrupt(path, format_args!("{key}: version overflow"))))?;
@@ -91,6 +169,20 @@ impl Store for SqliteHost {
     }
 }
 
+impl SqliteHost {
+    /// Writes a delivered effect's row with its id, in its own transaction, before the driver
+    /// removes the effect from the outbox (OPS-01): a crash in between delivers it again, with
+    /// the same id.
+    fn deliver_row(&self, sql: &str, values: &[&dyn rusqlite::ToSql]) -> Result<(), PortError> {
+        let path = self.path();
+        self.write(|tx| {
+            tx.prepare_cached(sql).at(path)?.execute(values).at(path)?;
+            Ok::<_, super::HostError>(())
+        })
+        .map_err(|e| PortError(e.to_string()))
+    }
+}
+
 impl Mailer for SqliteHost {
     /// Queues the mail in memory for the writer thread and returns, without I/O (SEC-08): the
     /// request does the same work whether or not it queued a mail. Delivery is
@@ -99,6 +191,13 @@ impl Mailer for SqliteHost {
         let queued_at = self.now();
         self.queue(Queued::Mail { queued_at, mail });
         Ok(())
+    }
+
+    fn deliver(&self, id: &EffectId, mail: Mail) -> Result<(), PortError> {
+        self.deliver_row(
+            "INSERT INTO outbox (recipient, subject, body, queued_at, effect_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+            &[&mail.to.as_str(), &mail.subject, &mail.body, &self.now(), &id.as_str()],
+        )
     }
 }
 
@@ -113,6 +212,18 @@ impl NoticeBoard for SqliteHost {
         });
         Ok(())
     }
+
+    fn deliver(
+        &self,
+        id: &EffectId,
+        office: OfficeNumber,
+        notice: Notice,
+    ) -> Result<(), PortError> {
+        self.deliver_row(
+            "INSERT INTO notices (office, title, body, posted_at, effect_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+            &[&office.as_str(), &notice.title, &notice.body, &self.now(), &id.as_str()],
+        )
+    }
 }
 
 impl AuditLog for SqliteHost {
@@ -123,6 +234,16 @@ impl AuditLog for SqliteHost {
         let at = event.at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
         self.queue(Queued::Event { at, json });
         Ok(())
+    }
+
+    fn deliver(&self, id: &EffectId, event: &Event) -> Result<(), PortError> {
+        let json = serde_json::to_string(event)
+            .map_err(|e| PortError(format!("event not serializable: {e}")))?;
+        let at = event.at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        self.deliver_row(
+            "INSERT INTO events (at, event, effect_id) VALUES (?1, ?2, ?3)",
+            &[&at, &json, &id.as_str()],
+        )
     }
 }
 

@@ -80,6 +80,22 @@ pub const MIGRATIONS: &[&str] = &[
     -- live code). Scrub the mails delivered before; `secure_delete` zeroes the old bytes.
     UPDATE outbox SET body = '' WHERE delivered_at IS NOT NULL;
     ",
+    // 4: the transactional outbox (OPS-01).
+    "
+    -- The crate's outbox records ('outbox/<effect id>'): written in the commit of the step they
+    -- belong to, listed in commit order (seq), removed once delivered. AUTOINCREMENT: a seq is
+    -- never reused, so the order is the order of the commits.
+    CREATE TABLE effects (
+        seq   INTEGER PRIMARY KEY AUTOINCREMENT,
+        key   TEXT NOT NULL UNIQUE,
+        value BLOB NOT NULL
+    );
+    -- The effect id each delivered mail, notice and event came with: a redelivery after a crash
+    -- repeats the id, so a receiver can drop the duplicate.
+    ALTER TABLE outbox ADD COLUMN effect_id TEXT;
+    ALTER TABLE notices ADD COLUMN effect_id TEXT;
+    ALTER TABLE events ADD COLUMN effect_id TEXT;
+    ",
 ];
 
 /// The schema version this host writes and reads.
