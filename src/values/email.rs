@@ -125,18 +125,6 @@ impl fmt::Debug for EmailAddress {
     }
 }
 
-impl TryFrom<String> for EmailAddress {
-    type Error = ValueError;
-    fn try_from(s: String) -> Result<Self, ValueError> {
-        s.parse()
-    }
-}
-
-impl From<EmailAddress> for String {
-    fn from(a: EmailAddress) -> String {
-        a.0
-    }
-}
 
 /// The address as text, so APIs can take a plain string or an address alike.
 ///

@@ -90,18 +90,6 @@ impl fmt::Debug for ManagementNumber {
     }
 }
 
-impl TryFrom<String> for ManagementNumber {
-    type Error = ValueError;
-    fn try_from(s: String) -> Result<Self, ValueError> {
-        s.parse()
-    }
-}
-
-impl From<ManagementNumber> for String {
-    fn from(n: ManagementNumber) -> String {
-        n.to_string()
-    }
-}
 
 #[cfg(test)]
 mod tests {

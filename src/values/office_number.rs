@@ -120,18 +120,6 @@ impl fmt::Debug for OfficeNumber {
     }
 }
 
-impl TryFrom<String> for OfficeNumber {
-    type Error = ValueError;
-    fn try_from(s: String) -> Result<Self, ValueError> {
-        s.parse()
-    }
-}
-
-impl From<OfficeNumber> for String {
-    fn from(n: OfficeNumber) -> String {
-        n.to_string()
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -162,18 +162,6 @@ impl FromStr for Prefecture {
     }
 }
 
-impl TryFrom<String> for Prefecture {
-    type Error = ValueError;
-    fn try_from(s: String) -> Result<Self, ValueError> {
-        s.parse()
-    }
-}
-
-impl From<Prefecture> for String {
-    fn from(p: Prefecture) -> String {
-        p.to_string()
-    }
-}
 
 #[cfg(test)]
 mod tests {

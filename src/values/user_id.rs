@@ -86,18 +86,6 @@ impl fmt::Debug for UserId {
     }
 }
 
-impl TryFrom<String> for UserId {
-    type Error = ValueError;
-    fn try_from(s: String) -> Result<Self, ValueError> {
-        s.parse()
-    }
-}
-
-impl From<UserId> for String {
-    fn from(id: UserId) -> String {
-        id.to_string()
-    }
-}
 
 #[cfg(test)]
 mod tests {
