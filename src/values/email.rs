@@ -125,7 +125,6 @@ impl fmt::Debug for EmailAddress {
     }
 }
 
-
 /// The address as text, so APIs can take a plain string or an address alike.
 ///
 /// # Example

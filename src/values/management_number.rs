@@ -90,7 +90,6 @@ impl fmt::Debug for ManagementNumber {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

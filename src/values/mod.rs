@@ -44,7 +44,13 @@ pub use prefecture::Prefecture;
 pub use user_id::UserId;
 pub use yen::Yen;
 
-text_serde!(EmailAddress, ManagementNumber, OfficeNumber, Prefecture, UserId);
+text_serde!(
+    EmailAddress,
+    ManagementNumber,
+    OfficeNumber,
+    Prefecture,
+    UserId
+);
 
 /// Why a value did not parse. Carries no part of the rejected input, so an error never echoes a secret.
 ///

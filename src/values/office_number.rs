@@ -120,7 +120,6 @@ impl fmt::Debug for OfficeNumber {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -162,7 +162,6 @@ impl FromStr for Prefecture {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

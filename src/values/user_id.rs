@@ -86,7 +86,6 @@ impl fmt::Debug for UserId {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
