@@ -100,6 +100,9 @@ enum Stage<T> {
     Budgets(T, Read),
     /// Waiting for the commit.
     Committing(T),
+    /// An answer that writes nothing, decided on a snapshot read in several rounds: waiting for
+    /// everything read to be read again, to answer only if none of it changed meanwhile.
+    Validating(Result<T, PortalError>, Read),
     /// Answered.
     Done,
 }
@@ -139,7 +142,7 @@ where
                     }
                     match result {
                         Ok(value) => self.stage = Stage::Budgets(value, Read::default()),
-                        Err(e) => return self.done(Err(e)),
+                        Err(e) => return self.answer(Err(e)),
                     }
                 }
                 Stage::Budgets(value, _) => {
@@ -156,7 +159,7 @@ where
                                 && writes.iter().all(|w| matches!(w, Write::Check { .. })) =>
                         {
                             // A request that writes nothing has nothing to commit.
-                            self.done(Ok(value))
+                            self.answer(Ok(value))
                         }
                         Ok((writes, queued)) => {
                             self.queued = queued;
@@ -167,7 +170,7 @@ where
                         Err(e) => self.done(Err(e)),
                     };
                 }
-                Stage::Reading(_) | Stage::Committing(_) | Stage::Done => {
+                Stage::Reading(_) | Stage::Committing(_) | Stage::Validating(..) | Stage::Done => {
                     return self.done(Err(StoreError::Unavailable(
                         "the transaction was polled out of turn".into(),
                     )
@@ -191,6 +194,21 @@ where
         Poll::Read(read)
     }
 
+    /// An answer that commits nothing. Decided on one batched read, it stands (SEC-02: one read
+    /// is one state). Decided on records read in several rounds, another request may have
+    /// committed between them: everything read is read again first, and the request answers
+    /// only if none of it changed; otherwise it runs again on what was read.
+    fn answer(&mut self, result: Result<T, PortalError>) -> Poll<T> {
+        if self.rounds <= 1 {
+            return self.done(result);
+        }
+        let read = Read {
+            keys: self.tx.read.keys().cloned().collect(),
+            offices: Vec::new(),
+        };
+        self.read(read, |r| Stage::Validating(result, r))
+    }
+
     fn done(&mut self, result: Result<T, PortalError>) -> Poll<T> {
         self.stage = Stage::Done;
         if result.is_err() {
@@ -209,6 +227,35 @@ where
             Stage::Budgets(value, read) => {
                 self.stage = Stage::Budgets(value, Read::default());
                 read
+            }
+            Stage::Validating(answer, read) => {
+                let records = match result {
+                    Ok((records, _)) if records.len() == read.keys.len() => records,
+                    Ok(_) => {
+                        return self.done(Err(StoreError::Unavailable(
+                            "the store returned another number of records than asked".into(),
+                        )
+                        .into()));
+                    }
+                    Err(e) => return self.done(Err(e)),
+                };
+                let unchanged =
+                    read.keys.iter().zip(&records).all(|(key, now)| {
+                        self.tx.version_read(key) == now.as_ref().map(|v| v.version)
+                    });
+                if unchanged {
+                    return self.done(answer);
+                }
+                self.attempts += 1;
+                if self.attempts >= MAX_ATTEMPTS {
+                    return self.done(Err(StoreError::Conflict.into()));
+                }
+                // Run again on what was just read: one read, one state.
+                self.tx.forget();
+                self.tx.read.extend(read.keys.into_iter().zip(records));
+                self.rounds = 1;
+                self.stage = Stage::Run;
+                return self.poll();
             }
             _ => {
                 return self.done(Err(StoreError::Unavailable(
