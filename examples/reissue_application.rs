@@ -1,6 +1,13 @@
 //! ログイン情報再発行申請方法 (source 1.2.2 (4)), then the federation's approval, the letter
 //! 「ログイン情報再発行通知書」 and the office's next login with the temporary password.
 //!
+//! SE-07: the office here had registered a security email it can no longer read, so it cannot
+//! reset by itself. This reissue is the support-desk route the list's text speaks of: the
+//! federation, having verified the office on paper, approves with `clear_security_emails: true`
+//! (RI-09), and the office's first login then asks a new password and a new security email, its
+//! step list showing just those steps (FL-04, FL-07, GR-06). An office whose every address is dead
+//! is never stuck.
+//!
 //! Run with `cargo run --example reissue_application`.
 
 use chrono::TimeDelta;
@@ -44,7 +51,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         at: utc("2024-04-01T09:00:00+09:00"),
     };
     let forgotten = portal.hash_secret(b"Forgotten2024", &mut rng);
-    portal.create_account(login::existing_office(user, forgotten, terms))?;
+    let mut account = login::existing_office(user, forgotten, terms);
+    // SE-07: its only security email is an address it can no longer read.
+    account.security_emails.add(
+        "closed-mailbox@jp".parse()?,
+        utc("2025-12-20T10:00:00+09:00"),
+    )?;
+    portal.create_account(account)?;
 
     println!(
         "手順 1. 【ログイン】 → [パスワード等を紛失した方はこちら]\n{}",
@@ -109,8 +122,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let outcome = portal.reissue_review(
         tokyo,
         &number,
+        // SE-07: identity verified on paper, the dead address is cleared (RI-09).
         Decision::Approve {
-            clear_security_emails: false,
+            clear_security_emails: true,
         },
         &mut rng,
     )?;
@@ -144,5 +158,48 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "【ログイン】 {} with the temporary password:\n{screen}",
         letter.user_id
     );
+    // FL-07, GR-06: only the steps it is asked: password, security email, code, end.
+    assert_eq!(
+        screen.steps,
+        [
+            "1 パスワード変更",
+            "2 セキュリティ用メールアドレス設定",
+            "3 確認コード入力",
+            "4 終了"
+        ]
+    );
+    use kaigo_seikyu::first_login::Form;
+    let temporary = letter.temporary_password.reveal().to_owned();
+    for form in [
+        Form::StartPasswordChange,
+        Form::ChangePassword {
+            current: &temporary,
+            new: "Sakura2026!",
+            confirm: "Sakura2026!",
+        },
+        Form::Finish,
+    ] {
+        let route = portal.first_login_input(&flow.id, form, &mut rng)?;
+        println!("{}", route.screen().ok_or("a screen")?);
+    }
+    let new = "mailforsecurity-new@jp";
+    let route = portal.first_login_input(
+        &flow.id,
+        Form::SetSecurityEmail {
+            address: new,
+            confirm: new,
+        },
+        &mut rng,
+    )?;
+    println!("{}", route.screen().ok_or("a screen")?);
+    let code = host
+        .outbox
+        .last_to(new)
+        .and_then(|m| m.code().map(str::to_owned))
+        .ok_or("no code")?;
+    let route = portal.first_login_input(&flow.id, Form::EnterCode(&code), &mut rng)?;
+    println!("{}", route.screen().ok_or("a screen")?);
+    let route = portal.first_login_input(&flow.id, Form::Finish, &mut rng)?;
+    println!("{route:?}: the office is back in, with a security email it can read (SE-07).");
     Ok(())
 }

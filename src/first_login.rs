@@ -810,17 +810,15 @@ impl ChoosingPassword {
         account.password = cx.hash(new.expose());
         account.temporary = None;
         account.failures = 0;
-        Ok(
-            Step::to(Next::Stay(
-                PasswordChanged {
-                    auth: self.auth,
-                    plan: self.plan,
-                }
-                .into(),
-            ))
-                .with(Effect::SaveAccount(Box::new(account)))
-                .with(event(cx.now, EventKind::PasswordChanged { user })),
-        )
+        Ok(Step::to(Next::Stay(
+            PasswordChanged {
+                auth: self.auth,
+                plan: self.plan,
+            }
+            .into(),
+        ))
+        .with(Effect::SaveAccount(Box::new(account)))
+        .with(event(cx.now, EventKind::PasswordChanged { user })))
     }
 }
 

@@ -20,9 +20,9 @@
 //! use kaigo_seikyu::help::{self, Retry};
 //! let h = help::mail_not_arriving(Retry::Reissue);
 //! assert_eq!(h.title, "メールが届かない場合について");
-//! assert!(h.body[8].ends_with("再度ログイン情報再発行申請を行ってください。"));
+//! assert!(h.body[7].ends_with("再度ログイン情報再発行申請を行ってください。"));
 //! let h = help::mail_not_arriving(Retry::SecurityEmail);
-//! assert!(h.body[8].ends_with("再度セキュリティ用メールアドレスを設定してください。"));
+//! assert!(h.body[7].ends_with("再度セキュリティ用メールアドレスを設定してください。"));
 //! ```
 
 use crate::policy::Policy;
@@ -87,7 +87,8 @@ const CAUSES: [&str; 4] = [
 /// ```
 pub fn mail_not_arriving(retry: Retry) -> Help {
     let again = retry.again();
-    let mut body = vec!["入力されたメールアドレスに誤りがない場合は、以下の原因が考えられます。".to_owned()];
+    let mut body =
+        vec!["入力されたメールアドレスに誤りがない場合は、以下の原因が考えられます。".to_owned()];
     body.extend(CAUSES.iter().map(|c| (*c).to_owned()));
     body.push("以下の内容に沿って、ご利用されているメーラー等の確認を行ってください。".to_owned());
     let remedies = [
@@ -275,7 +276,9 @@ mod tests {
         assert_eq!(h.title, "セキュリティ用メールアドレス設定について");
         assert_eq!(
             h.body,
-            ["セキュリティ用メールアドレスは、電子請求受付システムから送信されるセキュリティ強化のための情報(ワンタイムパスワード等)を受け取るために使用します。"]
+            [
+                "セキュリティ用メールアドレスは、電子請求受付システムから送信されるセキュリティ強化のための情報(ワンタイムパスワード等)を受け取るために使用します。"
+            ]
         );
         insta::assert_snapshot!("se_09_security_email_setting", rendered(&h));
         let h = notification_destination();

@@ -93,10 +93,34 @@ impl Default for Plan {
 
 /// `N name` for every step name (rows: [`Plan::PASSWORD`] … [`Plan::DONE`]) and number 1 … 5.
 const NUMBERED: [[&str; 5]; 5] = [
-    ["1 パスワード変更", "2 パスワード変更", "3 パスワード変更", "4 パスワード変更", "5 パスワード変更"],
-    ["1 メールアドレス設定", "2 メールアドレス設定", "3 メールアドレス設定", "4 メールアドレス設定", "5 メールアドレス設定"],
-    ["1 セキュリティ用メールアドレス設定", "2 セキュリティ用メールアドレス設定", "3 セキュリティ用メールアドレス設定", "4 セキュリティ用メールアドレス設定", "5 セキュリティ用メールアドレス設定"],
-    ["1 確認コード入力", "2 確認コード入力", "3 確認コード入力", "4 確認コード入力", "5 確認コード入力"],
+    [
+        "1 パスワード変更",
+        "2 パスワード変更",
+        "3 パスワード変更",
+        "4 パスワード変更",
+        "5 パスワード変更",
+    ],
+    [
+        "1 メールアドレス設定",
+        "2 メールアドレス設定",
+        "3 メールアドレス設定",
+        "4 メールアドレス設定",
+        "5 メールアドレス設定",
+    ],
+    [
+        "1 セキュリティ用メールアドレス設定",
+        "2 セキュリティ用メールアドレス設定",
+        "3 セキュリティ用メールアドレス設定",
+        "4 セキュリティ用メールアドレス設定",
+        "5 セキュリティ用メールアドレス設定",
+    ],
+    [
+        "1 確認コード入力",
+        "2 確認コード入力",
+        "3 確認コード入力",
+        "4 確認コード入力",
+        "5 確認コード入力",
+    ],
     ["1 終了", "2 終了", "3 終了", "4 終了", "5 終了"],
 ];
 
@@ -138,7 +162,9 @@ impl Plan {
     /// The index in [`Plan::steps`] of `step` ([`Plan::PASSWORD`] … [`Plan::DONE`]): the number of
     /// steps asked before it.
     pub fn current(&self, step: usize) -> usize {
-        (0..step.min(NUMBERED.len())).filter(|s| self.asks(*s)).count()
+        (0..step.min(NUMBERED.len()))
+            .filter(|s| self.asks(*s))
+            .count()
     }
 }
 
@@ -287,18 +313,16 @@ impl AwaitingCode {
                 let address = self.challenge.to;
                 account.security_emails.add(address.clone(), cx.now)?;
                 let notice = ListChange::Registered(address).notice(&user);
-                Ok(
-                    Step::to(Next::Stay(S::from(Registered {
-                        auth: self.auth,
-                        plan: self.plan,
-                    })))
-                        .with(Effect::SaveAccount(Box::new(account)))
-                        .with(Effect::Notice {
-                            office: user.office(),
-                            notice,
-                        })
-                        .with(event(cx.now, EventKind::SecurityEmailRegistered { user })),
-                )
+                Ok(Step::to(Next::Stay(S::from(Registered {
+                    auth: self.auth,
+                    plan: self.plan,
+                })))
+                .with(Effect::SaveAccount(Box::new(account)))
+                .with(Effect::Notice {
+                    office: user.office(),
+                    notice,
+                })
+                .with(event(cx.now, EventKind::SecurityEmailRegistered { user })))
             }
             Err(e @ (FlowError::WrongCode { .. } | FlowError::CodeExhausted)) => {
                 Ok(Step::rejected(Next::Stay(S::from(self)), e))

@@ -304,35 +304,7 @@ pub struct Done {
     new: EmailAddress,
 }
 
-impl From<Listing> for SecurityEmailSetting {
-    fn from(s: Listing) -> Self {
-        SecurityEmailSetting::Listing(s)
-    }
-}
-
-impl From<ChoosingAddress> for SecurityEmailSetting {
-    fn from(s: ChoosingAddress) -> Self {
-        SecurityEmailSetting::ChoosingAddress(s)
-    }
-}
-
-impl From<AwaitingOtp> for SecurityEmailSetting {
-    fn from(s: AwaitingOtp) -> Self {
-        SecurityEmailSetting::AwaitingOtp(s)
-    }
-}
-
-impl From<AwaitingCode> for SecurityEmailSetting {
-    fn from(s: AwaitingCode) -> Self {
-        SecurityEmailSetting::AwaitingCode(s)
-    }
-}
-
-impl From<Done> for SecurityEmailSetting {
-    fn from(s: Done) -> Self {
-        SecurityEmailSetting::Done(s)
-    }
-}
+crate::flow::states!(SecurityEmailSetting: Listing, ChoosingAddress, AwaitingOtp, AwaitingCode, Done);
 
 /// What the user does in the flow, already parsed.
 ///
@@ -907,8 +879,7 @@ pub fn list_screen(list: &SecurityEmails) -> Screen {
 
 /// SE-10: the line telling how to delete an address, with two or more registered (ours: the
 /// source says only that the one-address text changed).
-const DELETE_HINT: &str =
-    "セキュリティ用メールアドレスを削除する場合、対象のセキュリティ用メールアドレスの【削除】ボタンを押してください。";
+const DELETE_HINT: &str = "セキュリティ用メールアドレスを削除する場合、対象のセキュリティ用メールアドレスの【削除】ボタンを押してください。";
 
 /// 【ユーザ情報変更】 (SE-09), step 1 of the list's steps: the button
 /// `セキュリティ用メールアドレス設定` ([`OPEN_LIST`]) that opens 【セキュリティ用メールアドレス一覧】,
@@ -1219,7 +1190,8 @@ impl Entry for SecurityEmailSetting {
         let user = user.ok_or(FlowError::NoSuchAccount)?;
         let account = records.account(user)?.ok_or(FlowError::NoSuchAccount)?;
         let list = &account.security_emails;
-        let shown = |step: Step<SecurityEmails>| step.map(|list| Next::Stay(Listing { user, list }.into()));
+        let shown =
+            |step: Step<SecurityEmails>| step.map(|list| Next::Stay(Listing { user, list }.into()));
         Ok(match start {
             Start::List => Step::to(Next::Stay(
                 Listing {

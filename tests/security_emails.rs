@@ -1179,7 +1179,11 @@ mod generic_forms {
             FormError::NoSuchButton("change:3".into())
         );
         assert_eq!(
-            form_error(submit(&mut o, &id, Form::new("add").with("address", "b@jp"))),
+            form_error(submit(
+                &mut o,
+                &id,
+                Form::new("add").with("address", "b@jp")
+            )),
             FormError::UnknownField("address".into())
         );
         assert_eq!(state(&o), before);

@@ -10,6 +10,8 @@ mod sqlite_host;
 #[path = "../examples/walkthrough/day.rs"]
 mod day;
 
+use std::path::Path;
+
 use day::{Block, PASSWORDS, StoreChoice};
 
 fn play(store: &StoreChoice) -> Vec<Block> {
@@ -125,6 +127,7 @@ fn walkthrough_shows_every_flow_and_template_and_no_secret() {
         .expect("the letter carries the temporary password");
     let mut secrets: Vec<String> = PASSWORDS.iter().map(|p| p.to_string()).collect();
     secrets.push("Tmp2025-paper".into());
+    secrets.push(day::SECURITY_CODE.into());
     secrets.push(temporary.to_owned());
     let codes: Vec<&str> = mails.iter().filter_map(|m| m.code()).collect();
     assert!(codes.len() >= 10, "codes were read from the outbox");
@@ -187,4 +190,191 @@ fn walkthrough_runs_twice_on_one_sqlite_file() {
             .iter()
             .any(|b| matches!(b, Block::Step(s) if s.starts_with("Run 2 on this store")))
     );
+}
+
+/// The code of a source file of the crate: the part before its test module, without comment
+/// lines (doc examples draw screens of their own).
+fn code_of(text: &str) -> String {
+    text.split("#[cfg(test)]")
+        .next()
+        .unwrap_or("")
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Every `.rs` file under `dir`.
+fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The value of `const NAME: &str = "…";` in `code`.
+fn const_value(code: &str, name: &str) -> Option<String> {
+    let at = code.find(&format!("const {name}: &str"))?;
+    let rest = &code[at..];
+    let open = rest.find('"')?;
+    let close = rest[open + 1..].find('"')?;
+    Some(rest[open + 1..open + 1 + close].to_owned())
+}
+
+/// The screen titles the crate draws, derived from the code: every `Screen::new(…)` and
+/// `Screen::dialog(…)` in `src/` with a literal title or a `const` of the same file.
+fn screen_titles() -> Vec<String> {
+    let mut files = Vec::new();
+    sources(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    let mut titles = Vec::new();
+    for file in files {
+        let code = code_of(&std::fs::read_to_string(&file).unwrap());
+        for call in ["Screen::new(", "Screen::dialog("] {
+            for (at, _) in code.match_indices(call) {
+                let arg = code[at + call.len()..].trim_start();
+                let title = if let Some(lit) = arg.strip_prefix('"') {
+                    lit.split('"').next().map(str::to_owned)
+                } else {
+                    let name: String = arg
+                        .chars()
+                        .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                        .collect();
+                    (!name.is_empty())
+                        .then(|| const_value(&code, &name))
+                        .flatten()
+                };
+                if let Some(title) = title
+                    && !titles.contains(&title)
+                {
+                    titles.push(title);
+                }
+            }
+        }
+    }
+    titles.sort();
+    titles
+}
+
+/// The mail subjects and notice titles the crate defines, derived from the code: every string
+/// literal in `src/` that is a title (ends with `通知` or `のお知らせ`, no sentence in it).
+fn template_titles() -> Vec<String> {
+    let mut files = Vec::new();
+    sources(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    let mut titles = Vec::new();
+    for file in files {
+        let code = code_of(&std::fs::read_to_string(&file).unwrap());
+        for line in code.lines() {
+            for (i, literal) in line.split('"').enumerate() {
+                let title = i % 2 == 1
+                    && (literal.ends_with("通知") || literal.ends_with("のお知らせ"))
+                    && !literal.contains(['。', '「', '{']);
+                if title && !titles.iter().any(|t| t == literal) {
+                    titles.push(literal.to_owned());
+                }
+            }
+        }
+    }
+    titles.sort();
+    titles
+}
+
+/// The transcript covers the crate (README's claim): every screen title and every mail and
+/// notice template the code defines appears in the walkthrough, every [?] help is printed, and
+/// so is every variant of a screen the issue named (the reset's prefecture choice, the
+/// after-login address entry, the empty list, the reset's done screen with the security-code
+/// note, 【ユーザ情報変更】 with its help).
+#[test]
+fn walkthrough_shows_every_screen_and_template_the_crate_defines() {
+    let blocks = play(&StoreChoice::Memory);
+    let screens: Vec<&String> = blocks
+        .iter()
+        .filter_map(|b| match b {
+            Block::Screen(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    let titles = screen_titles();
+    assert!(titles.len() >= 20, "{titles:?}");
+    for title in &titles {
+        assert!(
+            screens
+                .iter()
+                .any(|s| s.starts_with(&format!("【{title}】"))
+                    || s.starts_with(&format!("〔{title}〕"))),
+            "the walkthrough never shows 【{title}】"
+        );
+    }
+    let templates = template_titles();
+    assert!(templates.len() >= 8, "{templates:?}");
+    for template in &templates {
+        let shown = blocks.iter().any(|b| match b {
+            Block::Mail(m) => {
+                m.subject == *template || m.subject == format!("{template}(介護保険)")
+            }
+            Block::Notice(_, n) => n.title == *template,
+            _ => false,
+        });
+        assert!(shown, "the walkthrough never shows the template {template}");
+    }
+    for help in kaigo_seikyu::help::all(&kaigo_seikyu::policy::Policy::insecure_fast_hashing()) {
+        assert!(
+            screens
+                .iter()
+                .any(|s| s.contains(&format!("[?] {}\n", help.title))),
+            "the walkthrough never shows the help {}",
+            help.title
+        );
+    }
+    for (title, text) in [
+        (
+            "請求先都道府県選択",
+            "ログイン情報を再設定するため、事業所の認証を行います。",
+        ),
+        ("請求先都道府県選択", "ログイン情報の再発行申請を行います。"),
+        (
+            "セキュリティ用メールアドレス設定",
+            "  2 セキュリティ用メールアドレス一覧",
+        ),
+        (
+            "セキュリティ用メールアドレス設定",
+            "☐ セキュリティ用メールアドレスを登録せずにログインする",
+        ),
+        (
+            "セキュリティ用メールアドレス一覧",
+            "セキュリティ用メールアドレスが登録されていません。",
+        ),
+        (
+            "セキュリティ用メールアドレス一覧",
+            "【削除】ボタンを押してください。",
+        ),
+        ("処理終了", "セキュリティコードを設定していたため"),
+        (
+            "処理終了",
+            "セキュリティ用メールアドレスの変更を完了しました。",
+        ),
+        (
+            "ユーザ情報変更",
+            "[?] セキュリティ用メールアドレス設定について",
+        ),
+        ("証明書", "[?] 発行申請を行う前に"),
+        ("証明書", "※有効終了年月日が"),
+        ("警告", "  2 セキュリティ用メールアドレス設定"),
+    ] {
+        assert!(
+            screens
+                .iter()
+                .any(|s| s.starts_with(&format!("【{title}】")) && s.contains(text)),
+            "the walkthrough never shows 【{title}】 with {text}"
+        );
+    }
 }

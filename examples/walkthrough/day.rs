@@ -20,12 +20,12 @@ use kaigo_seikyu::ports::OfficeRecord;
 use kaigo_seikyu::reissue::{
     Applicant, ApplicationForm, Decision, Federation, Reissue, ReviewOutcome,
 };
-use kaigo_seikyu::screen::Screen;
+use kaigo_seikyu::screen::{Form as ScreenForm, Screen};
 use kaigo_seikyu::secret::CodeKey;
-use kaigo_seikyu::security_emails::UserInput;
+use kaigo_seikyu::security_emails::{OPEN_LIST, UserInput};
 use kaigo_seikyu::store::FlowKind;
-use kaigo_seikyu::values::{EmailAddress, OfficeNumber, Prefecture, UserId};
-use kaigo_seikyu::{first_login, grace, reissue};
+use kaigo_seikyu::values::{EmailAddress, OfficeNumber, Prefecture, UserId, Yen};
+use kaigo_seikyu::{first_login, grace, reissue, reset};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -111,6 +111,9 @@ pub const PASSWORDS: [&str; 6] = [
     "Wrong2026!",
 ];
 
+/// 事業所B's セキュリティコード: a secret, never shown.
+pub const SECURITY_CODE: &str = "Kagi2026code";
+
 /// The host under the portal: the in-memory one or the SQLite one, seen the same way.
 enum Host {
     Memory(Embedded),
@@ -169,6 +172,8 @@ struct Day {
     inbox: Vec<Mail>,
     /// The temporary password 事業所C reads off the reissue letter.
     letter_password: Option<String>,
+    /// Estimates made so far (the first certificate application makes one).
+    estimates: u32,
 }
 
 /// The offices of one run. A run on a store that already holds earlier runs takes fresh office
@@ -244,6 +249,7 @@ fn play(store: &StoreChoice, out: &mut Vec<Block>) -> Result<(), Error> {
         events_seen: 0,
         inbox: Vec::new(),
         letter_password: None,
+        estimates: 0,
     };
     let result = day.play(&cast);
     out.append(&mut day.blocks);
@@ -271,13 +277,16 @@ impl Day {
         )?;
         day.grace(cast)?;
         day.security_emails(cast)?;
+        day.renewal(cast)?;
         day.certificate(
             cast,
             "2026-02-10T10:00:00+09:00",
             "2026-02-10: within the notice window (CAL-03): the notice and the consent dialog.",
         )?;
+        day.security_code(cast)?;
         day.reset(cast)?;
         day.reissue(cast)?;
+        day.reset_two_prefectures(cast)?;
         day.certificate(
             cast,
             "2026-04-01T10:00:00+09:00",
@@ -495,6 +504,21 @@ impl Day {
         )?;
         self.route(&route);
         self.settle()?;
+        self.step("From the menu it opens ユーザ情報変更 (SE-09) → セキュリティ用メールアドレス設定: the list is empty and points to the registration at login (SE-05); 戻る.");
+        let owner = cast.existing;
+        let screen = self.portal.open(FlowKind::SecurityEmails, Some(&owner))?;
+        self.screen(&screen);
+        let route = self.portal.start(
+            FlowKind::SecurityEmails,
+            Some(&owner),
+            &ScreenForm::new(OPEN_LIST),
+            &mut self.rng,
+        )?;
+        self.route(&route);
+        if let Some(flow) = route.flow().cloned() {
+            let back = self.portal.back(Some(&owner), &flow, &mut self.rng)?;
+            self.route(&back);
+        }
 
         self.at("2026-01-31T23:59:00+09:00");
         self.step("At 23:59 on the last day it logs in again and the screen still has the checkbox; it presses 次へ at 00:00 on 2026-02-01 (GR-03).");
@@ -547,11 +571,56 @@ impl Day {
     fn security_emails(&mut self, cast: &Cast) -> Result<(), Error> {
         let user = cast.existing;
         self.at("2026-02-01T09:30:00+09:00");
-        self.step("事業所B opens ユーザ情報変更 → セキュリティ用メールアドレス一覧: one address, no 削除 button (SE-04).");
-        let screen = self.portal.security_emails(&user)?;
+        self.step("事業所B opens ユーザ情報変更 and presses セキュリティ用メールアドレス設定 (SE-09): one address, no 削除 button (SE-04).");
+        let screen = self.portal.open(FlowKind::SecurityEmails, Some(&user))?;
         self.screen(&screen);
+        let route = self.portal.start(
+            FlowKind::SecurityEmails,
+            Some(&user),
+            &ScreenForm::new(OPEN_LIST),
+            &mut self.rng,
+        )?;
+        self.route(&route);
+        let flow = route.flow().ok_or("expected the list")?.clone();
         let first = cast.address("mailforsecurity");
-        for name in ["office-b-second", "office-b-third"] {
+        let second = cast.address("office-b-second");
+        self.step(&format!("追加 → 【セキュリティ用メールアドレス設定】 (after login, 1.2.1 (2)); it adds {second}: a one-time password goes to the selected address (T2), then a 確認コード to the new one (T1) (SE-06)."));
+        let route =
+            self.portal
+                .submit(Some(&user), &flow, &ScreenForm::new("add"), &mut self.rng)?;
+        self.route(&route);
+        let form = ScreenForm::new("next")
+            .with("address", second.as_str())
+            .with("confirm_address", second.as_str());
+        let route = self
+            .portal
+            .submit(Some(&user), &flow, &form, &mut self.rng)?;
+        self.route(&route);
+        self.settle()?;
+        let otp = self.code_for(&first)?;
+        let form = ScreenForm::new("next").with("otp", otp);
+        let route = self
+            .portal
+            .submit(Some(&user), &flow, &form, &mut self.rng)?;
+        self.route(&route);
+        self.settle()?;
+        let code = self.code_for(&second)?;
+        let form = ScreenForm::new("send").with("code", code);
+        let route = self
+            .portal
+            .submit(Some(&user), &flow, &form, &mut self.rng)?;
+        self.route(&route);
+        self.settle()?;
+        self.step("終了: back at ユーザ情報変更.");
+        let route = self.portal.submit(
+            Some(&user),
+            &flow,
+            &ScreenForm::new("finish"),
+            &mut self.rng,
+        )?;
+        self.route(&route);
+        {
+            let name = "office-b-third";
             let new = cast.address(name);
             self.step(&format!("It adds {new}: a one-time password goes to the selected address (T2), then a 確認コード to the new one (T1) (SE-06)."));
             let (id, screen) =
@@ -591,7 +660,91 @@ impl Day {
         ));
         let screen = self.portal.security_email_delete(&user, &third)?;
         self.screen(&screen);
+        self.settle()?;
+        let renamed = cast.address("office-b-renamed");
+        self.step(&format!(
+            "It changes {first} into {renamed} (変更): the one-time password goes to the selected {second}, the code to {renamed}; both addresses registered before are told (SE-06, SE-08)."
+        ));
+        let (id, screen) = self.portal.security_email_change_start(
+            &user,
+            &first,
+            &renamed,
+            &renamed,
+            &mut self.rng,
+        )?;
+        self.screen(&screen);
+        self.settle()?;
+        let otp = self.code_for(&second)?;
+        let screen =
+            self.portal
+                .security_email_input(&user, &id, UserInput::Otp(&otp), &mut self.rng)?;
+        self.screen(&screen);
+        self.settle()?;
+        let code = self.code_for(&renamed)?;
+        let screen =
+            self.portal
+                .security_email_input(&user, &id, UserInput::Code(&code), &mut self.rng)?;
+        self.screen(&screen);
         self.settle()
+    }
+
+    /// FEE-05, FEE-07: a certificate of 事業所A nears its end; the renewal お知らせ, posted within
+    /// the notice window, carries the fee notice.
+    fn renewal(&mut self, cast: &Cast) -> Result<(), Error> {
+        let office = cast.new_office.office();
+        self.at("2026-02-05T08:00:00+09:00");
+        self.step("The operator imports 事業所A's certificate from before the release (ends 2026-03-31); the daily run posts its renewal お知らせ, with the fee notice within the window (FEE-05, FEE-07).");
+        let end = chrono::NaiveDate::from_ymd_opt(2026, 3, 31).ok_or("a date")?;
+        self.portal.certificate_import(
+            &office,
+            utc("2023-04-01T10:00:00+09:00"),
+            end,
+            Yen(13_200),
+        )?;
+        self.portal.certificate_reminders(&office)?;
+        self.settle()
+    }
+
+    /// LOGIN-01: an office with a セキュリティコード logs in in two steps.
+    fn security_code(&mut self, cast: &Cast) -> Result<(), Error> {
+        self.at("2026-02-14T09:00:00+09:00");
+        self.step("事業所B had set a セキュリティコード (the operator records it, OPS-06); its login asks for it on 【ログイン(セキュリティコード)】 (LOGIN-01).");
+        self.portal
+            .set_security_code(&cast.existing, SECURITY_CODE, &mut self.rng)?;
+        let route = self
+            .portal
+            .login(&cast.existing.to_string(), PASSWORDS[1], &mut self.rng)?;
+        self.route(&route);
+        let id = route
+            .flow_id()
+            .ok_or("expected the security code step")?
+            .clone();
+        let route = self
+            .portal
+            .login_security_code(&id, SECURITY_CODE, &mut self.rng)?;
+        self.route(&route);
+        self.settle()
+    }
+
+    /// RS-02: 事業所C bills two prefectures: its reset asks which.
+    fn reset_two_prefectures(&mut self, cast: &Cast) -> Result<(), Error> {
+        self.at("2026-03-02T09:00:00+09:00");
+        self.step("事業所C, which bills two prefectures, starts a reset with its new security email: 【請求先都道府県選択】 comes first (RS-02), then the one-time password.");
+        let office = cast.lost_tokyo.office().to_string();
+        let address = cast.address("mailforsecurity-c");
+        let (id, screen) = self.portal.reset_start(&office, &address, &mut self.rng)?;
+        self.screen(&screen);
+        let screen = self.portal.reset_choose_prefecture(
+            &id,
+            &Prefecture::TOKYO.to_string(),
+            &mut self.rng,
+        )?;
+        self.screen(&screen);
+        self.settle()?;
+        self.step(
+            "It found its password after all and leaves the reset there: nothing changed (RS-08).",
+        );
+        Ok(())
     }
 
     /// FEE: 1.2.3, applied at `when`.
@@ -601,13 +754,27 @@ impl Day {
         self.step(&format!("事業所A applies for a certificate. {english}"));
         let (id, screen) = self.portal.certificate_start(&user, &mut self.rng)?;
         self.screen(&screen);
-        self.step("It reads 発行申請を行う前に, chooses 証明書の発行申請をする and enters the certificate password twice.");
-        self.portal.certificate_input(
+        if self.estimates == 0 {
+            self.estimates += 1;
+            self.step("It makes a 見積書 first (FEE-06), then goes back.");
+            let estimate = self.portal.certificate_input(
+                &user,
+                &id,
+                CertificateInput::Next(MenuChoice::Estimate),
+                &mut self.rng,
+            )?;
+            self.screen(&estimate);
+            self.portal
+                .certificate_input(&user, &id, CertificateInput::Back, &mut self.rng)?;
+        }
+        self.step("It opens 発行申請を行う前に ?: the precautions are shown, which is what unlocks the application (FEE-04, FEE-08); it chooses 証明書の発行申請をする and enters the certificate password twice.");
+        let read = self.portal.certificate_input(
             &user,
             &id,
             CertificateInput::ReadPrecautions,
             &mut self.rng,
         )?;
+        self.screen(&read);
         let screen = self.portal.certificate_input(
             &user,
             &id,
@@ -677,7 +844,9 @@ impl Day {
             "手順 2.–3. ○ {} → office number and a registered security email.",
             LostChoice::Reset.label()
         ));
-        let address = cast.address("mailforsecurity");
+        self.screen(&reset::authentication_screen());
+        // Its first address was changed on the list; the one selected since is still registered.
+        let address = cast.address("office-b-second");
         let (id, screen) = self.portal.reset_start(&office, &address, &mut self.rng)?;
         self.screen(&screen);
         self.settle()?;
@@ -764,9 +933,11 @@ impl Day {
         self.at("2026-02-24T15:00:00+09:00");
         for (prefecture, number) in &numbers {
             let federation = Federation::of(*prefecture);
+            // SE-07: the office lost every address it might have had; the federation verified it
+            // on paper and clears the security emails, so it registers again as a new office.
             let decision = if *prefecture == Prefecture::TOKYO {
                 Decision::Approve {
-                    clear_security_emails: false,
+                    clear_security_emails: true,
                 }
             } else {
                 Decision::Reject
@@ -786,7 +957,7 @@ impl Day {
         }
 
         self.at("2026-02-27T09:00:00+09:00");
-        self.step("The letter arrived. 事業所C logs in with the temporary password: it must set a new password (FL-07), then register a security email (FL-04, no grace).");
+        self.step("The letter arrived. 事業所C logs in with the temporary password: it must set a new password, then register a security email (FL-04, no grace: the reviewer cleared them, SE-07); the step list shows only those steps (FL-07, GR-06).");
         let temporary = self.letter_password.take().ok_or("no letter")?;
         let mut route =
             self.portal
