@@ -70,6 +70,19 @@ use crate::secret::{PasswordHash, SecretHasher};
 use crate::store::{Budget, FlowId, FlowKind, Key, StoreError};
 use crate::values::{EmailAddress, OfficeNumber, UserId};
 
+/// `From<State> for Flow` for each state struct of a flow's persisted enum, whose variants are
+/// named after the structs they wrap (`Reset::AwaitingOtp(AwaitingOtp)`), as rustls does.
+macro_rules! states {
+    ($flow:ident: $($state:ident),+ $(,)?) => {$(
+        impl From<$state> for $flow {
+            fn from(state: $state) -> Self {
+                $flow::$state(state)
+            }
+        }
+    )+};
+}
+pub(crate) use states;
+
 /// Everything a pure transition gets besides its state and input: the time, the host's CSPRNG, the
 /// policy and the hasher. Nothing else: no clock, no I/O.
 pub struct Cx<'a, R: CryptoRng + ?Sized> {

@@ -99,23 +99,7 @@ pub enum Grace {
     Registered(Registered),
 }
 
-impl From<EnteringSecurityEmail> for Grace {
-    fn from(state: EnteringSecurityEmail) -> Self {
-        Grace::EnteringSecurityEmail(state)
-    }
-}
-
-impl From<AwaitingCode> for Grace {
-    fn from(state: AwaitingCode) -> Self {
-        Grace::AwaitingCode(state)
-    }
-}
-
-impl From<Registered> for Grace {
-    fn from(state: Registered) -> Self {
-        Grace::Registered(state)
-    }
-}
+crate::flow::states!(Grace: EnteringSecurityEmail, AwaitingCode, Registered);
 
 /// What the user does in the grace flow, parsed ([`Form::parse`]).
 ///

@@ -499,29 +499,7 @@ pub struct Done {
     number: ManagementNumber,
 }
 
-impl From<ChoosingPrefecture> for Reissue {
-    fn from(s: ChoosingPrefecture) -> Self {
-        Reissue::ChoosingPrefecture(s)
-    }
-}
-
-impl From<AwaitingCode> for Reissue {
-    fn from(s: AwaitingCode) -> Self {
-        Reissue::AwaitingCode(s)
-    }
-}
-
-impl From<Confirming> for Reissue {
-    fn from(s: Confirming) -> Self {
-        Reissue::Confirming(s)
-    }
-}
-
-impl From<Done> for Reissue {
-    fn from(s: Done) -> Self {
-        Reissue::Done(s)
-    }
-}
+crate::flow::states!(Reissue: ChoosingPrefecture, AwaitingCode, Confirming, Done);
 
 impl ChoosingPrefecture {
     /// The billing prefectures offered, in code order.

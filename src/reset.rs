@@ -282,35 +282,7 @@ impl ResetInput {
     }
 }
 
-impl From<ChoosingPrefecture> for Reset {
-    fn from(s: ChoosingPrefecture) -> Self {
-        Reset::ChoosingPrefecture(s)
-    }
-}
-
-impl From<AwaitingOtp> for Reset {
-    fn from(s: AwaitingOtp) -> Self {
-        Reset::AwaitingOtp(s)
-    }
-}
-
-impl From<ChoosingPassword> for Reset {
-    fn from(s: ChoosingPassword) -> Self {
-        Reset::ChoosingPassword(s)
-    }
-}
-
-impl From<Voided> for Reset {
-    fn from(s: Voided) -> Self {
-        Reset::Voided(s)
-    }
-}
-
-impl From<Done> for Reset {
-    fn from(s: Done) -> Self {
-        Reset::Done(s)
-    }
-}
+crate::flow::states!(Reset: ChoosingPrefecture, AwaitingOtp, ChoosingPassword, Voided, Done);
 
 /// The seal of an [`AwaitingOtp`]: a keyed digest of whether its OTP was mailed, bound to the flow
 /// and the user ID. One digest, whichever way.
