@@ -288,44 +288,9 @@ impl Portal {
     }
 }
 
-/// Runs `$e` with `$f` the persisted enum of the flow of kind `$kind`.
-macro_rules! by_kind {
-    ($kind:expr, $f:ident => $e:expr) => {
-        match $kind {
-            FlowKind::Login => {
-                type $f = crate::login::Login;
-                $e
-            }
-            FlowKind::FirstLogin => {
-                type $f = crate::first_login::FirstLogin;
-                $e
-            }
-            FlowKind::Grace => {
-                type $f = crate::grace::Grace;
-                $e
-            }
-            FlowKind::SecurityEmails => {
-                type $f = crate::security_emails::SecurityEmailSetting;
-                $e
-            }
-            FlowKind::Reset => {
-                type $f = crate::reset::Reset;
-                $e
-            }
-            FlowKind::Reissue => {
-                type $f = crate::reissue::Reissue;
-                $e
-            }
-            FlowKind::Certificate => {
-                type $f = crate::certificate::CertificateApplication;
-                $e
-            }
-        }
-    };
-}
-
 /// Runs `$e` with `$f` the persisted enum of the flow of kind `$kind`, for flows with an entry
-/// screen; [`PortalError::NoSuchFlow`] for the others.
+/// screen; [`PortalError::NoSuchFlow`] for the first login and the grace registration, which
+/// have none.
 macro_rules! by_entry {
     ($kind:expr, $f:ident => $e:expr) => {
         match $kind {
@@ -350,6 +315,23 @@ macro_rules! by_entry {
                 $e
             }
             FlowKind::FirstLogin | FlowKind::Grace => Err(PortalError::NoSuchFlow),
+        }
+    };
+}
+
+/// Runs `$e` with `$f` the persisted enum of the flow of kind `$kind`.
+macro_rules! by_kind {
+    ($kind:expr, $f:ident => $e:expr) => {
+        match $kind {
+            FlowKind::FirstLogin => {
+                type $f = crate::first_login::FirstLogin;
+                $e
+            }
+            FlowKind::Grace => {
+                type $f = crate::grace::Grace;
+                $e
+            }
+            kind => by_entry!(kind, $f => $e),
         }
     };
 }
