@@ -345,7 +345,7 @@ pub enum StoreError {
 
 /// The storage port (SEC-02, OPS-01, OPS-04).
 ///
-/// Contract, checked by the conformance kit ([`testkit`](crate::testkit)):
+/// Contract, checked by the conformance kit (module `testkit`, feature `testkit`):
 /// - `load` returns the record and its current version, or `None`; `load_many` does the same for
 ///   many keys at once, in their order, as one read of one consistent state (one round trip on a
 ///   networked database: OPS-04). Its default calls `load` once per key; a host whose reads cost
