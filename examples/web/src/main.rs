@@ -1,0 +1,156 @@
+//! `cargo run -p kaigo-seikyu-web`: the reference web portal on 127.0.0.1:8080, seeded with the
+//! walkthrough's three offices and the reviewers of 東京都 and 大阪府.
+
+#![forbid(unsafe_code)]
+
+use kaigo_seikyu::calendar::{Instant, utc};
+use kaigo_seikyu_web::{Config, Web};
+
+const HELP: &str = "\
+kaigo-seikyu-web: the reference web portal of kaigo-seikyu (介護電子請求受付システム).
+
+Pages are drawn from the library's typed screens; offices log in at /, federations' reviewers
+at /federation, and the development mailbox at /mailbox shows every mail sent (with its codes).
+
+USAGE:
+    cargo run -p kaigo-seikyu-web [-- OPTIONS]
+
+OPTIONS:
+    --listen ADDR         where to serve (default 127.0.0.1:8080)
+    --store memory        keep everything in memory (the default and, for now, the only store)
+    --store sqlite:PATH   the SQLite host: not wired into the web portal yet
+    --database URL        PostgreSQL (postgres://...): not available until the PostgreSQL host lands
+    --now INSTANT         start the portal's clock at INSTANT (RFC 3339) and let it run; the
+                          default is 2026-02-10T10:00:00+09:00, inside the fee-notice window
+                          and after the grace period; `--now system` uses the real clock
+    --no-dev-mailbox      do not serve the development mailbox
+    --no-seed             start with no office and no reviewer
+    --log-events          print every audit event on standard error
+    -h, --help            print this help
+";
+
+struct Options {
+    listen: String,
+    now: Option<Instant>,
+    config: Config,
+    seed: bool,
+}
+
+fn parse(args: &[String]) -> Result<Option<Options>, String> {
+    let mut options = Options {
+        listen: "127.0.0.1:8080".into(),
+        now: Some(utc("2026-02-10T10:00:00+09:00")),
+        config: Config::default(),
+        seed: true,
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = |what: &str| {
+            args.next()
+                .cloned()
+                .ok_or_else(|| format!("{arg} needs {what}; see --help"))
+        };
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--listen" => options.listen = value("an address")?,
+            "--store" => match value("memory or sqlite:PATH")?.as_str() {
+                "memory" => {}
+                other if other.starts_with("sqlite:") => {
+                    return Err(
+                        "--store sqlite:PATH is not wired into the web portal yet; use --store memory"
+                            .into(),
+                    );
+                }
+                other => return Err(format!("unknown store {other:?}: use memory")),
+            },
+            "--database" => {
+                let _ = value("a URL")?;
+                return Err(
+                    "--database needs the PostgreSQL host, which has not landed yet".into(),
+                );
+            }
+            "--now" => {
+                let v = value("an instant or `system`")?;
+                options.now = if v == "system" {
+                    None
+                } else {
+                    Some(
+                        chrono::DateTime::parse_from_rfc3339(&v)
+                            .map_err(|e| format!("--now {v:?}: {e}"))?
+                            .to_utc(),
+                    )
+                };
+            }
+            "--no-dev-mailbox" => options.config.dev_mailbox = false,
+            "--no-seed" => options.seed = false,
+            "--log-events" => options.config.log_events = true,
+            other => return Err(format!("unknown option {other:?}; see --help")),
+        }
+    }
+    Ok(Some(options))
+}
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = match parse(&args) {
+        Ok(Some(options)) => options,
+        Ok(None) => {
+            print!("{HELP}");
+            return std::process::ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("kaigo-seikyu-web: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let web = match options.now {
+        Some(start) => Web::embedded_demo(start, options.config),
+        None => Web::embedded_demo(chrono::Utc::now(), options.config),
+    };
+    if options.seed {
+        match web.seed() {
+            Ok(lines) => {
+                println!("Seeded (the walkthrough's offices and two reviewers):");
+                for line in lines {
+                    println!("  {line}");
+                }
+            }
+            Err(e) => {
+                eprintln!("kaigo-seikyu-web: seeding failed: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kaigo-seikyu-web: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&options.listen).await?;
+        println!("Serving on http://{}/", listener.local_addr()?);
+        if web.config().dev_mailbox {
+            println!(
+                "Development mailbox: http://{}/mailbox",
+                listener.local_addr()?
+            );
+        }
+        axum::serve(listener, web.router())
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kaigo-seikyu-web: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
