@@ -597,12 +597,6 @@ impl Flow for FirstLogin {
     const KIND: FlowKind = FlowKind::FirstLogin;
     type Input = Input;
 
-    /// Run between the login and the session's start: no session user yet; the flow id is the
-    /// browser session's bearer handle (WEB-01). [`FirstLogin::user`] says whose account it is.
-    fn user(&self) -> Option<UserId> {
-        None
-    }
-
     fn screen(&self, view: &View<'_>) -> Screen {
         FirstLogin::screen(self, view.policy)
     }

@@ -405,8 +405,10 @@ pub trait Flow: Serialize + DeserializeOwned + Sized {
     /// the certificate application): a request that is not on that user's behalf is refused as
     /// [`PortalError::NoSuchFlow`]. `None` for flows run before a session has a user (the login
     /// gate, first login and grace registration, the reset, the reissue application), whose id
-    /// is the browser session's bearer handle (WEB-01).
-    fn user(&self) -> Option<UserId>;
+    /// is the browser session's bearer handle (WEB-01): the default.
+    fn user(&self) -> Option<UserId> {
+        None
+    }
 
     /// The screen of the state.
     fn screen(&self, view: &View<'_>) -> Screen;

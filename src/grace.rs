@@ -327,12 +327,6 @@ impl Flow for Grace {
     const KIND: FlowKind = FlowKind::Grace;
     type Input = Input;
 
-    /// Run between the login and the session's start: no session user yet; the flow id is the
-    /// browser session's bearer handle (WEB-01). [`Grace::user`] says whose account it is.
-    fn user(&self) -> Option<UserId> {
-        None
-    }
-
     fn screen(&self, view: &View<'_>) -> Screen {
         Grace::screen(self, view.policy, view.now)
     }

@@ -377,11 +377,6 @@ impl Flow for Login {
     const KIND: FlowKind = FlowKind::Login;
     type Input = Input;
 
-    /// The login flow runs before login: it belongs to no session user (its id is the handle).
-    fn user(&self) -> Option<UserId> {
-        None
-    }
-
     fn screen(&self, _: &View<'_>) -> Screen {
         Login::screen(self)
     }

@@ -1231,11 +1231,6 @@ impl Flow for Reissue {
     const KIND: FlowKind = FlowKind::Reissue;
     type Input = ReissueInput;
 
-    /// The application is made before login: it belongs to no session user.
-    fn user(&self) -> Option<UserId> {
-        None
-    }
-
     fn screen(&self, view: &View<'_>) -> Screen {
         Reissue::screen(self, view.policy)
     }

@@ -820,11 +820,6 @@ impl Flow for Reset {
     const KIND: FlowKind = FlowKind::Reset;
     type Input = ResetInput;
 
-    /// A reset runs before login: it belongs to no session user.
-    fn user(&self) -> Option<UserId> {
-        None
-    }
-
     fn screen(&self, view: &View<'_>) -> Screen {
         Reset::screen(self, view.policy)
     }
