@@ -40,12 +40,12 @@ use crate::flow::{Authenticated, Cx, Flow, Needs, Next, Records, Step, View};
 use crate::login;
 use crate::policy::Policy;
 use crate::registration::{
-    ADDRESS, CODE, CONFIRM_ADDRESS, code_screen, confirmed_address, confirmed_field,
+    self, ADDRESS, CODE, CONFIRM_ADDRESS, code_screen, confirmed_address, confirmed_field,
     registered_screen, security_email_entry,
 };
 use crate::screen::button::{BACK, CHANGE, FINISH, NEXT, SEND};
 use crate::screen::{self, Field, Screen};
-use crate::store::{Budget, FlowId, FlowKind};
+use crate::store::{FlowId, FlowKind};
 use crate::values::{ConfirmationCode, EmailAddress, Password, UserId};
 
 pub use crate::login::{Pending, pending};
@@ -651,12 +651,7 @@ impl Flow for FirstLogin {
     /// Every step reads the account; a code entry runs under the user ID's hourly guessing
     /// budget (SEC-07).
     fn needs(&self, input: &Input) -> Needs {
-        let user = FirstLogin::user(self);
-        let needs = Needs::none().account(user);
-        match input {
-            Input::EnterCode(_) => needs.guesses(Budget::WrongCodes(user)),
-            _ => needs,
-        }
+        registration::needs(FirstLogin::user(self), matches!(input, Input::EnterCode(_)))
     }
 
     fn step<R: CryptoRng + ?Sized>(
@@ -666,9 +661,7 @@ impl Flow for FirstLogin {
         _: &FlowId,
         cx: &mut Cx<'_, R>,
     ) -> Result<Step<Next<FirstLogin>>, PortalError> {
-        let account = records
-            .account(FirstLogin::user(&self))?
-            .ok_or(FlowError::NoSuchAccount)?;
+        let account = registration::account(records, FirstLogin::user(&self))?;
         Ok(self.apply(input, account, cx)?)
     }
 }

@@ -29,12 +29,12 @@ use crate::error::{FlowError, PortalError};
 use crate::flow::{Authenticated, Cx, Flow, GraceSkip, Needs, Next, Records, Step, View};
 use crate::policy::Policy;
 use crate::registration::{
-    ADDRESS, AwaitingCode, CODE, CONFIRM_ADDRESS, EnteringSecurityEmail, Registered, code_screen,
-    confirmed_address, confirmed_field, registered_screen, security_email_entry,
+    self, ADDRESS, AwaitingCode, CODE, CONFIRM_ADDRESS, EnteringSecurityEmail, Registered,
+    code_screen, confirmed_address, confirmed_field, registered_screen, security_email_entry,
 };
 use crate::screen::button::{BACK, FINISH, LOGOUT, NEXT, SEND};
 use crate::screen::{self, Field, Screen};
-use crate::store::{Budget, FlowId, FlowKind};
+use crate::store::{FlowId, FlowKind};
 use crate::values::{ConfirmationCode, EmailAddress, UserId};
 
 /// The step list of the grace registration, as the source prints it.
@@ -357,12 +357,7 @@ impl Flow for Grace {
     /// Every step reads the account; a code entry runs under the user ID's hourly guessing
     /// budget (SEC-07).
     fn needs(&self, input: &Input) -> Needs {
-        let user = Grace::user(self);
-        let needs = Needs::none().account(user);
-        match input {
-            Input::EnterCode(_) => needs.guesses(Budget::WrongCodes(user)),
-            _ => needs,
-        }
+        registration::needs(Grace::user(self), matches!(input, Input::EnterCode(_)))
     }
 
     fn step<R: CryptoRng + ?Sized>(
@@ -372,9 +367,7 @@ impl Flow for Grace {
         _: &FlowId,
         cx: &mut Cx<'_, R>,
     ) -> Result<Step<Next<Grace>>, PortalError> {
-        let account = records
-            .account(Grace::user(&self))?
-            .ok_or(FlowError::NoSuchAccount)?;
+        let account = registration::account(records, Grace::user(&self))?;
         Ok(self.apply(input, account, cx)?)
     }
 }

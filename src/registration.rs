@@ -24,13 +24,14 @@ use crate::account::{Account, SecurityEmails};
 use crate::calendar::Instant;
 use crate::challenge::Challenge;
 use crate::effect::{Effect, Event, EventKind};
-use crate::error::FlowError;
-use crate::flow::{Authenticated, Cx, Next, Step};
+use crate::error::{FlowError, PortalError};
+use crate::flow::{Authenticated, Cx, Needs, Next, Records, Step};
 use crate::help::{self, Retry};
 use crate::mail::{self, Mail, Notice};
 use crate::policy::Policy;
 use crate::screen::button::{BACK, FINISH, SEND};
 use crate::screen::{Field, Form, Screen};
+use crate::store::Budget;
 use crate::values::{ConfirmationCode, EmailAddress, UserId};
 
 /// FL-06, GR-05: the done text of a registration.
@@ -608,4 +609,20 @@ pub(crate) fn announce(
             .map(Effect::Mail),
     );
     effects
+}
+
+/// What a step of a flow that registers `user`'s security email reads (FL, GR): the account, and
+/// for a code entry the user ID's hourly guessing budget (SEC-07).
+pub(crate) fn needs(user: UserId, enters_code: bool) -> Needs {
+    let needs = Needs::none().account(user);
+    if enters_code {
+        needs.guesses(Budget::WrongCodes(user))
+    } else {
+        needs
+    }
+}
+
+/// The account of `user` that a registering flow's step runs on.
+pub(crate) fn account(records: &Records, user: UserId) -> Result<Account, PortalError> {
+    Ok(records.account(user)?.ok_or(FlowError::NoSuchAccount)?)
 }
