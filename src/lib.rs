@@ -63,14 +63,20 @@
 //! ## Example: drive one flow
 //!
 //! The office that lost its password resets it itself (RS, source 1.2.2 (3)): office number and
-//! a registered security email, the one-time password from the mail, a new password.
+//! a registered security email, the one-time password from the mail, a new password. Every flow
+//! is driven the same way: show its entry screen, post the forms its screens ask for, by the
+//! names of their fields and buttons. (Each flow also has typed convenience methods, e.g.
+//! `Portal::reset_start`.)
 //!
 //! ```
 //! use kaigo_seikyu::account::Account;
 //! use kaigo_seikyu::calendar::utc;
 //! use kaigo_seikyu::memory::Embedded;
 //! use kaigo_seikyu::policy::Policy;
+//! use kaigo_seikyu::portal::Route;
+//! use kaigo_seikyu::screen::{Form, button};
 //! use kaigo_seikyu::secret::CodeKey;
+//! use kaigo_seikyu::store::FlowKind;
 //! use kaigo_seikyu::values::{EmailAddress, UserId};
 //!
 //! let host = Embedded::new(utc("2026-02-15T09:00:00+09:00"));
@@ -84,8 +90,14 @@
 //! account.security_emails.add(address.clone(), portal.now())?;
 //! portal.create_account(account)?;
 //!
-//! // 【ログイン情報再設定認証】: office number + security email. The OTP goes to the outbox (T2).
-//! let (flow, screen) = portal.reset_start("1311111111", "mailforsecurity-001@jp", &mut rng)?;
+//! // 【ログイン情報再設定認証】 names its fields; the form fills them. The OTP goes out (T2).
+//! let entry = portal.open(FlowKind::Reset, None)?;
+//! assert_eq!(entry.title, "ログイン情報再設定認証");
+//! let form = Form::new(button::NEXT)
+//!     .with("office", "1311111111")
+//!     .with("address", "mailforsecurity-001@jp");
+//! let route = portal.start(FlowKind::Reset, None, &form, &mut rng)?;
+//! let Route::Flow { flow, screen } = route else { unreachable!("the reset goes on") };
 //! assert_eq!(screen.title, "ワンタイムパスワード入力");
 //!
 //! // The office reads the mail, like a user opening their inbox.
@@ -93,10 +105,14 @@
 //! let otp = mail.code().expect("the OTP");
 //!
 //! // 【ワンタイムパスワード入力】 → 【ログイン情報再設定】 → 【処理終了】.
-//! let screen = portal.reset_enter_otp(&flow, otp, &mut rng)?;
+//! let form = Form::new(button::NEXT).with("otp", otp);
+//! let screen = portal.submit(None, &flow, &form, &mut rng)?.screen().cloned().unwrap();
 //! assert!(screen.shows("KJ131311111111")); // the user ID it may have lost (RS-05)
-//! let done = portal.reset_choose_password(&flow, "Sakura2026!", "Sakura2026!", &mut rng)?;
-//! assert_eq!(done.title, "処理終了");
+//! let form = Form::new(button::CHANGE)
+//!     .with("new_password", "Sakura2026!")
+//!     .with("confirm_password", "Sakura2026!");
+//! let done = portal.submit(None, &flow, &form, &mut rng)?;
+//! assert_eq!(done.screen().unwrap().title, "処理終了");
 //!
 //! // The account has the new password; a notice and an event went out; sessions were revoked.
 //! assert!(host.notices.all().iter().any(|(_, n)| n.title == "ログイン情報再設定通知"));
