@@ -13,11 +13,13 @@ mod grace;
 mod login;
 mod operator;
 mod ops;
+mod queue;
 mod reissue;
 mod reset;
 mod security_emails;
 mod transaction;
 
+pub use queue::{MAX_PAGE, ReviewCursor, ReviewPage};
 pub(crate) use transaction::Tx;
 use transaction::{Loaded, Poll, Read, Stats, Transaction};
 
