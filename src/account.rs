@@ -74,6 +74,34 @@ pub enum NoticeEmail {
     Set(EmailAddress),
 }
 
+/// OPS-07: fewer consecutive failures than lock the account (the locking one starts again from
+/// zero), a lock no longer than the policy's, and a temporary password living no longer
+/// than a reissued one does.
+impl crate::validate::Validate for Account {
+    fn validate(&self, check: &crate::validate::Check<'_>) -> Result<(), crate::validate::Invalid> {
+        let policy = check.policy;
+        check.at_most(
+            "consecutive login failures",
+            self.failures.into(),
+            policy.lockout_failures.into(),
+        )?;
+        if let Some(until) = self.locked_until {
+            check.deadline_from_now("locked_until", until, policy.lockout())?;
+        }
+        if let Some(Temporary {
+            expires_at: Some(at),
+        }) = self.temporary
+        {
+            check.deadline_from_now(
+                "the temporary password's expiry",
+                at,
+                policy.temporary_password_lifetime(),
+            )?;
+        }
+        Ok(())
+    }
+}
+
 impl Account {
     /// A fresh account with this password hash and nothing else set.
     pub fn new(user_id: UserId, password: PasswordHash) -> Self {

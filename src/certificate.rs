@@ -1236,6 +1236,23 @@ macro_rules! from_state {
         }
     )*};
 }
+/// OPS-07: an estimate only of the applicant's own office (a witness of another office's is
+/// refused).
+impl crate::validate::Validate for CertificateApplication {
+    fn validate(&self, _: &crate::validate::Check<'_>) -> Result<(), crate::validate::Invalid> {
+        match self {
+            CertificateApplication::ViewingEstimate(s)
+                if s.estimate.office != s.menu.applicant.user.office() =>
+            {
+                Err(crate::validate::Invalid::new(
+                    "an estimate of another office than the applicant's",
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 from_state!(
     ChoosingAction,
     ViewingEstimate,

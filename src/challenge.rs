@@ -26,6 +26,23 @@ pub struct Challenge<const N: usize> {
     sent: u8,
 }
 
+/// OPS-07: at least one and at most the policy's codes per flow sent; the code itself checked.
+impl<const N: usize> crate::validate::Validate for Challenge<N> {
+    fn validate(&self, check: &crate::validate::Check<'_>) -> Result<(), crate::validate::Invalid> {
+        if self.sent == 0 {
+            return Err(crate::validate::Invalid::new(
+                "a challenge that sent no code",
+            ));
+        }
+        check.at_most(
+            "codes sent",
+            self.sent.into(),
+            check.policy.max_codes_per_flow.into(),
+        )?;
+        crate::validate::Validate::validate(&self.issued, check)
+    }
+}
+
 impl<const N: usize> Challenge<N> {
     /// Draws a first code for `to`, valid for the policy's code lifetime. Returns the challenge and
     /// the mail effect. A caller that must not mail (RS-03, non-matching address) drops the effect

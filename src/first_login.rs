@@ -219,6 +219,27 @@ pub struct NoticeEmailDone {
     plan: Plan,
 }
 
+/// OPS-07: no more codes sent than the policy allows a flow, the registration's code checked.
+/// (A terms version newer than this policy's is possible: a process with the next release.)
+impl crate::validate::Validate for FirstLogin {
+    fn validate(&self, check: &crate::validate::Check<'_>) -> Result<(), crate::validate::Invalid> {
+        let max = check.policy.max_codes_per_flow;
+        match self {
+            FirstLogin::ChoosingNoticeEmail(ChoosingNoticeEmail { codes_sent, .. })
+            | FirstLogin::NoticeEmailDone(NoticeEmailDone { codes_sent, .. }) => {
+                check.at_most("codes sent", (*codes_sent).into(), max.into())
+            }
+            FirstLogin::EnteringSecurityEmail(s) => s.validate(check),
+            FirstLogin::AwaitingCode(s) => s.validate(check),
+            FirstLogin::Terms(_)
+            | FirstLogin::Warning(_)
+            | FirstLogin::ChoosingPassword(_)
+            | FirstLogin::PasswordChanged(_)
+            | FirstLogin::Registered(_) => Ok(()),
+        }
+    }
+}
+
 macro_rules! into_first_login {
     ($($state:ident),*) => {
         $(impl From<$state> for FirstLogin {

@@ -101,6 +101,17 @@ pub enum Grace {
 
 crate::flow::states!(Grace: EnteringSecurityEmail, AwaitingCode, Registered);
 
+/// OPS-07: the registration's counters and code (see [`crate::registration`]).
+impl crate::validate::Validate for Grace {
+    fn validate(&self, check: &crate::validate::Check<'_>) -> Result<(), crate::validate::Invalid> {
+        match self {
+            Grace::EnteringSecurityEmail(s) => s.validate(check),
+            Grace::AwaitingCode(s) => s.validate(check),
+            Grace::Registered(_) => Ok(()),
+        }
+    }
+}
+
 /// What the user does in the grace flow, parsed ([`Form::parse`]).
 ///
 /// # Example

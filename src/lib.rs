@@ -154,6 +154,7 @@ mod random;
 pub mod screen;
 pub mod secret;
 pub mod store;
+pub mod validate;
 pub mod values;
 
 // The flows: the one flow shape, its shared pieces, then one module per flow. Pure: no I/O.

@@ -276,6 +276,24 @@ pub enum Login {
 pub struct AwaitingSecurityCode {
     user: UserId,
     expires_at: Instant,
+    /// When the password was verified: the deadline is checked against it when read back
+    /// (OPS-07). Absent in states stored before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    started_at: Option<Instant>,
+}
+
+/// OPS-07: the security-code step ends no later than the policy's code lifetime from the
+/// password's verification (from now, for a state stored without it).
+impl crate::validate::Validate for Login {
+    fn validate(&self, check: &crate::validate::Check<'_>) -> Result<(), crate::validate::Invalid> {
+        let life = check.policy.code_lifetime();
+        match self {
+            Login::AwaitingSecurityCode(s) => match s.started_at {
+                Some(start) => check.deadline("expires_at", start, s.expires_at, life),
+                None => check.deadline_from_now("expires_at", s.expires_at, life),
+            },
+        }
+    }
 }
 
 impl From<AwaitingSecurityCode> for Login {
@@ -546,6 +564,7 @@ pub fn enter_password<R: CryptoRng + ?Sized>(
                 .now
                 .checked_add_signed(cx.policy.code_lifetime())
                 .unwrap_or(cx.now),
+            started_at: Some(cx.now),
         };
         return Ok(Step::to(Next::Stay(Login::from(state))));
     }

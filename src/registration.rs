@@ -243,6 +243,23 @@ pub struct Registered {
     pub(crate) plan: Plan,
 }
 
+/// OPS-07: no more codes sent than the policy allows a flow; the code checked.
+impl crate::validate::Validate for EnteringSecurityEmail {
+    fn validate(&self, check: &crate::validate::Check<'_>) -> Result<(), crate::validate::Invalid> {
+        let max = check.policy.max_codes_per_flow;
+        check.at_most("codes sent", self.codes_sent.into(), max.into())
+    }
+}
+
+/// OPS-07: no more codes sent than the policy allows a flow; the code checked.
+impl crate::validate::Validate for AwaitingCode {
+    fn validate(&self, check: &crate::validate::Check<'_>) -> Result<(), crate::validate::Invalid> {
+        let max = check.policy.max_codes_per_flow;
+        check.at_most("codes sent", self.codes_sent.into(), max.into())?;
+        self.challenge.validate(check)
+    }
+}
+
 impl EnteringSecurityEmail {
     /// GR-01: the grace flow's first state.
     pub(crate) fn new(auth: Authenticated) -> Self {

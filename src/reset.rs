@@ -284,6 +284,27 @@ impl ResetInput {
 
 crate::flow::states!(Reset: ChoosingPrefecture, AwaitingOtp, ChoosingPassword, Voided, Done);
 
+/// OPS-07: the one-time password checked; the reset screen's deadline (RS-07) no later than the
+/// policy allows from now.
+impl crate::validate::Validate for Reset {
+    fn validate(&self, check: &crate::validate::Check<'_>) -> Result<(), crate::validate::Invalid> {
+        match self {
+            Reset::AwaitingOtp(s) => s.challenge.validate(check),
+            Reset::ChoosingPassword(s) => {
+                // RS-07: the screen's deadline counts from the verification.
+                let life = check.policy.reset_screen_lifetime();
+                let deadline = s
+                    .verified
+                    .at
+                    .checked_add_signed(life)
+                    .unwrap_or(s.verified.at);
+                check.deadline_from_now("the reset screen's deadline", deadline, life)
+            }
+            Reset::ChoosingPrefecture(_) | Reset::Voided(_) | Reset::Done(_) => Ok(()),
+        }
+    }
+}
+
 /// The seal of an [`AwaitingOtp`]: a keyed digest of whether its OTP was mailed, bound to the flow
 /// and the user ID. One digest, whichever way.
 fn seal(hasher: &dyn SecretHasher, mailed: bool, id: &FlowId, user: &UserId) -> CodeDigest {

@@ -193,6 +193,24 @@ pub struct IssuedCode {
     wrong: u8,
 }
 
+/// OPS-07: expiring within the policy's code lifetime of its issue,
+/// with no more wrong entries than void it.
+impl crate::validate::Validate for IssuedCode {
+    fn validate(&self, check: &crate::validate::Check<'_>) -> Result<(), crate::validate::Invalid> {
+        check.deadline(
+            "expires_at",
+            self.issued_at,
+            self.expires_at,
+            check.policy.code_lifetime(),
+        )?;
+        check.at_most(
+            "wrong entries",
+            self.wrong.into(),
+            check.policy.max_wrong_code_entries.into(),
+        )
+    }
+}
+
 impl IssuedCode {
     /// Draws a fresh `N`-digit code from the host's CSPRNG, valid for `lifetime` from `now` (expired
     /// at once if that instant is past what chrono can hold, SEC-06). Returns the code (to mail)

@@ -306,6 +306,19 @@ pub struct Done {
 
 crate::flow::states!(SecurityEmailSetting: Listing, ChoosingAddress, AwaitingOtp, AwaitingCode, Done);
 
+/// OPS-07: the one-time password and the confirmation code checked.
+impl crate::validate::Validate for SecurityEmailSetting {
+    fn validate(&self, check: &crate::validate::Check<'_>) -> Result<(), crate::validate::Invalid> {
+        match self {
+            SecurityEmailSetting::AwaitingOtp(s) => s.otp.validate(check),
+            SecurityEmailSetting::AwaitingCode(s) => s.code.validate(check),
+            SecurityEmailSetting::Listing(_)
+            | SecurityEmailSetting::ChoosingAddress(_)
+            | SecurityEmailSetting::Done(_) => Ok(()),
+        }
+    }
+}
+
 /// What the user does in the flow, already parsed.
 ///
 /// # Example

@@ -13,13 +13,12 @@ mod grace;
 mod login;
 mod operator;
 mod ops;
-mod queue;
 mod reissue;
 mod reset;
 mod security_emails;
 mod transaction;
+mod validate;
 
-pub use queue::{MAX_PAGE, ReviewCursor, ReviewPage};
 pub(crate) use transaction::Tx;
 use transaction::{Loaded, Poll, Read, Stats, Transaction};
 
@@ -569,8 +568,9 @@ mod tests {
         })
     }
 
-    fn id() -> FlowId {
-        "0123456789abcdef0123456789abcdef".parse().unwrap()
+    /// A record holding a plain number: the management-number sequence of a month.
+    fn counter() -> Key {
+        Key::Sequence(crate::calendar::YearMonth::new(2026, 1).unwrap())
     }
 
     /// A store that lets another writer bump the record between the load and the first commit.
@@ -585,7 +585,7 @@ mod tests {
         }
         fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
             if self.commits.fetch_add(1, Ordering::SeqCst) == 0 {
-                let key = Key::Flow(FlowKind::Login, id());
+                let key = counter();
                 let v = self.inner.load(&key)?.map(|v| v.version);
                 self.inner.commit(&[Write::Put {
                     key,
@@ -614,9 +614,9 @@ mod tests {
 
     fn increment(portal: &Portal, runs: &AtomicUsize) -> Result<u32, PortalError> {
         portal.transact(|tx, _now| {
-            let n: u32 = tx.get(&Key::Flow(FlowKind::Login, id()))?.unwrap_or(0);
+            let n: u32 = tx.get(&counter())?.unwrap_or(0);
             runs.fetch_add(1, Ordering::SeqCst);
-            tx.put(Key::Flow(FlowKind::Login, id()), &(n + 1))?;
+            tx.put(counter(), &(n + 1))?;
             tx.apply(vec![event()])?;
             Ok(n + 1)
         })
@@ -647,7 +647,7 @@ mod tests {
             CodeKey::from_bytes([0; 32]),
         );
         let result: Result<(), PortalError> = portal.transact(|tx, _| {
-            tx.put(Key::Flow(FlowKind::Login, id()), &1u32)?;
+            tx.put(counter(), &1u32)?;
             tx.apply(vec![event()])?;
             Err(FlowError::ConfirmationMismatch.into())
         });
@@ -668,7 +668,7 @@ mod tests {
             CodeKey::from_bytes([0; 32]),
         );
         let result = portal.transact(|tx, _| {
-            tx.put(Key::Flow(FlowKind::Login, id()), &7u32)?;
+            tx.put(counter(), &7u32)?;
             tx.rejected = Some(FlowError::WrongCode { remaining: 4 });
             Ok(())
         });
@@ -676,11 +676,7 @@ mod tests {
             result,
             Err(PortalError::Flow(FlowError::WrongCode { remaining: 4 }))
         );
-        let saved = host
-            .store
-            .load(&Key::Flow(FlowKind::Login, id()))
-            .unwrap()
-            .unwrap();
+        let saved = host.store.load(&counter()).unwrap().unwrap();
         assert_eq!(saved.value, b"7");
     }
 
@@ -711,7 +707,7 @@ mod tests {
         portal.ports.audit = log.clone();
         let runs = AtomicUsize::new(0);
         assert_eq!(increment(&portal, &runs), Ok(1));
-        let key = Key::Flow(FlowKind::Login, id());
+        let key = counter();
         assert_eq!(host.store.load(&key).unwrap().unwrap().value, b"1");
         assert!(log.0.lock().unwrap().is_empty());
         let queued = host.store.outbox(10).unwrap();

@@ -31,6 +31,7 @@ use crate::policy::Policy;
 use crate::ports::OfficeRecord;
 use crate::secret::SecretHasher;
 use crate::store::{Budget, FlowId, Key, RateWindow, StoreError, Versioned, Write};
+use crate::validate::Check;
 use crate::values::{EmailAddress, OfficeNumber, UserId};
 
 use super::{FlowRef, Route, gate};
@@ -251,6 +252,9 @@ where
                     return self.done(Err(StoreError::Conflict.into()));
                 }
                 // Run again on what was just read: one read, one state.
+                if let Err(e) = self.check(&read.keys, &records) {
+                    return self.done(Err(e.into()));
+                }
                 self.tx.forget();
                 self.tx.read.extend(read.keys.into_iter().zip(records));
                 self.rounds = 1;
@@ -278,9 +282,27 @@ where
             ))
             .into()));
         }
+        if let Err(e) = self.check(&read.keys, &records) {
+            return self.done(Err(e.into()));
+        }
         self.tx.read.extend(read.keys.into_iter().zip(records));
         self.tx.ledger.extend(read.offices.into_iter().zip(offices));
         self.poll()
+    }
+
+    /// OPS-07: every record read is checked under the policy at the request's instant before
+    /// any run sees it; one that fails refuses the request as [`StoreError::Corrupt`].
+    fn check(&self, keys: &[Key], records: &[Option<Versioned>]) -> Result<(), StoreError> {
+        let check = Check {
+            now: self.now,
+            policy: self.tx.policy,
+        };
+        for (key, record) in keys.iter().zip(records) {
+            if let Some(record) = record {
+                super::validate::record(key, &record.value, &check)?;
+            }
+        }
+        Ok(())
     }
 
     /// Tells how the last [`Poll::Commit`] went; then [`Transaction::poll`]. A lost race runs
