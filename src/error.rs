@@ -126,6 +126,16 @@ pub enum FlowError {
     /// RI-08: no application with that management number.
     #[error("no such application")]
     NoSuchApplication,
+    /// OPS-03: a review-queue cursor that this portal did not issue, was altered, or belongs to
+    /// another prefecture's queue; nothing is listed.
+    #[error("the review-queue cursor is not valid for this queue")]
+    QueueCursorInvalid,
+    /// OPS-03: a review-queue page holds 1 to this many entries.
+    #[error("a review-queue page holds 1 to {max} entries")]
+    QueuePageSize {
+        /// The largest page.
+        max: usize,
+    },
     /// VAL-08: the month's management numbers are used up.
     #[error("the management numbers of this month are used up")]
     SequenceExhausted,
@@ -212,6 +222,10 @@ impl FlowError {
             }
             FlowError::AlreadyReviewed => "この申請は審査済みです。",
             FlowError::NoSuchApplication => "該当する申請がありません。",
+            FlowError::QueueCursorInvalid => {
+                "一覧の表示位置が正しくありません。最初のページから表示し直してください。"
+            }
+            FlowError::QueuePageSize { .. } => "一覧の表示件数が正しくありません。",
             FlowError::SequenceExhausted => {
                 "現在、申請を受け付けることができません。ヘルプデスクへお問い合わせください。"
             }

@@ -39,6 +39,9 @@ pub struct MemoryStore {
     /// The outbox records' ids in commit order (OPS-01), by a sequence number given under the
     /// shard locks of their commit.
     outbox: Mutex<Outboxed>,
+    /// The keys [`Store::scan`] lists ([`Key::Queue`]), by their `Display`, kept under the
+    /// shard locks of their commit (OPS-03).
+    ranged: Mutex<std::collections::BTreeMap<String, Key>>,
 }
 
 #[derive(Default)]
@@ -53,6 +56,7 @@ impl Default for MemoryStore {
         MemoryStore {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             outbox: Mutex::default(),
+            ranged: Mutex::default(),
         }
     }
 }
@@ -118,6 +122,30 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    fn scan(
+        &self,
+        range: &crate::store::KeyRange,
+        after: Option<&Key>,
+        limit: usize,
+    ) -> Result<Vec<Versioned>, StoreError> {
+        let prefix = range.prefix();
+        let from = match after.map(Key::to_string) {
+            Some(after) if after >= prefix => std::ops::Bound::Excluded(after),
+            _ => std::ops::Bound::Included(prefix.clone()),
+        };
+        let keys: Vec<Key> = lock(&self.ranged)
+            .range((from, std::ops::Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .filter(|(_, key)| range.contains(key))
+            .take(limit)
+            .map(|(_, key)| key.clone())
+            .collect();
+        Ok(keys
+            .iter()
+            .filter_map(|key| self.load(key).ok().flatten())
+            .collect())
+    }
+
     fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
         let mut indices: Vec<usize> = writes.iter().map(|w| shard_of(w.key())).collect();
         indices.sort_unstable();
@@ -148,6 +176,24 @@ impl Store for MemoryStore {
             ));
         }
         let mut outbox = lock(&self.outbox);
+        let mut ranged = lock(&self.ranged);
+        for w in writes {
+            match w {
+                Write::Put {
+                    key: key @ Key::Queue(..),
+                    ..
+                } => {
+                    ranged.insert(key.to_string(), key.clone());
+                }
+                Write::Delete {
+                    key: key @ Key::Queue(..),
+                    ..
+                } => {
+                    ranged.remove(&key.to_string());
+                }
+                _ => {}
+            }
+        }
         for (w, &slot) in writes.iter().zip(&slots) {
             match w {
                 Write::Put {

@@ -634,6 +634,10 @@ impl Confirming {
         .with(Effect::put(Key::Sequence(month), &number.sequence())?)
         .with(Effect::put(Key::Application(number), &application)?)
         .with(Effect::put(Key::Pending(*office, self.billing), &number)?)
+        .with(Effect::put(
+            application.queue_key(),
+            &QueueEntry::of(&application),
+        )?)
         .with(Effect::Notice {
             office: *office,
             notice: mail::reissue_received_notice(&number, office, notify),
@@ -860,6 +864,53 @@ pub struct ReissueApplication {
     pub status: ApplicationStatus,
 }
 
+/// A pending application as its federation's review queue lists it (OPS-03): what the reviewer
+/// needs to pick it. The store keeps one under [`Key::Queue`] from the commit that receives the
+/// application to the commit that reviews it.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::reissue::QueueEntry;
+/// fn line(e: &QueueEntry) -> String {
+///     format!("{} {} {} {} {}", e.number, e.office, e.office_name, e.received_at, e.notify)
+/// }
+/// # let _ = line;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueEntry {
+    /// 管理番号 (VAL-08).
+    pub number: ManagementNumber,
+    /// 事業所番号.
+    pub office: OfficeNumber,
+    /// 事業所名 from the ledger when applied.
+    pub office_name: String,
+    /// When it was received.
+    pub received_at: Instant,
+    /// 通知先メールアドレス.
+    pub notify: EmailAddress,
+    /// 請求先都道府県: the queue it is in.
+    pub billing: Prefecture,
+}
+
+impl QueueEntry {
+    /// The entry of `application`.
+    pub fn of(application: &ReissueApplication) -> Self {
+        QueueEntry {
+            number: application.number,
+            office: application.office,
+            office_name: application.office_name.clone(),
+            received_at: application.received_at,
+            notify: application.notify.clone(),
+            billing: application.billing,
+        }
+    }
+
+    /// Where the store keeps it.
+    pub fn key(&self) -> Key {
+        Key::Queue(self.billing, self.received_at, self.number)
+    }
+}
+
 /// Where an application stands (RI-07, RI-08).
 ///
 /// # Example
@@ -1019,6 +1070,11 @@ impl ReissueLetter {
 }
 
 impl ReissueApplication {
+    /// Its entry's key in its federation's review queue (OPS-03).
+    pub(crate) fn queue_key(&self) -> Key {
+        Key::Queue(self.billing, self.received_at, self.number)
+    }
+
     /// RI-08: only the federation of the billing prefecture, and only once.
     fn check_reviewer(&self, by: Federation) -> Result<(), FlowError> {
         if by.prefecture() != self.billing {
@@ -1039,7 +1095,8 @@ impl ReissueApplication {
         }
         let needs = Needs::none()
             .account(UserId::new(self.billing, self.office))
-            .record(Key::Pending(self.office, self.billing));
+            .record(Key::Pending(self.office, self.billing))
+            .record(self.queue_key());
         match decision {
             Decision::Approve { .. } => needs.ledger(self.office),
             Decision::Reject => needs,
@@ -1081,6 +1138,8 @@ impl ReissueApplication {
         let account = records.account(UserId::new(self.billing, self.office))?;
         let pending = Key::Pending(self.office, self.billing);
         let ends_pending = records.get::<ManagementNumber>(&pending)? == Some(self.number);
+        let queued = self.queue_key();
+        let in_queue = records.get::<QueueEntry>(&queued)?.is_some();
         let (application, effects, outcome) = self.review(verdict, account, cx);
         let mut step = Step::to(outcome);
         step.effects = effects;
@@ -1090,6 +1149,9 @@ impl ReissueApplication {
         )?);
         if ends_pending {
             step.effects.push(Effect::Delete(pending));
+        }
+        if in_queue {
+            step.effects.push(Effect::Delete(queued));
         }
         Ok(step)
     }

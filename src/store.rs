@@ -240,6 +240,51 @@ pub enum Key {
     /// record, written once (expected version `None`) in its step's commit and removed once
     /// delivered. A store lists these in commit order ([`Store::outbox`]).
     Outbox(EffectId),
+    /// A pending application's entry in its billing prefecture's review queue (OPS-03): a
+    /// [`QueueEntry`](crate::reissue::QueueEntry), written in the commit that receives the
+    /// application and removed by the commit that reviews it. Its `Display` sorts the entries of
+    /// a prefecture oldest first (received at, then management number), so a store lists them
+    /// with [`Store::scan`].
+    Queue(Prefecture, Instant, ManagementNumber),
+}
+
+/// A range of keys a store lists in order with [`Store::scan`] (OPS-03).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::store::KeyRange;
+/// use kaigo_seikyu::values::Prefecture;
+/// assert_eq!(KeyRange::Queue(Prefecture::TOKYO).prefix(), "queue/13/");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyRange {
+    /// The review queue of one billing prefecture ([`Key::Queue`]), oldest first.
+    Queue(Prefecture),
+}
+
+impl KeyRange {
+    /// The text every key of the range starts with (their `Display`), and no other key.
+    pub fn prefix(&self) -> String {
+        match self {
+            KeyRange::Queue(prefecture) => format!("queue/{prefecture}/"),
+        }
+    }
+
+    /// Whether `key` lies in the range.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::store::{Key, KeyRange};
+    /// use kaigo_seikyu::values::Prefecture;
+    /// let k = Key::Sequence(kaigo_seikyu::calendar::YearMonth::new(2026, 1).unwrap());
+    /// assert!(!KeyRange::Queue(Prefecture::TOKYO).contains(&k));
+    /// ```
+    pub fn contains(&self, key: &Key) -> bool {
+        match (self, key) {
+            (KeyRange::Queue(p), Key::Queue(q, ..)) => p == q,
+            _ => false,
+        }
+    }
 }
 
 impl fmt::Display for Key {
@@ -268,6 +313,11 @@ impl fmt::Display for Key {
             Key::Sequence(month) => write!(f, "sequence/{month}"),
             Key::Certificates(office) => write!(f, "certificates/{office}"),
             Key::Outbox(id) => write!(f, "outbox/{id}"),
+            Key::Queue(prefecture, received_at, number) => write!(
+                f,
+                "queue/{prefecture}/{}/{number}",
+                received_at.format("%Y%m%dT%H%M%S%.9fZ")
+            ),
         }
     }
 }
@@ -361,6 +411,8 @@ pub enum StoreError {
 ///   the order of the commits that wrote them (and, within a commit, in the order of the
 ///   writes). Its default says the store keeps no such list: implement it, or effects committed
 ///   by a process that dies before delivering them are never delivered.
+/// - `scan` lists the records of a [`KeyRange`] in the byte order of their keys' `Display`
+///   strings, after a given key, up to a limit (OPS-03: the review queue, keyset pagination).
 ///
 /// # Example
 /// ```
@@ -392,6 +444,22 @@ pub trait Store: Send + Sync {
         let _ = limit;
         Err(StoreError::Unavailable(
             "this store lists no outbox (Store::outbox is not implemented)".into(),
+        ))
+    }
+
+    /// Up to `limit` records of `range` whose key's `Display` sorts after `after`'s (all of
+    /// them when `after` is `None`), in the byte order of those strings (OPS-03: a page of a
+    /// review queue, oldest first; keyset pagination). Its default says the store lists no
+    /// range.
+    fn scan(
+        &self,
+        range: &KeyRange,
+        after: Option<&Key>,
+        limit: usize,
+    ) -> Result<Vec<Versioned>, StoreError> {
+        let _ = (range, after, limit);
+        Err(StoreError::Unavailable(
+            "this store lists no range (Store::scan is not implemented)".into(),
         ))
     }
 }

@@ -5,7 +5,7 @@ use kaigo_seikyu::mail::{Mail, Notice};
 use kaigo_seikyu::ports::{
     AuditLog, Mailer, NoticeBoard, OfficeLedger, OfficeRecord, PortError, Sessions,
 };
-use kaigo_seikyu::store::{Key, Store, StoreError, Versioned, Write};
+use kaigo_seikyu::store::{Key, KeyRange, Store, StoreError, Versioned, Write};
 use kaigo_seikyu::values::{OfficeNumber, UserId};
 use rusqlite::{OptionalExtension, params};
 
@@ -99,6 +99,47 @@ impl Store for SqliteHost {
                     .ok_or_else(|| corrupt(path, format_args!("effects: key {key}")))?
                     .parse()?;
                 Ok((id, Versioned { version: 1, value }))
+            })
+            .collect()
+    }
+
+    /// OPS-03: one range of `records` in key order (the primary key's index; `TEXT` compares
+    /// bytewise, as the contract orders keys), after a key.
+    fn scan(
+        &self,
+        range: &KeyRange,
+        after: Option<&Key>,
+        limit: usize,
+    ) -> Result<Vec<Versioned>, StoreError> {
+        let path = self.path();
+        let prefix = range.prefix();
+        // The first key past every key starting with `prefix` (its last byte, '/', plus one).
+        let end = format!("{}0", &prefix[..prefix.len() - 1]);
+        let after = after
+            .map(Key::to_string)
+            .filter(|a| *a >= prefix)
+            .unwrap_or_default();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<(i64, Vec<u8>)> = self.with_conn(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT version, CAST(value AS BLOB) FROM records
+                     WHERE key >= ?1 AND key > ?2 AND key < ?3 ORDER BY key LIMIT ?4",
+                )
+                .at(path)?;
+            let rows = stmt
+                .query_map(params![prefix, after, end, limit], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .at(path)?;
+            rows.collect::<Result<Vec<_>, _>>().at(path)
+        })?;
+        rows.into_iter()
+            .map(|(v, value)| {
+                Ok(Versioned {
+                    version: version(path, v)?,
+                    value,
+                })
             })
             .collect()
     }

@@ -13,12 +13,14 @@ mod grace;
 mod login;
 mod operator;
 mod ops;
+mod queue;
 mod reissue;
 mod reset;
 mod security_emails;
 mod transaction;
 mod validate;
 
+pub use queue::{MAX_PAGE, ReviewCursor, ReviewPage};
 pub(crate) use transaction::Tx;
 use transaction::{Loaded, Poll, Read, Stats, Transaction};
 
