@@ -254,6 +254,7 @@ fn grow_to_the_largest_shape(world: &World) {
             key,
             expected: Some(stored.version),
             value: serde_json::to_vec(&account).unwrap(),
+            expires: None,
         }])
         .unwrap();
 }

@@ -28,10 +28,10 @@ const SHARDS: usize = 64;
 /// use kaigo_seikyu::store::{Key, Store, StoreError, Write};
 /// let store = MemoryStore::default();
 /// let key = Key::Account("KJ131311111111".parse().unwrap());
-/// store.commit(&[Write::Put { key: key.clone(), expected: None, value: b"v1".to_vec() }]).unwrap();
+/// store.commit(&[Write::Put { key: key.clone(), expected: None, value: b"v1".to_vec(), expires: None }]).unwrap();
 /// assert_eq!(store.load(&key).unwrap().unwrap().version, 1);
 /// // A second writer that also read "absent" loses:
-/// let stale = Write::Put { key: key.clone(), expected: None, value: b"v1'".to_vec() };
+/// let stale = Write::Put { key: key.clone(), expected: None, value: b"v1'".to_vec(), expires: None };
 /// assert_eq!(store.commit(&[stale]), Err(StoreError::Conflict));
 /// ```
 pub struct MemoryStore {
@@ -42,6 +42,9 @@ pub struct MemoryStore {
     /// The keys [`Store::scan`] lists ([`Key::Queue`]), by their `Display`, kept under the
     /// shard locks of their commit (OPS-03).
     ranged: Mutex<std::collections::BTreeMap<String, Key>>,
+    /// OPS-02: the records that carry an expiry, by expiry, kept under the shard locks of their
+    /// commit.
+    dying: Mutex<std::collections::BTreeMap<(Instant, String), Key>>,
 }
 
 #[derive(Default)]
@@ -57,6 +60,7 @@ impl Default for MemoryStore {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             outbox: Mutex::default(),
             ranged: Mutex::default(),
+            dying: Mutex::default(),
         }
     }
 }
@@ -146,6 +150,36 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    /// OPS-02: each dead record is removed by a commit that expects its version, so a record
+    /// rewritten meanwhile (with a later expiry) stays.
+    fn purge(&self, now: Instant, limit: usize) -> Result<usize, StoreError> {
+        let dead: Vec<Key> = lock(&self.dying)
+            .iter()
+            .take_while(|((at, _), _)| *at <= now)
+            .take(limit)
+            .map(|(_, key)| key.clone())
+            .collect();
+        let mut purged = 0;
+        for key in dead {
+            let Some(record) = self.load(&key)? else {
+                continue;
+            };
+            if !record.dead_at(now) {
+                continue;
+            }
+            let delete = Write::Delete {
+                key,
+                expected: record.version,
+            };
+            match self.commit(&[delete]) {
+                Ok(()) => purged += 1,
+                Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(purged)
+    }
+
     fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
         let mut indices: Vec<usize> = writes.iter().map(|w| shard_of(w.key())).collect();
         indices.sort_unstable();
@@ -177,6 +211,7 @@ impl Store for MemoryStore {
         }
         let mut outbox = lock(&self.outbox);
         let mut ranged = lock(&self.ranged);
+        let mut dying = lock(&self.dying);
         for w in writes {
             match w {
                 Write::Put {
@@ -221,18 +256,28 @@ impl Store for MemoryStore {
                     key,
                     expected,
                     value,
+                    expires,
                 } => {
                     let version = expected.map_or(1, |v| v + 1);
-                    map.insert(
+                    let old = map.insert(
                         key.clone(),
                         Versioned {
                             version,
                             value: value.clone(),
+                            expires: *expires,
                         },
                     );
+                    if let Some(at) = old.and_then(|old| old.expires) {
+                        dying.remove(&(at, key.to_string()));
+                    }
+                    if let Some(at) = expires {
+                        dying.insert((*at, key.to_string()), key.clone());
+                    }
                 }
                 Write::Delete { key, .. } => {
-                    map.remove(key);
+                    if let Some(at) = map.remove(key).and_then(|old| old.expires) {
+                        dying.remove(&(at, key.to_string()));
+                    }
                 }
                 Write::Check { .. } => {}
             }

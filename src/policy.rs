@@ -31,6 +31,15 @@ pub struct Policy {
     pub code_lifetime_minutes: u32,
     /// RS-07: how long the reset screen may take after the OTP was verified, in minutes.
     pub reset_screen_minutes: u32,
+    /// OPS-02: how long a flow lives after its last step, in minutes: its record dies then
+    /// (answers as expired, SEC-03) and `purge` may remove it. Longer than every code and step
+    /// deadline, so those answer first with their own errors.
+    #[serde(default = "default_flow_lifetime_minutes")]
+    pub flow_lifetime_minutes: u32,
+    /// OPS-02: how long an outbox record waits for delivery after its commit, in days, before
+    /// `purge` may remove it undelivered.
+    #[serde(default = "default_outbox_retention_days")]
+    pub outbox_retention_days: u32,
     /// RS-04, RI-04: wrong entries that void a code.
     pub max_wrong_code_entries: u8,
     /// SEC-04: codes one flow may send.
@@ -60,6 +69,19 @@ pub struct Policy {
     /// tag D); a policy stored without it reads the default.
     #[serde(default = "default_precautions")]
     pub precautions: Vec<String>,
+}
+
+/// OPS-02: a flow lives three days after its last step. Decision: the source gives no lifetime
+/// to a flow without a code or step deadline (a certificate application may wait on its
+/// confirmation screen for days), so this is longer than any of those and bounds the store all
+/// the same; an operator may shorten it.
+fn default_flow_lifetime_minutes() -> u32 {
+    3 * 24 * 60
+}
+
+/// OPS-02: an undelivered outbox record is kept 30 days.
+fn default_outbox_retention_days() -> u32 {
+    30
 }
 
 /// FEE-08: the default text behind `発行申請を行う前に ?` (ours; the operator replaces it).
@@ -156,6 +178,8 @@ impl Default for Policy {
             },
             code_lifetime_minutes: 30,
             reset_screen_minutes: 30,
+            flow_lifetime_minutes: default_flow_lifetime_minutes(),
+            outbox_retention_days: default_outbox_retention_days(),
             max_wrong_code_entries: 5,
             max_codes_per_flow: 5,
             max_code_mails_per_address_per_hour: 10,
@@ -215,6 +239,16 @@ impl Policy {
     /// RS-07: the reset screen's lifetime after the OTP was verified.
     pub fn reset_screen_lifetime(&self) -> TimeDelta {
         TimeDelta::minutes(i64::from(self.reset_screen_minutes))
+    }
+
+    /// OPS-02: how long a flow lives after its last step.
+    pub fn flow_lifetime(&self) -> TimeDelta {
+        TimeDelta::minutes(i64::from(self.flow_lifetime_minutes))
+    }
+
+    /// OPS-02: how long an undelivered outbox record is kept.
+    pub fn outbox_retention(&self) -> TimeDelta {
+        TimeDelta::days(i64::from(self.outbox_retention_days))
     }
 
     /// LOGIN-02: a lock's length.

@@ -323,12 +323,33 @@ impl fmt::Display for Key {
 }
 
 /// A record with its version. Versions start at 1 and grow by one with every write.
+/// A record is dead at `now` when its expiry is at or before `now` ([`Versioned::dead_at`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Versioned {
     /// The version the record has in the store.
     pub version: u64,
     /// The record's bytes.
     pub value: Vec<u8>,
+    /// OPS-02: the instant from which the record is dead (`None`: it lives until removed), as
+    /// its last write set it.
+    pub expires: Option<Instant>,
+}
+
+impl Versioned {
+    /// OPS-02: whether the record is dead at `now` (its expiry is at or before `now`). A clock
+    /// that runs backwards makes no live record dead: a record's expiry never moves earlier
+    /// because of it.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::{calendar::utc, store::Versioned};
+    /// let v = Versioned { version: 1, value: vec![], expires: Some(utc("2026-01-10T11:00:00+09:00")) };
+    /// assert!(!v.dead_at(utc("2026-01-10T10:59:59+09:00")));
+    /// assert!(v.dead_at(utc("2026-01-10T11:00:00+09:00")));
+    /// ```
+    pub fn dead_at(&self, now: Instant) -> bool {
+        self.expires.is_some_and(|at| at <= now)
+    }
 }
 
 /// One write of a commit. `expected` is the version the writer read: `None` means "must not exist".
@@ -342,6 +363,10 @@ pub enum Write {
         expected: Option<u64>,
         /// The new bytes.
         value: Vec<u8>,
+        /// OPS-02: the instant from which the record is dead and [`Store::purge`] may remove it
+        /// (`None`: it lives until removed). The driver sets it on every flow, budget and outbox
+        /// record.
+        expires: Option<Instant>,
     },
     /// Remove the record.
     Delete {
@@ -411,6 +436,9 @@ pub enum StoreError {
 ///   the order of the commits that wrote them (and, within a commit, in the order of the
 ///   writes). Its default says the store keeps no such list: implement it, or effects committed
 ///   by a process that dies before delivering them are never delivered.
+/// - Expiry (OPS-02): a `Put` stores its `expires` with the record, `load` returns it, and
+///   `purge(now, limit)` removes at most `limit` records whose expiry is at or before `now`,
+///   never another (a record rewritten meanwhile with a later expiry stays).
 /// - `scan` lists the records of a [`KeyRange`] in the byte order of their keys' `Display`
 ///   strings, after a given key, up to a limit (OPS-03: the review queue, keyset pagination).
 ///
@@ -421,7 +449,7 @@ pub enum StoreError {
 /// let store = MemoryStore::default();
 /// let a = Key::Account("KJ131311111111".parse()?);
 /// let b = Key::Account("KJ271311111111".parse()?);
-/// store.commit(&[Write::Put { key: a.clone(), expected: None, value: b"{}".to_vec() }])?;
+/// store.commit(&[Write::Put { key: a.clone(), expected: None, value: b"{}".to_vec(), expires: None }])?;
 /// let read = store.load_many(&[a, b])?;
 /// assert_eq!((read[0].as_ref().map(|v| v.version), read[1].is_none()), (Some(1), true));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -460,6 +488,17 @@ pub trait Store: Send + Sync {
         let _ = (range, after, limit);
         Err(StoreError::Unavailable(
             "this store lists no range (Store::scan is not implemented)".into(),
+        ))
+    }
+
+    /// OPS-02: removes up to `limit` records dead at `now` (expiry at or before `now`, outbox
+    /// records included) and returns how many it removed; never a live one, nothing when `limit`
+    /// is 0. A host runs it on a timer, in batches, until it returns less than `limit`. Its
+    /// default says the store purges nothing.
+    fn purge(&self, now: Instant, limit: usize) -> Result<usize, StoreError> {
+        let _ = (now, limit);
+        Err(StoreError::Unavailable(
+            "this store purges nothing (Store::purge is not implemented)".into(),
         ))
     }
 }
@@ -512,6 +551,21 @@ impl RateWindow {
         } else {
             false
         }
+    }
+
+    /// OPS-02: the newest hit, if any; the window is dead an hour after it.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::{calendar::utc, store::RateWindow};
+    /// let mut w = RateWindow::default();
+    /// assert_eq!(w.newest(), None);
+    /// w.try_spend(utc("2026-01-10T10:00:00+09:00"), 5);
+    /// w.try_spend(utc("2026-01-10T09:00:30+09:00"), 5);
+    /// assert_eq!(w.newest(), Some(utc("2026-01-10T10:00:00+09:00")));
+    /// ```
+    pub fn newest(&self) -> Option<Instant> {
+        self.hits.iter().max().copied()
     }
 
     /// Hits within the hour before `now`, and any stamped after it.

@@ -189,6 +189,7 @@ fn put(key: &Key, expected: Option<u64>, value: &[u8]) -> Write {
         key: key.clone(),
         expected,
         value: value.to_vec(),
+        expires: None,
     }
 }
 

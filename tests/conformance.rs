@@ -82,6 +82,7 @@ fn kit_rejects_broken_stores() {
                         key,
                         expected: current,
                         value,
+                        expires: None,
                     },
                     delete => delete,
                 };

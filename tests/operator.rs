@@ -169,6 +169,7 @@ impl Store for Racing {
                 key,
                 expected: Some(found.version),
                 value: serde_json::to_vec(&account).unwrap(),
+                expires: None,
             }])?;
         }
         self.inner.commit(writes)

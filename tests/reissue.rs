@@ -782,6 +782,7 @@ fn val_08_month_of_receipt_and_sequence_exhausted() {
             key: Key::Sequence(march),
             expected: None,
             value: b"999999".to_vec(),
+            expires: None,
         }])
         .unwrap();
     let (id, _) = portal
@@ -1266,6 +1267,7 @@ fn tamper_instant(host: &Embedded, id: &FlowId, field: &str, at: Instant) {
             key,
             expected: Some(stored.version),
             value: serde_json::to_vec(&flow).unwrap(),
+            expires: None,
         }])
         .unwrap();
 }

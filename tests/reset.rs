@@ -983,6 +983,7 @@ fn rs_06_clears_lockout_and_temporary_password() {
             key: Key::Account(user),
             expected: Some(version),
             value,
+            expires: None,
         }])
         .unwrap();
     let mut rng = StdRng::seed_from_u64(6);
@@ -1363,6 +1364,7 @@ impl Store for InjectsAHit {
                 key: key.clone(),
                 expected: found.as_ref().map(|v| v.version),
                 value: serde_json::to_vec(&window).unwrap(),
+                expires: None,
             }])?;
         }
         Ok(found)

@@ -183,11 +183,13 @@ fn child_process() {
                     key: flow_key(),
                     expected: Some(1),
                     value: b"flow v2".to_vec(),
+                    expires: None,
                 },
                 Write::Put {
                     key: account_key(),
                     expected: None,
                     value: b"account v1".to_vec(),
+                    expires: None,
                 },
             ]);
             say(format!("returned {r:?}"));
@@ -395,6 +397,7 @@ fn file_with_a_flow() -> (tempfile::TempDir, PathBuf) {
             key: flow_key(),
             expected: None,
             value: b"flow v1".to_vec(),
+            expires: None,
         }])
         .unwrap();
     (dir, path)
@@ -419,11 +422,13 @@ fn a_transaction_dropped_before_commit_leaves_the_file_as_before() {
             key: flow_key(),
             expected: Some(1),
             value: b"flow v2".to_vec(),
+            expires: None,
         },
         Write::Put {
             key: account_key(),
             expected: None,
             value: b"account v1".to_vec(),
+            expires: None,
         },
     ]);
     let Err(StoreError::Unavailable(message)) = result else {
@@ -493,11 +498,13 @@ fn a_process_killed_mid_commit_leaves_the_file_as_before() {
             key: flow_key(),
             expected: Some(1),
             value: b"flow v2".to_vec(),
+            expires: None,
         },
         Write::Put {
             key: account_key(),
             expected: None,
             value: b"account v1".to_vec(),
+            expires: None,
         },
     ])
     .unwrap();
@@ -645,6 +652,7 @@ fn a_corrupt_database_is_refused() {
             key,
             expected: None,
             value: vec![b'x'; 300],
+            expires: None,
         }])
         .unwrap();
     }
@@ -751,6 +759,7 @@ fn a_full_disk_writes_nothing() {
         key: flow_key(),
         expected: None,
         value: b"flow v1".to_vec(),
+        expires: None,
     }])
     .unwrap();
     let before = dump(&path);
@@ -759,11 +768,13 @@ fn a_full_disk_writes_nothing() {
             key: flow_key(),
             expected: Some(1),
             value: b"flow v2".to_vec(),
+            expires: None,
         },
         Write::Put {
             key: account_key(),
             expected: None,
             value: vec![0; 1024 * 1024],
+            expires: None,
         },
     ]);
     assert_eq!(
@@ -1281,4 +1292,81 @@ fn sec_07_sec_02_two_processes_never_check_an_eleventh_wrong_code() {
     );
     let under: Vec<_> = answered.iter().filter(|(_, n)| **n < limit).collect();
     assert!(under.is_empty(), "budgets not used up: {under:?}");
+}
+
+/// OPS-02: a file at schema 4 (before expiry) upgrades in place without losing anything: its
+/// records and outbox records read back as they were, living until removed; then records written
+/// with an expiry are purged in bounded batches once dead, never before, and never those without.
+#[test]
+fn ops_02_a_schema_4_file_upgrades_in_place_and_purges_dead_records() {
+    let (_dir, path) = temp();
+    let conn = Connection::open(&path).unwrap();
+    for migration in &schema::MIGRATIONS[..4] {
+        conn.execute_batch(migration).unwrap();
+    }
+    conn.pragma_update(None, "user_version", 4).unwrap();
+    conn.pragma_update(None, "application_id", schema::APPLICATION_ID)
+        .unwrap();
+    conn.execute(
+        "INSERT INTO records (key, version, value) VALUES (?1, 2, '{\"old\":true}')",
+        [flow_key().to_string()],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO effects (key, value) VALUES ('outbox/0123456789abcdef0000000000000001', 'x')",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let before = dump(&path);
+    let host = open(&path);
+    let old = host.load(&flow_key()).unwrap().unwrap();
+    assert_eq!(
+        (old.version, old.value.as_slice(), old.expires),
+        (2, &b"{\"old\":true}"[..], None)
+    );
+    assert_eq!(host.outbox(10).unwrap().len(), 1);
+    assert!(before.len() <= dump(&path).len());
+
+    let t = utc("2026-01-10T10:00:00+09:00");
+    let keys: Vec<Key> = (1..=3u8)
+        .map(|i| Key::Sequence(YearMonth::new(2026, i).unwrap()))
+        .collect();
+    for (i, key) in keys.iter().enumerate() {
+        host.commit(&[Write::Put {
+            key: key.clone(),
+            expected: None,
+            value: b"1".to_vec(),
+            expires: Some(t + chrono::TimeDelta::minutes(i as i64)),
+        }])
+        .unwrap();
+    }
+    assert_eq!(
+        host.load(&keys[2]).unwrap().unwrap().expires,
+        Some(t + chrono::TimeDelta::minutes(2))
+    );
+    assert_eq!(host.purge(t + chrono::TimeDelta::minutes(1), 0).unwrap(), 0);
+    assert_eq!(
+        host.purge(t - chrono::TimeDelta::minutes(1), 10).unwrap(),
+        0
+    );
+    assert_eq!(host.purge(t + chrono::TimeDelta::minutes(1), 1).unwrap(), 1);
+    assert!(
+        host.load(&keys[0]).unwrap().is_none(),
+        "oldest expiry first"
+    );
+    assert_eq!(
+        host.purge(t + chrono::TimeDelta::minutes(1), 10).unwrap(),
+        1
+    );
+    assert!(host.load(&keys[2]).unwrap().is_some(), "live");
+    assert_eq!(
+        host.purge(t + chrono::TimeDelta::days(9999), 10).unwrap(),
+        1
+    );
+    assert!(
+        host.load(&flow_key()).unwrap().is_some(),
+        "no expiry: never purged"
+    );
+    assert_eq!(host.outbox(10).unwrap().len(), 1);
 }

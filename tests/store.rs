@@ -28,6 +28,7 @@ fn sec_02_two_racing_saves_exactly_one_wins() {
                 key: key.clone(),
                 expected: None,
                 value: b"v1".to_vec(),
+                expires: None,
             }])
             .unwrap();
         let barrier = Arc::new(Barrier::new(2));
@@ -40,6 +41,7 @@ fn sec_02_two_racing_saves_exactly_one_wins() {
                         key,
                         expected: Some(1),
                         value: vec![b'a' + i],
+                        expires: None,
                     }])
                 })
             })
@@ -74,6 +76,7 @@ fn sec_02_stale_copy_refused_and_nothing_half_written() {
             key: flow.clone(),
             expected: None,
             value: b"f1".to_vec(),
+            expires: None,
         }])
         .unwrap();
     store
@@ -81,6 +84,7 @@ fn sec_02_stale_copy_refused_and_nothing_half_written() {
             key: flow.clone(),
             expected: Some(1),
             value: b"f2".to_vec(),
+            expires: None,
         }])
         .unwrap();
     let before = store.snapshot();
@@ -89,11 +93,13 @@ fn sec_02_stale_copy_refused_and_nothing_half_written() {
             key: account.clone(),
             expected: None,
             value: b"a1".to_vec(),
+            expires: None,
         },
         Write::Put {
             key: flow.clone(),
             expected: Some(1),
             value: b"stale".to_vec(),
+            expires: None,
         },
     ];
     assert_eq!(store.commit(&stale), Err(StoreError::Conflict));

@@ -162,6 +162,7 @@ fn tamper(w: &World, pick: usize, number: u64, shift: i64) -> String {
             key: w.key.clone(),
             expected: Some(stored.version),
             value: serde_json::to_vec(&json).unwrap(),
+            expires: None,
         }])
         .unwrap();
     path.join(".")

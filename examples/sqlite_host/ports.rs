@@ -1,5 +1,6 @@
 //! The crate's port traits on the SQLite tables.
 
+use kaigo_seikyu::calendar::Instant;
 use kaigo_seikyu::effect::{EffectId, Event};
 use kaigo_seikyu::mail::{Mail, Notice};
 use kaigo_seikyu::ports::{
@@ -17,26 +18,44 @@ fn version(path: &std::path::Path, v: i64) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| corrupt(path, format_args!("record version {v}")).into())
 }
 
+/// OPS-02: an expiry as the `expires_at` column keeps it: nanoseconds since the Unix epoch (an
+/// instant past 2262 is kept as the largest, which only makes it live longer).
+fn nanos(at: Option<Instant>) -> Option<i64> {
+    at.map(|at| at.timestamp_nanos_opt().unwrap_or(i64::MAX))
+}
+
+/// The expiry an `expires_at` column holds.
+fn instant(nanos: Option<i64>) -> Option<Instant> {
+    nanos.map(Instant::from_timestamp_nanos)
+}
+
 impl Store for SqliteHost {
     fn load(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
         let path = self.path();
         let sql = match key {
-            Key::Outbox(_) => "SELECT 1, CAST(value AS BLOB) FROM effects WHERE key = ?1",
-            _ => "SELECT version, CAST(value AS BLOB) FROM records WHERE key = ?1",
+            Key::Outbox(_) => {
+                "SELECT 1, CAST(value AS BLOB), expires_at FROM effects WHERE key = ?1"
+            }
+            _ => "SELECT version, CAST(value AS BLOB), expires_at FROM records WHERE key = ?1",
         };
         let row = self.with_conn(|c| {
             c.prepare_cached(sql)
                 .at(path)?
                 .query_row([key.to_string()], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, Option<i64>>(2)?,
+                    ))
                 })
                 .optional()
                 .at(path)
         })?;
-        row.map(|(v, value)| {
+        row.map(|(v, value, expires)| {
             Ok(Versioned {
                 version: version(path, v)?,
                 value,
+                expires: instant(expires),
             })
         })
         .transpose()
@@ -51,26 +70,29 @@ impl Store for SqliteHost {
         let names: Vec<String> = keys.iter().map(Key::to_string).collect();
         let json = serde_json::to_string(&names)
             .map_err(|e| StoreError::Unavailable(format!("keys: {e}")))?;
-        let rows: Vec<(String, i64, Vec<u8>)> = self.with_conn(|c| {
+        let rows: Vec<(String, i64, Vec<u8>, Option<i64>)> = self.with_conn(|c| {
             let mut stmt = c
                 .prepare_cached(
-                    "SELECT key, version, CAST(value AS BLOB) FROM records
+                    "SELECT key, version, CAST(value AS BLOB), expires_at FROM records
                      WHERE key IN (SELECT value FROM json_each(?1))",
                 )
                 .at(path)?;
             let rows = stmt
-                .query_map([&json], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .query_map([&json], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
                 .at(path)?;
             rows.collect::<Result<Vec<_>, _>>().at(path)
         })?;
         let mut found: std::collections::HashMap<String, Versioned> =
             std::collections::HashMap::new();
-        for (key, v, value) in rows {
+        for (key, v, value, expires) in rows {
             found.insert(
                 key,
                 Versioned {
                     version: version(path, v)?,
                     value,
+                    expires: instant(expires),
                 },
             );
         }
@@ -81,24 +103,31 @@ impl Store for SqliteHost {
     fn outbox(&self, limit: usize) -> Result<Vec<(EffectId, Versioned)>, StoreError> {
         let path = self.path();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows: Vec<(String, Vec<u8>)> = self.with_conn(|c| {
+        let rows: Vec<(String, Vec<u8>, Option<i64>)> = self.with_conn(|c| {
             let mut stmt = c
                 .prepare_cached(
-                    "SELECT key, CAST(value AS BLOB) FROM effects ORDER BY seq LIMIT ?1",
+                    "SELECT key, CAST(value AS BLOB), expires_at FROM effects ORDER BY seq LIMIT ?1",
                 )
                 .at(path)?;
             let rows = stmt
-                .query_map([limit], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_map([limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .at(path)?;
             rows.collect::<Result<Vec<_>, _>>().at(path)
         })?;
         rows.into_iter()
-            .map(|(key, value)| {
+            .map(|(key, value, expires)| {
                 let id = key
                     .strip_prefix("outbox/")
                     .ok_or_else(|| corrupt(path, format_args!("effects: key {key}")))?
                     .parse()?;
-                Ok((id, Versioned { version: 1, value }))
+                Ok((
+                    id,
+                    Versioned {
+                        version: 1,
+                        value,
+                        expires: instant(expires),
+                    },
+                ))
             })
             .collect()
     }
@@ -120,28 +149,57 @@ impl Store for SqliteHost {
             .filter(|a| *a >= prefix)
             .unwrap_or_default();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows: Vec<(i64, Vec<u8>)> = self.with_conn(|c| {
+        let rows: Vec<(i64, Vec<u8>, Option<i64>)> = self.with_conn(|c| {
             let mut stmt = c
                 .prepare_cached(
-                    "SELECT version, CAST(value AS BLOB) FROM records
+                    "SELECT version, CAST(value AS BLOB), expires_at FROM records
                      WHERE key >= ?1 AND key > ?2 AND key < ?3 ORDER BY key LIMIT ?4",
                 )
                 .at(path)?;
             let rows = stmt
                 .query_map(params![prefix, after, end, limit], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                 })
                 .at(path)?;
             rows.collect::<Result<Vec<_>, _>>().at(path)
         })?;
         rows.into_iter()
-            .map(|(v, value)| {
+            .map(|(v, value, expires)| {
                 Ok(Versioned {
                     version: version(path, v)?,
                     value,
+                    expires: instant(expires),
                 })
             })
             .collect()
+    }
+
+    /// OPS-02: up to `limit` dead records, oldest expiry first, through the expiry indexes of
+    /// `records` and `effects`, in one transaction.
+    fn purge(&self, now: Instant, limit: usize) -> Result<usize, StoreError> {
+        let path = self.path();
+        let now = nanos(Some(now));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.write(|tx| {
+            let records = tx
+                .prepare_cached(
+                    "DELETE FROM records WHERE key IN (SELECT key FROM records
+                     WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)",
+                )
+                .at(path)?
+                .execute(params![now, limit])
+                .at(path)?;
+            let left = limit - i64::try_from(records).unwrap_or(limit);
+            let effects = tx
+                .prepare_cached(
+                    "DELETE FROM effects WHERE seq IN (SELECT seq FROM effects
+                     WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)",
+                )
+                .at(path)?
+                .execute(params![now, left])
+                .at(path)?;
+            Ok(records + effects)
+        })
     }
 
     /// All writes in one `BEGIN IMMEDIATE` transaction: every expected version is checked first,
@@ -179,24 +237,25 @@ impl Store for SqliteHost {
             }
             for (w, key) in writes.iter().zip(&keys) {
                 match w {
-                    Write::Put { key: Key::Outbox(_), value, .. } => {
-                        tx.prepare_cached("INSERT INTO effects (key, value) VALUES (?1, ?2)")
+                    Write::Put { key: Key::Outbox(_), value, expires, .. } => {
+                        tx.prepare_cached("INSERT INTO effects (key, value, expires_at) VALUES (?1, ?2, ?3)")
                             .at(path)?
-                            .execute(params![key, value])
+                            .execute(params![key, value, nanos(*expires)])
                             .at(path)?;
                     }
                     Write::Delete { key: Key::Outbox(_), .. } => {
                         tx.prepare_cached("DELETE FROM effects WHERE key = ?1").at(path)?.execute([key]).at(path)?;
                     }
-                    Write::Put { expected, value, .. } => {
+                    Write::Put { expected, value, expires, .. } => {
                         let next = expected.map_or(Some(1), |v| v.checked_add(1)).and_then(|v| i64::try_from(v).ok());
                         let next = next.ok_or_else(|| StoreError::from(corrupt(path, format_args!("{key}: version overflow"))))?;
                         tx.prepare_cached(
-                            "INSERT INTO records (key, version, value) VALUES (?1, ?2, ?3)
-                             ON CONFLICT (key) DO UPDATE SET version = excluded.version, value = excluded.value",
+                            "INSERT INTO records (key, version, value, expires_at) VALUES (?1, ?2, ?3, ?4)
+                             ON CONFLICT (key) DO UPDATE SET version = excluded.version, value = excluded.value,
+                                 expires_at = excluded.expires_at",
                         )
                         .at(path)?
-                        .execute(params![key, next, value])
+                        .execute(params![key, next, value, nanos(*expires)])
                         .at(path)?;
                     }
                     Write::Delete { .. } => {

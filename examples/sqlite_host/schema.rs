@@ -96,6 +96,16 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE notices ADD COLUMN effect_id TEXT;
     ALTER TABLE events ADD COLUMN effect_id TEXT;
     ",
+    // 5: records that expire (OPS-02).
+    "
+    -- The instant from which a record is dead (nanoseconds since the Unix epoch; NULL: it lives
+    -- until removed), as its last write set it. Rows written before keep NULL: nothing is lost,
+    -- and they are never purged. The partial indexes serve `purge`, oldest expiry first.
+    ALTER TABLE records ADD COLUMN expires_at INTEGER;
+    ALTER TABLE effects ADD COLUMN expires_at INTEGER;
+    CREATE INDEX records_by_expiry ON records (expires_at) WHERE expires_at IS NOT NULL;
+    CREATE INDEX effects_by_expiry ON effects (expires_at) WHERE expires_at IS NOT NULL;
+    ",
 ];
 
 /// The schema version this host writes and reads.

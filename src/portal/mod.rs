@@ -13,6 +13,7 @@ mod grace;
 mod login;
 mod operator;
 mod ops;
+mod purge;
 mod queue;
 mod reissue;
 mod reset;
@@ -20,6 +21,7 @@ mod security_emails;
 mod transaction;
 mod validate;
 
+pub use purge::PURGE_MARGIN;
 pub use queue::{MAX_PAGE, ReviewCursor, ReviewPage};
 pub(crate) use transaction::Tx;
 use transaction::{Loaded, Poll, Read, Stats, Transaction};
@@ -593,6 +595,7 @@ mod tests {
                     key,
                     expected: v,
                     value: b"41".to_vec(),
+                    expires: None,
                 }])?;
             }
             self.inner.commit(writes)

@@ -122,7 +122,7 @@ where
         Transaction {
             op,
             now,
-            tx: Tx::new(policy, hasher),
+            tx: Tx::new(policy, hasher, now),
             stage: Stage::Run,
             attempts: 0,
             rounds: 0,
@@ -355,6 +355,8 @@ where
 pub(crate) struct Tx<'p> {
     policy: &'p Policy,
     hasher: &'p dyn SecretHasher,
+    /// The request's instant: what expiries are set from and checked against (OPS-02).
+    now: Instant,
     /// The snapshot: every record read this attempt, with its version.
     read: HashMap<Key, Option<Versioned>>,
     /// The ledger entries read this attempt.
@@ -369,10 +371,11 @@ pub(crate) struct Tx<'p> {
 }
 
 impl<'p> Tx<'p> {
-    fn new(policy: &'p Policy, hasher: &'p dyn SecretHasher) -> Self {
+    fn new(policy: &'p Policy, hasher: &'p dyn SecretHasher, now: Instant) -> Self {
         Tx {
             policy,
             hasher,
+            now,
             read: HashMap::new(),
             ledger: HashMap::new(),
             missing: Read::default(),
@@ -656,8 +659,41 @@ impl<'p> Tx<'p> {
         kind: crate::store::FlowKind,
         id: &FlowId,
     ) -> Result<S, PortalError> {
-        self.get(&Key::Flow(kind, id.clone()))?
-            .ok_or(PortalError::NoSuchFlow)
+        let key = Key::Flow(kind, id.clone());
+        let state = self.get(&key)?.ok_or(PortalError::NoSuchFlow)?;
+        // OPS-02, SEC-03: a flow dead at `now` answers as expired, purged or not.
+        let staged = self.staged.iter().any(|(k, _)| *k == key);
+        let dead = self
+            .read
+            .get(&key)
+            .and_then(Option::as_ref)
+            .is_some_and(|v| v.dead_at(self.now));
+        if dead && !staged {
+            return Err(FlowError::FlowExpired.into());
+        }
+        Ok(state)
+    }
+
+    /// OPS-02: the expiry a write of `bytes` at `key` carries, from the policy: a flow dies the
+    /// policy's flow lifetime after its last step; a budget window an hour after its newest hit
+    /// (the newest, not `now`: a clock running backwards never shortens it); an outbox record
+    /// the policy's outbox retention after its commit. Other records live until removed.
+    fn expiry(&self, key: &Key, bytes: &[u8]) -> Result<Option<Instant>, PortalError> {
+        let after = |from: Instant, life: chrono::TimeDelta| {
+            Some(from.checked_add_signed(life).unwrap_or(Instant::MAX_UTC))
+        };
+        Ok(match key {
+            Key::Flow(..) => after(self.now, self.policy.flow_lifetime()),
+            Key::Budget(_) => {
+                let window: RateWindow = serde_json::from_slice(bytes)
+                    .map_err(|e| StoreError::Corrupt(format!("{key}: {e}")))?;
+                window
+                    .newest()
+                    .and_then(|t| after(t, chrono::TimeDelta::hours(1)))
+            }
+            Key::Outbox(_) => after(self.now, self.policy.outbox_retention()),
+            _ => None,
+        })
     }
 
     /// Stages a write of `value` at `key`, against the version read (absent if never read).
@@ -743,6 +779,7 @@ impl<'p> Tx<'p> {
                         key: key.clone(),
                         expected,
                         value: bytes.clone(),
+                        expires: self.expiry(key, bytes)?,
                     },
                     None => Write::Delete {
                         key: key.clone(),
@@ -768,6 +805,7 @@ impl<'p> Tx<'p> {
                 key: Key::Outbox(q.id.clone()),
                 expected: None,
                 value: q.to_bytes()?,
+                expires: self.expiry(&Key::Outbox(q.id.clone()), &[])?,
             });
         }
         Ok((writes, queued))

@@ -533,7 +533,12 @@ impl World {
     /// A world at `start` whose CSPRNG is seeded with `seed`.
     pub fn new(start: Instant, seed: u64) -> World {
         let host = Embedded::new(start);
-        let policy = Policy::insecure_fast_hashing();
+        // The models follow each flow's own deadlines over clock moves of days and months; the
+        // OPS-02 flow lifetime, which ends any idle flow, is proved in tests/expiry.rs.
+        let policy = Policy {
+            flow_lifetime_minutes: u32::MAX,
+            ..Policy::insecure_fast_hashing()
+        };
         let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes(KEY));
         let portal = host.portal(policy, CodeKey::from_bytes(KEY));
         World {
