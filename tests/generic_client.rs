@@ -2,6 +2,11 @@
 //! fields by name from one table of values, presses a named button, and follows the route, until
 //! it reaches a flow's done screen or the menu. It knows the host's menu (which flow a link opens,
 //! and as whom) and reads codes from the outbox like a user reading mail; nothing else.
+//!
+//! OPS-05: every test here runs over both drivers, the blocking `Portal` and the async
+//! `AsyncPortal` (on a minimal executor), through one generic body ([`drivers::Driver`]).
+
+mod drivers;
 
 use std::collections::BTreeMap;
 
@@ -10,7 +15,7 @@ use kaigo_seikyu::calendar::utc;
 use kaigo_seikyu::error::{FlowError, PortalError};
 use kaigo_seikyu::memory::Embedded;
 use kaigo_seikyu::policy::Policy;
-use kaigo_seikyu::portal::{FlowRef, Portal, Route};
+use kaigo_seikyu::portal::{AsyncPortal, FlowRef, Portal, Route};
 use kaigo_seikyu::ports::OfficeRecord;
 use kaigo_seikyu::screen::{FieldKind, Form, FormError, Node, Screen, ScreenKind};
 use kaigo_seikyu::secret::CodeKey;
@@ -18,6 +23,8 @@ use kaigo_seikyu::store::FlowKind;
 use kaigo_seikyu::values::{Prefecture, UserId};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+
+use drivers::Driver;
 
 const NEW_OFFICE: &str = "KJ131311111111";
 const EXISTING_OFFICE: &str = "KJ131322222222";
@@ -65,9 +72,12 @@ const FORWARD: [&str; 13] = [
     "lost",
 ];
 
-struct Client {
+struct Client<D> {
     host: Embedded,
-    portal: Portal,
+    /// The driver under test.
+    portal: D,
+    /// The blocking driver over the same ports, for the operator's setup.
+    setup: Portal,
     rng: StdRng,
     values: BTreeMap<&'static str, &'static str>,
     /// Buttons already pressed on a screen of this title (so `precautions` is pressed once).
@@ -77,10 +87,15 @@ struct Client {
     screens: Vec<Screen>,
 }
 
-impl Client {
-    fn new() -> Client {
+impl<D: Driver> Client<D> {
+    fn new() -> Client<D> {
         let host = Embedded::new(utc("2026-02-10T10:00:00+09:00"));
         let portal = host.portal(
+            Policy::insecure_fast_hashing(),
+            CodeKey::from_bytes([3; 32]),
+        );
+        let driver = D::over(
+            host.ports(),
             Policy::insecure_fast_hashing(),
             CodeKey::from_bytes([3; 32]),
         );
@@ -104,7 +119,8 @@ impl Client {
             .unwrap();
         Client {
             host,
-            portal,
+            portal: driver,
+            setup: portal,
             rng,
             values: table(),
             pressed: Vec::new(),
@@ -208,8 +224,19 @@ impl Client {
 /// adding a security email and applying for a certificate after login.
 #[test]
 fn ui_03_ui_05_a_client_that_knows_no_flow_completes_every_flow() {
+    client_completes_every_flow::<Portal>();
+}
+
+/// OPS-05, UI-03, UI-05: the same generic client over the async driver completes every flow to
+/// its done screen.
+#[test]
+fn ops_05_async_driver_client_completes_every_flow() {
+    client_completes_every_flow::<AsyncPortal>();
+}
+
+fn client_completes_every_flow<D: Driver>() {
     // RS: 【ログイン情報再設定認証】 … 【処理終了】, whose 終了 leads back to 【ログイン】.
-    let mut c = Client::new();
+    let mut c = Client::<D>::new();
     let user: UserId = NEW_OFFICE.parse().unwrap();
     // The reset needs a registered security email: the first login registers one.
     let route = c.drive(FlowKind::Login, None);
@@ -258,7 +285,7 @@ fn ui_03_ui_05_a_client_that_knows_no_flow_completes_every_flow() {
     assert!(c.seen.contains(&"送信確認".to_owned()), "{:?}", c.seen);
 
     // GR: an existing office registers its security email after login.
-    let mut c = Client::new();
+    let mut c = Client::<D>::new();
     c.values.insert("user_id", EXISTING_OFFICE);
     c.values.insert("password", PASSWORD);
     let route = c.drive(FlowKind::Login, None);
@@ -282,10 +309,20 @@ fn ui_03_ui_05_a_client_that_knows_no_flow_completes_every_flow() {
 /// a finished flow.
 #[test]
 fn ui_02_bad_forms_name_their_field_and_change_nothing() {
-    let mut c = Client::new();
+    bad_forms_change_nothing::<Portal>();
+}
+
+/// OPS-05, UI-02: the same over the async driver.
+#[test]
+fn ops_05_async_driver_bad_forms_change_nothing() {
+    bad_forms_change_nothing::<AsyncPortal>();
+}
+
+fn bad_forms_change_nothing<D: Driver>() {
+    let mut c = Client::<D>::new();
     let entry = c.portal.open(FlowKind::Reset, None).unwrap();
     let good = c.fill(&entry, "next");
-    let refused = |c: &mut Client, kind, form: &Form| {
+    let refused = |c: &mut Client<D>, kind, form: &Form| {
         let before = c.host.store.snapshot();
         let outcome = c.portal.start(kind, None, form, &mut c.rng);
         assert_eq!(c.host.store.snapshot(), before, "{form:?}");
@@ -355,12 +392,12 @@ fn ui_02_bad_forms_name_their_field_and_change_nothing() {
 /// Drives every flow with the generic client: the first login (and, with a security code set,
 /// the login's security-code step), the reset, adding a security email, the certificate
 /// application and the reissue application. Returns the client, every screen met kept.
-fn every_flow() -> Client {
-    let mut c = Client::new();
+fn every_flow<D: Driver>() -> Client<D> {
+    let mut c = Client::<D>::new();
     let user: UserId = NEW_OFFICE.parse().unwrap();
     c.drive(FlowKind::Login, None);
     c.drive(FlowKind::Reset, None);
-    c.portal
+    c.setup
         .set_security_code(&user, "7351", &mut c.rng)
         .unwrap();
     c.values.insert("password", PASSWORD);
@@ -380,7 +417,17 @@ fn every_flow() -> Client {
 /// in the reset and the reissue application.
 #[test]
 fn ui_01_screens_are_typed_views_as_the_source_draws_them() {
-    let c = every_flow();
+    screens_are_typed_views::<Portal>();
+}
+
+/// OPS-05, UI-01: the same over the async driver.
+#[test]
+fn ops_05_async_driver_screens_are_typed_views() {
+    screens_are_typed_views::<AsyncPortal>();
+}
+
+fn screens_are_typed_views<D: Driver>() {
+    let c = every_flow::<D>();
     let titles: Vec<&str> = c.screens.iter().map(|s| s.title.as_str()).collect();
     for screen in &c.screens {
         let transcript = screen.to_string();
@@ -457,10 +504,10 @@ fn ui_01_screens_are_typed_views_as_the_source_draws_them() {
     assert!(choice.value.is_some(), "the chosen option is shown");
 
     // 請求先都道府県 as a select, in both flows that ask it.
-    let c = Client::new();
+    let c = Client::<D>::new();
     let mut rng = StdRng::seed_from_u64(9);
     let osaka = UserId::new(Prefecture::OSAKA, "1311111111".parse().unwrap());
-    c.portal
+    c.setup
         .provision_new_office(&osaka.to_string(), TEMPORARY, &mut rng)
         .unwrap();
     for (kind, form) in [
@@ -497,7 +544,17 @@ fn ui_01_screens_are_typed_views_as_the_source_draws_them() {
 /// came back filled, and no password, temporary password or mailed code is shown.
 #[test]
 fn ui_04_no_screen_carries_a_secret() {
-    let c = every_flow();
+    no_screen_carries_a_secret::<Portal>();
+}
+
+/// OPS-05, UI-04: the same over the async driver.
+#[test]
+fn ops_05_async_driver_no_screen_carries_a_secret() {
+    no_screen_carries_a_secret::<AsyncPortal>();
+}
+
+fn no_screen_carries_a_secret<D: Driver>() {
+    let c = every_flow::<D>();
     let codes: Vec<String> = c
         .host
         .outbox

@@ -28,7 +28,7 @@ use transaction::{Loaded, Poll, Read, Stats, Transaction};
 
 use crate::account::Account;
 use crate::calendar::Instant;
-use crate::effect::{Outgoing, Queued};
+use crate::effect::{EffectId, Outgoing, Queued};
 use crate::error::PortalError;
 use crate::flow::{Entry, Flow};
 use crate::policy::Policy;
@@ -102,6 +102,35 @@ pub enum Delivery {
     /// The request only commits; the host's delivery loop calls [`Portal::deliver`]. A request
     /// then does the same work whatever effects it has (SEC-08, RS-03).
     ByHost,
+}
+
+impl Ports {
+    /// Hands one outbox record to its port (OPS-01), with its stable id: the one place that
+    /// says which port an effect goes to, for both drivers.
+    pub(crate) fn dispatch(
+        &self,
+        id: &EffectId,
+        effect: Outgoing,
+    ) -> Result<(), crate::ports::PortError> {
+        match effect {
+            Outgoing::Mail(mail) => self.mailer.deliver(id, mail),
+            Outgoing::Notice { office, notice } => self.notices.deliver(id, office, notice),
+            Outgoing::Event(event) => self.audit.deliver(id, &event),
+            Outgoing::RevokeSessions(user) => self.sessions.deliver(id, &user),
+            Outgoing::Withheld(_) => Ok(()),
+        }
+    }
+}
+
+/// The commit that removes delivered effects from the outbox (OPS-01).
+fn removals(delivered: &[EffectId]) -> Vec<Write> {
+    delivered
+        .iter()
+        .map(|id| Write::Delete {
+            key: Key::Outbox(id.clone()),
+            expected: 1,
+        })
+        .collect()
 }
 
 /// What one [`Portal::deliver`] did.
@@ -260,27 +289,12 @@ impl Portal {
         let total = queued.len();
         let mut delivered = Vec::new();
         for q in queued {
-            let result = match q.effect {
-                Outgoing::Mail(mail) => self.ports.mailer.deliver(&q.id, mail),
-                Outgoing::Notice { office, notice } => {
-                    self.ports.notices.deliver(&q.id, office, notice)
-                }
-                Outgoing::Event(event) => self.ports.audit.deliver(&q.id, &event),
-                Outgoing::RevokeSessions(user) => self.ports.sessions.deliver(&q.id, &user),
-                Outgoing::Withheld(_) => Ok(()),
-            };
-            if result.is_err() {
+            if self.ports.dispatch(&q.id, q.effect).is_err() {
                 break;
             }
             delivered.push(q.id);
         }
-        let removals: Vec<Write> = delivered
-            .iter()
-            .map(|id| Write::Delete {
-                key: Key::Outbox(id.clone()),
-                expected: 1,
-            })
-            .collect();
+        let removals = removals(&delivered);
         if self.ports.store.commit(&removals) == Err(StoreError::Conflict) {
             for removal in removals {
                 let _ = self.ports.store.commit(std::slice::from_ref(&removal));
@@ -550,6 +564,12 @@ impl Portal {
         self.transact(ops::screen::<F>(user.copied(), id))
     }
 }
+
+// After the macros above: the async driver dispatches on a flow's kind with them.
+#[cfg(feature = "async")]
+pub mod asynchronous;
+#[cfg(feature = "async")]
+pub use asynchronous::{AsyncPortal, AsyncPorts};
 
 #[cfg(test)]
 mod tests {
