@@ -87,5 +87,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = path.with_extension("mail");
     let delivered = host.deliver_outbox(&dir)?;
     println!("delivered {delivered} mail(s) to {}", dir.display());
+    // OPS-02: a host's timer purges dead records in batches (none are dead yet here).
+    let purged = portal.purge(100)?;
+    println!(
+        "purged {purged} dead record(s); the file holds {}",
+        host.record_count()?
+    );
     Ok(())
 }

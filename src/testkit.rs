@@ -96,6 +96,8 @@ const CAS: &str = "store: compare-and-swap";
 const RACE: &str = "store: racing saves";
 const LOST: &str = "store: no lost update";
 const SEQ: &str = "store: sequence numbers";
+const EXPIRY: &str = "store: expiry and purge";
+const SCAN: &str = "store: ordered scan";
 const OUTBOX: &str = "mailer: outbox";
 const NOTICES: &str = "notice board";
 const AUDIT: &str = "audit log";
@@ -658,7 +660,200 @@ pub fn store(stores: &[&dyn Store]) -> Result<(), Violation> {
     compare_and_swap(first)?;
     racing_saves(stores, 8)?;
     no_lost_update(stores, 4, 25)?;
-    sequence_numbers(stores, 8)
+    sequence_numbers(stores, 8)?;
+    expiry_and_purge(first)?;
+    scan(first)
+}
+
+/// The kit's instant `minutes` after the start of the year 1000, which no live record expires
+/// near.
+fn kit_instant(minutes: i64) -> Instant {
+    let start = chrono::NaiveDate::from_ymd_opt(1000, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(Instant::MIN_UTC, |t| t.and_utc());
+    start + chrono::TimeDelta::minutes(minutes)
+}
+
+/// OPS-02: a put's expiry comes back with the record (none when it had none);
+/// `purge(now, limit)` removes at most `limit` records dead at `now` (expiry at or before it),
+/// outbox records included, never a live one, one without expiry, or one rewritten with a later
+/// expiry; a limit of 0 and an instant before every expiry purge nothing. Run on a fresh store.
+///
+/// # Example
+/// ```
+/// let store = kaigo_seikyu::memory::MemoryStore::default();
+/// kaigo_seikyu::testkit::expiry_and_purge(&store)?;
+/// # Ok::<(), kaigo_seikyu::testkit::Violation>(())
+/// ```
+pub fn expiry_and_purge(store: &dyn Store) -> Result<(), Violation> {
+    let keys: Vec<Key> = (0..4)
+        .map(|n| kit_key(EXPIRY, 0xe0, n))
+        .collect::<Result<_, _>>()?;
+    let effect: crate::effect::EffectId = value(EXPIRY, "7e57e0e0000000000000000000000001")?;
+    let outboxed = Key::Outbox(effect);
+    for key in keys.iter().chain([&outboxed]) {
+        absent(EXPIRY, store, key)?;
+    }
+    let t = kit_instant;
+    let expiring = |key: &Key, expected, at: Option<Instant>| Write::Put {
+        key: key.clone(),
+        expected,
+        value: b"e".to_vec(),
+        expires: at,
+    };
+    accepted(
+        EXPIRY,
+        store,
+        &[
+            expiring(&keys[0], None, Some(t(1))),
+            expiring(&keys[1], None, Some(t(2))),
+            expiring(&keys[2], None, None),
+            expiring(&keys[3], None, Some(t(2))),
+            expiring(&outboxed, None, Some(t(1))),
+        ],
+        "writing records that expire",
+    )?;
+    accepted(
+        EXPIRY,
+        store,
+        &[expiring(&keys[3], Some(1), Some(t(100)))],
+        "rewriting with a later expiry",
+    )?;
+    for (key, want) in [
+        (&keys[0], Some(t(1))),
+        (&keys[2], None),
+        (&keys[3], Some(t(100))),
+    ] {
+        let got = load(EXPIRY, store, key)?.map(|v| v.expires);
+        ensure(got == Some(want), EXPIRY, || {
+            format!("{key} came back with expiry {got:?}, not {want:?}")
+        })?;
+    }
+    let purge = |now, limit| port(EXPIRY, "purging", store.purge(now, limit));
+    ensure(purge(t(2), 0)? == 0, EXPIRY, || {
+        "a limit of 0 purged records".into()
+    })?;
+    ensure(purge(t(0), 10)? == 0, EXPIRY, || {
+        "purged a record before its expiry".into()
+    })?;
+    ensure(purge(t(2), 2)? == 2, EXPIRY, || {
+        "purge(now, 2) did not remove 2 of 3 dead records".into()
+    })?;
+    ensure(purge(t(2), 10)? == 1, EXPIRY, || {
+        "the third dead record was not purged".into()
+    })?;
+    for key in [&keys[0], &keys[1], &outboxed] {
+        ensure(load(EXPIRY, store, key)?.is_none(), EXPIRY, || {
+            format!("{key} dead and left")
+        })?;
+    }
+    for key in [&keys[2], &keys[3]] {
+        ensure(load(EXPIRY, store, key)?.is_some(), EXPIRY, || {
+            format!("{key} purged though live")
+        })?;
+    }
+    ensure(purge(t(99), 10)? == 0, EXPIRY, || {
+        "purged a live record".into()
+    })?;
+    accepted(
+        EXPIRY,
+        store,
+        &[
+            Write::Delete {
+                key: keys[2].clone(),
+                expected: 1,
+            },
+            Write::Delete {
+                key: keys[3].clone(),
+                expected: 2,
+            },
+        ],
+        "removing the kit's records",
+    )
+}
+
+/// OPS-03: `scan` lists a [`KeyRange`](crate::store::KeyRange)'s records in the byte order of
+/// their keys' text, starting after a key, at most `limit` of them, and nothing of another
+/// range. Run on a fresh store.
+///
+/// # Example
+/// ```
+/// let store = kaigo_seikyu::memory::MemoryStore::default();
+/// kaigo_seikyu::testkit::scan(&store)?;
+/// # Ok::<(), kaigo_seikyu::testkit::Violation>(())
+/// ```
+pub fn scan(store: &dyn Store) -> Result<(), Violation> {
+    use crate::store::KeyRange;
+    use crate::values::{ManagementNumber, Prefecture};
+    let month = kit_month(1)?;
+    let number = |n: u32| {
+        ManagementNumber::new(month, n).map_err(|e| Violation {
+            contract: SCAN,
+            problem: e.to_string(),
+        })
+    };
+    let (here, there) = (Prefecture::HOKKAIDO, Prefecture::TOKYO);
+    // In key order: minute 1 (#3), minute 1 (#4), minute 2 (#1), minute 10 (#2).
+    let ordered = [
+        Key::Queue(here, kit_instant(1), number(3)?),
+        Key::Queue(here, kit_instant(1), number(4)?),
+        Key::Queue(here, kit_instant(2), number(1)?),
+        Key::Queue(here, kit_instant(10), number(2)?),
+    ];
+    let other = Key::Queue(there, kit_instant(0), number(5)?);
+    for key in ordered.iter().chain([&other]) {
+        absent(SCAN, store, key)?;
+    }
+    let mut writes: Vec<Write> = [2, 0, 3, 1]
+        .iter()
+        .map(|&i: &usize| put(&ordered[i], None, format!("q{i}").as_bytes()))
+        .collect();
+    writes.push(put(&other, None, b"other"));
+    accepted(SCAN, store, &writes, "writing queue entries")?;
+    let listed = |after: Option<&Key>, limit| -> Result<Vec<Vec<u8>>, Violation> {
+        let records = port(
+            SCAN,
+            "scanning",
+            store.scan(&KeyRange::Queue(here), after, limit),
+        )?;
+        Ok(records.into_iter().map(|v| v.value).collect())
+    };
+    let want = |range: std::ops::Range<usize>| -> Vec<Vec<u8>> {
+        range.map(|i| format!("q{i}").into_bytes()).collect()
+    };
+    let all = listed(None, 10)?;
+    ensure(all == want(0..4), SCAN, || {
+        format!("listed {all:?}, not in key order")
+    })?;
+    let page = listed(Some(&ordered[1]), 1)?;
+    ensure(page == want(2..3), SCAN, || {
+        "the page after a key is not the next record".into()
+    })?;
+    ensure(listed(None, 0)?.is_empty(), SCAN, || {
+        "a limit of 0 listed records".into()
+    })?;
+    ensure(listed(Some(&ordered[3]), 10)?.is_empty(), SCAN, || {
+        "listed past the last key".into()
+    })?;
+    let theirs = port(
+        SCAN,
+        "scanning",
+        store.scan(&KeyRange::Queue(there), Some(&ordered[0]), 10),
+    )?;
+    ensure(
+        theirs.len() == 1 && theirs[0].value == b"other",
+        SCAN,
+        || "another range's scan is wrong".into(),
+    )?;
+    let removals: Vec<Write> = ordered
+        .iter()
+        .chain([&other])
+        .map(|key| Write::Delete {
+            key: key.clone(),
+            expected: 1,
+        })
+        .collect();
+    accepted(SCAN, store, &removals, "removing the kit's entries")
 }
 
 /// A host's mail delivery loop, as [`mailer_outbox`] drives it.

@@ -1369,4 +1369,9 @@ fn ops_02_a_schema_4_file_upgrades_in_place_and_purges_dead_records() {
         "no expiry: never purged"
     );
     assert_eq!(host.outbox(10).unwrap().len(), 1);
+    assert_eq!(
+        host.record_count().unwrap(),
+        2,
+        "the old flow and outbox record"
+    );
 }

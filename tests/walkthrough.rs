@@ -190,6 +190,32 @@ fn walkthrough_runs_twice_on_one_sqlite_file() {
             .iter()
             .any(|b| matches!(b, Block::Step(s) if s.starts_with("Run 2 on this store")))
     );
+    // OPS-03: each federation lists only its own pending application; OPS-02: the night's purge
+    // removes this run's dead records and keeps the first run's accounts and applications.
+    for blocks in [&first, &second] {
+        let steps: Vec<&String> = blocks
+            .iter()
+            .filter_map(|b| {
+                if let Block::Step(s) = b {
+                    Some(s)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let queues: Vec<&&String> = steps
+            .iter()
+            .filter(|s| s.contains("lists its review queue (OPS-03): 1 pending."))
+            .collect();
+        assert_eq!(queues.len(), 2, "{steps:?}");
+        assert!(queues[0].starts_with("東京都") && queues[0].contains(&numbers(blocks)[0]));
+        assert!(queues[1].starts_with("大阪府") && queues[1].contains(&numbers(blocks)[1]));
+        let purge = steps
+            .iter()
+            .find(|s| s.starts_with("The night's purge (OPS-02): removed "))
+            .expect("a purge after the day");
+        assert!(!purge.contains("removed 0 "), "{purge}");
+    }
 }
 
 /// The code of a source file of the crate: the part before its test module, without comment

@@ -405,6 +405,21 @@ impl SqliteHost {
         })
     }
 
+    /// How many store records the file holds (the crate's records and outbox records).
+    pub fn record_count(&self) -> Result<usize, HostError> {
+        let path = self.path();
+        self.with_conn(|c| {
+            let n: i64 = c
+                .query_row(
+                    "SELECT (SELECT count(*) FROM records) + (SELECT count(*) FROM effects)",
+                    [],
+                    |r| r.get(0),
+                )
+                .at(path)?;
+            Ok(usize::try_from(n).unwrap_or(0))
+        })
+    }
+
     /// When the sessions of `user` were last revoked (RS-08), if ever.
     pub fn sessions_revoked_at(&self, user: &UserId) -> Result<Option<Instant>, HostError> {
         let path = self.path();

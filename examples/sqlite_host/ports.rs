@@ -18,15 +18,19 @@ fn version(path: &std::path::Path, v: i64) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| corrupt(path, format_args!("record version {v}")).into())
 }
 
-/// OPS-02: an expiry as the `expires_at` column keeps it: nanoseconds since the Unix epoch (an
-/// instant past 2262 is kept as the largest, which only makes it live longer).
-fn nanos(at: Option<Instant>) -> Option<i64> {
-    at.map(|at| at.timestamp_nanos_opt().unwrap_or(i64::MAX))
+/// OPS-02: an expiry as the `expires_at` column keeps it: microseconds since the Unix epoch
+/// (every instant chrono represents fits), rounded up so a record never dies earlier than its
+/// write said.
+fn micros(at: Option<Instant>) -> Option<i64> {
+    at.map(|at| {
+        let up = i64::from(at.timestamp_subsec_nanos() % 1000 != 0);
+        at.timestamp_micros().saturating_add(up)
+    })
 }
 
-/// The expiry an `expires_at` column holds.
-fn instant(nanos: Option<i64>) -> Option<Instant> {
-    nanos.map(Instant::from_timestamp_nanos)
+/// The expiry an `expires_at` column holds (an impossible value: the end of time).
+fn instant(column: Option<i64>) -> Option<Instant> {
+    column.map(|m| Instant::from_timestamp_micros(m).unwrap_or(Instant::MAX_UTC))
 }
 
 impl Store for SqliteHost {
@@ -178,7 +182,8 @@ impl Store for SqliteHost {
     /// `records` and `effects`, in one transaction.
     fn purge(&self, now: Instant, limit: usize) -> Result<usize, StoreError> {
         let path = self.path();
-        let now = nanos(Some(now));
+        // Rounded down, as expiries are rounded up: no record is purged before its expiry.
+        let now = now.timestamp_micros();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.write(|tx| {
             let records = tx
@@ -240,7 +245,7 @@ impl Store for SqliteHost {
                     Write::Put { key: Key::Outbox(_), value, expires, .. } => {
                         tx.prepare_cached("INSERT INTO effects (key, value, expires_at) VALUES (?1, ?2, ?3)")
                             .at(path)?
-                            .execute(params![key, value, nanos(*expires)])
+                            .execute(params![key, value, micros(*expires)])
                             .at(path)?;
                     }
                     Write::Delete { key: Key::Outbox(_), .. } => {
@@ -255,7 +260,7 @@ impl Store for SqliteHost {
                                  expires_at = excluded.expires_at",
                         )
                         .at(path)?
-                        .execute(params![key, next, value, nanos(*expires)])
+                        .execute(params![key, next, value, micros(*expires)])
                         .at(path)?;
                     }
                     Write::Delete { .. } => {

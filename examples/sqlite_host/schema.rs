@@ -98,7 +98,7 @@ pub const MIGRATIONS: &[&str] = &[
     ",
     // 5: records that expire (OPS-02).
     "
-    -- The instant from which a record is dead (nanoseconds since the Unix epoch; NULL: it lives
+    -- The instant from which a record is dead (microseconds since the Unix epoch; NULL: it lives
     -- until removed), as its last write set it. Rows written before keep NULL: nothing is lost,
     -- and they are never purged. The partial indexes serve `purge`, oldest expiry first.
     ALTER TABLE records ADD COLUMN expires_at INTEGER;

@@ -157,6 +157,14 @@ impl Host {
             Host::Sqlite(h) => h.events()?,
         })
     }
+
+    /// How many records the store holds.
+    fn records(&self) -> Result<usize, Error> {
+        Ok(match self {
+            Host::Memory(h) => h.store.len(),
+            Host::Sqlite(h) => h.record_count()?,
+        })
+    }
 }
 
 /// The walkthrough's state: the portal, the host, the clock and what has been shown so far.
@@ -291,7 +299,29 @@ impl Day {
             cast,
             "2026-04-01T10:00:00+09:00",
             "2026-04-01: the new fee, 7,800円 (CAL-04).",
-        )
+        )?;
+        day.purge()
+    }
+
+    /// OPS-02: after the day, with the clock past every lifetime, the host's timer purges dead
+    /// flows, budget windows and outbox records in batches; accounts, applications and
+    /// certificates stay.
+    fn purge(&mut self) -> Result<(), Error> {
+        self.at("2026-06-01T03:00:00+09:00");
+        let before = self.host.records()?;
+        let mut removed = 0;
+        loop {
+            let n = self.portal.purge(100)?;
+            removed += n;
+            if n < 100 {
+                break;
+            }
+        }
+        let kept = self.host.records()?;
+        self.step(&format!(
+            "The night's purge (OPS-02): removed {removed} dead records of {before}, kept {kept}."
+        ));
+        Ok(())
     }
 
     fn at(&mut self, instant: &str) {
@@ -931,6 +961,35 @@ impl Day {
         }
 
         self.at("2026-02-24T15:00:00+09:00");
+        let mut queues: Vec<Prefecture> = numbers.iter().map(|(p, _)| *p).collect();
+        queues.dedup();
+        for prefecture in queues {
+            let federation = Federation::of(prefecture);
+            // OPS-03: its own prefecture's pending applications, oldest first, a page at a time.
+            let page = self.portal.review_queue(federation, None, 20)?;
+            let lines: Vec<String> = page
+                .entries
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{} 事業所番号 {} {} 受付 {} 通知先 {}",
+                        e.number,
+                        e.office,
+                        e.office_name,
+                        e.received_at
+                            .with_timezone(&kaigo_seikyu::calendar::jst())
+                            .format("%Y-%m-%d %H:%M"),
+                        e.notify
+                    )
+                })
+                .collect();
+            self.step(&format!(
+                "{} lists its review queue (OPS-03): {} pending.\n{}",
+                federation.name(),
+                page.entries.len(),
+                lines.join("\n")
+            ));
+        }
         for (prefecture, number) in &numbers {
             let federation = Federation::of(*prefecture);
             // SE-07: the office lost every address it might have had; the federation verified it
