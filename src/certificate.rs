@@ -1521,12 +1521,7 @@ impl Flow for CertificateApplication {
                     input: "download_terms (host navigation: the host serves the terms)",
                 });
             }
-            (state, _) => {
-                return Err(FlowError::UnexpectedInput {
-                    state: state.name(),
-                    input: "a button of another screen",
-                });
-            }
+            (state, _) => return Err(FlowError::other_button(state.name())),
         })
     }
 
@@ -1668,10 +1663,7 @@ impl Entry for CertificateApplication {
         match form.button.as_str() {
             PRECAUTIONS => Ok(CertificateStart::ReadPrecautions),
             NEXT => Ok(CertificateStart::Next(parse_choice(form)?)),
-            _ => Err(FlowError::UnexpectedInput {
-                state: "ChoosingAction",
-                input: "a button of another screen",
-            }),
+            _ => Err(FlowError::other_button("ChoosingAction")),
         }
     }
 

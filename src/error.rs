@@ -148,6 +148,21 @@ pub enum FlowError {
 }
 
 impl FlowError {
+    /// A form sent with a button the state's screen does not offer (UI-02): an
+    /// [`FlowError::UnexpectedInput`] naming the state.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::error::FlowError;
+    /// assert!(matches!(FlowError::other_button("Done"), FlowError::UnexpectedInput { state: "Done", .. }));
+    /// ```
+    pub fn other_button(state: &'static str) -> Self {
+        FlowError::UnexpectedInput {
+            state,
+            input: "a button of another screen",
+        }
+    }
+
     /// The Japanese message a screen shows.
     ///
     /// # Example

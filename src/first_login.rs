@@ -660,12 +660,7 @@ impl Flow for FirstLogin {
             (FirstLogin::EnteringSecurityEmail(_) | FirstLogin::AwaitingCode(_), BACK) => {
                 Input::Back
             }
-            (state, _) => {
-                return Err(FlowError::UnexpectedInput {
-                    state: state.name(),
-                    input: "a button of another screen",
-                });
-            }
+            (state, _) => return Err(FlowError::other_button(state.name())),
         })
     }
 

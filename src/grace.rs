@@ -356,12 +356,7 @@ impl Flow for Grace {
             (Grace::EnteringSecurityEmail(_) | Grace::AwaitingCode(_), BACK) => Input::Back,
             (Grace::AwaitingCode(_), SEND) => Input::EnterCode(form.parse(CODE)?),
             (Grace::Registered(_), FINISH) => Input::Finish,
-            (state, _) => {
-                return Err(FlowError::UnexpectedInput {
-                    state: state.name(),
-                    input: "a button of another screen",
-                });
-            }
+            (state, _) => return Err(FlowError::other_button(state.name())),
         })
     }
 

@@ -406,10 +406,7 @@ impl Flow for Login {
                 form.text(SECURITY_CODE),
             ))),
             LOST => Ok(Input::Lost),
-            _ => Err(FlowError::UnexpectedInput {
-                state: "AwaitingSecurityCode",
-                input: "a button of another screen",
-            }),
+            _ => Err(FlowError::other_button("AwaitingSecurityCode")),
         }
     }
 

@@ -857,12 +857,7 @@ impl Flow for Reset {
                 confirm: Password::new(form.text(CONFIRM_PASSWORD)),
             },
             (Reset::Done(_), FINISH) => ResetInput::Finish,
-            (state, _) => {
-                return Err(FlowError::UnexpectedInput {
-                    state: state.name(),
-                    input: "a button of another screen",
-                });
-            }
+            (state, _) => return Err(FlowError::other_button(state.name())),
         })
     }
 

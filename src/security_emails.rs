@@ -1104,10 +1104,7 @@ impl Flow for SecurityEmailSetting {
                 (ADD, _) => Ok(Input::Add),
                 (BACK, _) => Ok(Input::Back),
                 (_, Some(input)) => Ok(input),
-                (_, None) => Err(FlowError::UnexpectedInput {
-                    state: "Listing",
-                    input: "a button of another screen",
-                }),
+                (_, None) => Err(FlowError::other_button("Listing")),
             };
         }
         Ok(match (self, button) {
@@ -1119,12 +1116,7 @@ impl Flow for SecurityEmailSetting {
             (S::AwaitingCode(_), SEND) => Input::EnterCode(form.parse(CODE)?),
             (S::ChoosingAddress(_) | S::AwaitingOtp(_) | S::AwaitingCode(_), BACK) => Input::Back,
             (S::Done(_), FINISH) => Input::Finish,
-            (state, _) => {
-                return Err(FlowError::UnexpectedInput {
-                    state: state.state_name(),
-                    input: "a button of another screen",
-                });
-            }
+            (state, _) => return Err(FlowError::other_button(state.state_name())),
         })
     }
 
@@ -1182,10 +1174,7 @@ impl Entry for SecurityEmailSetting {
     fn parse_start(form: &Form) -> Result<Start, FlowError> {
         match form.button.as_str() {
             OPEN_LIST => Ok(Start::List),
-            _ => Err(FlowError::UnexpectedInput {
-                state: "user info",
-                input: "a button of another screen",
-            }),
+            _ => Err(FlowError::other_button("user info")),
         }
     }
 
