@@ -49,6 +49,54 @@ impl FlowKind {
     }
 }
 
+/// `FromStr` (exactly 32 lowercase hex digits, else [`StoreError::Corrupt`] naming `$what`),
+/// serde through the text, `Display` and a `Debug` naming the type, for the ids kept as 32 hex
+/// digits ([`FlowId`], [`EffectId`]).
+macro_rules! hex_id {
+    ($id:ident, $what:literal) => {
+        impl std::str::FromStr for $id {
+            type Err = StoreError;
+            fn from_str(s: &str) -> Result<Self, StoreError> {
+                if s.len() == 32
+                    && s.bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                {
+                    Ok($id(s.to_owned()))
+                } else {
+                    Err(StoreError::Corrupt(
+                        concat!($what, " is 32 lowercase hex digits").into(),
+                    ))
+                }
+            }
+        }
+
+        impl TryFrom<String> for $id {
+            type Error = StoreError;
+            fn try_from(s: String) -> Result<Self, StoreError> {
+                s.parse()
+            }
+        }
+
+        impl From<$id> for String {
+            fn from(id: $id) -> String {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $id {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $id {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($id), "({})"), self.0)
+            }
+        }
+    };
+}
+
 /// A flow's id: 128 random bits from the host's CSPRNG, as 32 hex digits. It is a bearer handle for
 /// flows that run before login (RS, RI): keep it in the browser session only.
 ///
@@ -76,46 +124,7 @@ impl FlowId {
     }
 }
 
-impl std::str::FromStr for FlowId {
-    type Err = StoreError;
-    fn from_str(s: &str) -> Result<Self, StoreError> {
-        if s.len() == 32
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            Ok(FlowId(s.to_owned()))
-        } else {
-            Err(StoreError::Corrupt(
-                "a flow id is 32 lowercase hex digits".into(),
-            ))
-        }
-    }
-}
-
-impl TryFrom<String> for FlowId {
-    type Error = StoreError;
-    fn try_from(s: String) -> Result<Self, StoreError> {
-        s.parse()
-    }
-}
-
-impl From<FlowId> for String {
-    fn from(id: FlowId) -> String {
-        id.0
-    }
-}
-
-impl fmt::Display for FlowId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for FlowId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "FlowId({})", self.0)
-    }
-}
+hex_id!(FlowId, "a flow id");
 
 /// The stable id of one effect in the transactional outbox (OPS-01): 32 lowercase hex digits,
 /// drawn when the step's commit is built and kept with the effect until it is delivered. A
@@ -156,46 +165,7 @@ impl EffectId {
     }
 }
 
-impl std::str::FromStr for EffectId {
-    type Err = StoreError;
-    fn from_str(s: &str) -> Result<Self, StoreError> {
-        if s.len() == 32
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            Ok(EffectId(s.to_owned()))
-        } else {
-            Err(StoreError::Corrupt(
-                "an effect id is 32 lowercase hex digits".into(),
-            ))
-        }
-    }
-}
-
-impl TryFrom<String> for EffectId {
-    type Error = StoreError;
-    fn try_from(s: String) -> Result<Self, StoreError> {
-        s.parse()
-    }
-}
-
-impl From<EffectId> for String {
-    fn from(id: EffectId) -> String {
-        id.0
-    }
-}
-
-impl std::fmt::Display for EffectId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::fmt::Debug for EffectId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "EffectId({})", self.0)
-    }
-}
+hex_id!(EffectId, "an effect id");
 
 /// What a budget counts (SEC-04, SEC-07).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
