@@ -119,12 +119,6 @@ impl fmt::Display for EmailAddress {
     }
 }
 
-impl fmt::Debug for EmailAddress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "EmailAddress({})", self.0)
-    }
-}
-
 /// The address as text, so APIs can take a plain string or an address alike.
 ///
 /// # Example

@@ -84,12 +84,6 @@ impl fmt::Display for ManagementNumber {
     }
 }
 
-impl fmt::Debug for ManagementNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ManagementNumber({self})")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

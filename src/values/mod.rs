@@ -24,6 +24,18 @@ macro_rules! text_serde {
     )+};
 }
 
+/// A `Debug` that names the type around its text (`UserId(KJ131311111111)`), for the value
+/// types whose text is no secret.
+macro_rules! text_debug {
+    ($($t:ty),+) => {$(
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!(stringify!($t), "({})"), self)
+            }
+        }
+    )+};
+}
+
 mod code;
 mod email;
 mod management_number;
@@ -51,6 +63,7 @@ text_serde!(
     Prefecture,
     UserId
 );
+text_debug!(EmailAddress, ManagementNumber, OfficeNumber, UserId);
 
 /// Why a value did not parse. Carries no part of the rejected input, so an error never echoes a secret.
 ///

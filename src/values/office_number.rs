@@ -114,12 +114,6 @@ impl fmt::Display for OfficeNumber {
     }
 }
 
-impl fmt::Debug for OfficeNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "OfficeNumber({})", self.as_str())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

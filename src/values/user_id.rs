@@ -80,12 +80,6 @@ impl fmt::Display for UserId {
     }
 }
 
-impl fmt::Debug for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "UserId({self})")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
