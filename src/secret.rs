@@ -107,6 +107,61 @@ pub trait SecretHasher: Send + Sync {
     fn digest(&self, code: &[u8], nonce: &[u8; 16]) -> CodeDigest;
 }
 
+/// A [`SecretHasher`] that counts the work it passes on to another: hashes, verifications and
+/// keyed digests. For a host's tests and measurements: RS-03 asks the matching and non-matching
+/// reset paths to do the same work; WEB-04 asks that a refused form costs no hashing.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::policy::HashingParams;
+/// use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, CountingHasher, SecretHasher};
+/// let hasher = CountingHasher::new(Argon2Hasher::new(HashingParams::insecure_fast(), CodeKey::from_bytes([1; 32])));
+/// let hash = hasher.hash(b"Sakura2026!", &[7; 16]);
+/// assert!(hasher.verify(b"Sakura2026!", &hash));
+/// assert_eq!(hasher.counts(), [1, 1, 0]); // hashes, verifications, digests
+/// ```
+#[derive(Debug, Default)]
+pub struct CountingHasher<H> {
+    inner: H,
+    counts: [std::sync::atomic::AtomicUsize; 3],
+}
+
+impl<H> CountingHasher<H> {
+    /// Counts what `inner` is asked to do.
+    pub fn new(inner: H) -> Self {
+        CountingHasher {
+            inner,
+            counts: Default::default(),
+        }
+    }
+
+    /// Hashes, verifications and digests so far.
+    pub fn counts(&self) -> [usize; 3] {
+        self.counts
+            .each_ref()
+            .map(|c| c.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    fn count(&self, which: usize) {
+        self.counts[which].fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl<H: SecretHasher> SecretHasher for CountingHasher<H> {
+    fn hash(&self, secret: &[u8], salt: &[u8; 16]) -> PasswordHash {
+        self.count(0);
+        self.inner.hash(secret, salt)
+    }
+    fn verify(&self, secret: &[u8], hash: &PasswordHash) -> bool {
+        self.count(1);
+        self.inner.verify(secret, hash)
+    }
+    fn digest(&self, code: &[u8], nonce: &[u8; 16]) -> CodeDigest {
+        self.count(2);
+        self.inner.digest(code, nonce)
+    }
+}
+
 /// argon2id (with the policy's parameters) and BLAKE2b-MAC keyed with the host's [`CodeKey`].
 #[derive(Debug, Clone)]
 pub struct Argon2Hasher {

@@ -13,14 +13,13 @@ use kaigo_seikyu::policy::Policy;
 use kaigo_seikyu::portal::{FlowRef, Route};
 use kaigo_seikyu::portal::{Portal, Ports};
 use kaigo_seikyu::screen::FieldKind;
-use kaigo_seikyu::secret::{Argon2Hasher, CodeDigest, CodeKey, PasswordHash, SecretHasher};
+use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, CountingHasher};
 use kaigo_seikyu::store::FlowId;
 use kaigo_seikyu::store::FlowKind;
 use kaigo_seikyu::values::{EmailAddress, PasswordClause, UserId, ValueError};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 const USER: &str = "KJ131311111111";
 const TEMPORARY: &str = "Kari2026pass";
@@ -850,37 +849,6 @@ fn fl_05_no_secrets_at_rest_or_on_screen() {
     }
 }
 
-/// Counts every hash and verification a portal does (and digests, to be complete).
-#[derive(Default)]
-struct Counts([AtomicUsize; 3]);
-
-impl Counts {
-    /// Hashes, verifications and digests so far.
-    fn all(&self) -> [usize; 3] {
-        self.0.each_ref().map(|c| c.load(Ordering::SeqCst))
-    }
-}
-
-struct CountingHasher {
-    inner: Argon2Hasher,
-    counts: Arc<Counts>,
-}
-
-impl SecretHasher for CountingHasher {
-    fn hash(&self, secret: &[u8], salt: &[u8; 16]) -> PasswordHash {
-        self.counts.0[0].fetch_add(1, Ordering::SeqCst);
-        self.inner.hash(secret, salt)
-    }
-    fn verify(&self, secret: &[u8], hash: &PasswordHash) -> bool {
-        self.counts.0[1].fetch_add(1, Ordering::SeqCst);
-        self.inner.verify(secret, hash)
-    }
-    fn digest(&self, code: &[u8], nonce: &[u8; 16]) -> CodeDigest {
-        self.counts.0[2].fetch_add(1, Ordering::SeqCst);
-        self.inner.digest(code, nonce)
-    }
-}
-
 /// FL-02, VAL-06, SEC-09: a 《現在のパスワード》 longer than the policy allows is refused before any
 /// hashing: the length clause's error, no verification, not counted as a failed login (LOGIN-02),
 /// nothing changed. A wrong current password of an allowed length is still verified and counted.
@@ -888,11 +856,11 @@ impl SecretHasher for CountingHasher {
 fn fl_02_sec_09_over_long_current_password_is_refused_before_any_hashing() {
     let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
     let policy = Policy::insecure_fast_hashing();
-    let counts = Arc::new(Counts::default());
-    let hasher = CountingHasher {
-        inner: Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([5; 32])),
-        counts: counts.clone(),
-    };
+    let counts = Arc::new(CountingHasher::new(Argon2Hasher::new(
+        policy.hashing,
+        CodeKey::from_bytes([5; 32]),
+    )));
+    let hasher = counts.clone();
     let ports = Ports {
         store: host.store.clone(),
         clock: host.clock.clone(),
@@ -902,7 +870,7 @@ fn fl_02_sec_09_over_long_current_password_is_refused_before_any_hashing() {
         ledger: host.ledger.clone(),
         sessions: host.sessions.clone(),
     };
-    let portal = Portal::with_hasher(ports, policy, Arc::new(hasher));
+    let portal = Portal::with_hasher(ports, policy, hasher);
     let mut rng = StdRng::seed_from_u64(2026);
     let hash = portal.hash_secret(TEMPORARY.as_bytes(), &mut rng);
     portal
@@ -913,7 +881,7 @@ fn fl_02_sec_09_over_long_current_password_is_refused_before_any_hashing() {
     w.input(&id, Form::AcceptTerms).unwrap();
     w.input(&id, Form::StartPasswordChange).unwrap();
 
-    let (before, counted) = (w.state(), counts.all());
+    let (before, counted) = (w.state(), counts.counts());
     for current in [format!("{TEMPORARY}abcde"), "Kari2026pass".repeat(10_000)] {
         let e = refusal(w.input(
             &id,
@@ -930,7 +898,7 @@ fn fl_02_sec_09_over_long_current_password_is_refused_before_any_hashing() {
                 max: 16
             }))
         );
-        assert_eq!(counts.all(), counted, "nothing hashed or verified");
+        assert_eq!(counts.counts(), counted, "nothing hashed or verified");
         assert_eq!(w.state(), before, "nothing changed, nothing counted");
     }
     assert_eq!(w.account().failures, 0);
@@ -944,7 +912,7 @@ fn fl_02_sec_09_over_long_current_password_is_refused_before_any_hashing() {
         },
     ));
     assert_eq!(e, FlowError::WrongCurrentPassword);
-    assert_eq!(counts.all()[1], counted[1] + 1, "verified");
+    assert_eq!(counts.counts()[1], counted[1] + 1, "verified");
     assert_eq!(w.account().failures, 1, "LOGIN-02: counted");
 }
 

@@ -13,13 +13,12 @@ use kaigo_seikyu::memory::Embedded;
 use kaigo_seikyu::policy::Policy;
 use kaigo_seikyu::portal::{FlowRef, Route};
 use kaigo_seikyu::portal::{Portal, Ports};
-use kaigo_seikyu::secret::{Argon2Hasher, CodeDigest, CodeKey, PasswordHash, SecretHasher};
+use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, CountingHasher, SecretHasher};
 use kaigo_seikyu::store::FlowKind;
 use kaigo_seikyu::values::{Password, PasswordClause, UserId, ValueError};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 const USER: &str = "KJ131311111111";
 const TEMPORARY: &str = "Kari2026pass";
@@ -802,49 +801,17 @@ mod property {
 }
 
 /// Counts every hash, verification and keyed digest a portal does.
-#[derive(Default)]
-struct Counts {
-    hashes: AtomicUsize,
-    verifies: AtomicUsize,
-    digests: AtomicUsize,
-}
-
-struct CountingHasher {
-    inner: Argon2Hasher,
-    counts: Arc<Counts>,
-}
-
-impl SecretHasher for CountingHasher {
-    fn hash(&self, secret: &[u8], salt: &[u8; 16]) -> PasswordHash {
-        self.counts.hashes.fetch_add(1, Ordering::SeqCst);
-        self.inner.hash(secret, salt)
-    }
-    fn verify(&self, secret: &[u8], hash: &PasswordHash) -> bool {
-        self.counts.verifies.fetch_add(1, Ordering::SeqCst);
-        self.inner.verify(secret, hash)
-    }
-    fn digest(&self, code: &[u8], nonce: &[u8; 16]) -> CodeDigest {
-        self.counts.digests.fetch_add(1, Ordering::SeqCst);
-        self.inner.digest(code, nonce)
-    }
-}
-
-impl Counts {
-    /// Hashes, verifications and digests so far.
-    fn all(&self) -> [usize; 3] {
-        [&self.hashes, &self.verifies, &self.digests].map(|c| c.load(Ordering::SeqCst))
-    }
-}
+type Counts = CountingHasher<Argon2Hasher>;
 
 /// The embedded host with a counting hasher behind its portal.
 fn counting_world(at: &str) -> (World, Arc<Counts>) {
     let host = Embedded::new(utc(at));
     let policy = Policy::insecure_fast_hashing();
-    let counts = Arc::new(Counts::default());
-    let hasher = CountingHasher {
-        inner: Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([9; 32])),
-        counts: counts.clone(),
-    };
+    let counts = Arc::new(CountingHasher::new(Argon2Hasher::new(
+        policy.hashing,
+        CodeKey::from_bytes([9; 32]),
+    )));
+    let hasher = counts.clone();
     let ports = Ports {
         store: host.store.clone(),
         clock: host.clock.clone(),
@@ -854,7 +821,7 @@ fn counting_world(at: &str) -> (World, Arc<Counts>) {
         ledger: host.ledger.clone(),
         sessions: host.sessions.clone(),
     };
-    let portal = Portal::with_hasher(ports, policy, Arc::new(hasher));
+    let portal = Portal::with_hasher(ports, policy, hasher);
     let world = World {
         host,
         portal,
@@ -879,7 +846,11 @@ fn val_06_sec_09_over_long_password_is_refused_before_any_hashing() {
         min: 8,
         max: 16,
     }));
-    let before = (counts.all(), w.host.store.snapshot(), w.host.events.all());
+    let before = (
+        counts.counts(),
+        w.host.store.snapshot(),
+        w.host.events.all(),
+    );
     for (id, password) in [
         (USER, too_long(max + 1)),
         ("KJ131322222222", too_long(max + 1)),
@@ -897,7 +868,11 @@ fn val_06_sec_09_over_long_password_is_refused_before_any_hashing() {
             password.len()
         );
         assert_eq!(
-            (counts.all(), w.host.store.snapshot(), w.host.events.all()),
+            (
+                counts.counts(),
+                w.host.store.snapshot(),
+                w.host.events.all()
+            ),
             before,
             "nothing hashed, stored or logged"
         );
@@ -908,13 +883,13 @@ fn val_06_sec_09_over_long_password_is_refused_before_any_hashing() {
     // The longest allowed length is verified (known ID) or hashed (unknown ID), and counted.
     let longest = format!("{}{}", "Wrong1", "y".repeat(max - 6));
     assert_eq!(flow_error(w.login(&longest)), FlowError::WrongCredentials);
-    assert_eq!(counts.all()[1], before.0[1] + 1, "one verification");
+    assert_eq!(counts.counts()[1], before.0[1] + 1, "one verification");
     assert_eq!(w.account().failures, 1);
     assert_eq!(
         flow_error(w.portal.login("KJ131322222222", &longest, &mut w.rng)),
         FlowError::WrongCredentials
     );
-    assert_eq!(counts.all()[0], before.0[0] + 1, "one decoy hash");
+    assert_eq!(counts.counts()[0], before.0[0] + 1, "one decoy hash");
 
     let route = w.login(PASSWORD).unwrap();
     assert!(matches!(route, Route::Menu { .. }), "{route:?}");
@@ -925,21 +900,21 @@ fn val_06_sec_09_over_long_password_is_refused_before_any_hashing() {
 #[test]
 fn val_06_sec_09_enter_password_refuses_an_over_long_password_first() {
     let policy = Policy::insecure_fast_hashing();
-    let counts = Arc::new(Counts::default());
-    let hasher = CountingHasher {
-        inner: Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([9; 32])),
-        counts: counts.clone(),
-    };
+    let counts = Arc::new(CountingHasher::new(Argon2Hasher::new(
+        policy.hashing,
+        CodeKey::from_bytes([9; 32]),
+    )));
+    let hasher = counts.clone();
     let mut rng = StdRng::seed_from_u64(44);
     let account = login::new_office(user(), hasher.hash(TEMPORARY.as_bytes(), &[1; 16]));
     let mut locked = account.clone();
     locked.locked_until = Some(utc("2026-01-10T10:30:00+09:00"));
-    let hashed = counts.all();
+    let hashed = counts.counts();
     let mut cx = Cx {
         now: utc("2026-01-10T10:00:00+09:00"),
         rng: &mut rng,
         policy: &policy,
-        hasher: &hasher,
+        hasher: hasher.as_ref(),
     };
     let long = Password::new("a1".repeat(9));
     for account in [Some(account), Some(locked), None] {
@@ -950,7 +925,7 @@ fn val_06_sec_09_enter_password_refuses_an_over_long_password_first() {
             )))
         );
     }
-    assert_eq!(counts.all(), hashed);
+    assert_eq!(counts.counts(), hashed);
 }
 
 mod generic_forms {

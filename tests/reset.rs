@@ -7,7 +7,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use chrono::TimeDelta;
 use kaigo_seikyu::account::{Account, Temporary};
@@ -21,7 +21,7 @@ use kaigo_seikyu::policy::Policy;
 use kaigo_seikyu::portal::{Portal, Ports};
 use kaigo_seikyu::ports::Clock;
 use kaigo_seikyu::reset::{self, Reset};
-use kaigo_seikyu::secret::{Argon2Hasher, CodeDigest, CodeKey, PasswordHash, SecretHasher};
+use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, CountingHasher, SecretHasher};
 use kaigo_seikyu::store::{
     Budget, FlowId, FlowKind, Key, RateWindow, Store, StoreError, Versioned, Write,
 };
@@ -82,51 +82,21 @@ impl TryRng for CountingRng {
 
 impl rand_core::TryCryptoRng for CountingRng {}
 
-/// Counts every hash, verification and keyed digest (RS-03, SEC-08).
-struct CountingHasher {
-    inner: Argon2Hasher,
-    hashes: AtomicUsize,
-    verifies: AtomicUsize,
-    digests: AtomicUsize,
-}
-
-impl CountingHasher {
-    fn counts(&self) -> [usize; 3] {
-        [&self.hashes, &self.verifies, &self.digests].map(|c| c.load(Ordering::SeqCst))
-    }
-}
-
-impl SecretHasher for CountingHasher {
-    fn hash(&self, secret: &[u8], salt: &[u8; 16]) -> PasswordHash {
-        self.hashes.fetch_add(1, Ordering::SeqCst);
-        self.inner.hash(secret, salt)
-    }
-    fn verify(&self, secret: &[u8], hash: &PasswordHash) -> bool {
-        self.verifies.fetch_add(1, Ordering::SeqCst);
-        self.inner.verify(secret, hash)
-    }
-    fn digest(&self, code: &[u8], nonce: &[u8; 16]) -> CodeDigest {
-        self.digests.fetch_add(1, Ordering::SeqCst);
-        self.inner.digest(code, nonce)
-    }
-}
-
 /// The embedded host with a counting hasher behind its portal.
 struct Host {
     host: Embedded,
     portal: Portal,
-    hasher: Arc<CountingHasher>,
+    /// Counts every hash, verification and keyed digest (RS-03, SEC-08).
+    hasher: Arc<CountingHasher<Argon2Hasher>>,
 }
 
 fn host() -> Host {
     let host = Embedded::new(utc(START));
     let policy = Policy::insecure_fast_hashing();
-    let hasher = Arc::new(CountingHasher {
-        inner: Argon2Hasher::new(policy.hashing, CodeKey::from_bytes(KEY)),
-        hashes: AtomicUsize::new(0),
-        verifies: AtomicUsize::new(0),
-        digests: AtomicUsize::new(0),
-    });
+    let hasher = Arc::new(CountingHasher::new(Argon2Hasher::new(
+        policy.hashing,
+        CodeKey::from_bytes(KEY),
+    )));
     let ports = Ports {
         store: host.store.clone(),
         clock: host.clock.clone(),
