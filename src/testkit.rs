@@ -10,11 +10,16 @@
 //!
 //! | port | kit function | what it proves |
 //! | --- | --- | --- |
-//! | [`Store`] | [`store`] (all four below) | |
+//! | [`Store`] | [`store`] (all eight below) | |
 //! | | [`compare_and_swap`] | versions, stale and absent writes refused, all-or-nothing commits, bytes kept exactly |
 //! | | [`racing_saves`] | of N saves racing on one version, exactly one wins (SEC-02) |
 //! | | [`no_lost_update`] | N threads incrementing one record with compare-and-swap retry lose no increment |
 //! | | [`sequence_numbers`] | N threads claiming a month's next number get `1..=N`, unique and gap-free (VAL-08) |
+//! | | [`expiry_and_purge`] | expiries kept, only dead records purged, at most `limit` (OPS-02) |
+//! | | [`scan`] | a key range listed in key order, after a key, up to a limit (OPS-03) |
+//! | | [`load_many`] | every key answered in order as `load` answers it, absent ones as `None` (OPS-04) |
+//! | | [`outbox`] | outbox records listed in commit order until removed, refused commits change nothing (OPS-01) |
+//! | `AsyncStore` (feature `async`) | `async_store` | the store contracts above that its calls cover, through the host's `block_on` (OPS-05) |
 //! | [`Mailer`] | [`mailer_outbox`] | queue order, at-least-once delivery across a failed send, concurrent enqueues (SEC-08) |
 //! | [`NoticeBoard`] | [`notice_board`] | notices reach their office only, in order, unchanged |
 //! | [`AuditLog`] | [`audit_log`] | events are kept in order, unchanged |
@@ -66,7 +71,7 @@ use std::sync::Barrier;
 use std::thread;
 
 use crate::calendar::{Instant, YearMonth};
-use crate::effect::{Event, EventKind};
+use crate::effect::{EffectId, Event, EventKind};
 use crate::mail::{self, Mail, Notice};
 use crate::memory::Outbox;
 use crate::ports::{
@@ -98,6 +103,8 @@ const LOST: &str = "store: no lost update";
 const SEQ: &str = "store: sequence numbers";
 const EXPIRY: &str = "store: expiry and purge";
 const SCAN: &str = "store: ordered scan";
+const MANY: &str = "store: load_many";
+const QUEUE: &str = "store: outbox";
 const OUTBOX: &str = "mailer: outbox";
 const NOTICES: &str = "notice board";
 const AUDIT: &str = "audit log";
@@ -647,7 +654,7 @@ pub fn sequence_numbers(stores: &[&dyn Store], threads: usize) -> Result<(), Vio
 
 /// Every store contract: [`compare_and_swap`] on the first handle, then [`racing_saves`] (8
 /// threads), [`no_lost_update`] (4 threads × 25) and [`sequence_numbers`] (8 threads) over all
-/// the handles.
+/// the handles, then [`expiry_and_purge`], [`scan`], [`load_many`] and [`outbox`] on the first.
 ///
 /// # Example
 /// ```
@@ -662,7 +669,9 @@ pub fn store(stores: &[&dyn Store]) -> Result<(), Violation> {
     no_lost_update(stores, 4, 25)?;
     sequence_numbers(stores, 8)?;
     expiry_and_purge(first)?;
-    scan(first)
+    scan(first)?;
+    load_many(first)?;
+    outbox(first)
 }
 
 /// The kit's instant `minutes` after the start of the year 1000, which no live record expires
@@ -854,6 +863,374 @@ pub fn scan(store: &dyn Store) -> Result<(), Violation> {
         })
         .collect();
     accepted(SCAN, store, &removals, "removing the kit's entries")
+}
+
+/// OPS-04: `load_many` answers every key it is asked, in the order asked: a record as [`Store::load`]
+/// gives it (version, bytes and expiry), an absent key as `None`, a key asked twice twice, an
+/// outbox record among other records, and nothing for an empty list. Run on a fresh store.
+///
+/// # Example
+/// ```
+/// let store = kaigo_seikyu::memory::MemoryStore::default();
+/// kaigo_seikyu::testkit::load_many(&store)?;
+/// # Ok::<(), kaigo_seikyu::testkit::Violation>(())
+/// ```
+pub fn load_many(store: &dyn Store) -> Result<(), Violation> {
+    let (a, b, gone, never) = (
+        kit_key(MANY, 0x10, 1)?,
+        kit_key(MANY, 0x10, 2)?,
+        kit_key(MANY, 0x10, 3)?,
+        kit_key(MANY, 0x10, 4)?,
+    );
+    let effect = Key::Outbox(value(MANY, "7e570010000000000000000000000001")?);
+    for key in [&a, &b, &gone, &never, &effect] {
+        absent(MANY, store, key)?;
+    }
+    let none = port(MANY, "loading no keys", store.load_many(&[]))?;
+    ensure(none.is_empty(), MANY, || {
+        format!("an empty list of keys gave {} answers", none.len())
+    })?;
+    accepted(
+        MANY,
+        store,
+        &[
+            put(&a, None, b"a1"),
+            Write::Put {
+                key: b.clone(),
+                expected: None,
+                value: b"b1".to_vec(),
+                expires: Some(kit_instant(5)),
+            },
+            put(&gone, None, b"soon gone"),
+            put(&effect, None, b"an effect"),
+        ],
+        "writing the kit's records",
+    )?;
+    accepted(
+        MANY,
+        store,
+        &[
+            put(&a, Some(1), b"a2"),
+            Write::Delete {
+                key: gone.clone(),
+                expected: 1,
+            },
+        ],
+        "rewriting one record and deleting another",
+    )?;
+    // Records only (a host may read them in one statement), then an outbox record among them.
+    let asks: [(&[Key], [Option<u64>; 5]); 2] = [
+        (
+            &[never.clone(), b.clone(), a.clone(), gone.clone(), a.clone()],
+            [None, Some(1), Some(2), None, Some(2)],
+        ),
+        (
+            &[
+                a.clone(),
+                effect.clone(),
+                never.clone(),
+                effect.clone(),
+                b.clone(),
+            ],
+            [Some(2), Some(1), None, Some(1), Some(1)],
+        ),
+    ];
+    for (asked, versions) in asks {
+        let got = port(MANY, "loading many keys", store.load_many(asked))?;
+        ensure(got.len() == asked.len(), MANY, || {
+            format!("{} keys asked, {} answered", asked.len(), got.len())
+        })?;
+        for (i, (key, answer)) in asked.iter().zip(&got).enumerate() {
+            let one = load(MANY, store, key)?;
+            ensure(*answer == one, MANY, || {
+                format!("key {i} ({key}) was answered {answer:?}; load gives {one:?}")
+            })?;
+        }
+        let shape: Vec<Option<u64>> = got.iter().map(|v| v.as_ref().map(|v| v.version)).collect();
+        ensure(shape == versions, MANY, || {
+            format!(
+                "asked {asked:?}, got versions {shape:?}, not {versions:?} (a key asked twice is answered twice)"
+            )
+        })?;
+    }
+    accepted(
+        MANY,
+        store,
+        &[
+            Write::Delete {
+                key: a,
+                expected: 2,
+            },
+            Write::Delete {
+                key: b,
+                expected: 1,
+            },
+            Write::Delete {
+                key: effect,
+                expected: 1,
+            },
+        ],
+        "removing the kit's records",
+    )
+}
+
+/// The kit's outbox records among `listed`, by the last digits of their ids.
+fn kit_effects(listed: &[(EffectId, Versioned)]) -> Vec<(u8, Vec<u8>, u64)> {
+    listed
+        .iter()
+        .filter_map(|(id, v)| {
+            let tag = id.as_str().strip_prefix(OUTBOX_KIT_PREFIX)?;
+            Some((
+                u8::from_str_radix(tag, 16).ok()?,
+                v.value.clone(),
+                v.version,
+            ))
+        })
+        .collect()
+}
+
+/// The kit's outbox ids: this prefix and two hex digits.
+const OUTBOX_KIT_PREFIX: &str = "7e5700b00000000000000000000000";
+
+/// OPS-01, the transactional outbox: [`Key::Outbox`] records written in commits are listed by
+/// [`Store::outbox`] in the order of those commits and, within one, of the writes (not in key
+/// order), each at version 1 with its bytes; listing removes nothing (at least once: a record
+/// stays listed until a commit deletes it); a commit refused for any of its writes neither adds
+/// nor removes an outbox record; an outbox record is written once (a second creation is refused);
+/// `limit` caps the list; a deleted record is no longer listed. Run on a fresh store.
+///
+/// # Example
+/// ```
+/// let store = kaigo_seikyu::memory::MemoryStore::default();
+/// kaigo_seikyu::testkit::outbox(&store)?;
+/// # Ok::<(), kaigo_seikyu::testkit::Violation>(())
+/// ```
+pub fn outbox(store: &dyn Store) -> Result<(), Violation> {
+    let key = |n: u8| -> Result<Key, Violation> {
+        Ok(Key::Outbox(value(
+            QUEUE,
+            &format!("{OUTBOX_KIT_PREFIX}{n:02x}"),
+        )?))
+    };
+    let (k0, k1, k2, k3, k4) = (key(0)?, key(1)?, key(2)?, key(3)?, key(4)?);
+    let other = kit_key(QUEUE, 0xb0, 1)?;
+    for k in [&k0, &k1, &k2, &k3, &k4, &other] {
+        absent(QUEUE, store, k)?;
+    }
+    let listed = |limit: usize| -> Result<Vec<(u8, Vec<u8>, u64)>, Violation> {
+        Ok(kit_effects(&port(
+            QUEUE,
+            "listing the outbox",
+            store.outbox(limit),
+        )?))
+    };
+    let before = port(QUEUE, "listing the outbox", store.outbox(usize::MAX))?;
+    ensure(kit_effects(&before).is_empty(), QUEUE, || {
+        "the outbox lists the kit's records before they were written".into()
+    })?;
+    // Three commits; ids chosen so that neither key order nor write order across commits is
+    // the commit order: 3, 1 | 2 (with another record) | 0.
+    accepted(
+        QUEUE,
+        store,
+        &[put(&k3, None, b"e3"), put(&k1, None, b"e1")],
+        "a commit of two outbox records",
+    )?;
+    accepted(
+        QUEUE,
+        store,
+        &[put(&other, None, b"state"), put(&k2, None, b"e2")],
+        "a commit of a record and its outbox record",
+    )?;
+    accepted(
+        QUEUE,
+        store,
+        &[put(&k0, None, b"e0")],
+        "a commit of one outbox record",
+    )?;
+    let want = |tags: &[u8]| -> Vec<(u8, Vec<u8>, u64)> {
+        tags.iter()
+            .map(|&t| (t, format!("e{t}").into_bytes(), 1))
+            .collect()
+    };
+    let all = listed(usize::MAX)?;
+    ensure(all == want(&[3, 1, 2, 0]), QUEUE, || {
+        format!("committed outbox records 3, 1 | 2 | 0 (each at version 1); listed {all:?}")
+    })?;
+    let again = listed(usize::MAX)?;
+    ensure(again == all, QUEUE, || {
+        format!("listing twice changed the list: {again:?} (a record stays until removed)")
+    })?;
+    let first_two = listed(before.len() + 2)?;
+    ensure(first_two == want(&[3, 1]), QUEUE, || {
+        format!("a limit of two past the earlier records listed {first_two:?}")
+    })?;
+    ensure(listed(0)?.is_empty(), QUEUE, || {
+        "a limit of 0 listed records".into()
+    })?;
+    refused(
+        QUEUE,
+        store,
+        &[put(&k1, None, b"again")],
+        "creating an outbox record that exists",
+    )?;
+    refused(
+        QUEUE,
+        store,
+        &[
+            Write::Delete {
+                key: k3.clone(),
+                expected: 1,
+            },
+            put(&k4, None, b"e4"),
+            put(&other, Some(7), b"stale"),
+        ],
+        "a removal and a new outbox record committed with a stale write",
+    )?;
+    let after_refusal = listed(usize::MAX)?;
+    ensure(after_refusal == all, QUEUE, || {
+        format!("a refused commit changed the outbox: {after_refusal:?}")
+    })?;
+    accepted(
+        QUEUE,
+        store,
+        &[Write::Delete {
+            key: k1.clone(),
+            expected: 1,
+        }],
+        "removing a delivered outbox record",
+    )?;
+    accepted(
+        QUEUE,
+        store,
+        &[put(&k4, None, b"e4")],
+        "a commit after a removal",
+    )?;
+    let rest = listed(usize::MAX)?;
+    ensure(rest == want(&[3, 2, 0, 4]), QUEUE, || {
+        format!("after removing 1 and committing 4, listed {rest:?}, not 3, 2, 0, 4")
+    })?;
+    let removals: Vec<Write> = [k0, k2, k3, k4]
+        .into_iter()
+        .map(|key| Write::Delete { key, expected: 1 })
+        .chain([Write::Delete {
+            key: other,
+            expected: 1,
+        }])
+        .collect();
+    accepted(QUEUE, store, &removals, "removing the kit's records")?;
+    let left = listed(usize::MAX)?;
+    ensure(left.is_empty(), QUEUE, || {
+        format!("removed outbox records are still listed: {left:?}")
+    })
+}
+
+/// A future of the async kit, as [`async_store`] hands it to the host's `block_on`.
+#[cfg(feature = "async")]
+pub type KitFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
+
+/// The host's executor, as the async kit takes it: runs a future to completion on the calling
+/// thread. `&|f| pollster::block_on(f)` will do, or a runtime's `block_on`; the library depends
+/// on none.
+#[cfg(feature = "async")]
+pub type BlockOn<'a> = &'a (dyn Fn(KitFuture<'_>) + Sync);
+
+/// An [`AsyncStore`](crate::portal::asynchronous::AsyncStore) seen as a blocking [`Store`]
+/// through the host's `block_on`, so the blocking checks run on it unchanged.
+#[cfg(feature = "async")]
+struct Blocking<'a, S: ?Sized> {
+    store: &'a S,
+    block_on: BlockOn<'a>,
+}
+
+#[cfg(feature = "async")]
+impl<S: crate::portal::asynchronous::AsyncStore + ?Sized> Blocking<'_, S> {
+    /// Runs `future` with the host's `block_on` and returns its output.
+    fn run<T: Send>(
+        &self,
+        future: impl std::future::Future<Output = Result<T, StoreError>> + Send,
+    ) -> Result<T, StoreError> {
+        let mut out = None;
+        (self.block_on)(Box::pin(async {
+            out = Some(future.await);
+        }));
+        out.unwrap_or_else(|| {
+            Err(StoreError::Unavailable(
+                "the host's block_on returned before the future was done".into(),
+            ))
+        })
+    }
+}
+
+#[cfg(feature = "async")]
+impl<S: crate::portal::asynchronous::AsyncStore + ?Sized> Store for Blocking<'_, S> {
+    fn load(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
+        let keys = std::slice::from_ref(key);
+        let mut found = self.run(crate::portal::asynchronous::AsyncStore::load_many(
+            self.store, keys,
+        ))?;
+        match (found.pop(), found.is_empty()) {
+            (Some(record), true) => Ok(record),
+            _ => Err(StoreError::Corrupt(format!(
+                "load_many of one key ({key}) did not give one answer"
+            ))),
+        }
+    }
+
+    fn load_many(&self, keys: &[Key]) -> Result<Vec<Option<Versioned>>, StoreError> {
+        self.run(crate::portal::asynchronous::AsyncStore::load_many(
+            self.store, keys,
+        ))
+    }
+
+    fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
+        self.run(crate::portal::asynchronous::AsyncStore::commit(
+            self.store, writes,
+        ))
+    }
+
+    fn outbox(&self, limit: usize) -> Result<Vec<(EffectId, Versioned)>, StoreError> {
+        self.run(crate::portal::asynchronous::AsyncStore::outbox(
+            self.store, limit,
+        ))
+    }
+}
+
+/// OPS-05: an [`AsyncStore`](crate::portal::asynchronous::AsyncStore) keeps the store contracts
+/// its calls cover, as the blocking kit checks them: [`compare_and_swap`], [`racing_saves`] (8
+/// threads), [`no_lost_update`] (4 × 25), [`sequence_numbers`] (8 threads), [`load_many`] and
+/// [`outbox`], every call a future run by `block_on` (from several threads at once for the
+/// races: spread over `stores`, handles to one store). A single `load` is a `load_many` of one
+/// key. Expiry, purge and scan are not async calls: check them with [`store`] on the blocking
+/// side, if the host has one. Run on a fresh store.
+///
+/// The library depends on no runtime, so the host passes its executor's `block_on`.
+///
+/// # Example
+/// The in-memory store (every blocking store is an async one, its calls ready futures), on
+/// `pollster`:
+/// ```
+/// let store = kaigo_seikyu::memory::MemoryStore::default();
+/// kaigo_seikyu::testkit::async_store(&[&store], &|f| pollster::block_on(f))?;
+/// # Ok::<(), kaigo_seikyu::testkit::Violation>(())
+/// ```
+#[cfg(feature = "async")]
+pub fn async_store<S: crate::portal::asynchronous::AsyncStore + ?Sized>(
+    stores: &[&S],
+    block_on: BlockOn<'_>,
+) -> Result<(), Violation> {
+    let blocking: Vec<Blocking<'_, S>> = stores
+        .iter()
+        .map(|&store| Blocking { store, block_on })
+        .collect();
+    let handles: Vec<&dyn Store> = blocking.iter().map(|b| b as &dyn Store).collect();
+    let first = first_handle(CAS, &handles)?;
+    compare_and_swap(first)?;
+    racing_saves(&handles, 8)?;
+    no_lost_update(&handles, 4, 25)?;
+    sequence_numbers(&handles, 8)?;
+    load_many(first)?;
+    outbox(first)
 }
 
 /// A host's mail delivery loop, as [`mailer_outbox`] drives it.

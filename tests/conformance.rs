@@ -2,6 +2,7 @@
 //! `memory::Embedded`. `tests/sqlite_host.rs` runs the same kit against the SQLite host.
 
 use kaigo_seikyu::calendar::utc;
+use kaigo_seikyu::effect::EffectId;
 use kaigo_seikyu::mail::Mail;
 use kaigo_seikyu::memory::{Embedded, MemoryStore, Outbox};
 use kaigo_seikyu::ports::{OfficeRecord, PortError};
@@ -37,6 +38,22 @@ fn offices() -> Vec<OfficeRecord> {
 fn memory_store_passes_the_kit() {
     let host = host();
     testkit::store(&[&*host.store, &*host.store]).unwrap();
+}
+
+/// OPS-05: the in-memory store, as an async store (its calls ready futures), keeps the store
+/// contracts the async calls cover, on a minimal executor, from several threads.
+#[test]
+fn memory_store_passes_the_async_kit() {
+    let host = host();
+    testkit::async_store(&[&*host.store, &*host.store], &|f| pollster::block_on(f)).unwrap();
+}
+
+/// OPS-04, OPS-01: `load_many` and the outbox of the in-memory store, one check at a time.
+#[test]
+fn ops_01_ops_04_memory_load_many_and_outbox_pass_the_kit() {
+    let store = MemoryStore::default();
+    testkit::load_many(&store).unwrap();
+    testkit::outbox(&store).unwrap();
 }
 
 /// SEC-08: the in-memory outbox keeps order and delivers at least once.
@@ -175,4 +192,91 @@ fn sequence_records_are_plain_json_numbers() {
     assert_eq!(testkit::claim_next(&store, &key).unwrap(), 2);
     assert_eq!(store.load(&key).unwrap().unwrap().value, b"2");
     assert_eq!(key.to_string(), "sequence/202601");
+}
+
+/// The kit catches a `load_many` that skips absent keys or answers a key asked twice once, an
+/// outbox listed in key order, and one that forgets what it listed (at most once); also through
+/// the async kit. Each gets a violation naming the contract.
+#[test]
+fn ops_01_ops_04_kit_rejects_broken_load_many_and_outbox() {
+    /// Answers each distinct key once, and absent keys not at all.
+    #[derive(Default)]
+    struct Sparse(MemoryStore);
+    impl Store for Sparse {
+        fn load(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
+            self.0.load(key)
+        }
+        fn load_many(&self, keys: &[Key]) -> Result<Vec<Option<Versioned>>, StoreError> {
+            let mut seen = Vec::new();
+            let mut found = Vec::new();
+            for key in keys {
+                if !seen.contains(key) {
+                    seen.push(key.clone());
+                    if let Some(v) = self.0.load(key)? {
+                        found.push(Some(v));
+                    }
+                }
+            }
+            Ok(found)
+        }
+        fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
+            self.0.commit(writes)
+        }
+        fn outbox(&self, limit: usize) -> Result<Vec<(EffectId, Versioned)>, StoreError> {
+            self.0.outbox(limit)
+        }
+    }
+    /// Lists the outbox in key order, not commit order.
+    #[derive(Default)]
+    struct Sorted(MemoryStore);
+    impl Store for Sorted {
+        fn load(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
+            self.0.load(key)
+        }
+        fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
+            self.0.commit(writes)
+        }
+        fn outbox(&self, limit: usize) -> Result<Vec<(EffectId, Versioned)>, StoreError> {
+            let mut all = self.0.outbox(usize::MAX)?;
+            all.sort_by(|a, b| a.0.cmp(&b.0));
+            all.truncate(limit);
+            Ok(all)
+        }
+    }
+    /// Removes what it lists: a crash after listing loses the effects.
+    #[derive(Default)]
+    struct Forgetful(MemoryStore);
+    impl Store for Forgetful {
+        fn load(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
+            self.0.load(key)
+        }
+        fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
+            self.0.commit(writes)
+        }
+        fn outbox(&self, limit: usize) -> Result<Vec<(EffectId, Versioned)>, StoreError> {
+            let listed = self.0.outbox(limit)?;
+            for (id, _) in &listed {
+                self.0.commit(&[Write::Delete {
+                    key: Key::Outbox(id.clone()),
+                    expected: 1,
+                }])?;
+            }
+            Ok(listed)
+        }
+    }
+    let v = testkit::load_many(&Sparse::default()).unwrap_err();
+    assert_eq!(v.contract, "store: load_many", "{v}");
+    let v = testkit::outbox(&Sorted::default()).unwrap_err();
+    assert_eq!(v.contract, "store: outbox", "{v}");
+    assert!(v.problem.contains("commit"), "{v}");
+    let v = testkit::outbox(&Forgetful::default()).unwrap_err();
+    assert_eq!(v.contract, "store: outbox", "{v}");
+    fn block_on(f: testkit::KitFuture<'_>) {
+        pollster::block_on(f)
+    }
+    // Through the async kit a single load is a load_many of one key: the first check fails.
+    let v = testkit::async_store(&[&Sparse::default()], &block_on).unwrap_err();
+    assert!(v.problem.contains("load_many of one key"), "{v}");
+    let v = testkit::async_store(&[&Sorted::default()], &block_on).unwrap_err();
+    assert_eq!(v.contract, "store: outbox", "{v}");
 }

@@ -249,6 +249,26 @@ fn sqlite_store_passes_the_kit_over_two_connections() {
     );
 }
 
+/// OPS-05, OPS-04, OPS-01: the SQLite host as an async store (its blocking calls as ready
+/// futures, on a minimal executor), with the threads over two connection pools on one file:
+/// the store contracts the async calls cover, `load_many` and the outbox included.
+#[test]
+fn sqlite_store_passes_the_async_kit_over_two_connections() {
+    let (_dir, path) = temp();
+    let (a, b) = (open(&path), open(&path));
+    testkit::async_store(&[&a, &b], &|f| pollster::block_on(f)).unwrap();
+}
+
+/// OPS-04, OPS-01: `load_many` (one statement for records, a key asked twice answered twice) and
+/// the `effects` table listed in commit order until removed.
+#[test]
+fn ops_01_ops_04_sqlite_load_many_and_outbox_pass_the_kit() {
+    let (_dir, path) = temp();
+    let host = open(&path);
+    testkit::load_many(&host).unwrap();
+    testkit::outbox(&host).unwrap();
+}
+
 /// SEC-08 and the other ports on SQLite: the outbox table and its delivery loop, notices, events,
 /// the ledger and session revocations.
 #[test]

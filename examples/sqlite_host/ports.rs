@@ -100,7 +100,8 @@ impl Store for SqliteHost {
                 },
             );
         }
-        Ok(names.iter().map(|n| found.remove(n)).collect())
+        // A key asked twice is answered twice (a clone, not a move out of the map).
+        Ok(names.iter().map(|n| found.get(n).cloned()).collect())
     }
 
     /// OPS-01: the outbox records in commit order.
