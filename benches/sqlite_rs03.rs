@@ -12,10 +12,12 @@
 //! machine: fsync times moved by 10x between groups.) 1000 rounds under `cargo bench`, 3 in
 //! criterion's test mode (`cargo test --benches`).
 //!
-//! A sample is one request, from the call to its return. Between samples, untimed, the host's
-//! outbox writer is waited for ([`SqliteHost::flush`]), so a mail's write never falls into the
-//! next sample, and the virtual clock moves on 7 minutes, so no hourly mail budget (SEC-04) runs
-//! out. The file is on the machine's disk, `synchronous = FULL`, as in service.
+//! A sample is one request, from the call to its return: its commit, which holds its one outbox
+//! record (the OTP mail on the matching path, a padded withheld record on the others; OPS-01).
+//! Between samples, untimed, the host delivers the outbox (`Portal::deliver`, as its delivery
+//! loop would), so no delivery falls into the next sample, and the virtual clock moves on 7
+//! minutes, so no hourly mail budget (SEC-04) runs out. The file is on the machine's disk,
+//! `synchronous = FULL`, as in service.
 
 #[allow(dead_code)] // the benchmark uses part of the reference host's API
 #[path = "../examples/sqlite_host/mod.rs"]

@@ -54,7 +54,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    // What the driver does after a commit: queue a mail, post a notice, log an event.
+    // The ports called directly, as a host may (each row written at once; the driver's own
+    // effects are outbox records in its commits, delivered with their ids by Portal::deliver).
     let to: EmailAddress = "mailforsecurity-001@jp".parse()?;
     ports.mailer.enqueue(mail::confirmation_code_mail(
         &to,

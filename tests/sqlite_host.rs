@@ -805,15 +805,18 @@ fn a_full_disk_writes_nothing() {
         )))
     );
     assert_eq!(dump(&path), before);
-    // SEC-08: the mail is queued in memory; its write, on the writer's side, fails the same way.
+    // SEC-08: a mail written to the mail table (a port called directly) fails the same way.
     let huge = Mail {
         to: "a@jp".parse().unwrap(),
         subject: "大".into(),
         body: "あ".repeat(200_000),
     };
-    host.enqueue(huge).unwrap();
-    let err = host.flush().unwrap_err();
-    assert_eq!(err.problem, Problem::Full, "{err}");
+    let err = host.enqueue(huge).unwrap_err();
+    let full = HostError {
+        path: path.clone(),
+        problem: Problem::Full,
+    };
+    assert_eq!(err, PortError::from(full), "{err:?}");
     assert_eq!(dump(&path), before);
 }
 

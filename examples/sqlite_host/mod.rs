@@ -13,15 +13,17 @@
 //!   that checks every write's expected version, then applies them all; any refusal or failure
 //!   drops the transaction, which rolls back (SEC-02). Management numbers are store records
 //!   (`sequence/YYYYMM`, VAL-08), shown by the `sequences` view.
-//! - **Mailer**: an outbox table. `enqueue` only puts the mail in a queue in memory and returns;
-//!   the host's writer thread writes the queue to the table (SEC-08: a request that queues a mail
-//!   does the same work as one that does not, so its timing does not tell, RS-03).
-//!   [`SqliteHost::flush`] writes the queue now. [`SqliteHost::deliver`] is the delivery loop (in
-//!   order, at least once); it scrubs a mail's body once delivered, so the file keeps no live
-//!   code; [`SqliteHost::deliver_outbox`] delivers to `.eml` files.
-//! - **NoticeBoard**, **AuditLog**: one table each, written through the same queue.
-//! - **OfficeLedger**, **Sessions**: one table each, written at once (a revocation holds when the
-//!   request returns).
+//! - **Mailer**: the mail table (`outbox`). The driver never mails from the request: a step's
+//!   mails are outbox records in its own commit (the `effects` table), and delivery
+//!   (`Portal::deliver`) writes each to the mail table with its effect id (SEC-08, OPS-01).
+//!   [`SqliteHost::deliver`] is the mail transport's loop over that table (in order, at least
+//!   once); it scrubs a mail's body once delivered, so the file keeps no live code;
+//!   [`SqliteHost::deliver_outbox`] delivers to `.eml` files.
+//! - **NoticeBoard**, **AuditLog**, **Sessions**: one table each, written by delivery the same
+//!   way.
+//! - **OfficeLedger**: one table, read by the driver.
+//! - A host that calls a port directly (`enqueue`, `post`, `record`, `revoke_all`, as the demo
+//!   does) writes its row at once, in its own transaction, with no effect id.
 //! - The **clock** is the caller's: a virtual one in the walkthrough, the system clock in service.
 //!
 //! Connections: WAL journal (readers never wait for the writer), `synchronous = FULL`,
@@ -34,16 +36,14 @@
 //! commit; delivery (`Portal::deliver`, or right after the commit with the default
 //! `Delivery::AfterCommit`) writes each to its table with its effect id, in its own transaction,
 //! then removes the record. A process killed in between delivers it again at the next
-//! `Portal::deliver` (call it at start-up), with the same id (`effect_id` columns). The in-memory
-//! queue and writer thread below (`enqueue`, `post`, `record`) are what a host that calls the
-//! ports directly still gets; the driver no longer uses them. Nothing is ever half-written: each
-//! write is one transaction.
+//! `Portal::deliver` (call it at start-up), with the same id (`effect_id` columns). Nothing is
+//! ever half-written: each write is one transaction. The host keeps no queue in memory and runs
+//! no thread of its own.
 //!
 
 mod eml;
 mod ports;
 pub mod schema;
-mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -168,12 +168,6 @@ pub struct Options {
     /// The most the database may grow to, in bytes (`None`: as far as the disk allows). Past it
     /// a commit fails exactly as on a full disk, writing nothing.
     pub max_size: Option<u64>,
-    /// How often the writer thread writes the queued mails, notices and events to the file
-    /// (SEC-08). A request never wakes it: a wake-up is a system call, and on a busy machine it
-    /// can hand the CPU to the writer in the middle of the request, a cost a request that queued
-    /// nothing would not pay (measured: +45% on the matching reset path). Longer: fewer
-    /// transactions; shorter: less lost if the process dies (see the module docs).
-    pub outbox_tick: Duration,
 }
 
 impl Default for Options {
@@ -181,7 +175,6 @@ impl Default for Options {
         Options {
             busy_timeout: Duration::from_secs(10),
             max_size: None,
-            outbox_tick: Duration::from_millis(20),
         }
     }
 }
@@ -229,18 +222,6 @@ struct Inner {
     options: Options,
     clock: Arc<dyn Clock>,
     pool: Mutex<Vec<Connection>>,
-    outbox: Arc<writer::Outbox>,
-    writer: Option<std::thread::JoinHandle<()>>,
-}
-
-/// The last handle on the file is gone: the writer thread writes what is queued, then stops.
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.outbox.close();
-        if let Some(thread) = self.writer.take() {
-            thread.join().ok();
-        }
-    }
 }
 
 impl std::fmt::Debug for SqliteHost {
@@ -251,7 +232,7 @@ impl std::fmt::Debug for SqliteHost {
 
 impl SqliteHost {
     /// Opens (or creates) the database at `path` with the default [`Options`], time-stamping
-    /// outbox mails, notices and revocations with `clock`.
+    /// delivered mails, notices and revocations with `clock`.
     pub fn open(path: impl AsRef<Path>, clock: Arc<dyn Clock>) -> Result<Self, HostError> {
         Self::open_with(path, clock, Options::default())
     }
@@ -267,15 +248,11 @@ impl SqliteHost {
         let mut conn = connect(&path, &options)?;
         schema::check(&conn).at(&path)?;
         schema::migrate(&mut conn).at(&path)?;
-        let (outbox, writer) =
-            writer::Outbox::start(&path, connect(&path, &options)?, options.outbox_tick)?;
         Ok(SqliteHost(Arc::new(Inner {
             path,
             options,
             clock,
             pool: Mutex::new(vec![conn]),
-            outbox,
-            writer: Some(writer),
         })))
     }
 
@@ -339,18 +316,6 @@ impl SqliteHost {
         })
     }
 
-    /// Writes every mail, notice and event queued so far to the file now, after any write the
-    /// writer thread has under way; returns how many it wrote. The readers below flush first,
-    /// so they see everything queued before them. An error leaves the rows queued, in order.
-    pub fn flush(&self) -> Result<usize, HostError> {
-        self.0.outbox.drain()
-    }
-
-    /// Queues a row for the writer thread (SEC-08).
-    fn queue(&self, entry: writer::Queued) {
-        self.0.outbox.push(entry);
-    }
-
     /// Adds or replaces an office in the ledger (事業所台帳).
     pub fn insert_office(&self, record: &OfficeRecord) -> Result<(), HostError> {
         let json = serde_json::to_string(record).map_err(|e| corrupt(self.path(), e))?;
@@ -367,7 +332,6 @@ impl SqliteHost {
 
     /// Every notice posted to `office`, oldest first.
     pub fn notices_for(&self, office: &OfficeNumber) -> Result<Vec<Notice>, HostError> {
-        self.flush()?;
         let path = self.path();
         self.with_conn(|c| {
             let mut stmt = c
@@ -387,7 +351,6 @@ impl SqliteHost {
 
     /// Every audit event, oldest first.
     pub fn events(&self) -> Result<Vec<Event>, HostError> {
-        self.flush()?;
         let path = self.path();
         self.with_conn(|c| {
             let mut stmt = c
@@ -440,10 +403,9 @@ impl SqliteHost {
         .transpose()
     }
 
-    /// The newest mail queued to `to` and not yet delivered, like a user opening their inbox
+    /// The newest mail to `to` in the mail table and not yet delivered, like a user opening their inbox
     /// (a delivered mail's body is scrubbed: it is read where it was delivered).
     pub fn last_mail_to(&self, to: &EmailAddress) -> Result<Option<Mail>, HostError> {
-        self.flush()?;
         let path = self.path();
         self.with_conn(|c| {
             c.query_row(
@@ -490,7 +452,6 @@ impl SqliteHost {
         mut send: impl FnMut(&Outgoing) -> Result<(), E>,
         sent: &mut usize,
     ) -> Result<(), E> {
-        self.flush()?;
         let path = self.path();
         let last: i64 = self.with_conn(|c| {
             c.query_row("SELECT coalesce(max(id), 0) FROM outbox", [], |r| r.get(0))

@@ -10,7 +10,6 @@ use kaigo_seikyu::store::{Key, KeyRange, Store, StoreError, Versioned, Write};
 use kaigo_seikyu::values::{OfficeNumber, UserId};
 use rusqlite::{OptionalExtension, params};
 
-use super::writer::Queued;
 use super::{At, SqliteHost, corrupt};
 
 /// A stored version as the store's `u64`.
@@ -278,7 +277,7 @@ impl Store for SqliteHost {
 impl SqliteHost {
     /// Writes a delivered effect's row with its id, in its own transaction, before the driver
     /// removes the effect from the outbox (OPS-01): a crash in between delivers it again, with
-    /// the same id.
+    /// the same id. A port called directly writes its row the same way, with no id (`NULL`).
     fn deliver_row(&self, sql: &str, values: &[&dyn rusqlite::ToSql]) -> Result<(), PortError> {
         let path = self.path();
         self.write(|tx| {
@@ -290,13 +289,14 @@ impl SqliteHost {
 }
 
 impl Mailer for SqliteHost {
-    /// Queues the mail in memory for the writer thread and returns, without I/O (SEC-08): the
-    /// request does the same work whether or not it queued a mail. Delivery is
-    /// [`SqliteHost::deliver`].
+    /// Writes the mail to the mail table at once, in its own transaction, with no effect id: for
+    /// a host that mails directly (the driver's mails come through [`Mailer::deliver`] from the
+    /// outbox, off the request's decision: SEC-08). Sending is [`SqliteHost::deliver`].
     fn enqueue(&self, mail: Mail) -> Result<(), PortError> {
-        let queued_at = self.now();
-        self.queue(Queued::Mail { queued_at, mail });
-        Ok(())
+        self.deliver_row(
+            "INSERT INTO outbox (recipient, subject, body, queued_at) VALUES (?1, ?2, ?3, ?4)",
+            &[&mail.to.as_str(), &mail.subject, &mail.body, &self.now()],
+        )
     }
 
     fn deliver(&self, id: &EffectId, mail: Mail) -> Result<(), PortError> {
@@ -308,15 +308,12 @@ impl Mailer for SqliteHost {
 }
 
 impl NoticeBoard for SqliteHost {
-    /// Queues the notice for the writer thread, as [`Mailer::enqueue`] does.
+    /// Writes the notice at once, with no effect id, as [`Mailer::enqueue`] does.
     fn post(&self, office: OfficeNumber, notice: Notice) -> Result<(), PortError> {
-        let posted_at = self.now();
-        self.queue(Queued::Notice {
-            posted_at,
-            office,
-            notice,
-        });
-        Ok(())
+        self.deliver_row(
+            "INSERT INTO notices (office, title, body, posted_at) VALUES (?1, ?2, ?3, ?4)",
+            &[&office.as_str(), &notice.title, &notice.body, &self.now()],
+        )
     }
 
     fn deliver(
@@ -333,13 +330,15 @@ impl NoticeBoard for SqliteHost {
 }
 
 impl AuditLog for SqliteHost {
-    /// Queues the event for the writer thread, as [`Mailer::enqueue`] does.
+    /// Writes the event at once, with no effect id, as [`Mailer::enqueue`] does.
     fn record(&self, event: &Event) -> Result<(), PortError> {
         let json = serde_json::to_string(event)
             .map_err(|e| PortError(format!("event not serializable: {e}")))?;
         let at = event.at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
-        self.queue(Queued::Event { at, json });
-        Ok(())
+        self.deliver_row(
+            "INSERT INTO events (at, event) VALUES (?1, ?2)",
+            &[&at, &json],
+        )
     }
 
     fn deliver(&self, id: &EffectId, event: &Event) -> Result<(), PortError> {
@@ -372,9 +371,10 @@ impl OfficeLedger for SqliteHost {
 }
 
 impl Sessions for SqliteHost {
-    /// Records the instant, in its own transaction before the request returns (not through the
-    /// writer's queue: a revocation must hold by the time the user sees the done screen); the
-    /// host's session check refuses sessions started before it.
+    /// Records the instant, in its own transaction (through the driver: when the revocation is
+    /// delivered, before the request returns with the default `Delivery::AfterCommit`, so it holds
+    /// by the time the user sees the done screen); the host's session check refuses sessions
+    /// started before it.
     fn revoke_all(&self, user: &UserId) -> Result<(), PortError> {
         let now = self.now();
         self.write(|tx| {
