@@ -10,8 +10,8 @@ use kaigo_seikyu::first_login::Form;
 use kaigo_seikyu::login;
 use kaigo_seikyu::memory::Embedded;
 use kaigo_seikyu::policy::Policy;
+use kaigo_seikyu::portal::Portal;
 use kaigo_seikyu::portal::{FlowRef, Route};
-use kaigo_seikyu::portal::{Portal, Ports};
 use kaigo_seikyu::screen::FieldKind;
 use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, CountingHasher};
 use kaigo_seikyu::store::FlowId;
@@ -861,15 +861,7 @@ fn fl_02_sec_09_over_long_current_password_is_refused_before_any_hashing() {
         CodeKey::from_bytes([5; 32]),
     )));
     let hasher = counts.clone();
-    let ports = Ports {
-        store: host.store.clone(),
-        clock: host.clock.clone(),
-        mailer: host.outbox.clone(),
-        notices: host.notices.clone(),
-        audit: host.events.clone(),
-        ledger: host.ledger.clone(),
-        sessions: host.sessions.clone(),
-    };
+    let ports = host.ports();
     let portal = Portal::with_hasher(ports, policy, hasher);
     let mut rng = StdRng::seed_from_u64(2026);
     let hash = portal.hash_secret(TEMPORARY.as_bytes(), &mut rng);

@@ -11,8 +11,8 @@ use kaigo_seikyu::flow::Cx;
 use kaigo_seikyu::login::{self, LOST_LINK};
 use kaigo_seikyu::memory::Embedded;
 use kaigo_seikyu::policy::Policy;
+use kaigo_seikyu::portal::Portal;
 use kaigo_seikyu::portal::{FlowRef, Route};
-use kaigo_seikyu::portal::{Portal, Ports};
 use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, CountingHasher, SecretHasher};
 use kaigo_seikyu::store::FlowKind;
 use kaigo_seikyu::values::{Password, PasswordClause, UserId, ValueError};
@@ -812,15 +812,7 @@ fn counting_world(at: &str) -> (World, Arc<Counts>) {
         CodeKey::from_bytes([9; 32]),
     )));
     let hasher = counts.clone();
-    let ports = Ports {
-        store: host.store.clone(),
-        clock: host.clock.clone(),
-        mailer: host.outbox.clone(),
-        notices: host.notices.clone(),
-        audit: host.events.clone(),
-        ledger: host.ledger.clone(),
-        sessions: host.sessions.clone(),
-    };
+    let ports = host.ports();
     let portal = Portal::with_hasher(ports, policy, hasher);
     let world = World {
         host,

@@ -97,15 +97,7 @@ fn host() -> Host {
         policy.hashing,
         CodeKey::from_bytes(KEY),
     )));
-    let ports = Ports {
-        store: host.store.clone(),
-        clock: host.clock.clone(),
-        mailer: host.outbox.clone(),
-        notices: host.notices.clone(),
-        audit: host.events.clone(),
-        ledger: host.ledger.clone(),
-        sessions: host.sessions.clone(),
-    };
+    let ports = host.ports();
     let portal = Portal::with_hasher(ports, policy, hasher.clone());
     Host {
         host,
@@ -1005,12 +997,7 @@ fn rs_06_sec_02_stale_version_changes_nothing() {
     let flow = h.flow_bytes(&id);
     let ports = Ports {
         store: Arc::new(Contended(h.host.store.clone())),
-        clock: h.host.clock.clone(),
-        mailer: h.host.outbox.clone(),
-        notices: h.host.notices.clone(),
-        audit: h.host.events.clone(),
-        ledger: h.host.ledger.clone(),
-        sessions: h.host.sessions.clone(),
+        ..h.host.ports()
     };
     let contended = Portal::new(
         ports,
@@ -1303,11 +1290,7 @@ fn portal_over(h: &Host, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Portal
     let ports = Ports {
         store,
         clock,
-        mailer: h.host.outbox.clone(),
-        notices: h.host.notices.clone(),
-        audit: h.host.events.clone(),
-        ledger: h.host.ledger.clone(),
-        sessions: h.host.sessions.clone(),
+        ..h.host.ports()
     };
     Portal::with_hasher(ports, h.portal.policy().clone(), h.hasher.clone())
 }

@@ -17,8 +17,8 @@ use kaigo_seikyu::grace::Form as GraceForm;
 use kaigo_seikyu::login;
 use kaigo_seikyu::memory::{Embedded, MemoryStore};
 use kaigo_seikyu::policy::{HashingParams, Policy};
+use kaigo_seikyu::portal::Portal;
 use kaigo_seikyu::portal::{FlowRef, Route};
-use kaigo_seikyu::portal::{Portal, Ports};
 use kaigo_seikyu::ports::OfficeRecord;
 use kaigo_seikyu::reissue::{
     Applicant, ApplicationForm, Decision, Federation, Input as ReissueInput, ReviewOutcome,
@@ -146,15 +146,7 @@ impl World {
             store,
             ..Embedded::new(utc(NOW))
         };
-        let ports = Ports {
-            store: host.store.clone(),
-            clock: host.clock.clone(),
-            mailer: host.outbox.clone(),
-            notices: host.notices.clone(),
-            audit: host.events.clone(),
-            ledger: host.ledger.clone(),
-            sessions: host.sessions.clone(),
-        };
+        let ports = host.ports();
         let mut world = World {
             portal: Portal::with_hasher(ports, policy, hasher),
             host,
