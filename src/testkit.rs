@@ -64,6 +64,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod models;
+
 use std::collections::BTreeSet;
 use std::fmt::Display;
 use std::str::FromStr;

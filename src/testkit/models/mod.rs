@@ -1,71 +1,252 @@
-//! Shared pieces of the model-based tests (`tests/model_*.rs`).
+//! The model-based tests of the flows, over any host's ports.
 //!
-//! Each model test pairs a small reference model of one flow, written from SPEC.md, with the real
-//! flow driven through an in-memory host ([`World`]), and feeds both the same arbitrary sequence
-//! of inputs and clock moves (`proptest-state-machine`). After every step the real outcome must
-//! be one the model allows, and the cross-flow invariants hold:
+//! Each model pairs a small reference model of one flow, written from SPEC.md, with the real flow
+//! driven through a [`Portal`] over a host's ports, and feeds both the same arbitrary sequence of
+//! inputs and clock moves (`proptest-state-machine`). After every step the real outcome must be
+//! one the model allows, and the cross-flow invariants hold:
 //!
 //! - no secret (code, one-time password, password) in a stored record, an event, a notice, a
 //!   screen, an error, or a mail other than the one delivering it (SEC-01, MAIL-01);
 //! - at most 10 code mails per address and at most 10 wrong code entries per budget key within
 //!   any hour (SEC-04, SEC-07), counted from what the world saw, not from the model;
 //! - a refusal leaves every record, the outbox, the notices and the sessions as they were.
-
-#![allow(dead_code)] // each test binary uses its own subset of these helpers
+//!
+//! A host proves its ports keep the rules by implementing [`Harness`] (fresh, empty ports for each
+//! case) and calling the models' `run` functions ([`run_all`], [`reset::run`], [`gate::run`],
+//! [`reissue::run`], [`security_emails::run`], [`certificate::run`]) from its own tests, with as
+//! many cases as its ports can afford. The clock stays the crate's
+//! [`VirtualClock`] and the mails the crate's [`Outbox`], so the models can move time and read the
+//! codes they mail; the store (and the notice board, audit log, sessions and office ledger, if the
+//! host gives them) are the host's. The models see every write through the public [`Store`]
+//! API, so "a refusal changed nothing" holds on any store: they keep the keys of the commits that
+//! succeeded and read them back ([`Store::load_many`]), with the outbox ([`Store::outbox`]) and
+//! the review queues ([`Store::scan`]).
+//!
+//! A failing case panics with the model's minimal failing sequence (shrunk), like a `proptest!`
+//! test; cases are not persisted. `PROPTEST_CASES` overrides the case count a caller gives.
+//!
+//! # Example
+//! The in-memory host, a few cases of the reset model:
+//! ```
+//! use kaigo_seikyu::testkit::models::{self, Memory};
+//! models::reset::run(&Memory, 2);
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
+use std::ops::Range;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 use chrono::TimeDelta;
-use kaigo_seikyu::calendar::{Instant, utc};
-use kaigo_seikyu::effect::Event;
-use kaigo_seikyu::error::{FlowError, PortalError};
-use kaigo_seikyu::mail::{Mail, Notice};
-use kaigo_seikyu::memory::Embedded;
-use kaigo_seikyu::policy::Policy;
-use kaigo_seikyu::portal::Portal;
-use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, PasswordHash, SecretHasher};
-use kaigo_seikyu::strategies;
-use kaigo_seikyu::values::{OfficeNumber, PasswordClause, UserId, ValueError};
 use proptest::prelude::*;
-use proptest::test_runner::Config;
+use proptest::test_runner::{Config, TestError, TestRunner};
+use proptest_state_machine::ReferenceStateMachine;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
+use crate::calendar::{Instant, utc};
+use crate::effect::{EffectId, Event};
+use crate::error::{FlowError, PortalError};
+use crate::mail::{Mail, Notice};
+use crate::memory::{Events, Ledger, MemoryStore, Notices, Outbox, SessionLog, VirtualClock};
+use crate::policy::Policy;
+use crate::portal::{Portal, Ports};
+use crate::ports::{AuditLog, NoticeBoard, OfficeLedger, OfficeRecord, PortError, Sessions};
+use crate::secret::{Argon2Hasher, CodeKey, PasswordHash, SecretHasher};
+use crate::store::{Key, KeyRange, Store, StoreError, Versioned, Write};
+use crate::strategies;
+use crate::values::{OfficeNumber, PasswordClause, UserId, ValueError};
+
+pub mod certificate;
+pub mod gate;
+pub mod reissue;
+pub mod reset;
+pub mod security_emails;
+
+// ---------------------------------------------------------------------------------------------
+// The host's side: the harness.
+
+/// A host's ports for the models: fresh and empty for each case ([`Harness::ports`]).
+///
+/// Only the store is required; the ports left `None` are the crate's in-memory ones. The clock
+/// and the mailer are always the crate's (the models move time and read the codes they mail);
+/// the store's transactional outbox is the durable part of mail.
+#[derive(Clone)]
+pub struct HostPorts {
+    /// The store, empty.
+    pub store: Arc<dyn Store>,
+    /// The お知らせ board, if the host's own.
+    pub notices: Option<Arc<dyn NoticeBoard>>,
+    /// The audit log, if the host's own.
+    pub audit: Option<Arc<dyn AuditLog>>,
+    /// The sessions, if the host's own.
+    pub sessions: Option<Arc<dyn Sessions>>,
+    /// The office ledger, if the host's own: empty, the models register the offices they use.
+    pub ledger: Option<Arc<dyn LedgerSetup>>,
+}
+
+impl HostPorts {
+    /// The host's store, with the crate's in-memory notice board, audit log, sessions and ledger.
+    pub fn new(store: Arc<dyn Store>) -> HostPorts {
+        HostPorts {
+            store,
+            notices: None,
+            audit: None,
+            sessions: None,
+            ledger: None,
+        }
+    }
+}
+
+/// An office ledger the models can fill: they register the offices their cases use (RI-02,
+/// FEE). The ledger is read-only to the flows; this is the test's way in.
+pub trait LedgerSetup: OfficeLedger {
+    /// Adds or replaces an office's record.
+    fn register(&self, record: OfficeRecord) -> Result<(), PortError>;
+}
+
+impl LedgerSetup for Ledger {
+    fn register(&self, record: OfficeRecord) -> Result<(), PortError> {
+        self.insert(record);
+        Ok(())
+    }
+}
+
+/// A host under the model-based tests: gives each proptest case fresh, empty ports.
+///
+/// The models run many cases, each with its own ports, one after another on one thread. A host
+/// with a database gives each case a store that holds nothing: a new schema or database, or one
+/// it empties first.
+///
+/// # Example
+/// A host's harness over its own store (here the crate's, to keep the example small):
+/// ```
+/// use std::sync::Arc;
+/// use kaigo_seikyu::memory::MemoryStore;
+/// use kaigo_seikyu::testkit::models::{self, Harness, HostPorts};
+///
+/// struct MyHost;
+///
+/// impl Harness for MyHost {
+///     fn ports(&self) -> HostPorts {
+///         // e.g. `HostPorts::new(Arc::new(PgStore::connect(&fresh_schema())))`
+///         HostPorts::new(Arc::new(MemoryStore::default()))
+///     }
+/// }
+///
+/// // In the host's tests: every model, a few cases each.
+/// models::run_all(&MyHost, 2);
+/// ```
+pub trait Harness {
+    /// Fresh, empty ports for one case.
+    fn ports(&self) -> HostPorts;
+}
+
+/// The crate's in-memory host: a fresh [`MemoryStore`] for each case, the other ports in-memory.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Memory;
+
+impl Harness for Memory {
+    fn ports(&self) -> HostPorts {
+        HostPorts::new(Arc::new(MemoryStore::default()))
+    }
+}
+
+/// Runs every model over `harness`, `cases` cases each (`PROPTEST_CASES` overrides it).
+pub fn run_all(harness: &dyn Harness, cases: u32) {
+    reset::run(harness, cases);
+    gate::run(harness, cases);
+    reissue::run(harness, cases);
+    security_emails::run(harness, cases);
+    certificate::run(harness, cases);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The runner.
+
+/// The real side of a model: the flows over a [`World`], driven step by step.
+pub(crate) trait Real: Sized {
+    /// The model.
+    type Model: ReferenceStateMachine;
+
+    /// The real side at the model's initial state, over fresh ports of `harness`.
+    fn init(harness: &dyn Harness, model: &Model<Self>) -> Self;
+
+    /// Applies `step`, which the model just took (`model` is the state after it), and checks
+    /// the outcome against it.
+    fn apply(self, model: &Model<Self>, step: Step<Self>) -> Self;
+}
+
+/// The state of `R`'s model.
+type Model<R> = <<R as Real>::Model as ReferenceStateMachine>::State;
+/// A step of `R`'s model.
+type Step<R> = <<R as Real>::Model as ReferenceStateMachine>::Transition;
+
+/// Runs `cases` cases of the model of `R` over `harness`, each a sequence of `steps` steps
+/// (as `proptest_state_machine`'s `test_sequential` does, with the harness), and panics with the
+/// minimal failing case, shrunk, if one fails.
+pub(crate) fn run_model<R: Real>(harness: &dyn Harness, cases: u32, steps: Range<usize>) {
+    let mut runner = TestRunner::new(config(cases));
+    let strategy = R::Model::sequential_strategy(steps);
+    let result = runner.run(&strategy, |(mut model, steps, seen)| {
+        let mut real = R::init(harness, &model);
+        for step in steps {
+            // Before shrinking, tell the strategy which steps ran: shrinking drops the rest.
+            if let Some(seen) = &seen {
+                seen.fetch_add(1, Ordering::SeqCst);
+            }
+            model = R::Model::apply(model, &step);
+            real = real.apply(&model, step);
+        }
+        Ok(())
+    });
+    match result {
+        Ok(()) => {}
+        Err(TestError::Fail(why, (model, steps, _))) => {
+            panic!("{why}\nminimal failing case: {model:#?}\nsteps: {steps:#?}")
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Common constants, strategies and checks of the models.
+
 /// The host's code key in every model test.
-pub const KEY: [u8; 32] = [42; 32];
+pub(crate) const KEY: [u8; 32] = [42; 32];
 
 /// SEC-04: code mails per address per hour; SEC-07: wrong code entries per key per hour.
-pub const MAILS_PER_HOUR: usize = 10;
+pub(crate) const MAILS_PER_HOUR: usize = 10;
 /// SEC-07.
-pub const GUESSES_PER_HOUR: usize = 10;
+pub(crate) const GUESSES_PER_HOUR: usize = 10;
 /// SEC-04: codes one flow may send.
-pub const CODES_PER_FLOW: u8 = 5;
+pub(crate) const CODES_PER_FLOW: u8 = 5;
 /// RS-04, RI-04: wrong entries that void a code.
-pub const WRONG_ENTRIES: u8 = 5;
+pub(crate) const WRONG_ENTRIES: u8 = 5;
 
 /// 30 minutes: a code's lifetime (FL-05, RS-04, RI-04, SE-06), the lockout (LOGIN-02), RS-07.
-pub fn minutes_30() -> TimeDelta {
+pub(crate) fn minutes_30() -> TimeDelta {
     TimeDelta::minutes(30)
 }
 
 /// CAL-02: the first instant the grace period is over, 2026-02-01T00:00+09:00.
-pub fn grace_over() -> Instant {
+pub(crate) fn grace_over() -> Instant {
     utc("2026-02-01T00:00:00+09:00")
 }
 
 /// CAL-03: the first instant of the fee notice window, 2026-01-01T00:00+09:00.
-pub fn window_opens() -> Instant {
+pub(crate) fn window_opens() -> Instant {
     utc("2026-01-01T00:00:00+09:00")
 }
 
 /// CAL-03, CAL-04: the first instant after the window, and of the new fee: 2026-04-01T00:00+09:00.
-pub fn fee_changes() -> Instant {
+pub(crate) fn fee_changes() -> Instant {
     utc("2026-04-01T00:00:00+09:00")
 }
 
 /// CAL-01: the policy dates, and the UTC midnights a wrong time zone would use instead.
-pub fn calendar_marks() -> Vec<Instant> {
+pub(crate) fn calendar_marks() -> Vec<Instant> {
     vec![
         window_opens(),
         utc("2026-01-01T00:00:00Z"),
@@ -78,7 +259,7 @@ pub fn calendar_marks() -> Vec<Instant> {
 
 /// The test's proptest configuration: `default_cases` cases unless `PROPTEST_CASES` says
 /// otherwise, so a long run is one environment variable away.
-pub fn config(default_cases: u32) -> Config {
+pub(crate) fn config(default_cases: u32) -> Config {
     let mut config = Config::default();
     if std::env::var_os("PROPTEST_CASES").is_none() {
         config.cases = default_cases;
@@ -88,7 +269,7 @@ pub fn config(default_cases: u32) -> Config {
 }
 
 /// A start instant: around the policy dates (the crate's own strategy), or an ordinary day.
-pub fn start_instant() -> BoxedStrategy<Instant> {
+pub(crate) fn start_instant() -> BoxedStrategy<Instant> {
     prop_oneof![
         3 => strategies::instant_around(&Policy::default()),
         1 => Just(utc("2026-01-10T12:00:00+09:00")),
@@ -98,7 +279,7 @@ pub fn start_instant() -> BoxedStrategy<Instant> {
 
 /// A clock move forward: short and long steps, and moves onto each of `marks` still ahead of
 /// `now`, a millisecond before, on, or after it (the 30-minute edges, the policy dates).
-pub fn advance(now: Instant, marks: &[Instant]) -> BoxedStrategy<TimeDelta> {
+pub(crate) fn advance(now: Instant, marks: &[Instant]) -> BoxedStrategy<TimeDelta> {
     let fixed = vec![
         TimeDelta::milliseconds(1),
         TimeDelta::seconds(1),
@@ -123,7 +304,7 @@ pub fn advance(now: Instant, marks: &[Instant]) -> BoxedStrategy<TimeDelta> {
 
 /// An index below `all`, one of `preferred` most of the time (e.g. a flow at the step an input
 /// belongs to).
-pub fn pick(preferred: Vec<usize>, all: usize) -> BoxedStrategy<usize> {
+pub(crate) fn pick(preferred: Vec<usize>, all: usize) -> BoxedStrategy<usize> {
     if preferred.is_empty() {
         (0..all).boxed()
     } else {
@@ -137,7 +318,7 @@ pub fn pick(preferred: Vec<usize>, all: usize) -> BoxedStrategy<usize> {
 /// Six distinct email addresses from the crate's strategy, digits turned into letters (so a
 /// code is never mistaken for part of one), and a seventh: the first in upper case, the same
 /// address (VAL-04).
-pub fn address_pool() -> BoxedStrategy<Vec<String>> {
+pub(crate) fn address_pool() -> BoxedStrategy<Vec<String>> {
     let lettered = strategies::email_address().prop_map(|a| {
         a.as_str()
             .chars()
@@ -161,19 +342,19 @@ pub fn address_pool() -> BoxedStrategy<Vec<String>> {
 }
 
 /// VAL-04: two addresses are the same address when equal ignoring ASCII case.
-pub fn same_address(a: &str, b: &str) -> bool {
+pub(crate) fn same_address(a: &str, b: &str) -> bool {
     a.trim_matches(' ')
         .eq_ignore_ascii_case(b.trim_matches(' '))
 }
 
 /// Text that is not an email address (VAL-04), from the crate's strategy.
-pub fn bad_address() -> BoxedStrategy<String> {
+pub(crate) fn bad_address() -> BoxedStrategy<String> {
     strategies::invalid_email_address().boxed()
 }
 
 /// A new password as typed: valid (VAL-06), breaking one clause, or the user ID in another case.
-pub fn typed_password(user: UserId) -> BoxedStrategy<String> {
-    let rules = kaigo_seikyu::values::PasswordRules::default();
+pub(crate) fn typed_password(user: UserId) -> BoxedStrategy<String> {
+    let rules = crate::values::PasswordRules::default();
     let breaking = strategies::password_text_breaking;
     prop_oneof![
         6 => strategies::valid_password_text(rules),
@@ -193,7 +374,7 @@ pub fn typed_password(user: UserId) -> BoxedStrategy<String> {
 }
 
 /// VAL-06, written from SPEC: the first clause `pw` breaks for `user`, if any.
-pub fn val_06(pw: &str, user: &UserId) -> Option<PasswordClause> {
+pub(crate) fn val_06(pw: &str, user: &UserId) -> Option<PasswordClause> {
     const SYMBOLS: &str = "!#$%&()*+,-./:;<=>?@[]^_`{|}~";
     let n = pw.chars().count();
     if !(8..=16).contains(&n) {
@@ -218,19 +399,19 @@ pub fn val_06(pw: &str, user: &UserId) -> Option<PasswordClause> {
 }
 
 /// The VAL-06 refusal for `clause`.
-pub fn password_error(clause: PasswordClause) -> PortalError {
+pub(crate) fn password_error(clause: PasswordClause) -> PortalError {
     FlowError::Value(ValueError::Password(clause)).into()
 }
 
 /// Any VAL-04/VAL-07 parse refusal; [`same_error`] compares value errors other than VAL-06's by
 /// kind only (the model does not re-derive which character was wrong).
-pub fn value_error() -> PortalError {
+pub(crate) fn value_error() -> PortalError {
     FlowError::Value(ValueError::EmailEmpty).into()
 }
 
 /// What the user types into a code field, resolved against the codes mailed so far.
 #[derive(Debug, Clone)]
-pub enum Typed {
+pub(crate) enum Typed {
     /// The newest code, as mailed (or a guess when none was mailed).
     Right,
     /// The newest code with surrounding spaces: trimmed, still right (VAL-07).
@@ -259,7 +440,7 @@ impl Typed {
 /// How a test case behaves: most follow the procedure, some guess codes (SEC-07), some ask for
 /// codes again and again (SEC-04).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mood {
+pub(crate) enum Mood {
     Usual,
     Guessing,
     Bombing,
@@ -289,7 +470,7 @@ impl Mood {
 
 /// A code entry of `n` digits, the right code with weight `right` against 6 for a wrong one (a
 /// test case that guesses a lot has a low `right`).
-pub fn typed(n: usize, right: u32) -> BoxedStrategy<Typed> {
+pub(crate) fn typed(n: usize, right: u32) -> BoxedStrategy<Typed> {
     let pattern_short = format!("[0-9]{{{}}}", n - 1);
     let pattern_long = format!("[0-9]{{{}}}", n + 1);
     let full_width = format!("[０-９]{{{n}}}");
@@ -312,7 +493,7 @@ pub fn typed(n: usize, right: u32) -> BoxedStrategy<Typed> {
 }
 
 /// The text typed for `typed`, given the codes mailed (oldest first) of `n` digits.
-pub fn resolve(typed: &Typed, n: usize, mailed: &[String]) -> String {
+pub(crate) fn resolve(typed: &Typed, n: usize, mailed: &[String]) -> String {
     let modulus = 10u64.pow(n as u32);
     let current = mailed.last();
     let other = |k: u32| -> String {
@@ -334,12 +515,12 @@ pub fn resolve(typed: &Typed, n: usize, mailed: &[String]) -> String {
 
 /// The code a T1 or T2 mail delivers, if it is one: the line after `[確認コード]` or
 /// `[ワンタイムパスワード]`.
-pub fn code_in(mail: &Mail) -> Option<String> {
+pub(crate) fn code_in(mail: &Mail) -> Option<String> {
     mail.code().map(str::to_owned)
 }
 
 /// A code mail (T1, T2) rather than a notice mail.
-pub fn is_code_mail(mail: &Mail) -> bool {
+pub(crate) fn is_code_mail(mail: &Mail) -> bool {
     mail.subject == "確認コード発行通知(介護保険)"
         || mail.subject == "ワンタイムパスワード発行通知(介護保険)"
 }
@@ -349,7 +530,7 @@ pub fn is_code_mail(mail: &Mail) -> bool {
 
 /// Hits of one hourly budget (SEC-04, SEC-07): a hit counts for one hour after it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Hourly(Vec<Instant>);
+pub(crate) struct Hourly(Vec<Instant>);
 
 impl Hourly {
     /// Hits within the hour before `now` (an hour after a hit, it no longer counts), and hits
@@ -379,7 +560,7 @@ impl Hourly {
 
 /// Hourly budgets by key (an address lower-cased, or a user ID).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Budgets(BTreeMap<String, Hourly>);
+pub(crate) struct Budgets(BTreeMap<String, Hourly>);
 
 impl Budgets {
     /// Whether `key`'s budget of `limit` is used up at `now`.
@@ -408,7 +589,7 @@ impl Budgets {
 
 /// What SPEC says of a step's outcome, apart from the flow's own details.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Accepted.
     Ok,
     /// Refused with one of these errors (SPEC does not order them), changing nothing.
@@ -432,7 +613,7 @@ impl Verdict {
 /// Collects the refusals that apply to a step: SPEC does not order them, so the flow may answer
 /// with any of them.
 #[derive(Debug, Default)]
-pub struct Refusals(Vec<PortalError>);
+pub(crate) struct Refusals(Vec<PortalError>);
 
 impl Refusals {
     /// Adds `e` if `applies`.
@@ -456,7 +637,7 @@ impl Refusals {
 
 /// Whether `actual` is the error `expected` names: VAL-06 refusals by clause, other value
 /// errors by kind, `UnexpectedInput` by kind, the rest exactly.
-pub fn same_error(actual: &PortalError, expected: &PortalError) -> bool {
+pub(crate) fn same_error(actual: &PortalError, expected: &PortalError) -> bool {
     use FlowError::{UnexpectedInput, Value};
     match (actual, expected) {
         (PortalError::Flow(Value(ValueError::Password(a))), PortalError::Flow(Value(e))) => {
@@ -473,7 +654,7 @@ pub fn same_error(actual: &PortalError, expected: &PortalError) -> bool {
 }
 
 /// The `UnexpectedInput` refusal (compared by kind).
-pub fn unexpected() -> PortalError {
+pub(crate) fn unexpected() -> PortalError {
     FlowError::UnexpectedInput {
         state: "",
         input: "",
@@ -482,11 +663,11 @@ pub fn unexpected() -> PortalError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The world: the real flows over the in-memory host, and the invariants checked on every step.
+// The world: the real flows over a host's ports, and the invariants checked on every step.
 
 /// What one call did besides its result.
 #[derive(Debug)]
-pub struct Seen<T> {
+pub(crate) struct Seen<T> {
     /// The call's result.
     pub result: Result<T, PortalError>,
     /// Mails it queued.
@@ -512,14 +693,19 @@ impl<T> Seen<T> {
     }
 }
 
-/// The real flows over the in-memory host, with what the invariants need.
-pub struct World {
-    /// The ports.
-    pub host: Embedded,
+/// The real flows over a host's ports, with what the invariants need.
+pub(crate) struct World {
     /// The driver.
     pub portal: Portal,
     /// The host's CSPRNG, seeded.
     pub rng: StdRng,
+    clock: Arc<VirtualClock>,
+    store: Arc<Watched>,
+    outbox: Arc<Outbox>,
+    notices: Arc<Seeing<Notices, dyn NoticeBoard>>,
+    events: Arc<Seeing<Events, dyn AuditLog>>,
+    sessions: Arc<Seeing<SessionLog, dyn Sessions>>,
+    ledger: Arc<dyn LedgerSetup>,
     hasher: Argon2Hasher,
     /// Codes mailed and passwords typed or issued: none may show anywhere else (SEC-01).
     codes: BTreeSet<String>,
@@ -530,9 +716,16 @@ pub struct World {
 }
 
 impl World {
-    /// A world at `start` whose CSPRNG is seeded with `seed`.
-    pub fn new(start: Instant, seed: u64) -> World {
-        let host = Embedded::new(start);
+    /// A world over fresh ports of `harness`, at `start`, whose CSPRNG is seeded with `seed`.
+    pub fn new(harness: &dyn Harness, start: Instant, seed: u64) -> World {
+        let host = harness.ports();
+        let clock = Arc::new(VirtualClock::new(start));
+        let store = Arc::new(Watched::new(host.store));
+        let outbox = Arc::new(Outbox::default());
+        let notices = Arc::new(Seeing::new(host.notices));
+        let events = Arc::new(Seeing::new(host.audit));
+        let sessions = Arc::new(Seeing::new(host.sessions));
+        let ledger = host.ledger.unwrap_or_else(|| Arc::new(Ledger::default()));
         // The models follow each flow's own deadlines over clock moves of days and months; the
         // OPS-02 flow lifetime, which ends any idle flow, is proved in tests/expiry.rs.
         let policy = Policy {
@@ -540,11 +733,25 @@ impl World {
             ..Policy::insecure_fast_hashing()
         };
         let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes(KEY));
-        let portal = host.portal(policy, CodeKey::from_bytes(KEY));
+        let ports = Ports {
+            store: store.clone(),
+            clock: clock.clone(),
+            mailer: outbox.clone(),
+            notices: notices.clone(),
+            audit: events.clone(),
+            ledger: ledger.clone(),
+            sessions: sessions.clone(),
+        };
         World {
-            host,
-            portal,
+            portal: Portal::new(ports, policy, CodeKey::from_bytes(KEY)),
             rng: StdRng::seed_from_u64(seed),
+            clock,
+            store,
+            outbox,
+            notices,
+            events,
+            sessions,
+            ledger,
             hasher,
             codes: BTreeSet::new(),
             passwords: BTreeSet::new(),
@@ -560,7 +767,14 @@ impl World {
 
     /// Moves the clock forward.
     pub fn advance(&self, by: TimeDelta) {
-        self.host.clock.advance(by);
+        self.clock.advance(by);
+    }
+
+    /// Registers an office in the ledger.
+    pub fn register(&self, record: OfficeRecord) {
+        self.ledger
+            .register(record)
+            .expect("the ledger registers an office");
     }
 
     /// A password hash for provisioning; the password becomes a secret to watch.
@@ -596,20 +810,20 @@ impl World {
         guess_key: Option<&str>,
         f: impl FnOnce(&Portal, &mut StdRng) -> Result<T, PortalError>,
     ) -> Seen<T> {
-        let store_before = self.host.store.snapshot();
+        let store_before = self.store.snapshot();
         let (mails0, notices0, events0, revoked0) = (
-            self.host.outbox.all().len(),
-            self.host.notices.all().len(),
-            self.host.events.all().len(),
-            self.host.sessions.revoked().len(),
+            self.outbox.all().len(),
+            self.notices.seen.all().len(),
+            self.events.seen.all().len(),
+            self.sessions.seen.revoked().len(),
         );
         let result = f(&self.portal, &mut self.rng);
         let seen = Seen {
             result,
-            mails: self.host.outbox.all().split_off(mails0),
-            notices: self.host.notices.all().split_off(notices0),
-            events: self.host.events.all().split_off(events0),
-            revoked: self.host.sessions.revoked().split_off(revoked0),
+            mails: self.outbox.all().split_off(mails0),
+            notices: self.notices.seen.all().split_off(notices0),
+            events: self.events.seen.all().split_off(events0),
+            revoked: self.sessions.seen.revoked().split_off(revoked0),
         };
         match (verdict, &seen.result) {
             (Verdict::Ok, Ok(_)) => {}
@@ -619,7 +833,7 @@ impl World {
                     "refused with {e:?}; the model allows {allowed:?}"
                 );
                 assert_eq!(
-                    self.host.store.snapshot(),
+                    self.store.snapshot(),
                     store_before,
                     "a refusal ({e:?}) changed the store"
                 );
@@ -705,7 +919,7 @@ impl World {
     /// error, nor in its mails beyond the one code each delivers. (Run by [`World::call`]; run it
     /// again after watching a secret the step itself revealed.)
     pub fn check_no_leak<T: Debug>(&self, seen: &Seen<T>) {
-        for (key, record) in self.host.store.snapshot() {
+        for (key, record) in self.store.snapshot().records {
             let text = String::from_utf8_lossy(&record.value);
             self.assert_no_secret(&text, &format!("the record {key}"), None);
         }
@@ -759,4 +973,179 @@ fn digit_runs(text: &str) -> Vec<&str> {
         }
     }
     runs
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the world sees of the host's ports.
+
+/// The host's store, keeping the key of every record a successful commit wrote, so that the
+/// world can read the whole store back through the public API ([`Watched::snapshot`]): the store
+/// starts empty, so every record in it was written through here.
+struct Watched {
+    inner: Arc<dyn Store>,
+    written: Mutex<BTreeMap<String, Key>>,
+}
+
+/// Everything a store holds, as read through the public [`Store`] API.
+#[derive(Debug, PartialEq, Eq)]
+struct StoreState {
+    /// Every record, by its key's `Display`.
+    records: Vec<(String, Versioned)>,
+    /// The outbox's ids in order (`None`: the store lists no outbox).
+    outbox: Option<Vec<EffectId>>,
+    /// The review queues that ever held an entry, listed (OPS-03).
+    queues: Vec<Result<Vec<Versioned>, StoreError>>,
+}
+
+impl Watched {
+    fn new(inner: Arc<dyn Store>) -> Watched {
+        Watched {
+            inner,
+            written: Mutex::default(),
+        }
+    }
+
+    /// The whole store: every key ever written (absent ones left out), the outbox, the queues.
+    fn snapshot(&self) -> StoreState {
+        let (texts, keys): (Vec<String>, Vec<Key>) = self
+            .written
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .map(|(text, key)| (text.clone(), key.clone()))
+            .unzip();
+        let read = self.inner.load_many(&keys).expect("the store reads");
+        let records = texts
+            .into_iter()
+            .zip(read)
+            .filter_map(|(text, record)| Some((text, record?)))
+            .collect();
+        let ranges: BTreeMap<String, KeyRange> = keys
+            .iter()
+            .filter_map(|key| match key {
+                Key::Queue(prefecture, ..) => Some(KeyRange::Queue(*prefecture)),
+                _ => None,
+            })
+            .map(|range| (range.prefix(), range))
+            .collect();
+        StoreState {
+            records,
+            outbox: self
+                .inner
+                .outbox(usize::MAX)
+                .ok()
+                .map(|listed| listed.into_iter().map(|(id, _)| id).collect()),
+            queues: ranges
+                .values()
+                .map(|range| self.inner.scan(range, None, usize::MAX))
+                .collect(),
+        }
+    }
+}
+
+impl Store for Watched {
+    fn load(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
+        self.inner.load(key)
+    }
+
+    fn load_many(&self, keys: &[Key]) -> Result<Vec<Option<Versioned>>, StoreError> {
+        self.inner.load_many(keys)
+    }
+
+    fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
+        self.inner.commit(writes)?;
+        let mut written = self.written.lock().expect("not poisoned");
+        for write in writes {
+            if let Write::Put { key, .. } = write {
+                written.insert(key.to_string(), key.clone());
+            }
+        }
+        Ok(())
+    }
+
+    fn outbox(&self, limit: usize) -> Result<Vec<(EffectId, Versioned)>, StoreError> {
+        self.inner.outbox(limit)
+    }
+
+    fn scan(
+        &self,
+        range: &KeyRange,
+        after: Option<&Key>,
+        limit: usize,
+    ) -> Result<Vec<Versioned>, StoreError> {
+        self.inner.scan(range, after, limit)
+    }
+
+    fn purge(&self, now: Instant, limit: usize) -> Result<usize, StoreError> {
+        self.inner.purge(now, limit)
+    }
+}
+
+/// One of the host's write-only ports (or none), with the crate's in-memory one beside it, which
+/// records what the world saw.
+struct Seeing<M, H: ?Sized> {
+    seen: M,
+    host: Option<Arc<H>>,
+}
+
+impl<M: Default, H: ?Sized> Seeing<M, H> {
+    fn new(host: Option<Arc<H>>) -> Self {
+        Seeing {
+            seen: M::default(),
+            host,
+        }
+    }
+}
+
+impl NoticeBoard for Seeing<Notices, dyn NoticeBoard> {
+    fn post(&self, office: OfficeNumber, notice: Notice) -> Result<(), PortError> {
+        if let Some(host) = &self.host {
+            host.post(office, notice.clone())?;
+        }
+        self.seen.post(office, notice)
+    }
+
+    fn deliver(
+        &self,
+        id: &EffectId,
+        office: OfficeNumber,
+        notice: Notice,
+    ) -> Result<(), PortError> {
+        if let Some(host) = &self.host {
+            host.deliver(id, office, notice.clone())?;
+        }
+        self.seen.post(office, notice)
+    }
+}
+
+impl AuditLog for Seeing<Events, dyn AuditLog> {
+    fn record(&self, event: &Event) -> Result<(), PortError> {
+        if let Some(host) = &self.host {
+            host.record(event)?;
+        }
+        self.seen.record(event)
+    }
+
+    fn deliver(&self, id: &EffectId, event: &Event) -> Result<(), PortError> {
+        if let Some(host) = &self.host {
+            host.deliver(id, event)?;
+        }
+        self.seen.record(event)
+    }
+}
+
+impl Sessions for Seeing<SessionLog, dyn Sessions> {
+    fn revoke_all(&self, user: &UserId) -> Result<(), PortError> {
+        if let Some(host) = &self.host {
+            host.revoke_all(user)?;
+        }
+        self.seen.revoke_all(user)
+    }
+
+    fn deliver(&self, id: &EffectId, user: &UserId) -> Result<(), PortError> {
+        if let Some(host) = &self.host {
+            host.deliver(id, user)?;
+        }
+        self.seen.revoke_all(user)
+    }
 }
