@@ -17,7 +17,6 @@ use crate::strategies;
 use crate::values::{UserId, Yen};
 use chrono::TimeDelta;
 use proptest::prelude::*;
-use proptest_state_machine::ReferenceStateMachine;
 
 /// FEE-02: the notice on 【証明書】 (with ※) and on 【送信確認】 (without).
 const ANNOUNCEMENT: &str =
@@ -202,13 +201,10 @@ impl Model {
     }
 }
 
-struct CertificateModel;
+impl super::Spec for Model {
+    type Step = Step;
 
-impl ReferenceStateMachine for CertificateModel {
-    type State = Model;
-    type Transition = Step;
-
-    fn init_state() -> BoxedStrategy<Model> {
+    fn init() -> BoxedStrategy<Model> {
         (any::<u64>(), strategies::user_id(), start_instant())
             .prop_map(|(seed, user, now)| Model {
                 seed,
@@ -222,7 +218,8 @@ impl ReferenceStateMachine for CertificateModel {
             .boxed()
     }
 
-    fn transitions(state: &Model) -> BoxedStrategy<Step> {
+    fn steps(&self) -> BoxedStrategy<Step> {
+        let state = self;
         let marks = super::calendar_marks();
         let n = state.flows.len();
         let mut steps = vec![
@@ -305,7 +302,8 @@ impl ReferenceStateMachine for CertificateModel {
         proptest::strategy::Union::new_weighted(steps).boxed()
     }
 
-    fn preconditions(state: &Model, step: &Step) -> bool {
+    fn allows(&self, step: &Step) -> bool {
+        let state = self;
         match step {
             Step::Advance(_) | Step::Start => true,
             Step::Read { flow }
@@ -319,9 +317,8 @@ impl ReferenceStateMachine for CertificateModel {
         }
     }
 
-    fn apply(mut state: Model, step: &Step) -> Model {
-        state.step(step);
-        state
+    fn take(&mut self, step: &Step) {
+        self.step(step);
     }
 }
 
@@ -332,7 +329,7 @@ struct Office {
 }
 
 impl super::Real for Office {
-    type Model = CertificateModel;
+    type Model = Model;
 
     fn init(harness: &dyn Harness, model: &Model) -> Office {
         let world = World::new(harness, model.now, model.seed);

@@ -27,7 +27,6 @@ use crate::strategies;
 use crate::values::{PasswordClause, UserId};
 use chrono::TimeDelta;
 use proptest::prelude::*;
-use proptest_state_machine::ReferenceStateMachine;
 
 /// The office's security code (LOGIN-01), when it has set one.
 const SECURITY_CODE: &str = "Sc-7351x";
@@ -702,13 +701,10 @@ fn near_grace_end() -> BoxedStrategy<Instant> {
         .boxed()
 }
 
-struct GateModel;
+impl super::Spec for Model {
+    type Step = Step;
 
-impl ReferenceStateMachine for GateModel {
-    type State = Model;
-    type Transition = Step;
-
-    fn init_state() -> BoxedStrategy<Model> {
+    fn init() -> BoxedStrategy<Model> {
         (
             (any::<u64>(), Mood::any()),
             prop_oneof![
@@ -762,7 +758,8 @@ impl ReferenceStateMachine for GateModel {
             .boxed()
     }
 
-    fn transitions(state: &Model) -> BoxedStrategy<Step> {
+    fn steps(&self) -> BoxedStrategy<Step> {
+        let state = self;
         let user = state.user;
         let pool = state.pool.len();
         let password = || {
@@ -855,7 +852,8 @@ impl ReferenceStateMachine for GateModel {
         }
     }
 
-    fn preconditions(state: &Model, step: &Step) -> bool {
+    fn allows(&self, step: &Step) -> bool {
+        let state = self;
         // A form belongs to the flow the browser is in.
         matches!(
             (step, &state.flow),
@@ -879,9 +877,8 @@ impl ReferenceStateMachine for GateModel {
         )
     }
 
-    fn apply(mut state: Model, step: &Step) -> Model {
-        state.step(step);
-        state
+    fn take(&mut self, step: &Step) {
+        self.step(step);
     }
 }
 
@@ -897,7 +894,7 @@ struct Gate {
 }
 
 impl super::Real for Gate {
-    type Model = GateModel;
+    type Model = Model;
 
     fn init(harness: &dyn Harness, model: &Model) -> Gate {
         let mut world = World::new(harness, model.now, model.seed);

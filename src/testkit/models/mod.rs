@@ -165,30 +165,69 @@ pub fn run_all(harness: &dyn Harness, cases: u32) {
 // ---------------------------------------------------------------------------------------------
 // The runner.
 
+/// A reference model of one flow, written from SPEC.md: its states and the steps it takes.
+pub(crate) trait Spec: Clone + Debug + 'static {
+    /// A step: an input or a clock move.
+    type Step: Clone + Debug + 'static;
+
+    /// The initial states.
+    fn init() -> BoxedStrategy<Self>;
+
+    /// The steps that may come next.
+    fn steps(&self) -> BoxedStrategy<Self::Step>;
+
+    /// Whether `step` may come next (shrinking drops steps: a later one may name a flow that no
+    /// longer exists).
+    fn allows(&self, step: &Self::Step) -> bool;
+
+    /// Takes `step`: the model's state after it, and SPEC's verdict on it.
+    fn take(&mut self, step: &Self::Step);
+}
+
+/// A [`Spec`] as `proptest_state_machine` wants it.
+struct Reference<M>(std::marker::PhantomData<M>);
+
+impl<M: Spec> ReferenceStateMachine for Reference<M> {
+    type State = M;
+    type Transition = M::Step;
+
+    fn init_state() -> BoxedStrategy<M> {
+        M::init()
+    }
+
+    fn transitions(state: &M) -> BoxedStrategy<M::Step> {
+        state.steps()
+    }
+
+    fn preconditions(state: &M, step: &M::Step) -> bool {
+        state.allows(step)
+    }
+
+    fn apply(mut state: M, step: &M::Step) -> M {
+        state.take(step);
+        state
+    }
+}
+
 /// The real side of a model: the flows over a [`World`], driven step by step.
 pub(crate) trait Real: Sized {
     /// The model.
-    type Model: ReferenceStateMachine;
+    type Model: Spec;
 
     /// The real side at the model's initial state, over fresh ports of `harness`.
-    fn init(harness: &dyn Harness, model: &Model<Self>) -> Self;
+    fn init(harness: &dyn Harness, model: &Self::Model) -> Self;
 
     /// Applies `step`, which the model just took (`model` is the state after it), and checks
     /// the outcome against it.
-    fn apply(self, model: &Model<Self>, step: Step<Self>) -> Self;
+    fn apply(self, model: &Self::Model, step: <Self::Model as Spec>::Step) -> Self;
 }
-
-/// The state of `R`'s model.
-type Model<R> = <<R as Real>::Model as ReferenceStateMachine>::State;
-/// A step of `R`'s model.
-type Step<R> = <<R as Real>::Model as ReferenceStateMachine>::Transition;
 
 /// Runs `cases` cases of the model of `R` over `harness`, each a sequence of `steps` steps
 /// (as `proptest_state_machine`'s `test_sequential` does, with the harness), and panics with the
 /// minimal failing case, shrunk, if one fails.
 pub(crate) fn run_model<R: Real>(harness: &dyn Harness, cases: u32, steps: Range<usize>) {
     let mut runner = TestRunner::new(config(cases));
-    let strategy = R::Model::sequential_strategy(steps);
+    let strategy = Reference::<R::Model>::sequential_strategy(steps);
     let result = runner.run(&strategy, |(mut model, steps, seen)| {
         let mut real = R::init(harness, &model);
         for step in steps {
@@ -196,7 +235,7 @@ pub(crate) fn run_model<R: Real>(harness: &dyn Harness, cases: u32, steps: Range
             if let Some(seen) = &seen {
                 seen.fetch_add(1, Ordering::SeqCst);
             }
-            model = R::Model::apply(model, &step);
+            model.take(&step);
             real = real.apply(&model, step);
         }
         Ok(())
@@ -634,6 +673,54 @@ impl Refusals {
         Verdict::Refused(self.0)
     }
 }
+
+/// The state of a flow in a model.
+pub(crate) trait FlowAt: Clone {
+    /// The refusal of any input, if the flow has ended (`戻る`, finished, voided).
+    fn ended(&self) -> Option<PortalError>;
+
+    /// What `fields` takes from the state, when the flow is at the step an input belongs to;
+    /// otherwise the input's refusal: the flow's end, or `UnexpectedInput`.
+    fn on<T>(&self, fields: impl FnOnce(Self) -> Option<T>) -> Result<T, Verdict> {
+        if let Some(e) = self.ended() {
+            return Err(Verdict::refused(e));
+        }
+        fields(self.clone()).ok_or_else(|| Verdict::refused(unexpected()))
+    }
+}
+
+/// Implements [`FlowAt`] for a model's state enum: `ended!(At { Gone => PortalError::NoSuchFlow,
+/// Done => FlowError::FlowFinished })` names its ended states and their refusals.
+macro_rules! ended {
+    ($at:ident { $($variant:ident => $refusal:expr),* $(,)? }) => {
+        impl super::FlowAt for $at {
+            fn ended(&self) -> Option<PortalError> {
+                match self {
+                    $($at::$variant => Some($refusal.into()),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+pub(crate) use ended;
+
+/// `on!(flow, At::Step { a, b })`: the fields `a` and `b` (a tuple, or the one field alone) of
+/// the `flow` state, when it is at `At::Step`; otherwise returns the input's refusal
+/// ([`FlowAt::on`]) from the enclosing function.
+macro_rules! on {
+    ($at:expr, $variant:path { $($field:ident),* $(,)? }) => {
+        match super::FlowAt::on(&$at, |at| match at {
+            $variant { $($field,)* .. } => Some(($($field),*)),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }) {
+            Ok(fields) => fields,
+            Err(refused) => return refused,
+        }
+    };
+}
+pub(crate) use on;
 
 /// Whether `actual` is the error `expected` names: VAL-06 refusals by clause, other value
 /// errors by kind, `UnexpectedInput` by kind, the rest exactly.

@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use super::{
     Budgets, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, Refusals, Typed, Verdict,
     WRONG_ENTRIES, World, address_pool, bad_address, minutes_30, pick, resolve, same_address,
-    start_instant, typed, unexpected, val_06, value_error,
+    start_instant, typed, val_06, value_error,
 };
+use super::{ended, on};
 use crate::account::{Account, Temporary};
 use crate::calendar::{Instant, jst};
 use crate::error::{FlowError, PortalError};
@@ -26,7 +27,6 @@ use crate::values::{EmailAddress, OfficeNumber, Prefecture, UserId};
 use chrono::{Datelike, TimeDelta};
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest_state_machine::ReferenceStateMachine;
 
 /// A user ID's account, as far as the review touches it (RI-09, RI-10).
 #[derive(Debug, Clone)]
@@ -66,6 +66,11 @@ enum At {
     /// Ended by `戻る`.
     Gone,
 }
+
+ended!(At {
+    Gone => PortalError::NoSuchFlow,
+    Done => FlowError::FlowFinished,
+});
 
 /// An application submitted (RI-06).
 #[derive(Debug, Clone)]
@@ -190,15 +195,6 @@ impl Model {
         self.apps
             .iter()
             .any(|a| a.billing == billing && a.status == Status::Pending)
-    }
-
-    fn elsewhere(at: &At, expects: fn(&At) -> bool) -> Option<PortalError> {
-        match at {
-            At::Gone => Some(PortalError::NoSuchFlow),
-            At::Done => Some(FlowError::FlowFinished.into()),
-            at if !expects(at) => Some(unexpected()),
-            _ => None,
-        }
     }
 
     /// RI-04: a 確認コード (T1) to the notification address, unless RI-07 or SEC-04 refuse.
@@ -392,18 +388,14 @@ impl Model {
         let Ok(billing) = typed.parse::<Prefecture>() else {
             return Verdict::Refused(vec![value_error()]);
         };
-        let at = self.flows[flow].clone();
-        if let Some(e) = Self::elsewhere(&at, |a| matches!(a, At::Choosing { .. })) {
-            return Verdict::Refused(vec![e]);
-        }
-        let At::Choosing {
-            notify,
-            choices,
-            started,
-        } = at
-        else {
-            unreachable!()
-        };
+        let (notify, choices, started) = on!(
+            self.flows[flow],
+            At::Choosing {
+                notify,
+                choices,
+                started
+            }
+        );
         let mut refusals = Refusals::default();
         refusals.check(self.now >= started + minutes_30(), FlowError::FlowExpired);
         refusals.check(!choices.contains(&billing), FlowError::PrefectureNotOffered);
@@ -421,19 +413,15 @@ impl Model {
         if typed.malformed() {
             return Verdict::Refused(vec![value_error()]);
         }
-        let at = self.flows[flow].clone();
-        if let Some(e) = Self::elsewhere(&at, |a| matches!(a, At::Code { .. })) {
-            return Verdict::Refused(vec![e]);
-        }
-        let At::Code {
-            notify,
-            billing,
-            issued,
-            mut wrong,
-        } = at
-        else {
-            unreachable!()
-        };
+        let (notify, billing, issued, mut wrong) = on!(
+            self.flows[flow],
+            At::Code {
+                notify,
+                billing,
+                issued,
+                wrong
+            }
+        );
         if self.guesses.full(&notify, self.now, GUESSES_PER_HOUR) {
             return Verdict::refused(FlowError::GuessBudgetExceeded);
         }
@@ -471,18 +459,14 @@ impl Model {
 
     /// RI-05, RI-06, RI-07, VAL-08: `送信` within the code lifetime of the verification.
     fn submit(&mut self, flow: usize) -> Verdict {
-        let at = self.flows[flow].clone();
-        if let Some(e) = Self::elsewhere(&at, |a| matches!(a, At::Confirming { .. })) {
-            return Verdict::Refused(vec![e]);
-        }
-        let At::Confirming {
-            notify,
-            billing,
-            verified,
-        } = at
-        else {
-            unreachable!()
-        };
+        let (notify, billing, verified) = on!(
+            self.flows[flow],
+            At::Confirming {
+                notify,
+                billing,
+                verified
+            }
+        );
         let mut refusals = Refusals::default();
         refusals.check(self.pending(billing), FlowError::ApplicationPending);
         refusals.check(self.now >= verified + minutes_30(), FlowError::FlowExpired);
@@ -565,13 +549,10 @@ impl Model {
     }
 }
 
-struct ReissueModel;
+impl super::Spec for Model {
+    type Step = Step;
 
-impl ReferenceStateMachine for ReissueModel {
-    type State = Model;
-    type Transition = Step;
-
-    fn init_state() -> BoxedStrategy<Model> {
+    fn init() -> BoxedStrategy<Model> {
         let account = (any::<bool>(), 0..3u8, 0..3usize, any::<bool>()).prop_map(
             |(security_code, failures, emails, grace_eligible)| Acct {
                 temporary_until: None,
@@ -616,7 +597,8 @@ impl ReferenceStateMachine for ReissueModel {
             .boxed()
     }
 
-    fn transitions(state: &Model) -> BoxedStrategy<Step> {
+    fn steps(&self) -> BoxedStrategy<Step> {
+        let state = self;
         let pool = state.pool.len();
         let start = (
             proptest::bool::weighted(0.05),
@@ -695,7 +677,8 @@ impl ReferenceStateMachine for ReissueModel {
         proptest::strategy::Union::new_weighted(steps).boxed()
     }
 
-    fn preconditions(state: &Model, step: &Step) -> bool {
+    fn allows(&self, step: &Step) -> bool {
+        let state = self;
         match step {
             Step::Advance(_) | Step::Start { .. } => true,
             Step::Review { .. } => !state.apps.is_empty(),
@@ -706,9 +689,8 @@ impl ReferenceStateMachine for ReissueModel {
         }
     }
 
-    fn apply(mut state: Model, step: &Step) -> Model {
-        state.step(step);
-        state
+    fn take(&mut self, step: &Step) {
+        self.step(step);
     }
 }
 
@@ -724,7 +706,7 @@ struct Office {
 }
 
 impl super::Real for Office {
-    type Model = ReissueModel;
+    type Model = Model;
 
     fn init(harness: &dyn Harness, model: &Model) -> Office {
         let mut world = World::new(harness, model.now, model.seed);

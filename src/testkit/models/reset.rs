@@ -8,9 +8,9 @@
 use super::{
     Budgets, CODES_PER_FLOW, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, Refusals, Seen,
     Typed, Verdict, WRONG_ENTRIES, World, address_pool, bad_address, minutes_30, password_error,
-    pick, resolve, same_address, start_instant, typed, typed_password, unexpected, val_06,
-    value_error,
+    pick, resolve, same_address, start_instant, typed, typed_password, val_06, value_error,
 };
+use super::{ended, on};
 use crate::account::{Account, Temporary};
 use crate::calendar::Instant;
 use crate::error::{FlowError, PortalError};
@@ -20,7 +20,6 @@ use crate::strategies;
 use crate::values::{EmailAddress, OfficeNumber, Prefecture, UserId};
 use chrono::TimeDelta;
 use proptest::prelude::*;
-use proptest_state_machine::ReferenceStateMachine;
 
 /// One user ID of the office (VAL-03), as SPEC describes its account.
 #[derive(Debug, Clone)]
@@ -67,6 +66,12 @@ enum At {
     /// Ended by `戻る`.
     Gone,
 }
+
+ended!(At {
+    Gone => PortalError::NoSuchFlow,
+    Voided => FlowError::CodeExhausted,
+    Done => FlowError::FlowFinished,
+});
 
 /// The office number field.
 #[derive(Debug, Clone)]
@@ -171,17 +176,6 @@ impl Model {
         self.accounts
             .iter()
             .find(|a| UserId::new(a.billing, self.office) == *user)
-    }
-
-    /// The refusal of an input on a flow that is not at the input's step.
-    fn elsewhere(at: &At, expects: fn(&At) -> bool) -> Option<PortalError> {
-        match at {
-            At::Gone => Some(PortalError::NoSuchFlow),
-            At::Voided => Some(FlowError::CodeExhausted.into()),
-            At::Done => Some(FlowError::FlowFinished.into()),
-            at if !expects(at) => Some(unexpected()),
-            _ => None,
-        }
     }
 
     /// RS-03: an OTP for `user` at `address`, mailed only if the address is one of the user ID's
@@ -343,13 +337,7 @@ impl Model {
         let Ok(billing) = typed.parse::<Prefecture>() else {
             return Verdict::Refused(vec![value_error()]);
         };
-        let at = self.flows[flow].clone();
-        if let Some(e) = Self::elsewhere(&at, |a| matches!(a, At::Choosing { .. })) {
-            return Verdict::Refused(vec![e]);
-        }
-        let At::Choosing { address, choices } = at else {
-            unreachable!()
-        };
+        let (address, choices) = on!(self.flows[flow], At::Choosing { address, choices });
         let mut refusals = Refusals::default();
         refusals.check(!choices.contains(&billing), FlowError::PrefectureNotOffered);
         refusals.check(
@@ -374,20 +362,16 @@ impl Model {
         if typed.malformed() {
             return Verdict::Refused(vec![value_error()]);
         }
-        let at = self.flows[flow].clone();
-        if let Some(e) = Self::elsewhere(&at, |a| matches!(a, At::Otp { .. })) {
-            return Verdict::Refused(vec![e]);
-        }
-        let At::Otp {
-            user,
-            address,
-            mailed,
-            mut otp,
-            sent,
-        } = at
-        else {
-            unreachable!()
-        };
+        let (user, address, mailed, mut otp, sent) = on!(
+            self.flows[flow],
+            At::Otp {
+                user,
+                address,
+                mailed,
+                otp,
+                sent
+            }
+        );
         let key = Self::guess_budget(user, &address);
         if self.guesses.full(&key, self.now, GUESSES_PER_HOUR) {
             return Verdict::refused(FlowError::GuessBudgetExceeded);
@@ -422,19 +406,14 @@ impl Model {
 
     /// RS-04, SEC-04: a newer OTP, the older one no longer valid; five per flow.
     fn resend(&mut self, flow: usize) -> Verdict {
-        let at = self.flows[flow].clone();
-        if let Some(e) = Self::elsewhere(&at, |a| matches!(a, At::Otp { .. })) {
-            return Verdict::Refused(vec![e]);
-        }
-        let At::Otp {
-            user,
-            address,
-            sent,
-            ..
-        } = at
-        else {
-            unreachable!()
-        };
+        let (user, address, sent) = on!(
+            self.flows[flow],
+            At::Otp {
+                user,
+                address,
+                sent
+            }
+        );
         let mut refusals = Refusals::default();
         refusals.check(sent >= CODES_PER_FLOW, FlowError::TooManyCodes);
         refusals.check(
@@ -450,13 +429,7 @@ impl Model {
 
     /// RS-05 … RS-07.
     fn password(&mut self, flow: usize, new: &str, confirm: &str) -> Verdict {
-        let at = self.flows[flow].clone();
-        if let Some(e) = Self::elsewhere(&at, |a| matches!(a, At::Password { .. })) {
-            return Verdict::Refused(vec![e]);
-        }
-        let At::Password { user, verified } = at else {
-            unreachable!()
-        };
+        let (user, verified) = on!(self.flows[flow], At::Password { user, verified });
         let mut refusals = Refusals::default();
         refusals.check(self.now >= verified + minutes_30(), FlowError::FlowExpired);
         if let Some(clause) = val_06(new, &user) {
@@ -499,13 +472,10 @@ impl Model {
     }
 }
 
-struct ResetModel;
+impl super::Spec for Model {
+    type Step = Step;
 
-impl ReferenceStateMachine for ResetModel {
-    type State = Model;
-    type Transition = Step;
-
-    fn init_state() -> BoxedStrategy<Model> {
+    fn init() -> BoxedStrategy<Model> {
         let account = (
             proptest::sample::subsequence((0..6).collect::<Vec<usize>>(), 0..=3),
             strategies::valid_password_text(Default::default()),
@@ -557,7 +527,8 @@ impl ReferenceStateMachine for ResetModel {
             .boxed()
     }
 
-    fn transitions(state: &Model) -> BoxedStrategy<Step> {
+    fn steps(&self) -> BoxedStrategy<Step> {
+        let state = self;
         let pool = state.pool.len();
         let office = prop_oneof![
             8 => Just(OfficeField::Own),
@@ -637,7 +608,8 @@ impl ReferenceStateMachine for ResetModel {
         proptest::strategy::Union::new_weighted(steps).boxed()
     }
 
-    fn preconditions(state: &Model, step: &Step) -> bool {
+    fn allows(&self, step: &Step) -> bool {
+        let state = self;
         match step {
             Step::Advance(_) | Step::Start { .. } => true,
             Step::Choose { flow, .. }
@@ -648,9 +620,8 @@ impl ReferenceStateMachine for ResetModel {
         }
     }
 
-    fn apply(mut state: Model, step: &Step) -> Model {
-        state.step(step);
-        state
+    fn take(&mut self, step: &Step) {
+        self.step(step);
     }
 }
 
@@ -666,7 +637,7 @@ struct Office {
 }
 
 impl super::Real for Office {
-    type Model = ResetModel;
+    type Model = Model;
 
     fn init(harness: &dyn Harness, model: &Model) -> Office {
         let mut world = World::new(harness, model.now, model.seed);

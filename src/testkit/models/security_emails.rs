@@ -17,7 +17,6 @@ use crate::strategies;
 use crate::values::{EmailAddress, UserId};
 use chrono::TimeDelta;
 use proptest::prelude::*;
-use proptest_state_machine::ReferenceStateMachine;
 
 /// A registered address (SE-03: "oldest" is by registration).
 #[derive(Debug, Clone)]
@@ -411,25 +410,33 @@ impl Model {
         self.request = request;
     }
 
-    /// SE-06 step 4: the OTP proves the office holds its selected address; then a 4-digit code
-    /// (T1) goes to the new one.
-    fn otp(&mut self, flow: usize, typed: &Typed) -> Verdict {
+    /// The refusals of a code entry (SE-06 steps 4 and 5) before the code is compared: a format
+    /// error (VAL-07), a flow not at the step `expects` (with the guessing budget, unless the flow
+    /// is gone), the guessing budget (SEC-07).
+    fn entry_refused(&self, at: &At, typed: &Typed, expects: fn(&At) -> bool) -> Option<Verdict> {
         let mut refusals = Refusals::default();
         refusals.check(typed.malformed(), value_error());
-        let f = self.flows[flow].clone();
-        if let Some(refused) = self.state_refusals(&f.at, |at| matches!(at, At::Otp { .. })) {
+        if let Some(refused) = self.state_refusals(at, expects) {
             refusals.check(true, refused);
-            let budget = !matches!(f.at, At::Gone) && self.guess_budget_full();
+            let budget = !matches!(at, At::Gone) && self.guess_budget_full();
             refusals.check(budget, FlowError::GuessBudgetExceeded);
-            return refusals.verdict();
+            return Some(refusals.verdict());
         }
         refusals.check(
             !typed.malformed() && self.guess_budget_full(),
             FlowError::GuessBudgetExceeded,
         );
-        if refusals.any() {
-            return refusals.verdict();
+        refusals.any().then(|| refusals.verdict())
+    }
+
+    /// SE-06 step 4: the OTP proves the office holds its selected address; then a 4-digit code
+    /// (T1) goes to the new one.
+    fn otp(&mut self, flow: usize, typed: &Typed) -> Verdict {
+        let f = self.flows[flow].clone();
+        if let Some(refused) = self.entry_refused(&f.at, typed, |at| matches!(at, At::Otp { .. })) {
+            return refused;
         }
+        let mut refusals = Refusals::default();
         let At::Otp { to, new, mut code } = f.at else {
             unreachable!()
         };
@@ -481,21 +488,10 @@ impl Model {
     /// SE-06 step 5: the code proves the new address; it is added, or put in place of the old
     /// one keeping the selection (SE-03); SE-08 announces it.
     fn code(&mut self, flow: usize, typed: &Typed) -> Verdict {
-        let mut refusals = Refusals::default();
-        refusals.check(typed.malformed(), value_error());
         let f = self.flows[flow].clone();
-        if let Some(refused) = self.state_refusals(&f.at, |at| matches!(at, At::Code { .. })) {
-            refusals.check(true, refused);
-            let budget = !matches!(f.at, At::Gone) && self.guess_budget_full();
-            refusals.check(budget, FlowError::GuessBudgetExceeded);
-            return refusals.verdict();
-        }
-        refusals.check(
-            !typed.malformed() && self.guess_budget_full(),
-            FlowError::GuessBudgetExceeded,
-        );
-        if refusals.any() {
-            return refusals.verdict();
+        if let Some(refused) = self.entry_refused(&f.at, typed, |at| matches!(at, At::Code { .. }))
+        {
+            return refused;
         }
         let At::Code { new, mut code } = f.at else {
             unreachable!()
@@ -603,13 +599,10 @@ impl Model {
     }
 }
 
-struct SeModel;
+impl super::Spec for Model {
+    type Step = Step;
 
-impl ReferenceStateMachine for SeModel {
-    type State = Model;
-    type Transition = Step;
-
-    fn init_state() -> BoxedStrategy<Model> {
+    fn init() -> BoxedStrategy<Model> {
         (
             (any::<u64>(), Mood::any()),
             strategies::user_id(),
@@ -652,7 +645,8 @@ impl ReferenceStateMachine for SeModel {
             .boxed()
     }
 
-    fn transitions(state: &Model) -> BoxedStrategy<Step> {
+    fn steps(&self) -> BoxedStrategy<Step> {
+        let state = self;
         let pool = state.pool.len();
         let addr = move || {
             prop_oneof![
@@ -744,7 +738,8 @@ impl ReferenceStateMachine for SeModel {
         proptest::strategy::Union::new_weighted(steps).boxed()
     }
 
-    fn preconditions(state: &Model, step: &Step) -> bool {
+    fn allows(&self, step: &Step) -> bool {
+        let state = self;
         match step {
             Step::Reenter { flow, .. }
             | Step::Otp { flow, .. }
@@ -754,9 +749,8 @@ impl ReferenceStateMachine for SeModel {
         }
     }
 
-    fn apply(mut state: Model, step: &Step) -> Model {
-        state.step(step);
-        state
+    fn take(&mut self, step: &Step) {
+        self.step(step);
     }
 }
 
@@ -774,7 +768,7 @@ struct Office {
 }
 
 impl super::Real for Office {
-    type Model = SeModel;
+    type Model = Model;
 
     fn init(harness: &dyn Harness, model: &Model) -> Office {
         let mut world = World::new(harness, model.now, model.seed);
