@@ -10,7 +10,6 @@ use super::{
 use crate::calendar::Instant;
 use crate::certificate::{CertificateInput, MenuChoice};
 use crate::error::FlowError;
-use crate::ports::OfficeRecord;
 use crate::screen::{FieldKind, Screen, ScreenKind};
 use crate::store::FlowId;
 use crate::strategies;
@@ -333,13 +332,7 @@ impl super::Real for Office {
 
     fn init(harness: &dyn Harness, model: &Model) -> Office {
         let world = World::new(harness, model.now, model.seed);
-        world.register(OfficeRecord {
-            number: model.user.office(),
-            name: "請求事業所A".into(),
-            postal_address: "東京都千代田区霞が関1-1-1".into(),
-            phone: "03-0000-0000".into(),
-            billing: vec![model.user.billing()],
-        });
+        world.register(model.user.office(), vec![model.user.billing()]);
         Office {
             world,
             user: model.user,

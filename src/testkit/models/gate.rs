@@ -909,13 +909,8 @@ impl super::Real for Gate {
         if model.account.security_code {
             account.security_code = Some(world.hash(SECURITY_CODE));
         }
-        for address in &model.account.emails {
-            account
-                .security_emails
-                .add(address.parse().unwrap(), model.now)
-                .unwrap();
-        }
-        world.portal.create_account(account).unwrap();
+        let emails = model.account.emails.iter();
+        world.create(account, emails.map(|e| (e.as_str(), model.now)));
         Gate {
             world,
             user: model.user,

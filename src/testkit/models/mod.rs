@@ -45,6 +45,7 @@ use proptest_state_machine::ReferenceStateMachine;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
+use crate::account::Account;
 use crate::calendar::{Instant, utc};
 use crate::effect::{EffectId, Event};
 use crate::error::{FlowError, PortalError};
@@ -56,7 +57,7 @@ use crate::ports::{AuditLog, NoticeBoard, OfficeLedger, OfficeRecord, PortError,
 use crate::secret::{Argon2Hasher, CodeKey, PasswordHash, SecretHasher};
 use crate::store::{Key, KeyRange, Store, StoreError, Versioned, Write};
 use crate::strategies;
-use crate::values::{OfficeNumber, PasswordClause, UserId, ValueError};
+use crate::values::{OfficeNumber, PasswordClause, Prefecture, UserId, ValueError};
 
 pub mod certificate;
 pub mod gate;
@@ -448,6 +449,41 @@ pub(crate) fn value_error() -> PortalError {
     FlowError::Value(ValueError::EmailEmpty).into()
 }
 
+/// A billing prefecture field (RS-02, RI-03): mostly one of the choices offered, else any
+/// prefecture or text that names none.
+#[derive(Debug, Clone)]
+pub(crate) enum PrefField {
+    /// One of the choices, when the flow offers some; else a prefecture code.
+    Offered(proptest::sample::Index),
+    /// Any prefecture.
+    Any(Prefecture),
+    /// Not a prefecture code (VAL-01).
+    Bad(String),
+}
+
+impl PrefField {
+    /// Any field; `bad` are the texts that name no prefecture.
+    pub fn any(bad: &[&str]) -> BoxedStrategy<PrefField> {
+        let bad: Vec<String> = bad.iter().map(|text| (*text).to_owned()).collect();
+        prop_oneof![
+            8 => any::<proptest::sample::Index>().prop_map(PrefField::Offered),
+            1 => strategies::prefecture().prop_map(PrefField::Any),
+            1 => proptest::sample::select(bad).prop_map(PrefField::Bad),
+        ]
+        .boxed()
+    }
+
+    /// The text typed, given the choices the flow offers, if it is at the choice.
+    pub fn typed(&self, choices: Option<&Vec<Prefecture>>) -> String {
+        match (self, choices) {
+            (PrefField::Offered(i), Some(choices)) => choices[i.index(choices.len())].to_string(),
+            (PrefField::Offered(i), None) => format!("{:02}", i.index(47) + 1),
+            (PrefField::Any(p), _) => p.to_string(),
+            (PrefField::Bad(text), _) => text.clone(),
+        }
+    }
+}
+
 /// What the user types into a code field, resolved against the codes mailed so far.
 #[derive(Debug, Clone)]
 pub(crate) enum Typed {
@@ -705,16 +741,25 @@ macro_rules! ended {
 }
 pub(crate) use ended;
 
+/// `fields!(flow, At::Step { a, b })`: the fields `a` and `b` (a tuple, or the one field alone)
+/// of the `flow` state, if it is at `At::Step`.
+macro_rules! fields {
+    ($at:expr, $variant:path { $($field:ident),* $(,)? }) => {
+        match $at {
+            $variant { $($field,)* .. } => Some(($($field),*)),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    };
+}
+pub(crate) use fields;
+
 /// `on!(flow, At::Step { a, b })`: the fields `a` and `b` (a tuple, or the one field alone) of
 /// the `flow` state, when it is at `At::Step`; otherwise returns the input's refusal
 /// ([`FlowAt::on`]) from the enclosing function.
 macro_rules! on {
     ($at:expr, $variant:path { $($field:ident),* $(,)? }) => {
-        match super::FlowAt::on(&$at, |at| match at {
-            $variant { $($field,)* .. } => Some(($($field),*)),
-            #[allow(unreachable_patterns)]
-            _ => None,
-        }) {
+        match super::FlowAt::on(&$at, |at| super::fields!(at, $variant { $($field),* })) {
             Ok(fields) => fields,
             Err(refused) => return refused,
         }
@@ -857,11 +902,30 @@ impl World {
         self.clock.advance(by);
     }
 
-    /// Registers an office in the ledger.
-    pub fn register(&self, record: OfficeRecord) {
+    /// Registers office `number` in the ledger, billing to `billing`.
+    pub fn register(&self, number: OfficeNumber, billing: Vec<Prefecture>) {
+        let record = OfficeRecord {
+            number,
+            name: "請求事業所A".into(),
+            postal_address: "東京都千代田区霞が関1-1-1".into(),
+            phone: "03-0000-0000".into(),
+            billing,
+        };
         self.ledger
             .register(record)
             .expect("the ledger registers an office");
+    }
+
+    /// Provisions `account`, its security emails `emails` registered at their instants.
+    pub fn create<'a>(
+        &self,
+        mut account: Account,
+        emails: impl IntoIterator<Item = (&'a str, Instant)>,
+    ) {
+        add_emails(&mut account, emails);
+        self.portal
+            .create_account(account)
+            .expect("the store creates an account");
     }
 
     /// A password hash for provisioning; the password becomes a secret to watch.
@@ -1034,6 +1098,20 @@ impl World {
                 self.assert_no_secret(&text, "an error", None);
             }
         }
+    }
+}
+
+/// Registers `emails` as `account`'s security emails, each at its instant.
+pub(crate) fn add_emails<'a>(
+    account: &mut Account,
+    emails: impl IntoIterator<Item = (&'a str, Instant)>,
+) {
+    for (address, at) in emails {
+        let address = address.parse().expect("a model's address is valid");
+        account
+            .security_emails
+            .add(address, at)
+            .expect("a model's list is valid");
     }
 }
 

@@ -8,15 +8,14 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Budgets, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, Refusals, Typed, Verdict,
+    Budgets, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, PrefField, Refusals, Typed, Verdict,
     WRONG_ENTRIES, World, address_pool, bad_address, minutes_30, pick, resolve, same_address,
     start_instant, typed, val_06, value_error,
 };
-use super::{ended, on};
+use super::{ended, fields, on};
 use crate::account::{Account, Temporary};
 use crate::calendar::{Instant, jst};
 use crate::error::{FlowError, PortalError};
-use crate::ports::OfficeRecord;
 use crate::reissue::{
     Applicant, ApplicationForm, ApplicationStatus, Decision, Federation, Input, Reissue,
     ReviewOutcome,
@@ -96,13 +95,6 @@ enum OfficeField {
 }
 
 #[derive(Debug, Clone)]
-enum PrefField {
-    Offered(Index),
-    Any(Prefecture),
-    Bad(String),
-}
-
-#[derive(Debug, Clone)]
 enum Step {
     Advance(TimeDelta),
     Start {
@@ -142,10 +134,8 @@ enum Request {
         notify: String,
         confirm: String,
     },
-    Choose {
-        flow: usize,
-        pref: String,
-    },
+    /// A flow, the prefecture typed.
+    Choose(usize, String),
     Code {
         flow: usize,
         typed: Typed,
@@ -264,21 +254,8 @@ impl Model {
                 )
             }
             Step::Choose { flow, pref } => {
-                let typed = match (pref, &self.flows[*flow]) {
-                    (PrefField::Offered(i), At::Choosing { choices, .. }) => {
-                        choices[i.index(choices.len())].to_string()
-                    }
-                    (PrefField::Offered(i), _) => format!("{:02}", i.index(47) + 1),
-                    (PrefField::Any(p), _) => p.to_string(),
-                    (PrefField::Bad(text), _) => text.clone(),
-                };
-                (
-                    self.choose(*flow, &typed),
-                    Request::Choose {
-                        flow: *flow,
-                        pref: typed,
-                    },
-                )
+                let typed = pref.typed(fields!(&self.flows[*flow], At::Choosing { choices }));
+                (self.choose(*flow, &typed), Request::Choose(*flow, typed))
             }
             Step::Code { flow, typed } => {
                 let notify = match &self.flows[*flow] {
@@ -647,11 +624,7 @@ impl super::Spec for Model {
             let choosing = at(|a| matches!(a, At::Choosing { .. }));
             let code = at(|a| matches!(a, At::Code { .. }));
             let confirming = at(|a| matches!(a, At::Confirming { .. }));
-            let pref = prop_oneof![
-                8 => any::<Index>().prop_map(PrefField::Offered),
-                1 => strategies::prefecture().prop_map(PrefField::Any),
-                1 => Just(PrefField::Bad("４７".to_owned())),
-            ];
+            let pref = PrefField::any(&["４７"]);
             steps.extend([
                 (
                     weight(&choosing),
@@ -710,28 +683,17 @@ impl super::Real for Office {
 
     fn init(harness: &dyn Harness, model: &Model) -> Office {
         let mut world = World::new(harness, model.now, model.seed);
-        world.register(OfficeRecord {
-            number: model.office,
-            name: "請求事業所A".into(),
-            postal_address: "東京都千代田区霞が関1-1-1".into(),
-            phone: "03-0000-0000".into(),
-            billing: model.ledger_billing.clone(),
-        });
+        world.register(model.office, model.ledger_billing.clone());
         for (billing, a) in &model.accounts {
             let user = UserId::new(*billing, model.office);
             let mut account = Account::new(user, world.hash("Lost2025!"));
-            for address in model.pool.iter().take(a.emails) {
-                account
-                    .security_emails
-                    .add(address.parse().unwrap(), model.now)
-                    .unwrap();
-            }
             if a.security_code {
                 account.security_code = Some(world.hash("Sc-7351x"));
             }
             account.failures = a.failures;
             account.grace_eligible = a.grace_eligible;
-            world.portal.create_account(account).unwrap();
+            let emails = model.pool.iter().take(a.emails);
+            world.create(account, emails.map(|e| (e.as_str(), model.now)));
         }
         Office {
             world,
@@ -789,7 +751,7 @@ impl super::Real for Office {
                 }
                 (seen.map(|(_, s)| s), office.flows.len().checked_sub(1))
             }
-            Request::Choose { flow, pref } => {
+            Request::Choose(flow, pref) => {
                 let id = flow_of(flow);
                 let seen = world.call(verdict, None, |portal, rng| {
                     portal.reissue_input(&id, Input::ChoosePrefecture(pref), rng)

@@ -6,11 +6,12 @@
 //! hourly budgets.
 
 use super::{
-    Budgets, CODES_PER_FLOW, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, Refusals, Seen,
-    Typed, Verdict, WRONG_ENTRIES, World, address_pool, bad_address, minutes_30, password_error,
-    pick, resolve, same_address, start_instant, typed, typed_password, val_06, value_error,
+    Budgets, CODES_PER_FLOW, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, PrefField, Refusals,
+    Seen, Typed, Verdict, WRONG_ENTRIES, World, address_pool, bad_address, minutes_30,
+    password_error, pick, resolve, same_address, start_instant, typed, typed_password, val_06,
+    value_error,
 };
-use super::{ended, on};
+use super::{ended, fields, on};
 use crate::account::{Account, Temporary};
 use crate::calendar::Instant;
 use crate::error::{FlowError, PortalError};
@@ -81,14 +82,6 @@ enum OfficeField {
     Bad(String),
 }
 
-/// The billing prefecture field.
-#[derive(Debug, Clone)]
-enum PrefField {
-    Offered(proptest::sample::Index),
-    Any(Prefecture),
-    Bad(String),
-}
-
 #[derive(Debug, Clone)]
 enum Step {
     Advance(TimeDelta),
@@ -125,10 +118,8 @@ enum Request {
         office: String,
         address: String,
     },
-    Choose {
-        flow: usize,
-        pref: String,
-    },
+    /// A flow, the prefecture typed.
+    Choose(usize, String),
     Otp {
         flow: usize,
         typed: Typed,
@@ -226,23 +217,8 @@ impl Model {
                 )
             }
             Step::Choose { flow, pref } => {
-                let typed = match (pref, &self.flows[*flow]) {
-                    (PrefField::Offered(i), At::Choosing { choices, .. }) => {
-                        choices[i.index(choices.len())].to_string()
-                    }
-                    (PrefField::Offered(i), _) => {
-                        format!("{:02}", i.index(47) + 1)
-                    }
-                    (PrefField::Any(p), _) => p.to_string(),
-                    (PrefField::Bad(text), _) => text.clone(),
-                };
-                (
-                    self.choose(*flow, &typed),
-                    Request::Choose {
-                        flow: *flow,
-                        pref: typed,
-                    },
-                )
+                let typed = pref.typed(fields!(&self.flows[*flow], At::Choosing { choices }));
+                (self.choose(*flow, &typed), Request::Choose(*flow, typed))
             }
             Step::Otp { flow, typed } => {
                 let budget = match &self.flows[*flow] {
@@ -565,12 +541,7 @@ impl super::Spec for Model {
                 Some(At::Password { user, .. }) => *user,
                 _ => UserId::new(state.office.prefecture(), state.office),
             };
-            let pref = prop_oneof![
-                8 => any::<proptest::sample::Index>().prop_map(PrefField::Offered),
-                1 => strategies::prefecture().prop_map(PrefField::Any),
-                1 => prop_oneof![Just("48".to_owned()), Just("００".to_owned()), Just("x".to_owned())]
-                    .prop_map(PrefField::Bad),
-            ];
+            let pref = PrefField::any(&["48", "００", "x"]);
             steps.extend([
                 (
                     if choosing.is_empty() { 1 } else { 6 },
@@ -644,12 +615,6 @@ impl super::Real for Office {
         for a in &model.accounts {
             let user = UserId::new(a.billing, model.office);
             let mut account = Account::new(user, world.hash(&a.password));
-            for e in &a.emails {
-                account
-                    .security_emails
-                    .add(e.parse().unwrap(), model.now)
-                    .unwrap();
-            }
             if a.security_code {
                 account.security_code = Some(world.hash("Sc-7351x"));
             }
@@ -658,7 +623,7 @@ impl super::Real for Office {
             }
             account.failures = a.failures;
             account.locked_until = a.locked_until;
-            world.portal.create_account(account).unwrap();
+            world.create(account, a.emails.iter().map(|e| (e.as_str(), model.now)));
         }
         Office {
             world,
@@ -691,7 +656,7 @@ impl super::Real for Office {
                 }
                 (seen.map(|(_, s)| s), office.flows.len().checked_sub(1))
             }
-            Request::Choose { flow, pref } => {
+            Request::Choose(flow, pref) => {
                 let id = &office.flows[*flow].id;
                 let seen = world.call(verdict, None, |portal, rng| {
                     portal.reset_choose_prefecture(id, pref, rng)

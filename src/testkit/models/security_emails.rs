@@ -773,19 +773,16 @@ impl super::Real for Office {
     fn init(harness: &dyn Harness, model: &Model) -> Office {
         let mut world = World::new(harness, model.now, model.seed);
         let mut account = Account::new(model.user, world.hash("Passw0rd!"));
-        for e in &model.list {
-            account
-                .security_emails
-                .add(e.address.parse().unwrap(), e.registered)
-                .unwrap();
-        }
+        let emails = model
+            .list
+            .iter()
+            .map(|e| (e.address.as_str(), e.registered));
+        super::add_emails(&mut account, emails);
         if let Some(selected) = &model.selected {
-            account
-                .security_emails
-                .select(&selected.parse().unwrap())
-                .unwrap();
+            let selected = selected.parse().expect("a model's address is valid");
+            account.security_emails.select(&selected).unwrap();
         }
-        world.portal.create_account(account).unwrap();
+        world.create(account, []);
         Office {
             world,
             user: model.user,
