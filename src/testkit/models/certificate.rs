@@ -3,6 +3,7 @@
 //! with their password, confirmation, fee-change dialog and submission, under clock moves onto
 //! and across 2026-01-01, 2026-04-01 in JST (and the UTC midnights a wrong time zone would use).
 
+use super::allows_flows;
 use super::{
     Harness, Refusals, Verdict, World, fee_changes, password_error, pick, start_instant,
     typed_password, unexpected, val_06, window_opens,
@@ -114,39 +115,6 @@ impl Model {
         } else {
             7_800
         }
-    }
-
-    fn step(&mut self, step: &Step) {
-        self.at = None;
-        self.verdict = match step {
-            Step::Advance(by) => {
-                self.now += *by;
-                Verdict::Ok
-            }
-            Step::Start => {
-                self.flows.push(At::Menu { read: false });
-                self.at = Some(At::Menu { read: false });
-                Verdict::Ok
-            }
-            Step::Redraw { flow } => {
-                self.at = Some(self.flows[*flow]);
-                Verdict::Ok
-            }
-            Step::Read { flow }
-            | Step::Next { flow, .. }
-            | Step::Password { flow, .. }
-            | Step::Back { flow }
-            | Step::Agree { flow }
-            | Step::DialogOk { flow }
-            | Step::DialogCancel { flow } => match self.input(self.flows[*flow], step) {
-                Ok(at) => {
-                    self.flows[*flow] = at;
-                    self.at = Some(at);
-                    Verdict::Ok
-                }
-                Err(verdict) => verdict,
-            },
-        };
     }
 
     /// FEE-01 … FEE-04, FEE-06: one input on a flow at `at`.
@@ -301,23 +269,45 @@ impl super::Spec for Model {
         proptest::strategy::Union::new_weighted(steps).boxed()
     }
 
-    fn allows(&self, step: &Step) -> bool {
-        let state = self;
-        match step {
-            Step::Advance(_) | Step::Start => true,
+    allows_flows!(
+        Read,
+        Next,
+        Password,
+        Back,
+        Agree,
+        DialogOk,
+        DialogCancel,
+        Redraw
+    );
+
+    fn take(&mut self, step: &Step) {
+        self.at = None;
+        self.verdict = match step {
+            Step::Advance(by) => super::advance_to(&mut self.now, *by),
+            Step::Start => {
+                self.flows.push(At::Menu { read: false });
+                self.at = Some(At::Menu { read: false });
+                Verdict::Ok
+            }
+            Step::Redraw { flow } => {
+                self.at = Some(self.flows[*flow]);
+                Verdict::Ok
+            }
             Step::Read { flow }
             | Step::Next { flow, .. }
             | Step::Password { flow, .. }
             | Step::Back { flow }
             | Step::Agree { flow }
             | Step::DialogOk { flow }
-            | Step::DialogCancel { flow }
-            | Step::Redraw { flow } => *flow < state.flows.len(),
-        }
-    }
-
-    fn take(&mut self, step: &Step) {
-        self.step(step);
+            | Step::DialogCancel { flow } => match self.input(self.flows[*flow], step) {
+                Ok(at) => {
+                    self.flows[*flow] = at;
+                    self.at = Some(at);
+                    Verdict::Ok
+                }
+                Err(verdict) => verdict,
+            },
+        };
     }
 }
 

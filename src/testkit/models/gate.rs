@@ -359,43 +359,6 @@ impl Model {
         }
     }
 
-    /// Applies `step`: the request typed, SPEC's verdict, where it leads, and the new state.
-    fn step(&mut self, step: &Step) {
-        self.mailed = false;
-        self.route = None;
-        let (verdict, request) = match step {
-            Step::Advance(by) => {
-                self.now += *by;
-                (Verdict::Ok, Request::Advance(*by))
-            }
-            Step::Login(pw) => {
-                let typed = self.password(pw);
-                (self.login(&typed), Request::Login(typed))
-            }
-            Step::SecurityCode { right } => {
-                let typed = if *right { SECURITY_CODE } else { "Sc-0000x" };
-                (
-                    self.security_code(*right),
-                    Request::SecurityCode(typed.into()),
-                )
-            }
-            _ => {
-                let Flow::In { grace, .. } = self.flow else {
-                    unreachable!("preconditions: a form needs a flow");
-                };
-                let (verdict, form) = self.form(step);
-                let request = if grace {
-                    Request::Grace(form)
-                } else {
-                    Request::First(form)
-                };
-                (verdict, request)
-            }
-        };
-        self.verdict = verdict;
-        self.request = request;
-    }
-
     /// LOGIN-01, LOGIN-02, LOGIN-03.
     fn login(&mut self, typed: &str) -> Verdict {
         // VAL-06, SEC-09: longer than any password can be: refused first, unhashed, uncounted.
@@ -877,8 +840,36 @@ impl super::Spec for Model {
         )
     }
 
+    /// Applies `step`: the request typed, SPEC's verdict, where it leads, and the new state.
     fn take(&mut self, step: &Step) {
-        self.step(step);
+        self.mailed = false;
+        self.route = None;
+        (self.verdict, self.request) = match step {
+            Step::Advance(by) => (super::advance_to(&mut self.now, *by), Request::Advance(*by)),
+            Step::Login(pw) => {
+                let typed = self.password(pw);
+                (self.login(&typed), Request::Login(typed))
+            }
+            Step::SecurityCode { right } => {
+                let typed = if *right { SECURITY_CODE } else { "Sc-0000x" };
+                (
+                    self.security_code(*right),
+                    Request::SecurityCode(typed.into()),
+                )
+            }
+            _ => {
+                let Flow::In { grace, .. } = self.flow else {
+                    unreachable!("preconditions: a form needs a flow");
+                };
+                let (verdict, form) = self.form(step);
+                let request = if grace {
+                    Request::Grace(form)
+                } else {
+                    Request::First(form)
+                };
+                (verdict, request)
+            }
+        };
     }
 }
 

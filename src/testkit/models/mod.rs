@@ -55,7 +55,7 @@ use crate::policy::Policy;
 use crate::portal::{Portal, Ports};
 use crate::ports::{AuditLog, NoticeBoard, OfficeLedger, OfficeRecord, PortError, Sessions};
 use crate::secret::{Argon2Hasher, CodeKey, PasswordHash, SecretHasher};
-use crate::store::{Key, KeyRange, Store, StoreError, Versioned, Write};
+use crate::store::{FlowId, Key, KeyRange, Store, StoreError, Versioned, Write};
 use crate::strategies;
 use crate::values::{OfficeNumber, PasswordClause, Prefecture, UserId, ValueError};
 
@@ -210,6 +210,21 @@ impl<M: Spec> ReferenceStateMachine for Reference<M> {
     }
 }
 
+/// `allows_flows!(A, B)` in a [`Spec`] impl: the model allows the steps `Step::A { flow, .. }`
+/// and `Step::B { flow, .. }` on its existing flows only (`self.flows`), and any other step.
+macro_rules! allows_flows {
+    ($($variant:ident),+ $(,)?) => {
+        fn allows(&self, step: &Step) -> bool {
+            match step {
+                $(Step::$variant { flow, .. })|+ => *flow < self.flows.len(),
+                #[allow(unreachable_patterns)]
+                _ => true,
+            }
+        }
+    };
+}
+pub(crate) use allows_flows;
+
 /// The real side of a model: the flows over a [`World`], driven step by step.
 pub(crate) trait Real: Sized {
     /// The model.
@@ -306,6 +321,12 @@ pub(crate) fn config(default_cases: u32) -> Config {
     }
     config.failure_persistence = None;
     config
+}
+
+/// Moves a model's clock `now` forward by `by`: a clock move is always accepted.
+pub(crate) fn advance_to(now: &mut Instant, by: TimeDelta) -> Verdict {
+    *now += by;
+    Verdict::Ok
 }
 
 /// A start instant: around the policy dates (the crate's own strategy), or an ordinary day.
@@ -1112,6 +1133,28 @@ pub(crate) fn add_emails<'a>(
             .security_emails
             .add(address, at)
             .expect("a model's list is valid");
+    }
+}
+
+/// A flow of the real portal: its id and the codes it mailed, oldest first (OTPs, T2, and
+/// confirmation codes, T1).
+pub(crate) struct RealFlow {
+    /// The flow's id.
+    pub id: FlowId,
+    /// The OTPs mailed.
+    pub otps: Vec<String>,
+    /// The confirmation codes mailed.
+    pub codes: Vec<String>,
+}
+
+impl RealFlow {
+    /// A flow that mailed nothing yet.
+    pub fn new(id: &FlowId) -> RealFlow {
+        RealFlow {
+            id: id.clone(),
+            otps: Vec::new(),
+            codes: Vec::new(),
+        }
     }
 }
 

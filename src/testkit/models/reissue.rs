@@ -8,9 +8,9 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Budgets, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, PrefField, Refusals, Typed, Verdict,
-    WRONG_ENTRIES, World, address_pool, bad_address, minutes_30, pick, resolve, same_address,
-    start_instant, typed, val_06, value_error,
+    Budgets, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, PrefField, RealFlow, Refusals, Typed,
+    Verdict, WRONG_ENTRIES, World, address_pool, bad_address, minutes_30, pick, resolve,
+    same_address, start_instant, typed, val_06, value_error,
 };
 use super::{ended, fields, on};
 use crate::account::{Account, Temporary};
@@ -20,7 +20,6 @@ use crate::reissue::{
     Applicant, ApplicationForm, ApplicationStatus, Decision, Federation, Input, Reissue,
     ReviewOutcome,
 };
-use crate::store::FlowId;
 use crate::strategies;
 use crate::values::{EmailAddress, OfficeNumber, Prefecture, UserId};
 use chrono::{Datelike, TimeDelta};
@@ -211,109 +210,6 @@ impl Model {
             issued: self.now,
             wrong: 0,
         })
-    }
-
-    fn step(&mut self, step: &Step) {
-        self.title = None;
-        self.mailed.clear();
-        self.notices = 0;
-        self.number = None;
-        self.letter = None;
-        let (verdict, request) = match step {
-            Step::Advance(by) => {
-                self.now += *by;
-                (Verdict::Ok, Request::Advance(*by))
-            }
-            Step::Start {
-                proxy,
-                office,
-                notify,
-                confirm_same,
-            } => {
-                let office = match office {
-                    OfficeField::Own => self.office.to_string(),
-                    OfficeField::Unknown(o) => o.to_string(),
-                    OfficeField::Bad(text) => text.clone(),
-                };
-                let (notify, confirm) = match notify {
-                    Ok(i) if *confirm_same => (self.pool[*i].clone(), self.pool[*i].clone()),
-                    Ok(i) => (
-                        self.pool[*i].clone(),
-                        self.pool[(*i + 1) % self.pool.len()].clone(),
-                    ),
-                    Err(text) => (text.clone(), text.clone()),
-                };
-                (
-                    self.start(*proxy, &office, &notify, &confirm),
-                    Request::Start {
-                        proxy: *proxy,
-                        office,
-                        notify,
-                        confirm,
-                    },
-                )
-            }
-            Step::Choose { flow, pref } => {
-                let typed = pref.typed(fields!(&self.flows[*flow], At::Choosing { choices }));
-                (self.choose(*flow, &typed), Request::Choose(*flow, typed))
-            }
-            Step::Code { flow, typed } => {
-                let notify = match &self.flows[*flow] {
-                    At::Code { notify, .. } => Some(notify.clone()),
-                    _ => None,
-                };
-                (
-                    self.code(*flow, typed),
-                    Request::Code {
-                        flow: *flow,
-                        typed: typed.clone(),
-                        notify,
-                    },
-                )
-            }
-            Step::Submit { flow } => (self.submit(*flow), Request::Submit { flow: *flow }),
-            Step::Back { flow } => {
-                let verdict = match self.flows[*flow] {
-                    At::Gone => Verdict::refused(PortalError::NoSuchFlow),
-                    At::Done => Verdict::refused(FlowError::FlowFinished),
-                    _ => {
-                        self.flows[*flow] = At::Gone;
-                        self.title = Some("ログイン情報再発行申請");
-                        Verdict::Ok
-                    }
-                };
-                (verdict, Request::Back { flow: *flow })
-            }
-            Step::Review {
-                app,
-                right_federation,
-                approve,
-            } => {
-                let i = app.index(self.apps.len());
-                let billing = self.apps[i].billing;
-                let by = if *right_federation {
-                    billing
-                } else {
-                    Prefecture::from_code(billing.code() % 47 + 1).expect("1..=47")
-                };
-                let decision = match approve {
-                    Some(clear_security_emails) => Decision::Approve {
-                        clear_security_emails: *clear_security_emails,
-                    },
-                    None => Decision::Reject,
-                };
-                (
-                    self.review(i, by, decision),
-                    Request::Review {
-                        number: self.apps[i].number.clone(),
-                        by,
-                        decision,
-                    },
-                )
-            }
-        };
-        self.verdict = verdict;
-        self.request = request;
     }
 
     /// RI-01 … RI-04, RI-07.
@@ -663,14 +559,102 @@ impl super::Spec for Model {
     }
 
     fn take(&mut self, step: &Step) {
-        self.step(step);
+        self.title = None;
+        self.mailed.clear();
+        self.notices = 0;
+        self.number = None;
+        self.letter = None;
+        (self.verdict, self.request) = match step {
+            Step::Advance(by) => (super::advance_to(&mut self.now, *by), Request::Advance(*by)),
+            Step::Start {
+                proxy,
+                office,
+                notify,
+                confirm_same,
+            } => {
+                let office = match office {
+                    OfficeField::Own => self.office.to_string(),
+                    OfficeField::Unknown(o) => o.to_string(),
+                    OfficeField::Bad(text) => text.clone(),
+                };
+                let (notify, confirm) = match notify {
+                    Ok(i) if *confirm_same => (self.pool[*i].clone(), self.pool[*i].clone()),
+                    Ok(i) => (
+                        self.pool[*i].clone(),
+                        self.pool[(*i + 1) % self.pool.len()].clone(),
+                    ),
+                    Err(text) => (text.clone(), text.clone()),
+                };
+                (
+                    self.start(*proxy, &office, &notify, &confirm),
+                    Request::Start {
+                        proxy: *proxy,
+                        office,
+                        notify,
+                        confirm,
+                    },
+                )
+            }
+            Step::Choose { flow, pref } => {
+                let typed = pref.typed(fields!(&self.flows[*flow], At::Choosing { choices }));
+                (self.choose(*flow, &typed), Request::Choose(*flow, typed))
+            }
+            Step::Code { flow, typed } => {
+                let notify = match &self.flows[*flow] {
+                    At::Code { notify, .. } => Some(notify.clone()),
+                    _ => None,
+                };
+                (
+                    self.code(*flow, typed),
+                    Request::Code {
+                        flow: *flow,
+                        typed: typed.clone(),
+                        notify,
+                    },
+                )
+            }
+            Step::Submit { flow } => (self.submit(*flow), Request::Submit { flow: *flow }),
+            Step::Back { flow } => {
+                let verdict = match self.flows[*flow] {
+                    At::Gone => Verdict::refused(PortalError::NoSuchFlow),
+                    At::Done => Verdict::refused(FlowError::FlowFinished),
+                    _ => {
+                        self.flows[*flow] = At::Gone;
+                        self.title = Some("ログイン情報再発行申請");
+                        Verdict::Ok
+                    }
+                };
+                (verdict, Request::Back { flow: *flow })
+            }
+            Step::Review {
+                app,
+                right_federation,
+                approve,
+            } => {
+                let i = app.index(self.apps.len());
+                let billing = self.apps[i].billing;
+                let by = if *right_federation {
+                    billing
+                } else {
+                    Prefecture::from_code(billing.code() % 47 + 1).expect("1..=47")
+                };
+                let decision = match approve {
+                    Some(clear_security_emails) => Decision::Approve {
+                        clear_security_emails: *clear_security_emails,
+                    },
+                    None => Decision::Reject,
+                };
+                (
+                    self.review(i, by, decision),
+                    Request::Review {
+                        number: self.apps[i].number.clone(),
+                        by,
+                        decision,
+                    },
+                )
+            }
+        };
     }
-}
-
-/// A flow of the real portal: its id and the codes it mailed, oldest first.
-struct RealFlow {
-    id: FlowId,
-    codes: Vec<String>,
 }
 
 struct Office {
@@ -744,10 +728,7 @@ impl super::Real for Office {
                     portal.reissue_start(&form, rng)
                 });
                 if let Ok((id, _)) = &seen.result {
-                    office.flows.push(RealFlow {
-                        id: id.clone(),
-                        codes: Vec::new(),
-                    });
+                    office.flows.push(RealFlow::new(id));
                 }
                 (seen.map(|(_, s)| s), office.flows.len().checked_sub(1))
             }

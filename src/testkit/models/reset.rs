@@ -5,9 +5,10 @@
 //! resends, new passwords and `戻る`, under clock moves across the 30-minute edges and the
 //! hourly budgets.
 
+use super::allows_flows;
 use super::{
-    Budgets, CODES_PER_FLOW, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, PrefField, Refusals,
-    Seen, Typed, Verdict, WRONG_ENTRIES, World, address_pool, bad_address, minutes_30,
+    Budgets, CODES_PER_FLOW, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, PrefField, RealFlow,
+    Refusals, Seen, Typed, Verdict, WRONG_ENTRIES, World, address_pool, bad_address, minutes_30,
     password_error, pick, resolve, same_address, start_instant, typed, typed_password, val_06,
     value_error,
 };
@@ -16,7 +17,6 @@ use crate::account::{Account, Temporary};
 use crate::calendar::Instant;
 use crate::error::{FlowError, PortalError};
 use crate::screen::Screen;
-use crate::store::FlowId;
 use crate::strategies;
 use crate::values::{EmailAddress, OfficeNumber, Prefecture, UserId};
 use chrono::TimeDelta;
@@ -190,89 +190,6 @@ impl Model {
             },
             sent,
         }
-    }
-
-    fn step(&mut self, step: &Step) {
-        self.title = None;
-        self.mailed_to = None;
-        self.reset = None;
-        let (verdict, request) = match step {
-            Step::Advance(by) => {
-                self.now += *by;
-                (Verdict::Ok, Request::Advance(*by))
-            }
-            Step::Start { office, address } => {
-                let office = match office {
-                    OfficeField::Own => self.office.to_string(),
-                    OfficeField::Other(o) => o.to_string(),
-                    OfficeField::Bad(text) => text.clone(),
-                };
-                let address = match address {
-                    Ok(i) => self.pool[*i].clone(),
-                    Err(text) => text.clone(),
-                };
-                (
-                    self.start(&office, &address),
-                    Request::Start { office, address },
-                )
-            }
-            Step::Choose { flow, pref } => {
-                let typed = pref.typed(fields!(&self.flows[*flow], At::Choosing { choices }));
-                (self.choose(*flow, &typed), Request::Choose(*flow, typed))
-            }
-            Step::Otp { flow, typed } => {
-                let budget = match &self.flows[*flow] {
-                    At::Otp { user, address, .. } => Some(Self::guess_budget(*user, address)),
-                    _ => None,
-                };
-                (
-                    self.otp(*flow, typed),
-                    Request::Otp {
-                        flow: *flow,
-                        typed: typed.clone(),
-                        budget,
-                    },
-                )
-            }
-            Step::Resend { flow } => (self.resend(*flow), Request::Resend { flow: *flow }),
-            Step::Password {
-                flow,
-                new,
-                confirm_same,
-            } => {
-                let confirm = if *confirm_same {
-                    new.clone()
-                } else {
-                    format!("{new}!")
-                };
-                let user = match &self.flows[*flow] {
-                    At::Password { user, .. } => Some(*user),
-                    _ => None,
-                };
-                (
-                    self.password(*flow, new, &confirm),
-                    Request::Password {
-                        flow: *flow,
-                        new: new.clone(),
-                        confirm,
-                        user,
-                    },
-                )
-            }
-            Step::Back { flow } => {
-                // 戻る on any reset screen: the flow ends, back to RS-01.
-                let verdict = if matches!(self.flows[*flow], At::Gone) {
-                    Verdict::refused(PortalError::NoSuchFlow)
-                } else {
-                    self.flows[*flow] = At::Gone;
-                    self.title = Some("ログイン情報再設定認証");
-                    Verdict::Ok
-                };
-                (verdict, Request::Back { flow: *flow })
-            }
-        };
-        self.verdict = verdict;
-        self.request = request;
     }
 
     /// RS-01 … RS-03.
@@ -579,27 +496,85 @@ impl super::Spec for Model {
         proptest::strategy::Union::new_weighted(steps).boxed()
     }
 
-    fn allows(&self, step: &Step) -> bool {
-        let state = self;
-        match step {
-            Step::Advance(_) | Step::Start { .. } => true,
-            Step::Choose { flow, .. }
-            | Step::Otp { flow, .. }
-            | Step::Resend { flow }
-            | Step::Password { flow, .. }
-            | Step::Back { flow } => *flow < state.flows.len(),
-        }
-    }
+    allows_flows!(Choose, Otp, Resend, Password, Back);
 
     fn take(&mut self, step: &Step) {
-        self.step(step);
+        self.title = None;
+        self.mailed_to = None;
+        self.reset = None;
+        (self.verdict, self.request) = match step {
+            Step::Advance(by) => (super::advance_to(&mut self.now, *by), Request::Advance(*by)),
+            Step::Start { office, address } => {
+                let office = match office {
+                    OfficeField::Own => self.office.to_string(),
+                    OfficeField::Other(o) => o.to_string(),
+                    OfficeField::Bad(text) => text.clone(),
+                };
+                let address = match address {
+                    Ok(i) => self.pool[*i].clone(),
+                    Err(text) => text.clone(),
+                };
+                (
+                    self.start(&office, &address),
+                    Request::Start { office, address },
+                )
+            }
+            Step::Choose { flow, pref } => {
+                let typed = pref.typed(fields!(&self.flows[*flow], At::Choosing { choices }));
+                (self.choose(*flow, &typed), Request::Choose(*flow, typed))
+            }
+            Step::Otp { flow, typed } => {
+                let budget = match &self.flows[*flow] {
+                    At::Otp { user, address, .. } => Some(Self::guess_budget(*user, address)),
+                    _ => None,
+                };
+                (
+                    self.otp(*flow, typed),
+                    Request::Otp {
+                        flow: *flow,
+                        typed: typed.clone(),
+                        budget,
+                    },
+                )
+            }
+            Step::Resend { flow } => (self.resend(*flow), Request::Resend { flow: *flow }),
+            Step::Password {
+                flow,
+                new,
+                confirm_same,
+            } => {
+                let confirm = if *confirm_same {
+                    new.clone()
+                } else {
+                    format!("{new}!")
+                };
+                let user = match &self.flows[*flow] {
+                    At::Password { user, .. } => Some(*user),
+                    _ => None,
+                };
+                (
+                    self.password(*flow, new, &confirm),
+                    Request::Password {
+                        flow: *flow,
+                        new: new.clone(),
+                        confirm,
+                        user,
+                    },
+                )
+            }
+            Step::Back { flow } => {
+                // 戻る on any reset screen: the flow ends, back to RS-01.
+                let verdict = if matches!(self.flows[*flow], At::Gone) {
+                    Verdict::refused(PortalError::NoSuchFlow)
+                } else {
+                    self.flows[*flow] = At::Gone;
+                    self.title = Some("ログイン情報再設定認証");
+                    Verdict::Ok
+                };
+                (verdict, Request::Back { flow: *flow })
+            }
+        };
     }
-}
-
-/// A reset of the real portal: its id and the OTPs it mailed, oldest first.
-struct RealFlow {
-    id: FlowId,
-    otps: Vec<String>,
 }
 
 struct Office {
@@ -649,10 +624,7 @@ impl super::Real for Office {
                     portal.reset_start(number, address, rng)
                 });
                 if let Ok((id, _)) = &seen.result {
-                    office.flows.push(RealFlow {
-                        id: id.clone(),
-                        otps: Vec::new(),
-                    });
+                    office.flows.push(RealFlow::new(id));
                 }
                 (seen.map(|(_, s)| s), office.flows.len().checked_sub(1))
             }

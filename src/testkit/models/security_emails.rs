@@ -3,16 +3,16 @@
 //! their one-time password and confirmation code, selections and deletions, under arbitrary
 //! sequences of requests and clock moves (the 30-minute code edges, the hourly budgets).
 
+use super::allows_flows;
 use super::{
-    Budgets, CODES_PER_FLOW, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, Refusals, Typed,
-    Verdict, WRONG_ENTRIES, World, address_pool, bad_address, minutes_30, pick, resolve,
+    Budgets, CODES_PER_FLOW, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, RealFlow, Refusals,
+    Typed, Verdict, WRONG_ENTRIES, World, address_pool, bad_address, minutes_30, pick, resolve,
     same_address, start_instant, typed, unexpected, value_error,
 };
 use crate::account::Account;
 use crate::calendar::Instant;
 use crate::error::{FlowError, PortalError};
 use crate::security_emails::UserInput;
-use crate::store::FlowId;
 use crate::strategies;
 use crate::values::{EmailAddress, UserId};
 use chrono::TimeDelta;
@@ -283,131 +283,6 @@ impl Model {
             .iter()
             .map(|e| e.address.to_ascii_lowercase())
             .collect();
-    }
-
-    fn step(&mut self, step: &Step) {
-        self.title = None;
-        self.code_to = None;
-        self.notified = Vec::new();
-        self.notice = false;
-        let (verdict, request) = match step {
-            Step::Advance(by) => {
-                self.now += *by;
-                (Verdict::Ok, Request::Advance(*by))
-            }
-            Step::Start {
-                change,
-                new,
-                confirm,
-            } => {
-                let change = change.as_ref().map(|a| self.addr(a));
-                let (new, confirm) = (self.addr(new), self.addr(confirm));
-                let mut refusals = Refusals::default();
-                refusals.check(change.as_deref().is_some_and(|a| !parses(a)), value_error());
-                let purpose = change.clone().map_or(Purpose::Add, Purpose::Change);
-                let verdict = match self.enter_address(&purpose, &new, &confirm, 0, refusals) {
-                    Ok(at) => {
-                        self.flows.push(SeFlow {
-                            purpose,
-                            at,
-                            codes_sent: 1,
-                        });
-                        Verdict::Ok
-                    }
-                    Err(v) => v,
-                };
-                (
-                    verdict,
-                    Request::Start {
-                        change,
-                        new,
-                        confirm,
-                    },
-                )
-            }
-            Step::Reenter { flow, new, confirm } => {
-                let (new, confirm) = (self.addr(new), self.addr(confirm));
-                let mut f = self.flows[*flow].clone();
-                let mut refusals = Refusals::default();
-                if let Some(refused) = self.state_refusals(&f.at, |at| matches!(at, At::Choosing)) {
-                    refusals.check(!parses(&new) || !parses(&confirm), value_error());
-                    refusals.check(true, refused);
-                    return self.finish(
-                        refusals.verdict(),
-                        Request::Reenter {
-                            flow: *flow,
-                            new,
-                            confirm,
-                        },
-                    );
-                }
-                let verdict =
-                    match self.enter_address(&f.purpose, &new, &confirm, f.codes_sent, refusals) {
-                        Ok(at) => {
-                            f.at = at;
-                            f.codes_sent += 1;
-                            self.flows[*flow] = f;
-                            Verdict::Ok
-                        }
-                        Err(v) => v,
-                    };
-                (
-                    verdict,
-                    Request::Reenter {
-                        flow: *flow,
-                        new,
-                        confirm,
-                    },
-                )
-            }
-            Step::Otp { flow, typed } => (
-                self.otp(*flow, typed),
-                Request::Otp {
-                    flow: *flow,
-                    typed: typed.clone(),
-                },
-            ),
-            Step::Code { flow, typed } => (
-                self.code(*flow, typed),
-                Request::Code {
-                    flow: *flow,
-                    typed: typed.clone(),
-                },
-            ),
-            Step::Back { flow } => {
-                let f = &mut self.flows[*flow];
-                let verdict = match f.at {
-                    At::Otp { .. } | At::Code { .. } => {
-                        f.at = At::Choosing;
-                        self.title = Some("セキュリティ用メールアドレス設定");
-                        Verdict::Ok
-                    }
-                    At::Choosing => {
-                        f.at = At::Listing;
-                        self.title = Some("セキュリティ用メールアドレス一覧");
-                        Verdict::Ok
-                    }
-                    At::Listing => {
-                        f.at = At::Gone;
-                        self.title = Some("ユーザ情報変更");
-                        Verdict::Ok
-                    }
-                    At::Done => Verdict::refused(FlowError::FlowFinished),
-                    At::Gone => Verdict::refused(PortalError::NoSuchFlow),
-                };
-                (verdict, Request::Back { flow: *flow })
-            }
-            Step::Select(a) => {
-                let a = self.addr(a);
-                (self.select(&a), Request::Select(a))
-            }
-            Step::Delete(a) => {
-                let a = self.addr(a);
-                (self.delete(&a), Request::Delete(a))
-            }
-        };
-        self.verdict = verdict;
-        self.request = request;
     }
 
     /// The refusals of a code entry (SE-06 steps 4 and 5) before the code is compared: a format
@@ -738,27 +613,127 @@ impl super::Spec for Model {
         proptest::strategy::Union::new_weighted(steps).boxed()
     }
 
-    fn allows(&self, step: &Step) -> bool {
-        let state = self;
-        match step {
-            Step::Reenter { flow, .. }
-            | Step::Otp { flow, .. }
-            | Step::Code { flow, .. }
-            | Step::Back { flow } => *flow < state.flows.len(),
-            _ => true,
-        }
-    }
+    allows_flows!(Reenter, Otp, Code, Back);
 
     fn take(&mut self, step: &Step) {
-        self.step(step);
+        self.title = None;
+        self.code_to = None;
+        self.notified = Vec::new();
+        self.notice = false;
+        (self.verdict, self.request) = match step {
+            Step::Advance(by) => (super::advance_to(&mut self.now, *by), Request::Advance(*by)),
+            Step::Start {
+                change,
+                new,
+                confirm,
+            } => {
+                let change = change.as_ref().map(|a| self.addr(a));
+                let (new, confirm) = (self.addr(new), self.addr(confirm));
+                let mut refusals = Refusals::default();
+                refusals.check(change.as_deref().is_some_and(|a| !parses(a)), value_error());
+                let purpose = change.clone().map_or(Purpose::Add, Purpose::Change);
+                let verdict = match self.enter_address(&purpose, &new, &confirm, 0, refusals) {
+                    Ok(at) => {
+                        self.flows.push(SeFlow {
+                            purpose,
+                            at,
+                            codes_sent: 1,
+                        });
+                        Verdict::Ok
+                    }
+                    Err(v) => v,
+                };
+                (
+                    verdict,
+                    Request::Start {
+                        change,
+                        new,
+                        confirm,
+                    },
+                )
+            }
+            Step::Reenter { flow, new, confirm } => {
+                let (new, confirm) = (self.addr(new), self.addr(confirm));
+                let mut f = self.flows[*flow].clone();
+                let mut refusals = Refusals::default();
+                if let Some(refused) = self.state_refusals(&f.at, |at| matches!(at, At::Choosing)) {
+                    refusals.check(!parses(&new) || !parses(&confirm), value_error());
+                    refusals.check(true, refused);
+                    return self.finish(
+                        refusals.verdict(),
+                        Request::Reenter {
+                            flow: *flow,
+                            new,
+                            confirm,
+                        },
+                    );
+                }
+                let verdict =
+                    match self.enter_address(&f.purpose, &new, &confirm, f.codes_sent, refusals) {
+                        Ok(at) => {
+                            f.at = at;
+                            f.codes_sent += 1;
+                            self.flows[*flow] = f;
+                            Verdict::Ok
+                        }
+                        Err(v) => v,
+                    };
+                (
+                    verdict,
+                    Request::Reenter {
+                        flow: *flow,
+                        new,
+                        confirm,
+                    },
+                )
+            }
+            Step::Otp { flow, typed } => (
+                self.otp(*flow, typed),
+                Request::Otp {
+                    flow: *flow,
+                    typed: typed.clone(),
+                },
+            ),
+            Step::Code { flow, typed } => (
+                self.code(*flow, typed),
+                Request::Code {
+                    flow: *flow,
+                    typed: typed.clone(),
+                },
+            ),
+            Step::Back { flow } => {
+                let f = &mut self.flows[*flow];
+                let verdict = match f.at {
+                    At::Otp { .. } | At::Code { .. } => {
+                        f.at = At::Choosing;
+                        self.title = Some("セキュリティ用メールアドレス設定");
+                        Verdict::Ok
+                    }
+                    At::Choosing => {
+                        f.at = At::Listing;
+                        self.title = Some("セキュリティ用メールアドレス一覧");
+                        Verdict::Ok
+                    }
+                    At::Listing => {
+                        f.at = At::Gone;
+                        self.title = Some("ユーザ情報変更");
+                        Verdict::Ok
+                    }
+                    At::Done => Verdict::refused(FlowError::FlowFinished),
+                    At::Gone => Verdict::refused(PortalError::NoSuchFlow),
+                };
+                (verdict, Request::Back { flow: *flow })
+            }
+            Step::Select(a) => {
+                let a = self.addr(a);
+                (self.select(&a), Request::Select(a))
+            }
+            Step::Delete(a) => {
+                let a = self.addr(a);
+                (self.delete(&a), Request::Delete(a))
+            }
+        };
     }
-}
-
-/// One flow of the real portal: its id and the codes it mailed, oldest first.
-struct RealFlow {
-    id: FlowId,
-    otps: Vec<String>,
-    codes: Vec<String>,
 }
 
 struct Office {
@@ -812,11 +787,7 @@ impl super::Real for Office {
                     None => portal.security_email_add_start(&user, new, confirm, rng),
                 });
                 if let Ok((id, _)) = &seen.result {
-                    office.flows.push(RealFlow {
-                        id: id.clone(),
-                        otps: Vec::new(),
-                        codes: Vec::new(),
-                    });
+                    office.flows.push(RealFlow::new(id));
                 }
                 (
                     seen.map(|(_, screen)| screen),
