@@ -186,13 +186,12 @@ impl super::Spec for Model {
     }
 
     fn steps(&self) -> BoxedStrategy<Step> {
-        let state = self;
         let marks = super::calendar_marks();
-        let n = state.flows.len();
+        let n = self.flows.len();
         let mut steps = vec![
             (
                 2,
-                super::advance(state.now, &marks)
+                super::advance(self.now, &marks)
                     .prop_map(Step::Advance)
                     .boxed(),
             ),
@@ -200,11 +199,11 @@ impl super::Spec for Model {
         ];
         if n > 0 {
             let at = |want: fn(&At) -> bool| -> Vec<usize> {
-                (0..n).filter(|i| want(&state.flows[*i])).collect()
+                (0..n).filter(|i| want(&self.flows[*i])).collect()
             };
             // The step each flow is at, most often.
             let weight = |flows: &Vec<usize>| -> u32 { if flows.is_empty() { 1 } else { 5 } };
-            let user = state.user;
+            let user = self.user;
             let unread = at(|a| *a == At::Menu { read: false });
             let read = at(|a| *a == At::Menu { read: true });
             let password = at(|a| *a == At::Password);

@@ -9,10 +9,9 @@
 //! hourly budgets must agree.
 
 use super::{
-    Budgets, CODES_PER_FLOW, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, Refusals, Typed,
-    Verdict, WRONG_ENTRIES, World, address_pool, bad_address, grace_over, minutes_30,
-    password_error, resolve, same_address, start_instant, typed, typed_password, unexpected,
-    val_06, value_error,
+    Addr, Budgets, CODES_PER_FLOW, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, Refusals,
+    Typed, Verdict, WRONG_ENTRIES, World, address_pool, grace_over, minutes_30, password_error,
+    resolve, same_address, start_instant, typed, typed_password, unexpected, val_06, value_error,
 };
 use crate::account::{NoticeEmail, TermsAcceptance};
 use crate::calendar::{Instant, utc};
@@ -135,13 +134,6 @@ fn too_long(password: &str) -> bool {
 enum Pw {
     Current,
     Typed(String),
-}
-
-/// An address field: one of the pool, or text that is not an address.
-#[derive(Debug, Clone)]
-enum Addr {
-    Pool(usize),
-    Bad(String),
 }
 
 /// One step of the user (or the clock).
@@ -346,10 +338,7 @@ impl Model {
     }
 
     fn address(&self, a: &Addr) -> String {
-        match a {
-            Addr::Pool(i) => self.pool[*i].clone(),
-            Addr::Bad(text) => text.clone(),
-        }
+        a.text(&self.pool)
     }
 
     fn password(&self, p: &Pw) -> String {
@@ -649,8 +638,7 @@ impl Model {
             } => marks.push(code.issued + minutes_30()),
             _ => {}
         }
-        marks.extend(self.guesses.ends());
-        marks.extend(self.mails.ends());
+        marks.extend(super::marks([&self.guesses, &self.mails], []));
         marks
     }
 }
@@ -722,26 +710,20 @@ impl super::Spec for Model {
     }
 
     fn steps(&self) -> BoxedStrategy<Step> {
-        let state = self;
-        let user = state.user;
-        let pool = state.pool.len();
+        let user = self.user;
+        let pool = self.pool.len();
         let password = || {
             prop_oneof![
                 4 => Just(Pw::Current),
                 1 => typed_password(user).prop_map(Pw::Typed),
             ]
         };
-        let addr = move || {
-            prop_oneof![
-                8 => (0..pool).prop_map(Addr::Pool),
-                1 => bad_address().prop_map(Addr::Bad),
-            ]
-        };
+        let addr = move || Addr::any(pool, 8);
         let always = prop_oneof![
-            1 => super::advance(state.now, &state.marks()).prop_map(Step::Advance),
+            1 => super::advance(self.now, &self.marks()).prop_map(Step::Advance),
             2 => password().prop_map(Step::Login),
         ];
-        match &state.flow {
+        match &self.flow {
             Flow::Out => always.boxed(),
             Flow::SecurityCode { .. } => prop_oneof![
                 1 => always,
@@ -776,7 +758,7 @@ impl super::Spec for Model {
                         })
                         .boxed(),
                     Screen::AwaitingCode => {
-                        typed(4, state.mood.right()).prop_map(Step::Code).boxed()
+                        typed(4, self.mood.right()).prop_map(Step::Code).boxed()
                     }
                     Screen::PasswordChanged | Screen::NoticeDone | Screen::Registered => {
                         Just(Step::Finish).boxed()
@@ -785,7 +767,7 @@ impl super::Spec for Model {
                 let mut any_form = vec![
                     Just(Step::Finish).boxed(),
                     Just(Step::Back).boxed(),
-                    typed(4, state.mood.right()).prop_map(Step::Code).boxed(),
+                    typed(4, self.mood.right()).prop_map(Step::Code).boxed(),
                     (addr(), addr())
                         .prop_map(|(address, confirm)| Step::SecurityEmail { address, confirm })
                         .boxed(),
@@ -807,7 +789,7 @@ impl super::Spec for Model {
                 prop_oneof![
                     2 => always,
                     8 => usual,
-                    state.mood.mailing(2) => skip,
+                    self.mood.mailing(2) => skip,
                     2 => proptest::strategy::Union::new(any_form),
                 ]
                 .boxed()
@@ -816,10 +798,9 @@ impl super::Spec for Model {
     }
 
     fn allows(&self, step: &Step) -> bool {
-        let state = self;
         // A form belongs to the flow the browser is in.
         matches!(
-            (step, &state.flow),
+            (step, &self.flow),
             (Step::Advance(_) | Step::Login(_), _)
                 | (Step::SecurityCode { .. }, Flow::SecurityCode { .. })
                 | (

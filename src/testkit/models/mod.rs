@@ -329,6 +329,17 @@ pub(crate) fn advance_to(now: &mut Instant, by: TimeDelta) -> Verdict {
     Verdict::Ok
 }
 
+/// Marks for clock moves ([`advance`]): when the hits of `budgets` stop counting, and 30 minutes
+/// after each of `starts` (a code's lifetime, a step's deadline).
+pub(crate) fn marks<'a>(
+    budgets: impl IntoIterator<Item = &'a Budgets>,
+    starts: impl IntoIterator<Item = Instant>,
+) -> Vec<Instant> {
+    let mut marks: Vec<Instant> = budgets.into_iter().flat_map(Budgets::ends).collect();
+    marks.extend(starts.into_iter().map(|start| start + minutes_30()));
+    marks
+}
+
 /// A start instant: around the policy dates (the crate's own strategy), or an ordinary day.
 pub(crate) fn start_instant() -> BoxedStrategy<Instant> {
     prop_oneof![
@@ -400,6 +411,34 @@ pub(crate) fn address_pool() -> BoxedStrategy<Vec<String>> {
             pool
         })
         .boxed()
+}
+
+/// An address field: one of the pool ([`address_pool`]), or text that is not an address.
+#[derive(Debug, Clone)]
+pub(crate) enum Addr {
+    /// The pool's address at this index.
+    Pool(usize),
+    /// Not an address (VAL-04).
+    Bad(String),
+}
+
+impl Addr {
+    /// One of a pool of `pool` addresses, with weight `weight` against 1 for a bad address.
+    pub fn any(pool: usize, weight: u32) -> BoxedStrategy<Addr> {
+        prop_oneof![
+            weight => (0..pool).prop_map(Addr::Pool),
+            1 => bad_address().prop_map(Addr::Bad),
+        ]
+        .boxed()
+    }
+
+    /// The text typed.
+    pub fn text(&self, pool: &[String]) -> String {
+        match self {
+            Addr::Pool(i) => pool[*i].clone(),
+            Addr::Bad(text) => text.clone(),
+        }
+    }
 }
 
 /// VAL-04: two addresses are the same address when equal ignoring ASCII case.

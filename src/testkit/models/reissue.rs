@@ -407,17 +407,14 @@ impl Model {
     }
 
     fn marks(&self) -> Vec<Instant> {
-        let mut marks = self.mails.ends();
-        marks.extend(self.guesses.ends());
+        let starts = self.flows.iter().filter_map(|at| match at {
+            At::Choosing { started, .. } => Some(*started),
+            At::Code { issued, .. } => Some(*issued),
+            At::Confirming { verified, .. } => Some(*verified),
+            _ => None,
+        });
+        let mut marks = super::marks([&self.mails, &self.guesses], starts);
         marks.extend(super::calendar_marks());
-        for at in &self.flows {
-            match at {
-                At::Choosing { started, .. } => marks.push(*started + minutes_30()),
-                At::Code { issued, .. } => marks.push(*issued + minutes_30()),
-                At::Confirming { verified, .. } => marks.push(*verified + minutes_30()),
-                _ => {}
-            }
-        }
         marks
     }
 }
@@ -471,8 +468,7 @@ impl super::Spec for Model {
     }
 
     fn steps(&self) -> BoxedStrategy<Step> {
-        let state = self;
-        let pool = state.pool.len();
+        let pool = self.pool.len();
         let start = (
             proptest::bool::weighted(0.05),
             prop_oneof![
@@ -492,13 +488,13 @@ impl super::Spec for Model {
         let mut steps = vec![
             (
                 1,
-                super::advance(state.now, &state.marks())
+                super::advance(self.now, &self.marks())
                     .prop_map(Step::Advance)
                     .boxed(),
             ),
-            (state.mood.mailing(2), start.boxed()),
+            (self.mood.mailing(2), start.boxed()),
         ];
-        if !state.apps.is_empty() {
+        if !self.apps.is_empty() {
             let review = (
                 any::<Index>(),
                 proptest::bool::weighted(0.85),
@@ -511,10 +507,10 @@ impl super::Spec for Model {
                 });
             steps.push((2, review.boxed()));
         }
-        let n = state.flows.len();
+        let n = self.flows.len();
         if n > 0 {
             let at = |want: fn(&At) -> bool| -> Vec<usize> {
-                (0..n).filter(|i| want(&state.flows[*i])).collect()
+                (0..n).filter(|i| want(&self.flows[*i])).collect()
             };
             let weight = |flows: &Vec<usize>| -> u32 { if flows.is_empty() { 1 } else { 6 } };
             let choosing = at(|a| matches!(a, At::Choosing { .. }));
@@ -530,7 +526,7 @@ impl super::Spec for Model {
                 ),
                 (
                     weight(&code) + 2,
-                    (pick(code, n), typed(4, state.mood.right()))
+                    (pick(code, n), typed(4, self.mood.right()))
                         .prop_map(|(flow, typed)| Step::Code { flow, typed })
                         .boxed(),
                 ),
@@ -547,14 +543,13 @@ impl super::Spec for Model {
     }
 
     fn allows(&self, step: &Step) -> bool {
-        let state = self;
         match step {
             Step::Advance(_) | Step::Start { .. } => true,
-            Step::Review { .. } => !state.apps.is_empty(),
+            Step::Review { .. } => !self.apps.is_empty(),
             Step::Choose { flow, .. }
             | Step::Code { flow, .. }
             | Step::Submit { flow }
-            | Step::Back { flow } => *flow < state.flows.len(),
+            | Step::Back { flow } => *flow < self.flows.len(),
         }
     }
 

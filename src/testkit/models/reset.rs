@@ -352,16 +352,12 @@ impl Model {
     }
 
     fn marks(&self) -> Vec<Instant> {
-        let mut marks = self.mails.ends();
-        marks.extend(self.guesses.ends());
-        for at in &self.flows {
-            match at {
-                At::Otp { otp, .. } => marks.push(otp.issued + minutes_30()),
-                At::Password { verified, .. } => marks.push(*verified + minutes_30()),
-                _ => {}
-            }
-        }
-        marks
+        let starts = self.flows.iter().filter_map(|at| match at {
+            At::Otp { otp, .. } => Some(otp.issued),
+            At::Password { verified, .. } => Some(*verified),
+            _ => None,
+        });
+        super::marks([&self.mails, &self.guesses], starts)
     }
 }
 
@@ -421,8 +417,7 @@ impl super::Spec for Model {
     }
 
     fn steps(&self) -> BoxedStrategy<Step> {
-        let state = self;
-        let pool = state.pool.len();
+        let pool = self.pool.len();
         let office = prop_oneof![
             8 => Just(OfficeField::Own),
             1 => strategies::office_number().prop_map(OfficeField::Other),
@@ -435,28 +430,28 @@ impl super::Spec for Model {
         let mut steps = vec![
             (
                 1,
-                super::advance(state.now, &state.marks())
+                super::advance(self.now, &self.marks())
                     .prop_map(Step::Advance)
                     .boxed(),
             ),
             (
-                state.mood.mailing(2),
+                self.mood.mailing(2),
                 (office, address)
                     .prop_map(|(office, address)| Step::Start { office, address })
                     .boxed(),
             ),
         ];
-        let n = state.flows.len();
+        let n = self.flows.len();
         if n > 0 {
             let at = |want: fn(&At) -> bool| -> Vec<usize> {
-                (0..n).filter(|i| want(&state.flows[*i])).collect()
+                (0..n).filter(|i| want(&self.flows[*i])).collect()
             };
             let choosing = at(|a| matches!(a, At::Choosing { .. }));
             let otp = at(|a| matches!(a, At::Otp { .. }));
             let password = at(|a| matches!(a, At::Password { .. }));
-            let user = match password.first().map(|i| &state.flows[*i]) {
+            let user = match password.first().map(|i| &self.flows[*i]) {
                 Some(At::Password { user, .. }) => *user,
-                _ => UserId::new(state.office.prefecture(), state.office),
+                _ => UserId::new(self.office.prefecture(), self.office),
             };
             let pref = PrefField::any(&["48", "００", "x"]);
             steps.extend([
@@ -468,12 +463,12 @@ impl super::Spec for Model {
                 ),
                 (
                     if otp.is_empty() { 1 } else { 8 },
-                    (pick(otp.clone(), n), typed(6, state.mood.right()))
+                    (pick(otp.clone(), n), typed(6, self.mood.right()))
                         .prop_map(|(flow, typed)| Step::Otp { flow, typed })
                         .boxed(),
                 ),
                 (
-                    state.mood.mailing(1),
+                    self.mood.mailing(1),
                     pick(otp, n).prop_map(|flow| Step::Resend { flow }).boxed(),
                 ),
                 (

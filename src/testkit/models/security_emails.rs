@@ -5,8 +5,8 @@
 
 use super::allows_flows;
 use super::{
-    Budgets, CODES_PER_FLOW, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, RealFlow, Refusals,
-    Typed, Verdict, WRONG_ENTRIES, World, address_pool, bad_address, minutes_30, pick, resolve,
+    Addr, Budgets, CODES_PER_FLOW, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, RealFlow,
+    Refusals, Typed, Verdict, WRONG_ENTRIES, World, address_pool, minutes_30, pick, resolve,
     same_address, start_instant, typed, unexpected, value_error,
 };
 use crate::account::Account;
@@ -65,13 +65,6 @@ struct SeFlow {
     at: At,
     /// SEC-04: codes this flow has mailed.
     codes_sent: u8,
-}
-
-/// An address field.
-#[derive(Debug, Clone)]
-enum Addr {
-    Pool(usize),
-    Bad(String),
 }
 
 #[derive(Debug, Clone)]
@@ -159,10 +152,7 @@ fn parses(a: &str) -> bool {
 
 impl Model {
     fn addr(&self, a: &Addr) -> String {
-        match a {
-            Addr::Pool(i) => self.pool[*i].clone(),
-            Addr::Bad(text) => text.clone(),
-        }
+        a.text(&self.pool)
     }
 
     fn registered(&self, a: &str) -> bool {
@@ -463,14 +453,11 @@ impl Model {
     }
 
     fn marks(&self) -> Vec<Instant> {
-        let mut marks = self.mails.ends();
-        marks.extend(self.guesses.ends());
-        for f in &self.flows {
-            if let At::Otp { code, .. } | At::Code { code, .. } = &f.at {
-                marks.push(code.issued + minutes_30());
-            }
-        }
-        marks
+        let starts = self.flows.iter().filter_map(|f| match &f.at {
+            At::Otp { code, .. } | At::Code { code, .. } => Some(code.issued),
+            _ => None,
+        });
+        super::marks([&self.mails, &self.guesses], starts)
     }
 }
 
@@ -521,32 +508,26 @@ impl super::Spec for Model {
     }
 
     fn steps(&self) -> BoxedStrategy<Step> {
-        let state = self;
-        let pool = state.pool.len();
-        let addr = move || {
-            prop_oneof![
-                12 => (0..pool).prop_map(Addr::Pool),
-                1 => bad_address().prop_map(Addr::Bad),
-            ]
-        };
+        let pool = self.pool.len();
+        let addr = move || Addr::any(pool, 12);
         let confirm = move || {
             (addr(), proptest::bool::weighted(0.9), addr())
                 .prop_map(|(new, same, other)| (new.clone(), if same { new } else { other }))
         };
         // Registered addresses most often, for selections, deletions and changes.
         let registered: Vec<usize> = (0..pool)
-            .filter(|i| state.registered(&state.pool[*i]))
+            .filter(|i| self.registered(&self.pool[*i]))
             .collect();
         let listed = move || pick(registered.clone(), pool).prop_map(Addr::Pool);
         let mut steps = vec![
             (
                 1,
-                super::advance(state.now, &state.marks())
+                super::advance(self.now, &self.marks())
                     .prop_map(Step::Advance)
                     .boxed(),
             ),
             (
-                state.mood.mailing(3),
+                self.mood.mailing(3),
                 (proptest::option::weighted(0.3, listed()), confirm())
                     .prop_map(|(change, (new, confirm))| Step::Start {
                         change,
@@ -568,11 +549,11 @@ impl super::Spec for Model {
                     .boxed(),
             ),
         ];
-        if !state.flows.is_empty() {
-            let n = state.flows.len();
+        if !self.flows.is_empty() {
+            let n = self.flows.len();
             // Flows at the step the input belongs to most often.
             let at = |want: fn(&At) -> bool| -> Vec<usize> {
-                (0..n).filter(|i| want(&state.flows[*i].at)).collect()
+                (0..n).filter(|i| want(&self.flows[*i].at)).collect()
             };
             let otp = at(|a| matches!(a, At::Otp { .. }));
             let code = at(|a| matches!(a, At::Code { .. }));
@@ -588,13 +569,13 @@ impl super::Spec for Model {
             steps.extend([
                 (
                     w_otp,
-                    (pick(otp, n), typed(6, state.mood.right()))
+                    (pick(otp, n), typed(6, self.mood.right()))
                         .prop_map(|(flow, typed)| Step::Otp { flow, typed })
                         .boxed(),
                 ),
                 (
                     w_code,
-                    (pick(code, n), typed(4, state.mood.right()))
+                    (pick(code, n), typed(4, self.mood.right()))
                         .prop_map(|(flow, typed)| Step::Code { flow, typed })
                         .boxed(),
                 ),
@@ -603,7 +584,7 @@ impl super::Spec for Model {
                     pick(back, n).prop_map(|flow| Step::Back { flow }).boxed(),
                 ),
                 (
-                    state.mood.mailing(w_choosing.div_ceil(2)),
+                    self.mood.mailing(w_choosing.div_ceil(2)),
                     (pick(choosing, n), confirm())
                         .prop_map(|(flow, (new, confirm))| Step::Reenter { flow, new, confirm })
                         .boxed(),
