@@ -168,7 +168,8 @@ enum Step {
 /// The step as typed into the real flow, fields resolved by the model.
 #[derive(Debug, Clone)]
 enum Request {
-    Advance(TimeDelta),
+    /// A clock move: the runner moves the real clock.
+    Clock,
     Login(String),
     SecurityCode(String),
     First(Form),
@@ -653,7 +654,7 @@ fn near_grace_end() -> BoxedStrategy<Instant> {
 }
 
 impl super::Spec for Model {
-    type Step = Step;
+    super::clocked!();
 
     fn init() -> BoxedStrategy<Model> {
         (
@@ -699,7 +700,7 @@ impl super::Spec for Model {
                         flow: Flow::Out,
                         mails: Budgets::default(),
                         guesses: Budgets::default(),
-                        request: Request::Advance(TimeDelta::zero()),
+                        request: Request::Clock,
                         verdict: Verdict::Ok,
                         route: None,
                         mailed: false,
@@ -826,7 +827,7 @@ impl super::Spec for Model {
         self.mailed = false;
         self.route = None;
         (self.verdict, self.request) = match step {
-            Step::Advance(by) => (super::advance_to(&mut self.now, *by), Request::Advance(*by)),
+            Step::Advance(by) => (super::advance_to(&mut self.now, *by), Request::Clock),
             Step::Login(pw) => {
                 let typed = self.password(pw);
                 (self.login(&typed), Request::Login(typed))
@@ -857,19 +858,8 @@ impl super::Spec for Model {
 // ---------------------------------------------------------------------------------------------
 // The real flows.
 
-struct Gate {
-    world: World,
-    user: UserId,
-    /// The flow the browser is in, and the codes mailed in it, oldest first.
-    flow: Option<FlowId>,
-    codes: Vec<String>,
-}
-
-impl super::Real for Gate {
-    type Model = Model;
-
-    fn init(harness: &dyn Harness, model: &Model) -> Gate {
-        let mut world = World::new(harness, model.now, model.seed);
+impl super::Real<Model> for Gate {
+    fn init(mut world: World, model: &Model) -> Gate {
         let hash = world.hash(&model.account.password);
         let mut account = match model.office {
             Office::New => login::new_office(model.user, hash),
@@ -891,17 +881,13 @@ impl super::Real for Gate {
         }
     }
 
-    fn apply(self, model: &Model, _: Step) -> Gate {
-        let mut gate = self;
+    fn apply(&mut self, model: &Model, _: Step) {
+        let gate = self;
         let user = gate.user.to_string();
         let id = gate.flow.clone();
         let codes = gate.codes.clone();
         let seen = match &model.request {
-            Request::Advance(by) => {
-                gate.world.advance(*by);
-                gate.check(model);
-                return gate;
-            }
+            Request::Clock => unreachable!("the runner moves the clock"),
             Request::Login(password) => {
                 gate.world.typed_password(password, &gate.user);
                 gate.world.call(&model.verdict, None, |portal, rng| {
@@ -957,8 +943,60 @@ impl super::Real for Gate {
             gate.flow = new_flow;
         }
         gate.codes.extend(mailed);
-        gate.check(model);
-        gate
+    }
+
+    /// The account and the flow's screen, drawn again now, are the model's.
+    fn check(&self, model: &Model) {
+        let real = self.world.portal.account(&self.user).unwrap().unwrap();
+        let a = &model.account;
+        assert!(
+            self.world.verifies(&a.password, &real.password),
+            "the password"
+        );
+        assert_eq!(
+            real.temporary.is_some(),
+            a.temporary,
+            "the temporary password"
+        );
+        assert_eq!(real.security_code.is_some(), a.security_code);
+        assert_eq!(real.failures, a.failures, "LOGIN-02: the count");
+        assert_eq!(real.locked_until, a.locked_until, "LOGIN-02: the lock");
+        assert_eq!(real.terms.is_some(), a.terms, "FL-08: the terms");
+        assert_eq!(
+            real.notice_email != NoticeEmail::NotAsked,
+            a.notice_asked,
+            "FL-03"
+        );
+        assert_eq!(real.first_login_done, a.first_login_done, "FL-07");
+        let emails: Vec<String> = real
+            .security_emails
+            .entries()
+            .iter()
+            .map(|e| e.address.as_str().to_ascii_lowercase())
+            .collect();
+        let expected: Vec<String> = a.emails.iter().map(|e| e.to_ascii_lowercase()).collect();
+        assert_eq!(emails, expected, "FL-05, FL-06: the security emails");
+        if let Some(first) = expected.first() {
+            let selected = real.security_emails.selected().unwrap().as_str();
+            assert!(
+                same_address(selected, first),
+                "FL-06: the registered one selected"
+            );
+        }
+        let (Some(id), Flow::In { grace, at, .. }) = (&self.flow, &model.flow) else {
+            return;
+        };
+        let screen = if *grace {
+            self.world.portal.grace_screen(id).unwrap()
+        } else {
+            self.world.portal.first_login_screen(id).unwrap()
+        };
+        assert_eq!(screen.title, at.title(), "the flow's screen");
+        if *grace && *at == Screen::EnteringSecurity {
+            assert_eq!(screen.shows(SKIP_LABEL), model.now < grace_over(), "GR-03");
+        }
+        self.world
+            .assert_no_secret(&format!("{screen:?}"), "a redrawn screen", None);
     }
 }
 
@@ -1009,6 +1047,14 @@ fn grace_form<'a>(form: &'a Form, code: &'a str) -> GraceForm<'a> {
         Form::Finish => GraceForm::Finish,
         _ => unreachable!("not a grace form"),
     }
+}
+
+struct Gate {
+    world: World,
+    user: UserId,
+    /// The flow the browser is in, and the codes mailed in it, oldest first.
+    flow: Option<FlowId>,
+    codes: Vec<String>,
 }
 
 impl Gate {
@@ -1072,64 +1118,10 @@ impl Gate {
             (route, expected) => panic!("went to {route:?}; the model expects {expected:?}"),
         }
     }
-
-    /// The account and the flow's screen, drawn again now, are the model's.
-    fn check(&self, model: &Model) {
-        let real = self.world.portal.account(&self.user).unwrap().unwrap();
-        let a = &model.account;
-        assert!(
-            self.world.verifies(&a.password, &real.password),
-            "the password"
-        );
-        assert_eq!(
-            real.temporary.is_some(),
-            a.temporary,
-            "the temporary password"
-        );
-        assert_eq!(real.security_code.is_some(), a.security_code);
-        assert_eq!(real.failures, a.failures, "LOGIN-02: the count");
-        assert_eq!(real.locked_until, a.locked_until, "LOGIN-02: the lock");
-        assert_eq!(real.terms.is_some(), a.terms, "FL-08: the terms");
-        assert_eq!(
-            real.notice_email != NoticeEmail::NotAsked,
-            a.notice_asked,
-            "FL-03"
-        );
-        assert_eq!(real.first_login_done, a.first_login_done, "FL-07");
-        let emails: Vec<String> = real
-            .security_emails
-            .entries()
-            .iter()
-            .map(|e| e.address.as_str().to_ascii_lowercase())
-            .collect();
-        let expected: Vec<String> = a.emails.iter().map(|e| e.to_ascii_lowercase()).collect();
-        assert_eq!(emails, expected, "FL-05, FL-06: the security emails");
-        if let Some(first) = expected.first() {
-            let selected = real.security_emails.selected().unwrap().as_str();
-            assert!(
-                same_address(selected, first),
-                "FL-06: the registered one selected"
-            );
-        }
-        let (Some(id), Flow::In { grace, at, .. }) = (&self.flow, &model.flow) else {
-            return;
-        };
-        let screen = if *grace {
-            self.world.portal.grace_screen(id).unwrap()
-        } else {
-            self.world.portal.first_login_screen(id).unwrap()
-        };
-        assert_eq!(screen.title, at.title(), "the flow's screen");
-        if *grace && *at == Screen::EnteringSecurity {
-            assert_eq!(screen.shows(SKIP_LABEL), model.now < grace_over(), "GR-03");
-        }
-        self.world
-            .assert_no_secret(&format!("{screen:?}"), "a redrawn screen", None);
-    }
 }
 
 /// Runs the model over `harness`, `cases` cases (`PROPTEST_CASES` overrides it) of
 /// sequences of 1 to 59 steps; panics with the minimal failing case.
 pub fn run(harness: &dyn Harness, cases: u32) {
-    super::run_model::<Gate>(harness, cases, 1..60);
+    super::run_model::<Model, Gate>(harness, cases, 1..60);
 }

@@ -183,6 +183,12 @@ pub(crate) trait Spec: Clone + Debug + 'static {
 
     /// Takes `step`: the model's state after it, and SPEC's verdict on it.
     fn take(&mut self, step: &Self::Step);
+
+    /// The start instant and the CSPRNG's seed.
+    fn start(&self) -> (Instant, u64);
+
+    /// How far `step` moves the clock, if it is a clock move.
+    fn clock_move(step: &Self::Step) -> Option<TimeDelta>;
 }
 
 /// A [`Spec`] as `proptest_state_machine` wants it.
@@ -225,34 +231,65 @@ macro_rules! allows_flows {
 }
 pub(crate) use allows_flows;
 
-/// The real side of a model: the flows over a [`World`], driven step by step.
-pub(crate) trait Real: Sized {
-    /// The model.
-    type Model: Spec;
+/// `clocked!()` in a [`Spec`] impl: the model's steps are its `Step`, it starts at `self.now`
+/// with the CSPRNG seed `self.seed`, and `Step::Advance(by)` is its clock move.
+macro_rules! clocked {
+    () => {
+        type Step = Step;
 
-    /// The real side at the model's initial state, over fresh ports of `harness`.
-    fn init(harness: &dyn Harness, model: &Self::Model) -> Self;
+        fn start(&self) -> (Instant, u64) {
+            (self.now, self.seed)
+        }
 
-    /// Applies `step`, which the model just took (`model` is the state after it), and checks
+        fn clock_move(step: &Step) -> Option<TimeDelta> {
+            match step {
+                Step::Advance(by) => Some(*by),
+                _ => None,
+            }
+        }
+    };
+}
+pub(crate) use clocked;
+
+/// The real side of model `M`: the flows over a [`World`], driven step by step.
+pub(crate) trait Real<M: Spec>: Sized {
+    /// The real side at the model's initial state, over `world` (fresh ports, the model's start).
+    fn init(world: World, model: &M) -> Self;
+
+    /// Applies `step`, an input the model just took (`model` is the state after it), and checks
     /// the outcome against it.
-    fn apply(self, model: &Self::Model, step: <Self::Model as Spec>::Step) -> Self;
+    fn apply(&mut self, model: &M, step: M::Step);
+
+    /// Checks the state of the real flows against the model's, after every step.
+    fn check(&self, model: &M);
 }
 
-/// Runs `cases` cases of the model of `R` over `harness`, each a sequence of `steps` steps
+/// Runs `cases` cases of model `M` against `R` over `harness`, each a sequence of `steps` steps
 /// (as `proptest_state_machine`'s `test_sequential` does, with the harness), and panics with the
 /// minimal failing case, shrunk, if one fails.
-pub(crate) fn run_model<R: Real>(harness: &dyn Harness, cases: u32, steps: Range<usize>) {
+pub(crate) fn run_model<M: Spec, R: Real<M>>(
+    harness: &dyn Harness,
+    cases: u32,
+    steps: Range<usize>,
+) {
     let mut runner = TestRunner::new(config(cases));
-    let strategy = Reference::<R::Model>::sequential_strategy(steps);
+    let strategy = Reference::<M>::sequential_strategy(steps);
     let result = runner.run(&strategy, |(mut model, steps, seen)| {
-        let mut real = R::init(harness, &model);
+        let (start, seed) = model.start();
+        let world = World::new(harness, start, seed);
+        let clock = world.clock.clone();
+        let mut real = R::init(world, &model);
         for step in steps {
             // Before shrinking, tell the strategy which steps ran: shrinking drops the rest.
             if let Some(seen) = &seen {
                 seen.fetch_add(1, Ordering::SeqCst);
             }
             model.take(&step);
-            real = real.apply(&model, step);
+            match M::clock_move(&step) {
+                Some(by) => clock.advance(by),
+                None => real.apply(&model, step),
+            }
+            real.check(&model);
         }
         Ok(())
     });
@@ -955,11 +992,6 @@ impl World {
     /// The clock.
     pub fn now(&self) -> Instant {
         self.portal.now()
-    }
-
-    /// Moves the clock forward.
-    pub fn advance(&self, by: TimeDelta) {
-        self.clock.advance(by);
     }
 
     /// Registers office `number` in the ledger, billing to `billing`.

@@ -126,7 +126,8 @@ enum Step {
 /// The step as typed (the review: the application's number, the federation's prefecture).
 #[derive(Debug, Clone)]
 enum Request {
-    Advance(TimeDelta),
+    /// A clock move: the runner moves the real clock.
+    Clock,
     Start {
         proxy: bool,
         office: String,
@@ -420,7 +421,7 @@ impl Model {
 }
 
 impl super::Spec for Model {
-    type Step = Step;
+    super::clocked!();
 
     fn init() -> BoxedStrategy<Model> {
         let account = (any::<bool>(), 0..3u8, 0..3usize, any::<bool>()).prop_map(
@@ -455,7 +456,7 @@ impl super::Spec for Model {
                     sequence: BTreeMap::new(),
                     mails: Budgets::default(),
                     guesses: Budgets::default(),
-                    request: Request::Advance(TimeDelta::zero()),
+                    request: Request::Clock,
                     verdict: Verdict::Ok,
                     title: None,
                     mailed: Vec::new(),
@@ -560,7 +561,7 @@ impl super::Spec for Model {
         self.number = None;
         self.letter = None;
         (self.verdict, self.request) = match step {
-            Step::Advance(by) => (super::advance_to(&mut self.now, *by), Request::Advance(*by)),
+            Step::Advance(by) => (super::advance_to(&mut self.now, *by), Request::Clock),
             Step::Start {
                 proxy,
                 office,
@@ -652,16 +653,8 @@ impl super::Spec for Model {
     }
 }
 
-struct Office {
-    world: World,
-    flows: Vec<RealFlow>,
-}
-
-impl super::Real for Office {
-    type Model = Model;
-
-    fn init(harness: &dyn Harness, model: &Model) -> Office {
-        let mut world = World::new(harness, model.now, model.seed);
+impl super::Real<Model> for Office {
+    fn init(mut world: World, model: &Model) -> Office {
         world.register(model.office, model.ledger_billing.clone());
         for (billing, a) in &model.accounts {
             let user = UserId::new(*billing, model.office);
@@ -680,17 +673,13 @@ impl super::Real for Office {
         }
     }
 
-    fn apply(self, model: &Model, _: Step) -> Office {
-        let mut office = self;
+    fn apply(&mut self, model: &Model, _: Step) {
+        let office = self;
         let verdict = &model.verdict;
         let world = &mut office.world;
         let flow_of = |flow: &usize| office.flows[*flow].id.clone();
         let (seen, flow) = match &model.request {
-            Request::Advance(by) => {
-                world.advance(*by);
-                office.check(model);
-                return office;
-            }
+            Request::Clock => unreachable!("the runner moves the clock"),
             Request::Review {
                 number,
                 by,
@@ -700,8 +689,7 @@ impl super::Real for Office {
                     portal.reissue_review(Federation::of(*by), number, *decision, rng)
                 });
                 office.reviewed(&seen, model);
-                office.check(model);
-                return office;
+                return;
             }
             Request::Start {
                 proxy,
@@ -789,62 +777,6 @@ impl super::Real for Office {
                 .expect("VAL-08: the application under the model's number");
             assert_eq!(app.status, ApplicationStatus::Pending);
         }
-        office.check(model);
-        office
-    }
-}
-
-/// The billing prefecture of the model's application `number`.
-fn pref_of(model: &Model, number: &str) -> Prefecture {
-    model
-        .apps
-        .iter()
-        .find(|a| a.number == number)
-        .expect("numbered by the model")
-        .billing
-}
-
-impl Office {
-    /// The step's mails (RI-04's code, RI-06's receipt, RI-08's result) and お知らせ are the
-    /// model's; codes are kept with their flow. `flow` is where a code mail belongs.
-    fn mailed<T>(&mut self, seen: &super::Seen<T>, model: &Model, flow: Option<usize>) {
-        let got: Vec<(String, bool)> = seen
-            .mails
-            .iter()
-            .map(|m| (m.to.as_str().to_ascii_lowercase(), super::is_code_mail(m)))
-            .collect();
-        assert_eq!(got, model.mailed, "the mails");
-        assert_eq!(seen.notices.len(), model.notices, "the お知らせ");
-        for mail in &seen.mails {
-            if let Some(code) = super::code_in(mail) {
-                self.flows[flow.expect("a flow mails codes")]
-                    .codes
-                    .push(code);
-            }
-        }
-    }
-
-    /// RI-08, RI-09: a review's outcome, its letter (VAL-09: a 12-character temporary password
-    /// obeying VAL-06, expiring after 30 days, RI-10), mails and お知らせ are the model's.
-    fn reviewed(&mut self, seen: &super::Seen<ReviewOutcome>, model: &Model) {
-        self.mailed(seen, model, None);
-        match (&seen.result, &model.letter) {
-            (Ok(ReviewOutcome::Approved(letter)), Some((user, until))) => {
-                assert_eq!(letter.user_id, *user, "RI-09: the letter's user ID");
-                assert_eq!(letter.expires_at, *until, "RI-10: 30 days");
-                let temporary = letter.temporary_password.reveal();
-                assert_eq!(temporary.chars().count(), 12, "VAL-09");
-                assert_eq!(val_06(temporary, user), None, "VAL-09: obeys VAL-06");
-                assert!(letter.render().contains(temporary), "RI-09: on the letter");
-                // RI-09: the temporary password appears only there.
-                self.world.secret_password(temporary);
-                self.world.check_no_leak(seen);
-                let account = self.world.portal.account(user).unwrap().unwrap();
-                assert!(self.world.verifies(temporary, &account.password));
-            }
-            (Ok(ReviewOutcome::Rejected), None) | (Err(_), None) => {}
-            (result, letter) => panic!("reviewed {result:?}; the model's letter: {letter:?}"),
-        }
     }
 
     /// The accounts, applications and flows are the model's.
@@ -900,8 +832,67 @@ impl Office {
     }
 }
 
+/// The billing prefecture of the model's application `number`.
+fn pref_of(model: &Model, number: &str) -> Prefecture {
+    model
+        .apps
+        .iter()
+        .find(|a| a.number == number)
+        .expect("numbered by the model")
+        .billing
+}
+
+struct Office {
+    world: World,
+    flows: Vec<RealFlow>,
+}
+
+impl Office {
+    /// The step's mails (RI-04's code, RI-06's receipt, RI-08's result) and お知らせ are the
+    /// model's; codes are kept with their flow. `flow` is where a code mail belongs.
+    fn mailed<T>(&mut self, seen: &super::Seen<T>, model: &Model, flow: Option<usize>) {
+        let got: Vec<(String, bool)> = seen
+            .mails
+            .iter()
+            .map(|m| (m.to.as_str().to_ascii_lowercase(), super::is_code_mail(m)))
+            .collect();
+        assert_eq!(got, model.mailed, "the mails");
+        assert_eq!(seen.notices.len(), model.notices, "the お知らせ");
+        for mail in &seen.mails {
+            if let Some(code) = super::code_in(mail) {
+                self.flows[flow.expect("a flow mails codes")]
+                    .codes
+                    .push(code);
+            }
+        }
+    }
+
+    /// RI-08, RI-09: a review's outcome, its letter (VAL-09: a 12-character temporary password
+    /// obeying VAL-06, expiring after 30 days, RI-10), mails and お知らせ are the model's.
+    fn reviewed(&mut self, seen: &super::Seen<ReviewOutcome>, model: &Model) {
+        self.mailed(seen, model, None);
+        match (&seen.result, &model.letter) {
+            (Ok(ReviewOutcome::Approved(letter)), Some((user, until))) => {
+                assert_eq!(letter.user_id, *user, "RI-09: the letter's user ID");
+                assert_eq!(letter.expires_at, *until, "RI-10: 30 days");
+                let temporary = letter.temporary_password.reveal();
+                assert_eq!(temporary.chars().count(), 12, "VAL-09");
+                assert_eq!(val_06(temporary, user), None, "VAL-09: obeys VAL-06");
+                assert!(letter.render().contains(temporary), "RI-09: on the letter");
+                // RI-09: the temporary password appears only there.
+                self.world.secret_password(temporary);
+                self.world.check_no_leak(seen);
+                let account = self.world.portal.account(user).unwrap().unwrap();
+                assert!(self.world.verifies(temporary, &account.password));
+            }
+            (Ok(ReviewOutcome::Rejected), None) | (Err(_), None) => {}
+            (result, letter) => panic!("reviewed {result:?}; the model's letter: {letter:?}"),
+        }
+    }
+}
+
 /// Runs the model over `harness`, `cases` cases (`PROPTEST_CASES` overrides it) of
 /// sequences of 1 to 59 steps; panics with the minimal failing case.
 pub fn run(harness: &dyn Harness, cases: u32) {
-    super::run_model::<Office>(harness, cases, 1..60);
+    super::run_model::<Model, Office>(harness, cases, 1..60);
 }

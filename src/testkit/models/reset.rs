@@ -113,7 +113,8 @@ enum Step {
 /// The step as typed.
 #[derive(Debug, Clone)]
 enum Request {
-    Advance(TimeDelta),
+    /// A clock move: the runner moves the real clock.
+    Clock,
     Start {
         office: String,
         address: String,
@@ -362,7 +363,7 @@ impl Model {
 }
 
 impl super::Spec for Model {
-    type Step = Step;
+    super::clocked!();
 
     fn init() -> BoxedStrategy<Model> {
         let account = (
@@ -406,7 +407,7 @@ impl super::Spec for Model {
                     flows: Vec::new(),
                     mails: Budgets::default(),
                     guesses: Budgets::default(),
-                    request: Request::Advance(TimeDelta::zero()),
+                    request: Request::Clock,
                     verdict: Verdict::Ok,
                     title: None,
                     mailed_to: None,
@@ -498,7 +499,7 @@ impl super::Spec for Model {
         self.mailed_to = None;
         self.reset = None;
         (self.verdict, self.request) = match step {
-            Step::Advance(by) => (super::advance_to(&mut self.now, *by), Request::Advance(*by)),
+            Step::Advance(by) => (super::advance_to(&mut self.now, *by), Request::Clock),
             Step::Start { office, address } => {
                 let office = match office {
                     OfficeField::Own => self.office.to_string(),
@@ -572,16 +573,8 @@ impl super::Spec for Model {
     }
 }
 
-struct Office {
-    world: World,
-    flows: Vec<RealFlow>,
-}
-
-impl super::Real for Office {
-    type Model = Model;
-
-    fn init(harness: &dyn Harness, model: &Model) -> Office {
-        let mut world = World::new(harness, model.now, model.seed);
+impl super::Real<Model> for Office {
+    fn init(mut world: World, model: &Model) -> Office {
         for a in &model.accounts {
             let user = UserId::new(a.billing, model.office);
             let mut account = Account::new(user, world.hash(&a.password));
@@ -601,16 +594,12 @@ impl super::Real for Office {
         }
     }
 
-    fn apply(self, model: &Model, _: Step) -> Office {
-        let mut office = self;
+    fn apply(&mut self, model: &Model, _: Step) {
+        let office = self;
         let verdict = &model.verdict;
         let world = &mut office.world;
         let (seen, flow): (Seen<Screen>, Option<usize>) = match &model.request {
-            Request::Advance(by) => {
-                world.advance(*by);
-                office.check(model);
-                return office;
-            }
+            Request::Clock => unreachable!("the runner moves the clock"),
             Request::Start {
                 office: number,
                 address,
@@ -671,45 +660,6 @@ impl super::Real for Office {
             }
         };
         office.after(seen, model, flow);
-        office.check(model);
-        office
-    }
-}
-
-impl Office {
-    /// The screen, the OTP mail (RS-03: only to a matching address), and a finished reset's
-    /// お知らせ and session revocation (RS-08) are the model's.
-    fn after(&mut self, seen: Seen<Screen>, model: &Model, flow: Option<usize>) {
-        if let Ok(screen) = &seen.result {
-            assert_eq!(Some(screen.title.as_str()), model.title, "the screen");
-            if let Some((_, had_code)) = model.reset {
-                assert_eq!(
-                    screen.shows("セキュリティコードを設定していたため"),
-                    had_code,
-                    "RS-06: the done screen says the security code was cleared"
-                );
-            }
-        }
-        match &model.mailed_to {
-            Some(to) => {
-                assert_eq!(seen.mails.len(), 1, "RS-03: one OTP mailed");
-                assert!(same_address(seen.mails[0].to.as_str(), to));
-                let otp = super::code_in(&seen.mails[0]).expect("a T2 mail");
-                self.flows[flow.expect("a flow mails")].otps.push(otp);
-            }
-            None => assert!(
-                seen.mails.is_empty(),
-                "RS-03: nothing mailed: {:?}",
-                seen.mails
-            ),
-        }
-        match model.reset {
-            Some((user, _)) => {
-                assert_eq!(seen.revoked, [user], "RS-08: the office's sessions revoked");
-                assert_eq!(seen.notices.len(), 1, "RS-08: a お知らせ");
-            }
-            None => assert!(seen.revoked.is_empty() && seen.notices.is_empty()),
-        }
     }
 
     /// RS-06, RS-08: every account of the office is the model's (a reset changes nothing until
@@ -754,8 +704,50 @@ impl Office {
     }
 }
 
+struct Office {
+    world: World,
+    flows: Vec<RealFlow>,
+}
+
+impl Office {
+    /// The screen, the OTP mail (RS-03: only to a matching address), and a finished reset's
+    /// お知らせ and session revocation (RS-08) are the model's.
+    fn after(&mut self, seen: Seen<Screen>, model: &Model, flow: Option<usize>) {
+        if let Ok(screen) = &seen.result {
+            assert_eq!(Some(screen.title.as_str()), model.title, "the screen");
+            if let Some((_, had_code)) = model.reset {
+                assert_eq!(
+                    screen.shows("セキュリティコードを設定していたため"),
+                    had_code,
+                    "RS-06: the done screen says the security code was cleared"
+                );
+            }
+        }
+        match &model.mailed_to {
+            Some(to) => {
+                assert_eq!(seen.mails.len(), 1, "RS-03: one OTP mailed");
+                assert!(same_address(seen.mails[0].to.as_str(), to));
+                let otp = super::code_in(&seen.mails[0]).expect("a T2 mail");
+                self.flows[flow.expect("a flow mails")].otps.push(otp);
+            }
+            None => assert!(
+                seen.mails.is_empty(),
+                "RS-03: nothing mailed: {:?}",
+                seen.mails
+            ),
+        }
+        match model.reset {
+            Some((user, _)) => {
+                assert_eq!(seen.revoked, [user], "RS-08: the office's sessions revoked");
+                assert_eq!(seen.notices.len(), 1, "RS-08: a お知らせ");
+            }
+            None => assert!(seen.revoked.is_empty() && seen.notices.is_empty()),
+        }
+    }
+}
+
 /// Runs the model over `harness`, `cases` cases (`PROPTEST_CASES` overrides it) of
 /// sequences of 1 to 59 steps; panics with the minimal failing case.
 pub fn run(harness: &dyn Harness, cases: u32) {
-    super::run_model::<Office>(harness, cases, 1..60);
+    super::run_model::<Model, Office>(harness, cases, 1..60);
 }

@@ -98,7 +98,8 @@ enum Step {
 /// The step as typed, fields resolved.
 #[derive(Debug, Clone)]
 enum Request {
-    Advance(TimeDelta),
+    /// A clock move: the runner moves the real clock.
+    Clock,
     Start {
         change: Option<String>,
         new: String,
@@ -462,7 +463,7 @@ impl Model {
 }
 
 impl super::Spec for Model {
-    type Step = Step;
+    super::clocked!();
 
     fn init() -> BoxedStrategy<Model> {
         (
@@ -496,7 +497,7 @@ impl super::Spec for Model {
                     flows: Vec::new(),
                     mails: Budgets::default(),
                     guesses: Budgets::default(),
-                    request: Request::Advance(TimeDelta::zero()),
+                    request: Request::Clock,
                     verdict: Verdict::Ok,
                     title: None,
                     code_to: None,
@@ -602,7 +603,7 @@ impl super::Spec for Model {
         self.notified = Vec::new();
         self.notice = false;
         (self.verdict, self.request) = match step {
-            Step::Advance(by) => (super::advance_to(&mut self.now, *by), Request::Advance(*by)),
+            Step::Advance(by) => (super::advance_to(&mut self.now, *by), Request::Clock),
             Step::Start {
                 change,
                 new,
@@ -717,17 +718,8 @@ impl super::Spec for Model {
     }
 }
 
-struct Office {
-    world: World,
-    user: UserId,
-    flows: Vec<RealFlow>,
-}
-
-impl super::Real for Office {
-    type Model = Model;
-
-    fn init(harness: &dyn Harness, model: &Model) -> Office {
-        let mut world = World::new(harness, model.now, model.seed);
+impl super::Real<Model> for Office {
+    fn init(mut world: World, model: &Model) -> Office {
         let mut account = Account::new(model.user, world.hash("Passw0rd!"));
         let emails = model
             .list
@@ -746,18 +738,14 @@ impl super::Real for Office {
         }
     }
 
-    fn apply(self, model: &Model, _: Step) -> Office {
-        let mut office = self;
+    fn apply(&mut self, model: &Model, _: Step) {
+        let office = self;
         let user = office.user;
         let key = user.to_string();
         let verdict = &model.verdict;
         let world = &mut office.world;
         let (seen, flow) = match &model.request {
-            Request::Advance(by) => {
-                world.advance(*by);
-                office.check(model);
-                return office;
-            }
+            Request::Clock => unreachable!("the runner moves the clock"),
             Request::Start {
                 change,
                 new,
@@ -812,64 +800,6 @@ impl super::Real for Office {
             }
         };
         office.after(seen, model, flow);
-        office.check(model);
-        office
-    }
-}
-
-impl Office {
-    /// The step's screen, code mails, SE-08 mails and お知らせ are the model's; the codes mailed
-    /// are kept with their flow.
-    fn after(
-        &mut self,
-        seen: super::Seen<crate::screen::Screen>,
-        model: &Model,
-        flow: Option<usize>,
-    ) {
-        if let Ok(screen) = &seen.result {
-            assert_eq!(Some(screen.title.as_str()), model.title, "the screen");
-        }
-        let codes: Vec<_> = seen
-            .mails
-            .iter()
-            .filter(|m| super::is_code_mail(m))
-            .collect();
-        match &model.code_to {
-            Some((to, digits)) => {
-                assert_eq!(codes.len(), 1, "SE-06: one code mailed");
-                assert!(
-                    same_address(codes[0].to.as_str(), to),
-                    "SE-06: mailed to {to}"
-                );
-                let code = super::code_in(codes[0]).unwrap();
-                assert_eq!(code.len(), *digits, "VAL-07");
-                let f = &mut self.flows[flow.expect("a flow mails")];
-                if *digits == 6 {
-                    f.otps.push(code);
-                } else {
-                    f.codes.push(code);
-                }
-            }
-            None => assert!(codes.is_empty(), "no code mailed: {codes:?}"),
-        }
-        let mut told: Vec<String> = seen
-            .mails
-            .iter()
-            .filter(|m| !super::is_code_mail(m))
-            .map(|m| m.to.as_str().to_ascii_lowercase())
-            .collect();
-        told.sort();
-        let mut expected = model.notified.clone();
-        expected.sort();
-        assert_eq!(
-            told, expected,
-            "SE-08: the addresses told of a change or delete"
-        );
-        assert_eq!(
-            seen.notices.len(),
-            usize::from(model.notice),
-            "SE-08: one お知らせ"
-        );
     }
 
     /// SE-01 … SE-05: the stored list and the list screen are the model's.
@@ -927,8 +857,70 @@ impl Office {
     }
 }
 
+struct Office {
+    world: World,
+    user: UserId,
+    flows: Vec<RealFlow>,
+}
+
+impl Office {
+    /// The step's screen, code mails, SE-08 mails and お知らせ are the model's; the codes mailed
+    /// are kept with their flow.
+    fn after(
+        &mut self,
+        seen: super::Seen<crate::screen::Screen>,
+        model: &Model,
+        flow: Option<usize>,
+    ) {
+        if let Ok(screen) = &seen.result {
+            assert_eq!(Some(screen.title.as_str()), model.title, "the screen");
+        }
+        let codes: Vec<_> = seen
+            .mails
+            .iter()
+            .filter(|m| super::is_code_mail(m))
+            .collect();
+        match &model.code_to {
+            Some((to, digits)) => {
+                assert_eq!(codes.len(), 1, "SE-06: one code mailed");
+                assert!(
+                    same_address(codes[0].to.as_str(), to),
+                    "SE-06: mailed to {to}"
+                );
+                let code = super::code_in(codes[0]).unwrap();
+                assert_eq!(code.len(), *digits, "VAL-07");
+                let f = &mut self.flows[flow.expect("a flow mails")];
+                if *digits == 6 {
+                    f.otps.push(code);
+                } else {
+                    f.codes.push(code);
+                }
+            }
+            None => assert!(codes.is_empty(), "no code mailed: {codes:?}"),
+        }
+        let mut told: Vec<String> = seen
+            .mails
+            .iter()
+            .filter(|m| !super::is_code_mail(m))
+            .map(|m| m.to.as_str().to_ascii_lowercase())
+            .collect();
+        told.sort();
+        let mut expected = model.notified.clone();
+        expected.sort();
+        assert_eq!(
+            told, expected,
+            "SE-08: the addresses told of a change or delete"
+        );
+        assert_eq!(
+            seen.notices.len(),
+            usize::from(model.notice),
+            "SE-08: one お知らせ"
+        );
+    }
+}
+
 /// Runs the model over `harness`, `cases` cases (`PROPTEST_CASES` overrides it) of
 /// sequences of 1 to 79 steps; panics with the minimal failing case.
 pub fn run(harness: &dyn Harness, cases: u32) {
-    super::run_model::<Office>(harness, cases, 1..80);
+    super::run_model::<Model, Office>(harness, cases, 1..80);
 }
