@@ -320,11 +320,23 @@ impl super::Real<Model> for Office {
         }
     }
 
+    /// FEE-01: the certificates applied for, and their fees, are the model's.
+    fn check(&self, model: &Model) {
+        let fees: Vec<u32> = self
+            .world
+            .portal
+            .certificates(&self.user.office())
+            .unwrap()
+            .iter()
+            .map(|c| c.fee.0)
+            .collect();
+        assert_eq!(fees, model.certificates, "FEE-01: the fees charged");
+    }
+
     fn apply(&mut self, model: &Model, step: Step) {
-        let office = self;
-        let user = office.user;
+        let user = self.user;
         let verdict = &model.verdict;
-        let world = &mut office.world;
+        let world = &mut self.world;
         let input = match &step {
             Step::Advance(_) => unreachable!("the runner moves the clock"),
             Step::Start => {
@@ -332,16 +344,16 @@ impl super::Real<Model> for Office {
                     portal.certificate_start(&user, rng)
                 });
                 let (id, screen) = seen.result.expect("started");
-                office.flows.push(id);
-                office.compare(&screen, model);
+                self.flows.push(id);
+                self.compare(&screen, model);
                 return;
             }
             Step::Redraw { flow } => {
-                let id = &office.flows[*flow];
+                let id = &self.flows[*flow];
                 let seen = world.call(verdict, None, |portal, _| {
                     portal.certificate_screen(&user, id)
                 });
-                office.compare(&seen.result.expect("drawn"), model);
+                self.compare(&seen.result.expect("drawn"), model);
                 return;
             }
             Step::Read { .. } => CertificateInput::ReadPrecautions,
@@ -381,26 +393,13 @@ impl super::Real<Model> for Office {
             | Step::DialogCancel { flow } => flow,
             _ => unreachable!("handled above"),
         };
-        let id = &office.flows[flow];
+        let id = &self.flows[flow];
         let seen = world.call(verdict, None, |portal, rng| {
             portal.certificate_input(&user, id, input, rng)
         });
         if let Ok(screen) = &seen.result {
-            office.compare(screen, model);
+            self.compare(screen, model);
         }
-    }
-
-    /// FEE-01: the certificates applied for, and their fees, are the model's.
-    fn check(&self, model: &Model) {
-        let fees: Vec<u32> = self
-            .world
-            .portal
-            .certificates(&self.user.office())
-            .unwrap()
-            .iter()
-            .map(|c| c.fee.0)
-            .collect();
-        assert_eq!(fees, model.certificates, "FEE-01: the fees charged");
     }
 }
 

@@ -881,70 +881,6 @@ impl super::Real<Model> for Gate {
         }
     }
 
-    fn apply(&mut self, model: &Model, _: Step) {
-        let gate = self;
-        let user = gate.user.to_string();
-        let id = gate.flow.clone();
-        let codes = gate.codes.clone();
-        let seen = match &model.request {
-            Request::Clock => unreachable!("the runner moves the clock"),
-            Request::Login(password) => {
-                gate.world.typed_password(password, &gate.user);
-                gate.world.call(&model.verdict, None, |portal, rng| {
-                    portal.login(&user, password, rng)
-                })
-            }
-            Request::SecurityCode(code) => {
-                let id = id.expect("a login flow");
-                gate.world.call(&model.verdict, None, |portal, rng| {
-                    portal.login_security_code(&id, code, rng)
-                })
-            }
-            Request::First(form) | Request::Grace(form) => {
-                if let Form::ChangePassword { current, new, .. } = form {
-                    gate.world.typed_password(current, &gate.user);
-                    gate.world.typed_password(new, &gate.user);
-                }
-                let id = id.expect("a flow");
-                let grace = matches!(model.request, Request::Grace(_));
-                let entered = match form {
-                    Form::Code(t) => resolve(t, 4, &codes),
-                    _ => String::new(),
-                };
-                gate.world.call(&model.verdict, Some(&user), |portal, rng| {
-                    if grace {
-                        portal.grace_input(&id, grace_form(form, &entered), rng)
-                    } else {
-                        portal.first_login_input(&id, first_form(form, &entered), rng)
-                    }
-                })
-            }
-        };
-        // The codes the step mailed, and where the browser goes.
-        let mailed: Vec<String> = seen.mails.iter().filter_map(super::code_in).collect();
-        assert_eq!(
-            !mailed.is_empty(),
-            model.mailed,
-            "FL-05: a code mailed iff the model says"
-        );
-        assert_eq!(
-            seen.mails.len(),
-            mailed.len(),
-            "the gate mails codes only: {:?}",
-            seen.mails
-        );
-        if let Ok(route) = &seen.result {
-            let expected = model.route.as_ref().expect("a route for an accepted step");
-            gate.compare(route, expected, model);
-            let new_flow = route.flow_id().cloned();
-            if new_flow != gate.flow {
-                gate.codes.clear();
-            }
-            gate.flow = new_flow;
-        }
-        gate.codes.extend(mailed);
-    }
-
     /// The account and the flow's screen, drawn again now, are the model's.
     fn check(&self, model: &Model) {
         let real = self.world.portal.account(&self.user).unwrap().unwrap();
@@ -997,6 +933,69 @@ impl super::Real<Model> for Gate {
         }
         self.world
             .assert_no_secret(&format!("{screen:?}"), "a redrawn screen", None);
+    }
+
+    fn apply(&mut self, model: &Model, _: Step) {
+        let user = self.user.to_string();
+        let id = self.flow.clone();
+        let codes = self.codes.clone();
+        let seen = match &model.request {
+            Request::Clock => unreachable!("the runner moves the clock"),
+            Request::Login(password) => {
+                self.world.typed_password(password, &self.user);
+                self.world.call(&model.verdict, None, |portal, rng| {
+                    portal.login(&user, password, rng)
+                })
+            }
+            Request::SecurityCode(code) => {
+                let id = id.expect("a login flow");
+                self.world.call(&model.verdict, None, |portal, rng| {
+                    portal.login_security_code(&id, code, rng)
+                })
+            }
+            Request::First(form) | Request::Grace(form) => {
+                if let Form::ChangePassword { current, new, .. } = form {
+                    self.world.typed_password(current, &self.user);
+                    self.world.typed_password(new, &self.user);
+                }
+                let id = id.expect("a flow");
+                let grace = matches!(model.request, Request::Grace(_));
+                let entered = match form {
+                    Form::Code(t) => resolve(t, 4, &codes),
+                    _ => String::new(),
+                };
+                self.world.call(&model.verdict, Some(&user), |portal, rng| {
+                    if grace {
+                        portal.grace_input(&id, grace_form(form, &entered), rng)
+                    } else {
+                        portal.first_login_input(&id, first_form(form, &entered), rng)
+                    }
+                })
+            }
+        };
+        // The codes the step mailed, and where the browser goes.
+        let mailed: Vec<String> = seen.mails.iter().filter_map(super::code_in).collect();
+        assert_eq!(
+            !mailed.is_empty(),
+            model.mailed,
+            "FL-05: a code mailed iff the model says"
+        );
+        assert_eq!(
+            seen.mails.len(),
+            mailed.len(),
+            "the self mails codes only: {:?}",
+            seen.mails
+        );
+        if let Ok(route) = &seen.result {
+            let expected = model.route.as_ref().expect("a route for an accepted step");
+            self.compare(route, expected, model);
+            let new_flow = route.flow_id().cloned();
+            if new_flow != self.flow {
+                self.codes.clear();
+            }
+            self.flow = new_flow;
+        }
+        self.codes.extend(mailed);
     }
 }
 

@@ -673,112 +673,6 @@ impl super::Real<Model> for Office {
         }
     }
 
-    fn apply(&mut self, model: &Model, _: Step) {
-        let office = self;
-        let verdict = &model.verdict;
-        let world = &mut office.world;
-        let flow_of = |flow: &usize| office.flows[*flow].id.clone();
-        let (seen, flow) = match &model.request {
-            Request::Clock => unreachable!("the runner moves the clock"),
-            Request::Review {
-                number,
-                by,
-                decision,
-            } => {
-                let seen = world.call(verdict, None, |portal, rng| {
-                    portal.reissue_review(Federation::of(*by), number, *decision, rng)
-                });
-                office.reviewed(&seen, model);
-                return;
-            }
-            Request::Start {
-                proxy,
-                office: number,
-                notify,
-                confirm,
-            } => {
-                let form = ApplicationForm {
-                    applicant: if *proxy {
-                        Applicant::Proxy
-                    } else {
-                        Applicant::Office
-                    },
-                    office_number: number,
-                    notify,
-                    notify_confirm: confirm,
-                };
-                let seen = world.call(verdict, None, |portal, rng| {
-                    portal.reissue_start(&form, rng)
-                });
-                if let Ok((id, _)) = &seen.result {
-                    office.flows.push(RealFlow::new(id));
-                }
-                (seen.map(|(_, s)| s), office.flows.len().checked_sub(1))
-            }
-            Request::Choose(flow, pref) => {
-                let id = flow_of(flow);
-                let seen = world.call(verdict, None, |portal, rng| {
-                    portal.reissue_input(&id, Input::ChoosePrefecture(pref), rng)
-                });
-                (seen, Some(*flow))
-            }
-            Request::Code {
-                flow,
-                typed,
-                notify,
-            } => {
-                let id = flow_of(flow);
-                let entered = resolve(typed, 4, &office.flows[*flow].codes);
-                let seen = world.call(verdict, notify.as_deref(), |portal, rng| {
-                    portal.reissue_input(&id, Input::EnterCode(&entered), rng)
-                });
-                (seen, Some(*flow))
-            }
-            Request::Submit { flow } => {
-                let id = flow_of(flow);
-                let seen = world.call(verdict, None, |portal, rng| {
-                    portal.reissue_input(&id, Input::Submit, rng)
-                });
-                (seen, Some(*flow))
-            }
-            Request::Back { flow } => {
-                let id = flow_of(flow);
-                let seen = world.call(verdict, None, |portal, rng| {
-                    portal.reissue_input(&id, Input::Back, rng)
-                });
-                (seen, Some(*flow))
-            }
-        };
-        office.mailed(&seen, model, flow);
-        if let Ok(screen) = &seen.result {
-            assert_eq!(Some(screen.title.as_str()), model.title, "the screen");
-            if let Some(At::Confirming {
-                notify, billing, ..
-            }) = flow.map(|f| &model.flows[f])
-            {
-                // RI-05: what is about to be sent.
-                for shown in [
-                    "※事業所番号にお間違えがないよう、十分ご注意ください。",
-                    model.office.as_str(),
-                    "請求事業所A",
-                    notify.as_str(),
-                    billing.name(),
-                ] {
-                    assert!(screen.shows(shown), "RI-05: {shown}");
-                }
-            }
-        }
-        if let Some(number) = &model.number {
-            // VAL-08, RI-06: the submission got the number the model gives it.
-            let app = office
-                .world
-                .portal
-                .reissue_application(Federation::of(pref_of(model, number)), number)
-                .expect("VAL-08: the application under the model's number");
-            assert_eq!(app.status, ApplicationStatus::Pending);
-        }
-    }
-
     /// The accounts, applications and flows are the model's.
     fn check(&self, model: &Model) {
         let portal = &self.world.portal;
@@ -828,6 +722,111 @@ impl super::Real<Model> for Office {
                     | (Err(PortalError::NoSuchFlow), At::Gone)
             );
             assert!(same, "the flow is {state:?}; the model's {at:?}");
+        }
+    }
+
+    fn apply(&mut self, model: &Model, _: Step) {
+        let verdict = &model.verdict;
+        let world = &mut self.world;
+        let flow_of = |flow: &usize| self.flows[*flow].id.clone();
+        let (seen, flow) = match &model.request {
+            Request::Clock => unreachable!("the runner moves the clock"),
+            Request::Review {
+                number,
+                by,
+                decision,
+            } => {
+                let seen = world.call(verdict, None, |portal, rng| {
+                    portal.reissue_review(Federation::of(*by), number, *decision, rng)
+                });
+                self.reviewed(&seen, model);
+                return;
+            }
+            Request::Start {
+                proxy,
+                office: number,
+                notify,
+                confirm,
+            } => {
+                let form = ApplicationForm {
+                    applicant: if *proxy {
+                        Applicant::Proxy
+                    } else {
+                        Applicant::Office
+                    },
+                    office_number: number,
+                    notify,
+                    notify_confirm: confirm,
+                };
+                let seen = world.call(verdict, None, |portal, rng| {
+                    portal.reissue_start(&form, rng)
+                });
+                if let Ok((id, _)) = &seen.result {
+                    self.flows.push(RealFlow::new(id));
+                }
+                (seen.map(|(_, s)| s), self.flows.len().checked_sub(1))
+            }
+            Request::Choose(flow, pref) => {
+                let id = flow_of(flow);
+                let seen = world.call(verdict, None, |portal, rng| {
+                    portal.reissue_input(&id, Input::ChoosePrefecture(pref), rng)
+                });
+                (seen, Some(*flow))
+            }
+            Request::Code {
+                flow,
+                typed,
+                notify,
+            } => {
+                let id = flow_of(flow);
+                let entered = resolve(typed, 4, &self.flows[*flow].codes);
+                let seen = world.call(verdict, notify.as_deref(), |portal, rng| {
+                    portal.reissue_input(&id, Input::EnterCode(&entered), rng)
+                });
+                (seen, Some(*flow))
+            }
+            Request::Submit { flow } => {
+                let id = flow_of(flow);
+                let seen = world.call(verdict, None, |portal, rng| {
+                    portal.reissue_input(&id, Input::Submit, rng)
+                });
+                (seen, Some(*flow))
+            }
+            Request::Back { flow } => {
+                let id = flow_of(flow);
+                let seen = world.call(verdict, None, |portal, rng| {
+                    portal.reissue_input(&id, Input::Back, rng)
+                });
+                (seen, Some(*flow))
+            }
+        };
+        self.mailed(&seen, model, flow);
+        if let Ok(screen) = &seen.result {
+            assert_eq!(Some(screen.title.as_str()), model.title, "the screen");
+            if let Some(At::Confirming {
+                notify, billing, ..
+            }) = flow.map(|f| &model.flows[f])
+            {
+                // RI-05: what is about to be sent.
+                for shown in [
+                    "※事業所番号にお間違えがないよう、十分ご注意ください。",
+                    model.office.as_str(),
+                    "請求事業所A",
+                    notify.as_str(),
+                    billing.name(),
+                ] {
+                    assert!(screen.shows(shown), "RI-05: {shown}");
+                }
+            }
+        }
+        if let Some(number) = &model.number {
+            // VAL-08, RI-06: the submission got the number the model gives it.
+            let app = self
+                .world
+                .portal
+                .reissue_application(Federation::of(pref_of(model, number)), number)
+                .expect("VAL-08: the application under the model's number");
+            assert_eq!(app.status, ApplicationStatus::Pending);
         }
     }
 }

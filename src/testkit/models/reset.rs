@@ -594,74 +594,6 @@ impl super::Real<Model> for Office {
         }
     }
 
-    fn apply(&mut self, model: &Model, _: Step) {
-        let office = self;
-        let verdict = &model.verdict;
-        let world = &mut office.world;
-        let (seen, flow): (Seen<Screen>, Option<usize>) = match &model.request {
-            Request::Clock => unreachable!("the runner moves the clock"),
-            Request::Start {
-                office: number,
-                address,
-            } => {
-                let seen = world.call(verdict, None, |portal, rng| {
-                    portal.reset_start(number, address, rng)
-                });
-                if let Ok((id, _)) = &seen.result {
-                    office.flows.push(RealFlow::new(id));
-                }
-                (seen.map(|(_, s)| s), office.flows.len().checked_sub(1))
-            }
-            Request::Choose(flow, pref) => {
-                let id = &office.flows[*flow].id;
-                let seen = world.call(verdict, None, |portal, rng| {
-                    portal.reset_choose_prefecture(id, pref, rng)
-                });
-                (seen, Some(*flow))
-            }
-            Request::Otp {
-                flow,
-                typed,
-                budget,
-            } => {
-                let f = &office.flows[*flow];
-                let entered = resolve(typed, 6, &f.otps);
-                let seen = world.call(verdict, budget.as_deref(), |portal, rng| {
-                    portal.reset_enter_otp(&f.id, &entered, rng)
-                });
-                (seen, Some(*flow))
-            }
-            Request::Resend { flow } => {
-                let id = &office.flows[*flow].id;
-                let seen = world.call(verdict, None, |portal, rng| portal.reset_resend(id, rng));
-                (seen, Some(*flow))
-            }
-            Request::Password {
-                flow,
-                new,
-                confirm,
-                user,
-            } => {
-                if let Some(user) = user {
-                    world.typed_password(new, user);
-                }
-                let id = &office.flows[*flow].id;
-                let seen = world.call(verdict, None, |portal, rng| {
-                    portal.reset_choose_password(id, new, confirm, rng)
-                });
-                (seen, Some(*flow))
-            }
-            Request::Back { flow } => {
-                let id = &office.flows[*flow].id;
-                (
-                    world.call(verdict, None, |portal, rng| portal.reset_back(id, rng)),
-                    Some(*flow),
-                )
-            }
-        };
-        office.after(seen, model, flow);
-    }
-
     /// RS-06, RS-08: every account of the office is the model's (a reset changes nothing until
     /// it finishes); every flow's screen, drawn again, is its state's.
     fn check(&self, model: &Model) {
@@ -701,6 +633,73 @@ impl super::Real<Model> for Office {
             };
             assert_eq!(screen.unwrap().title, expected, "the flow's screen");
         }
+    }
+
+    fn apply(&mut self, model: &Model, _: Step) {
+        let verdict = &model.verdict;
+        let world = &mut self.world;
+        let (seen, flow): (Seen<Screen>, Option<usize>) = match &model.request {
+            Request::Clock => unreachable!("the runner moves the clock"),
+            Request::Start {
+                office: number,
+                address,
+            } => {
+                let seen = world.call(verdict, None, |portal, rng| {
+                    portal.reset_start(number, address, rng)
+                });
+                if let Ok((id, _)) = &seen.result {
+                    self.flows.push(RealFlow::new(id));
+                }
+                (seen.map(|(_, s)| s), self.flows.len().checked_sub(1))
+            }
+            Request::Choose(flow, pref) => {
+                let id = &self.flows[*flow].id;
+                let seen = world.call(verdict, None, |portal, rng| {
+                    portal.reset_choose_prefecture(id, pref, rng)
+                });
+                (seen, Some(*flow))
+            }
+            Request::Otp {
+                flow,
+                typed,
+                budget,
+            } => {
+                let f = &self.flows[*flow];
+                let entered = resolve(typed, 6, &f.otps);
+                let seen = world.call(verdict, budget.as_deref(), |portal, rng| {
+                    portal.reset_enter_otp(&f.id, &entered, rng)
+                });
+                (seen, Some(*flow))
+            }
+            Request::Resend { flow } => {
+                let id = &self.flows[*flow].id;
+                let seen = world.call(verdict, None, |portal, rng| portal.reset_resend(id, rng));
+                (seen, Some(*flow))
+            }
+            Request::Password {
+                flow,
+                new,
+                confirm,
+                user,
+            } => {
+                if let Some(user) = user {
+                    world.typed_password(new, user);
+                }
+                let id = &self.flows[*flow].id;
+                let seen = world.call(verdict, None, |portal, rng| {
+                    portal.reset_choose_password(id, new, confirm, rng)
+                });
+                (seen, Some(*flow))
+            }
+            Request::Back { flow } => {
+                let id = &self.flows[*flow].id;
+                (
+                    world.call(verdict, None, |portal, rng| portal.reset_back(id, rng)),
+                    Some(*flow),
+                )
+            }
+        };
+        self.after(seen, model, flow);
     }
 }
 

@@ -738,70 +738,6 @@ impl super::Real<Model> for Office {
         }
     }
 
-    fn apply(&mut self, model: &Model, _: Step) {
-        let office = self;
-        let user = office.user;
-        let key = user.to_string();
-        let verdict = &model.verdict;
-        let world = &mut office.world;
-        let (seen, flow) = match &model.request {
-            Request::Clock => unreachable!("the runner moves the clock"),
-            Request::Start {
-                change,
-                new,
-                confirm,
-            } => {
-                let seen = world.call(verdict, None, |portal, rng| match change {
-                    Some(old) => portal.security_email_change_start(&user, old, new, confirm, rng),
-                    None => portal.security_email_add_start(&user, new, confirm, rng),
-                });
-                if let Ok((id, _)) = &seen.result {
-                    office.flows.push(RealFlow::new(id));
-                }
-                (
-                    seen.map(|(_, screen)| screen),
-                    office.flows.len().checked_sub(1),
-                )
-            }
-            Request::Select(a) => (
-                world.call(verdict, None, |portal, _| {
-                    portal.security_email_select(&user, a)
-                }),
-                None,
-            ),
-            Request::Delete(a) => (
-                world.call(verdict, None, |portal, _| {
-                    portal.security_email_delete(&user, a)
-                }),
-                None,
-            ),
-            Request::Reenter { flow, .. }
-            | Request::Otp { flow, .. }
-            | Request::Code { flow, .. }
-            | Request::Back { flow } => {
-                let f = &office.flows[*flow];
-                let entered = match &model.request {
-                    Request::Otp { typed, .. } => resolve(typed, 6, &f.otps),
-                    Request::Code { typed, .. } => resolve(typed, 4, &f.codes),
-                    _ => String::new(),
-                };
-                let input = match &model.request {
-                    Request::Reenter { new, confirm, .. } => UserInput::Address { new, confirm },
-                    Request::Otp { .. } => UserInput::Otp(&entered),
-                    Request::Code { .. } => UserInput::Code(&entered),
-                    _ => UserInput::Back,
-                };
-                let guess_key =
-                    matches!(input, UserInput::Otp(_) | UserInput::Code(_)).then_some(key.as_str());
-                let seen = world.call(verdict, guess_key, |portal, rng| {
-                    portal.security_email_input(&user, &f.id, input, rng)
-                });
-                (seen, Some(*flow))
-            }
-        };
-        office.after(seen, model, flow);
-    }
-
     /// SE-01 … SE-05: the stored list and the list screen are the model's.
     fn check(&self, model: &Model) {
         let account = self.world.portal.account(&self.user).unwrap().unwrap();
@@ -854,6 +790,69 @@ impl super::Real<Model> for Office {
                 "SE-03: 選択中"
             );
         }
+    }
+
+    fn apply(&mut self, model: &Model, _: Step) {
+        let user = self.user;
+        let key = user.to_string();
+        let verdict = &model.verdict;
+        let world = &mut self.world;
+        let (seen, flow) = match &model.request {
+            Request::Clock => unreachable!("the runner moves the clock"),
+            Request::Start {
+                change,
+                new,
+                confirm,
+            } => {
+                let seen = world.call(verdict, None, |portal, rng| match change {
+                    Some(old) => portal.security_email_change_start(&user, old, new, confirm, rng),
+                    None => portal.security_email_add_start(&user, new, confirm, rng),
+                });
+                if let Ok((id, _)) = &seen.result {
+                    self.flows.push(RealFlow::new(id));
+                }
+                (
+                    seen.map(|(_, screen)| screen),
+                    self.flows.len().checked_sub(1),
+                )
+            }
+            Request::Select(a) => (
+                world.call(verdict, None, |portal, _| {
+                    portal.security_email_select(&user, a)
+                }),
+                None,
+            ),
+            Request::Delete(a) => (
+                world.call(verdict, None, |portal, _| {
+                    portal.security_email_delete(&user, a)
+                }),
+                None,
+            ),
+            Request::Reenter { flow, .. }
+            | Request::Otp { flow, .. }
+            | Request::Code { flow, .. }
+            | Request::Back { flow } => {
+                let f = &self.flows[*flow];
+                let entered = match &model.request {
+                    Request::Otp { typed, .. } => resolve(typed, 6, &f.otps),
+                    Request::Code { typed, .. } => resolve(typed, 4, &f.codes),
+                    _ => String::new(),
+                };
+                let input = match &model.request {
+                    Request::Reenter { new, confirm, .. } => UserInput::Address { new, confirm },
+                    Request::Otp { .. } => UserInput::Otp(&entered),
+                    Request::Code { .. } => UserInput::Code(&entered),
+                    _ => UserInput::Back,
+                };
+                let guess_key =
+                    matches!(input, UserInput::Otp(_) | UserInput::Code(_)).then_some(key.as_str());
+                let seen = world.call(verdict, guess_key, |portal, rng| {
+                    portal.security_email_input(&user, &f.id, input, rng)
+                });
+                (seen, Some(*flow))
+            }
+        };
+        self.after(seen, model, flow);
     }
 }
 
