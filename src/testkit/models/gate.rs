@@ -9,9 +9,9 @@
 //! hourly budgets must agree.
 
 use super::{
-    Addr, Budgets, CODES_PER_FLOW, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, Refusals,
-    Typed, Verdict, WRONG_ENTRIES, World, address_pool, grace_over, minutes_30, password_error,
-    resolve, same_address, start_instant, typed, typed_password, unexpected, val_06, value_error,
+    Addr, CODES_PER_FLOW, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, Refusals, Spent, Typed,
+    Verdict, WRONG_ENTRIES, World, address_pool, grace_over, minutes_30, password_error, resolve,
+    same_address, start_instant, typed, typed_password, unexpected, val_06, value_error,
 };
 use crate::account::{NoticeEmail, TermsAcceptance};
 use crate::calendar::{Instant, utc};
@@ -212,8 +212,7 @@ struct Model {
     account: Account,
     flow: Flow,
     /// SEC-04: code mails by address; SEC-07: wrong code entries of the user ID.
-    mails: Budgets,
-    guesses: Budgets,
+    spent: Spent,
     /// The last step: what was typed, and what SPEC says of it.
     request: Request,
     verdict: Verdict,
@@ -514,14 +513,14 @@ impl Model {
                 // SEC-04: five codes per flow, ten code mails per address per hour.
                 refusals.check(codes_sent >= CODES_PER_FLOW, FlowError::TooManyCodes);
                 refusals.check(
-                    self.mails.full(&address, self.now, MAILS_PER_HOUR),
+                    self.spent.mails.full(&address, self.now, MAILS_PER_HOUR),
                     FlowError::MailBudgetExceeded,
                 );
                 if refusals.any() {
                     return (refusals.verdict(), form);
                 }
                 // FL-05, GR-05: a code (T1) to the address, valid 30 minutes.
-                self.mails.spend(&address, self.now);
+                self.spent.mails.spend(&address, self.now);
                 self.mailed = true;
                 let code = Code {
                     to: address,
@@ -550,7 +549,7 @@ impl Model {
             Step::Code(entry) => {
                 let form = Form::Code(entry.clone());
                 let user = self.user.to_string();
-                let spent = self.guesses.full(&user, self.now, GUESSES_PER_HOUR);
+                let spent = self.spent.guesses.full(&user, self.now, GUESSES_PER_HOUR);
                 refusals.check(entry.malformed(), value_error());
                 if !on(Screen::AwaitingCode) {
                     refusals.check(true, unexpected());
@@ -566,7 +565,7 @@ impl Model {
                     return (Verdict::refused(FlowError::GuessBudgetExceeded), form);
                 }
                 if code.wrong >= WRONG_ENTRIES {
-                    self.guesses.spend(&user, self.now);
+                    self.spent.guesses.spend(&user, self.now);
                     return (Verdict::counted(FlowError::CodeExhausted), form);
                 }
                 if self.now >= code.issued + minutes_30() {
@@ -578,7 +577,7 @@ impl Model {
                     self.route = Some(self.stay(grace, Screen::Registered, codes_sent, None));
                     return (Verdict::Ok, form);
                 }
-                self.guesses.spend(&user, self.now);
+                self.spent.guesses.spend(&user, self.now);
                 code.wrong += 1;
                 let remaining = WRONG_ENTRIES - code.wrong;
                 self.flow = Flow::In {
@@ -639,7 +638,7 @@ impl Model {
             } => marks.push(code.issued + minutes_30()),
             _ => {}
         }
-        marks.extend(super::marks([&self.guesses, &self.mails], []));
+        marks.extend(self.spent.marks([]));
         marks
     }
 }
@@ -698,8 +697,7 @@ impl super::Spec for Model {
                         pool,
                         asks_notice: false,
                         flow: Flow::Out,
-                        mails: Budgets::default(),
-                        guesses: Budgets::default(),
+                        spent: Spent::default(),
                         request: Request::Clock,
                         verdict: Verdict::Ok,
                         route: None,

@@ -756,6 +756,23 @@ impl Budgets {
     }
 }
 
+/// The hourly budgets a model spends: code mails by address (SEC-04) and wrong code entries by
+/// budget key (SEC-07).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Spent {
+    /// Code mails, by address.
+    pub mails: Budgets,
+    /// Wrong code entries, by budget key.
+    pub guesses: Budgets,
+}
+
+impl Spent {
+    /// Marks for clock moves: when hits stop counting, and 30 minutes after each of `starts`.
+    pub fn marks(&self, starts: impl IntoIterator<Item = Instant>) -> Vec<Instant> {
+        marks([&self.mails, &self.guesses], starts)
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // What the model expects of one step.
 
@@ -1265,6 +1282,9 @@ struct Watched {
     written: Mutex<BTreeMap<String, Key>>,
 }
 
+/// A page of records ([`Store::scan`]).
+type Listed = Result<Vec<Versioned>, StoreError>;
+
 /// Everything a store holds, as read through the public [`Store`] API.
 #[derive(Debug, PartialEq, Eq)]
 struct StoreState {
@@ -1346,12 +1366,7 @@ impl Store for Watched {
         self.inner.outbox(limit)
     }
 
-    fn scan(
-        &self,
-        range: &KeyRange,
-        after: Option<&Key>,
-        limit: usize,
-    ) -> Result<Vec<Versioned>, StoreError> {
+    fn scan(&self, range: &KeyRange, after: Option<&Key>, limit: usize) -> Listed {
         self.inner.scan(range, after, limit)
     }
 
@@ -1376,55 +1391,46 @@ impl<M: Default, H: ?Sized> Seeing<M, H> {
     }
 }
 
-impl NoticeBoard for Seeing<Notices, dyn NoticeBoard> {
-    fn post(&self, office: OfficeNumber, notice: Notice) -> Result<(), PortError> {
-        if let Some(host) = &self.host {
-            host.post(office, notice.clone())?;
+impl<M, H: ?Sized> Seeing<M, H> {
+    /// Hands an effect to the host's port, if any (`host`), then to the crate's (`seen`).
+    fn tee(
+        &self,
+        host: impl FnOnce(&H) -> Result<(), PortError>,
+        seen: impl FnOnce(&M) -> Result<(), PortError>,
+    ) -> Result<(), PortError> {
+        if let Some(port) = &self.host {
+            host(port)?;
         }
-        self.seen.post(office, notice)
+        seen(&self.seen)
+    }
+}
+
+impl NoticeBoard for Seeing<Notices, dyn NoticeBoard> {
+    fn post(&self, to: OfficeNumber, notice: Notice) -> Result<(), PortError> {
+        self.tee(|h| h.post(to, notice.clone()), |m| m.post(to, notice.clone()))
     }
 
-    fn deliver(
-        &self,
-        id: &EffectId,
-        office: OfficeNumber,
-        notice: Notice,
-    ) -> Result<(), PortError> {
-        if let Some(host) = &self.host {
-            host.deliver(id, office, notice.clone())?;
-        }
-        self.seen.post(office, notice)
+    fn deliver(&self, id: &EffectId, to: OfficeNumber, n: Notice) -> Result<(), PortError> {
+        self.tee(|h| h.deliver(id, to, n.clone()), |m| m.post(to, n.clone()))
     }
 }
 
 impl AuditLog for Seeing<Events, dyn AuditLog> {
     fn record(&self, event: &Event) -> Result<(), PortError> {
-        if let Some(host) = &self.host {
-            host.record(event)?;
-        }
-        self.seen.record(event)
+        self.tee(|h| h.record(event), |m| m.record(event))
     }
 
     fn deliver(&self, id: &EffectId, event: &Event) -> Result<(), PortError> {
-        if let Some(host) = &self.host {
-            host.deliver(id, event)?;
-        }
-        self.seen.record(event)
+        self.tee(|h| h.deliver(id, event), |m| m.record(event))
     }
 }
 
 impl Sessions for Seeing<SessionLog, dyn Sessions> {
     fn revoke_all(&self, user: &UserId) -> Result<(), PortError> {
-        if let Some(host) = &self.host {
-            host.revoke_all(user)?;
-        }
-        self.seen.revoke_all(user)
+        self.tee(|h| h.revoke_all(user), |m| m.revoke_all(user))
     }
 
     fn deliver(&self, id: &EffectId, user: &UserId) -> Result<(), PortError> {
-        if let Some(host) = &self.host {
-            host.deliver(id, user)?;
-        }
-        self.seen.revoke_all(user)
+        self.tee(|h| h.deliver(id, user), |m| m.revoke_all(user))
     }
 }

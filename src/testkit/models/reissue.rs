@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Budgets, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, PrefField, RealFlow, Refusals, Typed,
+    GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, PrefField, RealFlow, Refusals, Spent, Typed,
     Verdict, WRONG_ENTRIES, World, address_pool, bad_address, minutes_30, pick, resolve,
     same_address, start_instant, typed, val_06, value_error,
 };
@@ -167,8 +167,7 @@ struct Model {
     apps: Vec<App>,
     /// VAL-08: the last sequence number of each JST month.
     sequence: BTreeMap<(i32, u32), u32>,
-    mails: Budgets,
-    guesses: Budgets,
+    spent: Spent,
     /// The last step: typed, SPEC's verdict, the screen, mails (to, is a code) and お知らせ.
     request: Request,
     verdict: Verdict,
@@ -196,13 +195,13 @@ impl Model {
     ) -> Result<At, Verdict> {
         refusals.check(self.pending(billing), FlowError::ApplicationPending);
         refusals.check(
-            self.mails.full(&notify, self.now, MAILS_PER_HOUR),
+            self.spent.mails.full(&notify, self.now, MAILS_PER_HOUR),
             FlowError::MailBudgetExceeded,
         );
         if refusals.any() {
             return Err(refusals.verdict());
         }
-        self.mails.spend(&notify, self.now);
+        self.spent.mails.spend(&notify, self.now);
         self.mailed.push((notify.to_ascii_lowercase(), true));
         self.title = Some("確認コード入力");
         Ok(At::Code {
@@ -296,11 +295,11 @@ impl Model {
                 wrong
             }
         );
-        if self.guesses.full(&notify, self.now, GUESSES_PER_HOUR) {
+        if self.spent.guesses.full(&notify, self.now, GUESSES_PER_HOUR) {
             return Verdict::refused(FlowError::GuessBudgetExceeded);
         }
         if wrong >= WRONG_ENTRIES {
-            self.guesses.spend(&notify, self.now);
+            self.spent.guesses.spend(&notify, self.now);
             return Verdict::counted(FlowError::CodeExhausted);
         }
         if self.now >= issued + minutes_30() {
@@ -315,7 +314,7 @@ impl Model {
             self.title = Some("送信確認");
             return Verdict::Ok;
         }
-        self.guesses.spend(&notify, self.now);
+        self.spent.guesses.spend(&notify, self.now);
         wrong += 1;
         let remaining = WRONG_ENTRIES - wrong;
         self.flows[flow] = At::Code {
@@ -414,7 +413,7 @@ impl Model {
             At::Confirming { verified, .. } => Some(*verified),
             _ => None,
         });
-        let mut marks = super::marks([&self.mails, &self.guesses], starts);
+        let mut marks = self.spent.marks(starts);
         marks.extend(super::calendar_marks());
         marks
     }
@@ -454,8 +453,7 @@ impl super::Spec for Model {
                     flows: Vec::new(),
                     apps: Vec::new(),
                     sequence: BTreeMap::new(),
-                    mails: Budgets::default(),
-                    guesses: Budgets::default(),
+                    spent: Spent::default(),
                     request: Request::Clock,
                     verdict: Verdict::Ok,
                     title: None,

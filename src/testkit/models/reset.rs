@@ -7,8 +7,8 @@
 
 use super::allows_flows;
 use super::{
-    Budgets, CODES_PER_FLOW, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, PrefField, RealFlow,
-    Refusals, Seen, Typed, Verdict, WRONG_ENTRIES, World, address_pool, bad_address, minutes_30,
+    CODES_PER_FLOW, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, PrefField, RealFlow, Refusals,
+    Seen, Spent, Typed, Verdict, WRONG_ENTRIES, World, address_pool, bad_address, minutes_30,
     password_error, pick, resolve, same_address, start_instant, typed, typed_password, val_06,
     value_error,
 };
@@ -150,8 +150,7 @@ struct Model {
     pool: Vec<String>,
     accounts: Vec<Acct>,
     flows: Vec<At>,
-    mails: Budgets,
-    guesses: Budgets,
+    spent: Spent,
     /// The last step: typed, SPEC's verdict, the screen title, where an OTP was mailed, and the
     /// user ID a finished reset revoked the sessions of (RS-08).
     request: Request,
@@ -176,7 +175,7 @@ impl Model {
         let mailed = self
             .account(&user)
             .is_some_and(|a| a.emails.iter().any(|e| same_address(e, &address)));
-        self.mails.spend(&address, self.now);
+        self.spent.mails.spend(&address, self.now);
         if mailed {
             self.mailed_to = Some(address.clone());
         }
@@ -216,7 +215,7 @@ impl Model {
             });
             return Verdict::Ok;
         }
-        if self.mails.full(address, self.now, MAILS_PER_HOUR) {
+        if self.spent.mails.full(address, self.now, MAILS_PER_HOUR) {
             return Verdict::refused(FlowError::MailBudgetExceeded);
         }
         // RS-03: an unknown office behaves as an office whose address did not match.
@@ -235,7 +234,7 @@ impl Model {
         let mut refusals = Refusals::default();
         refusals.check(!choices.contains(&billing), FlowError::PrefectureNotOffered);
         refusals.check(
-            self.mails.full(&address, self.now, MAILS_PER_HOUR),
+            self.spent.mails.full(&address, self.now, MAILS_PER_HOUR),
             FlowError::MailBudgetExceeded,
         );
         if refusals.any() {
@@ -267,7 +266,7 @@ impl Model {
             }
         );
         let key = Self::guess_budget(user, &address);
-        if self.guesses.full(&key, self.now, GUESSES_PER_HOUR) {
+        if self.spent.guesses.full(&key, self.now, GUESSES_PER_HOUR) {
             return Verdict::refused(FlowError::GuessBudgetExceeded);
         }
         if self.now >= otp.issued + minutes_30() {
@@ -281,7 +280,7 @@ impl Model {
             self.title = Some("ログイン情報再設定");
             return Verdict::Ok;
         }
-        self.guesses.spend(&key, self.now);
+        self.spent.guesses.spend(&key, self.now);
         otp.wrong += 1;
         let remaining = WRONG_ENTRIES - otp.wrong;
         if remaining == 0 {
@@ -311,7 +310,7 @@ impl Model {
         let mut refusals = Refusals::default();
         refusals.check(sent >= CODES_PER_FLOW, FlowError::TooManyCodes);
         refusals.check(
-            self.mails.full(&address, self.now, MAILS_PER_HOUR),
+            self.spent.mails.full(&address, self.now, MAILS_PER_HOUR),
             FlowError::MailBudgetExceeded,
         );
         if refusals.any() {
@@ -358,7 +357,7 @@ impl Model {
             At::Password { verified, .. } => Some(*verified),
             _ => None,
         });
-        super::marks([&self.mails, &self.guesses], starts)
+        self.spent.marks(starts)
     }
 }
 
@@ -405,8 +404,7 @@ impl super::Spec for Model {
                     pool,
                     accounts,
                     flows: Vec::new(),
-                    mails: Budgets::default(),
-                    guesses: Budgets::default(),
+                    spent: Spent::default(),
                     request: Request::Clock,
                     verdict: Verdict::Ok,
                     title: None,

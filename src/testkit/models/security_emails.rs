@@ -5,8 +5,8 @@
 
 use super::allows_flows;
 use super::{
-    Addr, Budgets, CODES_PER_FLOW, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, RealFlow,
-    Refusals, Typed, Verdict, WRONG_ENTRIES, World, address_pool, minutes_30, pick, resolve,
+    Addr, CODES_PER_FLOW, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, RealFlow, Refusals,
+    Spent, Typed, Verdict, WRONG_ENTRIES, World, address_pool, minutes_30, pick, resolve,
     same_address, start_instant, typed, unexpected, value_error,
 };
 use crate::account::Account;
@@ -135,8 +135,7 @@ struct Model {
     list: Vec<Entry>,
     selected: Option<String>,
     flows: Vec<SeFlow>,
-    mails: Budgets,
-    guesses: Budgets,
+    spent: Spent,
     /// The last step: what was typed, SPEC's verdict, the screen title, the code mailed (to,
     /// digits), the SE-08 mail recipients and whether a お知らせ was posted.
     request: Request,
@@ -199,7 +198,7 @@ impl Model {
         refusals.check(codes_sent >= CODES_PER_FLOW, FlowError::TooManyCodes);
         if let Some(selected) = &self.selected {
             refusals.check(
-                self.mails.full(selected, self.now, MAILS_PER_HOUR),
+                self.spent.mails.full(selected, self.now, MAILS_PER_HOUR),
                 FlowError::MailBudgetExceeded,
             );
         }
@@ -207,7 +206,7 @@ impl Model {
             return Err(refusals.verdict());
         }
         let to = self.selected.clone().expect("not empty");
-        self.mails.spend(&to, self.now);
+        self.spent.mails.spend(&to, self.now);
         self.code_to = Some((to.clone(), 6));
         self.title = Some("ワンタイムパスワード入力");
         Ok(At::Otp {
@@ -225,7 +224,7 @@ impl Model {
     fn check_code(&mut self, code: &mut Code, typed: &Typed) -> Result<(), Verdict> {
         let user = self.user.to_string();
         if code.wrong >= WRONG_ENTRIES {
-            self.guesses.spend(&user, self.now);
+            self.spent.guesses.spend(&user, self.now);
             return Err(Verdict::counted(FlowError::CodeExhausted));
         }
         if self.now >= code.issued + minutes_30() {
@@ -234,7 +233,7 @@ impl Model {
         if typed.is_right(true) {
             return Ok(());
         }
-        self.guesses.spend(&user, self.now);
+        self.spent.guesses.spend(&user, self.now);
         code.wrong += 1;
         let remaining = WRONG_ENTRIES - code.wrong;
         Err(Verdict::counted(if remaining == 0 {
@@ -257,7 +256,8 @@ impl Model {
 
     /// SEC-07: whether the user ID's wrong code entries of the hour are used up.
     fn guess_budget_full(&self) -> bool {
-        self.guesses
+        self.spent
+            .guesses
             .full(&self.user.to_string(), self.now, GUESSES_PER_HOUR)
     }
 
@@ -328,13 +328,13 @@ impl Model {
         }
         refusals.check(f.codes_sent >= CODES_PER_FLOW, FlowError::TooManyCodes);
         refusals.check(
-            self.mails.full(&new, self.now, MAILS_PER_HOUR),
+            self.spent.mails.full(&new, self.now, MAILS_PER_HOUR),
             FlowError::MailBudgetExceeded,
         );
         if refusals.any() {
             return refusals.verdict();
         }
-        self.mails.spend(&new, self.now);
+        self.spent.mails.spend(&new, self.now);
         self.code_to = Some((new.clone(), 4));
         self.title = Some("確認コード入力");
         self.flows[flow] = SeFlow {
@@ -458,7 +458,7 @@ impl Model {
             At::Otp { code, .. } | At::Code { code, .. } => Some(code.issued),
             _ => None,
         });
-        super::marks([&self.mails, &self.guesses], starts)
+        self.spent.marks(starts)
     }
 }
 
@@ -495,8 +495,7 @@ impl super::Spec for Model {
                     list,
                     selected,
                     flows: Vec::new(),
-                    mails: Budgets::default(),
-                    guesses: Budgets::default(),
+                    spent: Spent::default(),
                     request: Request::Clock,
                     verdict: Verdict::Ok,
                     title: None,
