@@ -89,6 +89,22 @@ enum Step {
     },
 }
 
+impl Step {
+    /// The flow an input on a flow's screen names (not a start, a redraw or a clock move).
+    fn input_flow(&self) -> Option<usize> {
+        match self {
+            Step::Read { flow }
+            | Step::Next { flow, .. }
+            | Step::Password { flow, .. }
+            | Step::Back { flow }
+            | Step::Agree { flow }
+            | Step::DialogOk { flow }
+            | Step::DialogCancel { flow } => Some(*flow),
+            Step::Advance(_) | Step::Start | Step::Redraw { .. } => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Model {
     seed: u64,
@@ -292,20 +308,17 @@ impl super::Spec for Model {
                 self.at = Some(self.flows[*flow]);
                 Verdict::Ok
             }
-            Step::Read { flow }
-            | Step::Next { flow, .. }
-            | Step::Password { flow, .. }
-            | Step::Back { flow }
-            | Step::Agree { flow }
-            | Step::DialogOk { flow }
-            | Step::DialogCancel { flow } => match self.input(self.flows[*flow], step) {
-                Ok(at) => {
-                    self.flows[*flow] = at;
-                    self.at = Some(at);
-                    Verdict::Ok
+            input => {
+                let flow = input.input_flow().expect("an input on a flow");
+                match self.input(self.flows[flow], input) {
+                    Ok(at) => {
+                        self.flows[flow] = at;
+                        self.at = Some(at);
+                        Verdict::Ok
+                    }
+                    Err(verdict) => verdict,
                 }
-                Err(verdict) => verdict,
-            },
+            }
         };
     }
 }
@@ -383,16 +396,7 @@ impl super::Real<Model> for Office {
             Step::DialogOk { .. } => CertificateInput::DialogOk,
             Step::DialogCancel { .. } => CertificateInput::DialogCancel,
         };
-        let flow = match step {
-            Step::Read { flow }
-            | Step::Next { flow, .. }
-            | Step::Password { flow, .. }
-            | Step::Back { flow }
-            | Step::Agree { flow }
-            | Step::DialogOk { flow }
-            | Step::DialogCancel { flow } => flow,
-            _ => unreachable!("handled above"),
-        };
+        let flow = step.input_flow().expect("handled above");
         let id = &self.flows[flow];
         let seen = world.call(verdict, None, |portal, rng| {
             portal.certificate_input(&user, id, input, rng)

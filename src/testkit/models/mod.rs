@@ -1407,7 +1407,10 @@ impl<M, H: ?Sized> Seeing<M, H> {
 
 impl NoticeBoard for Seeing<Notices, dyn NoticeBoard> {
     fn post(&self, to: OfficeNumber, notice: Notice) -> Result<(), PortError> {
-        self.tee(|h| h.post(to, notice.clone()), |m| m.post(to, notice.clone()))
+        self.tee(
+            |h| h.post(to, notice.clone()),
+            |m| m.post(to, notice.clone()),
+        )
     }
 
     fn deliver(&self, id: &EffectId, to: OfficeNumber, n: Notice) -> Result<(), PortError> {

@@ -110,17 +110,8 @@ enum Request {
         new: String,
         confirm: String,
     },
-    Otp {
-        flow: usize,
-        typed: Typed,
-    },
-    Code {
-        flow: usize,
-        typed: Typed,
-    },
-    Back {
-        flow: usize,
-    },
+    /// An OTP, a code or `戻る` on a flow: the step itself (nothing to resolve).
+    Flow(Step),
     Select(String),
     Delete(String),
 }
@@ -668,20 +659,8 @@ impl super::Spec for Model {
                     },
                 )
             }
-            Step::Otp { flow, typed } => (
-                self.otp(*flow, typed),
-                Request::Otp {
-                    flow: *flow,
-                    typed: typed.clone(),
-                },
-            ),
-            Step::Code { flow, typed } => (
-                self.code(*flow, typed),
-                Request::Code {
-                    flow: *flow,
-                    typed: typed.clone(),
-                },
-            ),
+            Step::Otp { flow, typed } => (self.otp(*flow, typed), Request::Flow(step.clone())),
+            Step::Code { flow, typed } => (self.code(*flow, typed), Request::Flow(step.clone())),
             Step::Back { flow } => {
                 let f = &mut self.flows[*flow];
                 let verdict = match f.at {
@@ -703,7 +682,7 @@ impl super::Spec for Model {
                     At::Done => Verdict::refused(FlowError::FlowFinished),
                     At::Gone => Verdict::refused(PortalError::NoSuchFlow),
                 };
-                (verdict, Request::Back { flow: *flow })
+                (verdict, Request::Flow(step.clone()))
             }
             Step::Select(a) => {
                 let a = self.addr(a);
@@ -828,19 +807,19 @@ impl super::Real<Model> for Office {
                 None,
             ),
             Request::Reenter { flow, .. }
-            | Request::Otp { flow, .. }
-            | Request::Code { flow, .. }
-            | Request::Back { flow } => {
+            | Request::Flow(
+                Step::Otp { flow, .. } | Step::Code { flow, .. } | Step::Back { flow },
+            ) => {
                 let f = &self.flows[*flow];
                 let entered = match &model.request {
-                    Request::Otp { typed, .. } => resolve(typed, 6, &f.otps),
-                    Request::Code { typed, .. } => resolve(typed, 4, &f.codes),
+                    Request::Flow(Step::Otp { typed, .. }) => resolve(typed, 6, &f.otps),
+                    Request::Flow(Step::Code { typed, .. }) => resolve(typed, 4, &f.codes),
                     _ => String::new(),
                 };
                 let input = match &model.request {
                     Request::Reenter { new, confirm, .. } => UserInput::Address { new, confirm },
-                    Request::Otp { .. } => UserInput::Otp(&entered),
-                    Request::Code { .. } => UserInput::Code(&entered),
+                    Request::Flow(Step::Otp { .. }) => UserInput::Otp(&entered),
+                    Request::Flow(Step::Code { .. }) => UserInput::Code(&entered),
                     _ => UserInput::Back,
                 };
                 let guess_key =
@@ -850,6 +829,7 @@ impl super::Real<Model> for Office {
                 });
                 (seen, Some(*flow))
             }
+            Request::Flow(_) => unreachable!("only an OTP, a code or 戻る is passed as the step"),
         };
         self.after(seen, model, flow);
     }
