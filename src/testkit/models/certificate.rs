@@ -5,8 +5,8 @@
 
 use super::allows_flows;
 use super::{
-    Harness, Refusals, Verdict, World, fee_changes, password_error, pick, start_instant,
-    typed_password, unexpected, val_06, window_opens,
+    Harness, Refusals, Typing, Verdict, World, fee_changes, password_error, pick, start_instant,
+    unexpected, val_06, window_opens,
 };
 use crate::calendar::Instant;
 use crate::certificate::{CertificateInput, MenuChoice};
@@ -60,33 +60,14 @@ impl At {
 enum Step {
     Advance(TimeDelta),
     Start,
-    Read {
-        flow: usize,
-    },
-    Next {
-        flow: usize,
-        apply: bool,
-    },
-    Password {
-        flow: usize,
-        password: String,
-        confirm_same: bool,
-    },
-    Back {
-        flow: usize,
-    },
-    Agree {
-        flow: usize,
-    },
-    DialogOk {
-        flow: usize,
-    },
-    DialogCancel {
-        flow: usize,
-    },
-    Redraw {
-        flow: usize,
-    },
+    Read { flow: usize },
+    Next { flow: usize, apply: bool },
+    Password { flow: usize, password: Typing },
+    Back { flow: usize },
+    Agree { flow: usize },
+    DialogOk { flow: usize },
+    DialogCancel { flow: usize },
+    Redraw { flow: usize },
 }
 
 impl Step {
@@ -150,19 +131,12 @@ impl Model {
             }
             (At::Menu { read: true }, Step::Next { apply: true, .. }) => At::Password,
             (At::Estimate { read, .. }, Step::Back { .. }) => At::Menu { read },
-            (
-                At::Password,
-                Step::Password {
-                    password,
-                    confirm_same,
-                    ..
-                },
-            ) => {
+            (At::Password, Step::Password { password, .. }) => {
                 let mut refusals = Refusals::default();
-                if let Some(clause) = val_06(password, &self.user) {
+                if let Some(clause) = val_06(&password.text, &self.user) {
                     refusals.check(true, password_error(clause));
                 }
-                refusals.check(!confirm_same, FlowError::ConfirmationMismatch);
+                refusals.check(!password.confirm_same, FlowError::ConfirmationMismatch);
                 if refusals.any() {
                     return Err(refusals.verdict());
                 }
@@ -239,16 +213,8 @@ impl super::Spec for Model {
                 ),
                 (
                     weight(&password),
-                    (
-                        pick(password, n),
-                        typed_password(user),
-                        proptest::bool::weighted(0.9),
-                    )
-                        .prop_map(|(flow, password, confirm_same)| Step::Password {
-                            flow,
-                            password,
-                            confirm_same,
-                        })
+                    (pick(password, n), Typing::any(user))
+                        .prop_map(|(flow, password)| Step::Password { flow, password })
                         .boxed(),
                 ),
                 (
@@ -375,19 +341,11 @@ impl super::Real<Model> for Office {
             } else {
                 MenuChoice::Estimate
             }),
-            Step::Password {
-                password,
-                confirm_same,
-                ..
-            } => {
-                world.typed_password(password, &user);
-                let confirm = if *confirm_same {
-                    password.clone()
-                } else {
-                    password.to_uppercase()
-                };
+            Step::Password { password, .. } => {
+                world.typed_password(&password.text, &user);
+                let confirm = password.confirmation();
                 CertificateInput::EnterPassword {
-                    password: crate::values::Password::new(password.as_str()),
+                    password: crate::values::Password::new(password.text.as_str()),
                     confirm: crate::values::Password::new(confirm),
                 }
             }

@@ -510,6 +510,34 @@ pub(crate) fn typed_password(user: UserId) -> BoxedStrategy<String> {
     .boxed()
 }
 
+/// A new password as typed ([`typed_password`]) and whether its confirmation is the same text
+/// (mostly) or not.
+#[derive(Debug, Clone)]
+pub(crate) struct Typing {
+    /// The password typed.
+    pub text: String,
+    /// Whether the confirmation repeats it.
+    pub confirm_same: bool,
+}
+
+impl Typing {
+    /// A new password for `user`, confirmed 9 times in 10.
+    pub fn any(user: UserId) -> BoxedStrategy<Typing> {
+        (typed_password(user), proptest::bool::weighted(0.9))
+            .prop_map(|(text, confirm_same)| Typing { text, confirm_same })
+            .boxed()
+    }
+
+    /// The confirmation typed: the password again, or a different text.
+    pub fn confirmation(&self) -> String {
+        if self.confirm_same {
+            self.text.clone()
+        } else {
+            format!("{}!", self.text)
+        }
+    }
+}
+
 /// VAL-06, written from SPEC: the first clause `pw` breaks for `user`, if any.
 pub(crate) fn val_06(pw: &str, user: &UserId) -> Option<PasswordClause> {
     const SYMBOLS: &str = "!#$%&()*+,-./:;<=>?@[]^_`{|}~";

@@ -8,8 +8,8 @@
 use super::allows_flows;
 use super::{
     CODES_PER_FLOW, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, PrefField, RealFlow, Refusals,
-    Seen, Spent, Typed, Verdict, WRONG_ENTRIES, World, address_pool, bad_address, minutes_30,
-    password_error, pick, resolve, same_address, start_instant, typed, typed_password, val_06,
+    Seen, Spent, Typed, Typing, Verdict, WRONG_ENTRIES, World, address_pool, bad_address,
+    minutes_30, password_error, pick, resolve, same_address, start_instant, typed, val_06,
     value_error,
 };
 use super::{ended, fields, on};
@@ -102,8 +102,7 @@ enum Step {
     },
     Password {
         flow: usize,
-        new: String,
-        confirm_same: bool,
+        new: Typing,
     },
     Back {
         flow: usize,
@@ -472,16 +471,8 @@ impl super::Spec for Model {
                 ),
                 (
                     if password.is_empty() { 1 } else { 6 },
-                    (
-                        pick(password, n),
-                        typed_password(user),
-                        proptest::bool::weighted(0.9),
-                    )
-                        .prop_map(|(flow, new, confirm_same)| Step::Password {
-                            flow,
-                            new,
-                            confirm_same,
-                        })
+                    (pick(password, n), Typing::any(user))
+                        .prop_map(|(flow, new)| Step::Password { flow, new })
                         .boxed(),
                 ),
                 (1, (0..n).prop_map(|flow| Step::Back { flow }).boxed()),
@@ -532,16 +523,9 @@ impl super::Spec for Model {
                 )
             }
             Step::Resend { flow } => (self.resend(*flow), Request::Resend { flow: *flow }),
-            Step::Password {
-                flow,
-                new,
-                confirm_same,
-            } => {
-                let confirm = if *confirm_same {
-                    new.clone()
-                } else {
-                    format!("{new}!")
-                };
+            Step::Password { flow, new } => {
+                let confirm = new.confirmation();
+                let new = &new.text;
                 let user = match &self.flows[*flow] {
                     At::Password { user, .. } => Some(*user),
                     _ => None,
