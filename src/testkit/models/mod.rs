@@ -574,6 +574,26 @@ pub(crate) fn value_error() -> PortalError {
     FlowError::Value(ValueError::EmailEmpty).into()
 }
 
+/// A code entry on a flow, as the real side makes it: the flow, what is typed, and the SEC-07
+/// budget key its wrong entries count against (`None`: the flow is not at a code entry).
+#[derive(Debug, Clone)]
+pub(crate) struct CodeEntry {
+    /// The flow.
+    pub flow: usize,
+    /// What is typed.
+    pub typed: Typed,
+    /// The budget key.
+    pub key: Option<String>,
+}
+
+impl CodeEntry {
+    /// An entry of `typed` on `flow`, wrong entries counted against `key`.
+    pub fn new(flow: usize, typed: &Typed, key: Option<String>) -> CodeEntry {
+        let typed = typed.clone();
+        CodeEntry { flow, typed, key }
+    }
+}
+
 /// A billing prefecture field (RS-02, RI-03): mostly one of the choices offered, else any
 /// prefecture or text that names none.
 #[derive(Debug, Clone)]

@@ -8,9 +8,9 @@
 use std::collections::BTreeMap;
 
 use super::{
-    GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, PrefField, RealFlow, Refusals, Spent, Typed,
-    Verdict, WRONG_ENTRIES, World, address_pool, bad_address, minutes_30, pick, resolve,
-    same_address, start_instant, typed, val_06, value_error,
+    CodeEntry, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, PrefField, RealFlow, Refusals,
+    Spent, Typed, Verdict, WRONG_ENTRIES, World, address_pool, bad_address, minutes_30, pick,
+    resolve, same_address, start_instant, typed, val_06, value_error,
 };
 use super::{ended, fields, on};
 use crate::account::{Account, Temporary};
@@ -136,11 +136,8 @@ enum Request {
     },
     /// A flow, the prefecture typed.
     Choose(usize, String),
-    Code {
-        flow: usize,
-        typed: Typed,
-        notify: Option<String>,
-    },
+    /// A code; SEC-07: wrong ones count against the notification address.
+    Code(CodeEntry),
     Submit {
         flow: usize,
     },
@@ -594,17 +591,10 @@ impl super::Spec for Model {
                 (self.choose(*flow, &typed), Request::Choose(*flow, typed))
             }
             Step::Code { flow, typed } => {
-                let notify = match &self.flows[*flow] {
-                    At::Code { notify, .. } => Some(notify.clone()),
-                    _ => None,
-                };
+                let notify = fields!(&self.flows[*flow], At::Code { notify }).cloned();
                 (
                     self.code(*flow, typed),
-                    Request::Code {
-                        flow: *flow,
-                        typed: typed.clone(),
-                        notify,
-                    },
+                    Request::Code(CodeEntry::new(*flow, typed, notify)),
                 )
             }
             Step::Submit { flow } => (self.submit(*flow), Request::Submit { flow: *flow }),
@@ -771,14 +761,10 @@ impl super::Real<Model> for Office {
                 });
                 (seen, Some(*flow))
             }
-            Request::Code {
-                flow,
-                typed,
-                notify,
-            } => {
+            Request::Code(CodeEntry { flow, typed, key }) => {
                 let id = flow_of(flow);
                 let entered = resolve(typed, 4, &self.flows[*flow].codes);
-                let seen = world.call(verdict, notify.as_deref(), |portal, rng| {
+                let seen = world.call(verdict, key.as_deref(), |portal, rng| {
                     portal.reissue_input(&id, Input::EnterCode(&entered), rng)
                 });
                 (seen, Some(*flow))

@@ -7,10 +7,10 @@
 
 use super::allows_flows;
 use super::{
-    CODES_PER_FLOW, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, PrefField, RealFlow, Refusals,
-    Seen, Spent, Typed, Typing, Verdict, WRONG_ENTRIES, World, address_pool, bad_address,
-    minutes_30, password_error, pick, resolve, same_address, start_instant, typed, val_06,
-    value_error,
+    CODES_PER_FLOW, CodeEntry, GUESSES_PER_HOUR, Harness, MAILS_PER_HOUR, Mood, PrefField,
+    RealFlow, Refusals, Seen, Spent, Typed, Typing, Verdict, WRONG_ENTRIES, World, address_pool,
+    bad_address, minutes_30, password_error, pick, resolve, same_address, start_instant, typed,
+    val_06, value_error,
 };
 use super::{ended, fields, on};
 use crate::account::{Account, Temporary};
@@ -120,12 +120,8 @@ enum Request {
     },
     /// A flow, the prefecture typed.
     Choose(usize, String),
-    Otp {
-        flow: usize,
-        typed: Typed,
-        /// SEC-07: whose wrong entries they are: the user ID and the entered address.
-        budget: Option<String>,
-    },
+    /// An OTP; SEC-07: wrong ones count against the user ID and the entered address.
+    Otp(CodeEntry),
     Resend {
         flow: usize,
     },
@@ -509,17 +505,11 @@ impl super::Spec for Model {
                 (self.choose(*flow, &typed), Request::Choose(*flow, typed))
             }
             Step::Otp { flow, typed } => {
-                let budget = match &self.flows[*flow] {
-                    At::Otp { user, address, .. } => Some(Self::guess_budget(*user, address)),
-                    _ => None,
-                };
+                let at = fields!(&self.flows[*flow], At::Otp { user, address });
+                let key = at.map(|(user, address)| Self::guess_budget(*user, address));
                 (
                     self.otp(*flow, typed),
-                    Request::Otp {
-                        flow: *flow,
-                        typed: typed.clone(),
-                        budget,
-                    },
+                    Request::Otp(CodeEntry::new(*flow, typed, key)),
                 )
             }
             Step::Resend { flow } => (self.resend(*flow), Request::Resend { flow: *flow }),
@@ -641,14 +631,10 @@ impl super::Real<Model> for Office {
                 });
                 (seen, Some(*flow))
             }
-            Request::Otp {
-                flow,
-                typed,
-                budget,
-            } => {
+            Request::Otp(CodeEntry { flow, typed, key }) => {
                 let f = &self.flows[*flow];
                 let entered = resolve(typed, 6, &f.otps);
-                let seen = world.call(verdict, budget.as_deref(), |portal, rng| {
+                let seen = world.call(verdict, key.as_deref(), |portal, rng| {
                     portal.reset_enter_otp(&f.id, &entered, rng)
                 });
                 (seen, Some(*flow))
