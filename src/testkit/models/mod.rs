@@ -903,10 +903,10 @@ macro_rules! ended {
 }
 pub(crate) use ended;
 
-/// `fields!(flow, At::Step { a, b })`: the fields `a` and `b` (a tuple, or the one field alone)
+/// `fields!(flow, At::Step => a, b)`: the fields `a` and `b` (a tuple, or the one field alone)
 /// of the `flow` state, if it is at `At::Step`.
 macro_rules! fields {
-    ($at:expr, $variant:path { $($field:ident),* $(,)? }) => {
+    ($at:expr, $variant:path => $($field:ident),+) => {
         match $at {
             $variant { $($field,)* .. } => Some(($($field),*)),
             #[allow(unreachable_patterns)]
@@ -916,12 +916,12 @@ macro_rules! fields {
 }
 pub(crate) use fields;
 
-/// `on!(flow, At::Step { a, b })`: the fields `a` and `b` (a tuple, or the one field alone) of
+/// `on!(flow, At::Step => a, b)`: the fields `a` and `b` (a tuple, or the one field alone) of
 /// the `flow` state, when it is at `At::Step`; otherwise returns the input's refusal
 /// ([`FlowAt::on`]) from the enclosing function.
 macro_rules! on {
-    ($at:expr, $variant:path { $($field:ident),* $(,)? }) => {
-        match super::FlowAt::on(&$at, |at| super::fields!(at, $variant { $($field),* })) {
+    ($at:expr, $variant:path => $($field:ident),+) => {
+        match super::FlowAt::on(&$at, |at| super::fields!(at, $variant => $($field),+)) {
             Ok(fields) => fields,
             Err(refused) => return refused,
         }
@@ -1089,6 +1089,34 @@ impl World {
     pub fn hash(&mut self, password: &str) -> PasswordHash {
         self.secret_password(password);
         self.portal.hash_secret(password.as_bytes(), &mut self.rng)
+    }
+
+    /// The stored account of `user`, after checking that its password is `password` and that it
+    /// has a security code and a temporary password as the model says (`rule` names the rules
+    /// in the messages).
+    pub fn account_as(
+        &self,
+        user: &UserId,
+        password: &str,
+        (security_code, temporary): (bool, bool),
+        rule: &str,
+    ) -> Account {
+        let real = self
+            .portal
+            .account(user)
+            .unwrap()
+            .expect("the account exists");
+        assert!(
+            self.verifies(password, &real.password),
+            "{rule}: the password of {user}"
+        );
+        let held = (real.security_code.is_some(), real.temporary.is_some());
+        assert_eq!(
+            held,
+            (security_code, temporary),
+            "{rule}: the security code and the temporary password of {user}"
+        );
+        real
     }
 
     /// Whether `password` is the one `hash` holds.

@@ -258,14 +258,8 @@ impl Model {
         let Ok(billing) = typed.parse::<Prefecture>() else {
             return Verdict::Refused(vec![value_error()]);
         };
-        let (notify, choices, started) = on!(
-            self.flows[flow],
-            At::Choosing {
-                notify,
-                choices,
-                started
-            }
-        );
+        let (notify, choices, started) =
+            on!(self.flows[flow], At::Choosing => notify, choices, started);
         let mut refusals = Refusals::default();
         refusals.check(self.now >= started + minutes_30(), FlowError::FlowExpired);
         refusals.check(!choices.contains(&billing), FlowError::PrefectureNotOffered);
@@ -283,15 +277,8 @@ impl Model {
         if typed.malformed() {
             return Verdict::Refused(vec![value_error()]);
         }
-        let (notify, billing, issued, mut wrong) = on!(
-            self.flows[flow],
-            At::Code {
-                notify,
-                billing,
-                issued,
-                wrong
-            }
-        );
+        let (notify, billing, issued, mut wrong) =
+            on!(self.flows[flow], At::Code => notify, billing, issued, wrong);
         if self.spent.guesses.full(&notify, self.now, GUESSES_PER_HOUR) {
             return Verdict::refused(FlowError::GuessBudgetExceeded);
         }
@@ -329,14 +316,8 @@ impl Model {
 
     /// RI-05, RI-06, RI-07, VAL-08: `送信` within the code lifetime of the verification.
     fn submit(&mut self, flow: usize) -> Verdict {
-        let (notify, billing, verified) = on!(
-            self.flows[flow],
-            At::Confirming {
-                notify,
-                billing,
-                verified
-            }
-        );
+        let (notify, billing, verified) =
+            on!(self.flows[flow], At::Confirming => notify, billing, verified);
         let mut refusals = Refusals::default();
         refusals.check(self.pending(billing), FlowError::ApplicationPending);
         refusals.check(self.now >= verified + minutes_30(), FlowError::FlowExpired);
@@ -587,11 +568,11 @@ impl super::Spec for Model {
                 )
             }
             Step::Choose { flow, pref } => {
-                let typed = pref.typed(fields!(&self.flows[*flow], At::Choosing { choices }));
+                let typed = pref.typed(fields!(&self.flows[*flow], At::Choosing => choices));
                 (self.choose(*flow, &typed), Request::Choose(*flow, typed))
             }
             Step::Code { flow, typed } => {
-                let notify = fields!(&self.flows[*flow], At::Code { notify }).cloned();
+                let notify = fields!(&self.flows[*flow], At::Code => notify).cloned();
                 (
                     self.code(*flow, typed),
                     Request::Code(CodeEntry::new(*flow, typed, notify)),

@@ -225,7 +225,7 @@ impl Model {
         let Ok(billing) = typed.parse::<Prefecture>() else {
             return Verdict::Refused(vec![value_error()]);
         };
-        let (address, choices) = on!(self.flows[flow], At::Choosing { address, choices });
+        let (address, choices) = on!(self.flows[flow], At::Choosing => address, choices);
         let mut refusals = Refusals::default();
         refusals.check(!choices.contains(&billing), FlowError::PrefectureNotOffered);
         refusals.check(
@@ -250,16 +250,8 @@ impl Model {
         if typed.malformed() {
             return Verdict::Refused(vec![value_error()]);
         }
-        let (user, address, mailed, mut otp, sent) = on!(
-            self.flows[flow],
-            At::Otp {
-                user,
-                address,
-                mailed,
-                otp,
-                sent
-            }
-        );
+        let (user, address, mailed, mut otp, sent) =
+            on!(self.flows[flow], At::Otp => user, address, mailed, otp, sent);
         let key = Self::guess_budget(user, &address);
         if self.spent.guesses.full(&key, self.now, GUESSES_PER_HOUR) {
             return Verdict::refused(FlowError::GuessBudgetExceeded);
@@ -294,14 +286,7 @@ impl Model {
 
     /// RS-04, SEC-04: a newer OTP, the older one no longer valid; five per flow.
     fn resend(&mut self, flow: usize) -> Verdict {
-        let (user, address, sent) = on!(
-            self.flows[flow],
-            At::Otp {
-                user,
-                address,
-                sent
-            }
-        );
+        let (user, address, sent) = on!(self.flows[flow], At::Otp => user, address, sent);
         let mut refusals = Refusals::default();
         refusals.check(sent >= CODES_PER_FLOW, FlowError::TooManyCodes);
         refusals.check(
@@ -317,7 +302,7 @@ impl Model {
 
     /// RS-05 … RS-07.
     fn password(&mut self, flow: usize, new: &str, confirm: &str) -> Verdict {
-        let (user, verified) = on!(self.flows[flow], At::Password { user, verified });
+        let (user, verified) = on!(self.flows[flow], At::Password => user, verified);
         let mut refusals = Refusals::default();
         refusals.check(self.now >= verified + minutes_30(), FlowError::FlowExpired);
         if let Some(clause) = val_06(new, &user) {
@@ -501,11 +486,11 @@ impl super::Spec for Model {
                 )
             }
             Step::Choose { flow, pref } => {
-                let typed = pref.typed(fields!(&self.flows[*flow], At::Choosing { choices }));
+                let typed = pref.typed(fields!(&self.flows[*flow], At::Choosing => choices));
                 (self.choose(*flow, &typed), Request::Choose(*flow, typed))
             }
             Step::Otp { flow, typed } => {
-                let at = fields!(&self.flows[*flow], At::Otp { user, address });
+                let at = fields!(&self.flows[*flow], At::Otp => user, address);
                 let key = at.map(|(user, address)| Self::guess_budget(*user, address));
                 (
                     self.otp(*flow, typed),
@@ -571,21 +556,8 @@ impl super::Real<Model> for Office {
     fn check(&self, model: &Model) {
         for a in &model.accounts {
             let user = UserId::new(a.billing, model.office);
-            let real = self.world.portal.account(&user).unwrap().unwrap();
-            assert!(
-                self.world.verifies(&a.password, &real.password),
-                "the password of {user}"
-            );
-            assert_eq!(
-                real.security_code.is_some(),
-                a.security_code,
-                "RS-06: the security code"
-            );
-            assert_eq!(
-                real.temporary.is_some(),
-                a.temporary,
-                "RS-06: the temporary password"
-            );
+            let flags = (a.security_code, a.temporary);
+            let real = self.world.account_as(&user, &a.password, flags, "RS-06");
             assert_eq!(real.failures, a.failures, "RS-08: the failure count");
             assert_eq!(real.locked_until, a.locked_until, "RS-06, RS-08: the lock");
             assert_eq!(real.security_emails.len(), a.emails.len());
