@@ -181,8 +181,12 @@ pub(crate) trait Spec: Clone + Debug + 'static {
     /// longer exists).
     fn allows(&self, step: &Self::Step) -> bool;
 
-    /// Takes `step`: the model's state after it, and SPEC's verdict on it.
+    /// Takes `step`, an input (not a clock move): the model's state after it, and SPEC's verdict
+    /// on it.
     fn take(&mut self, step: &Self::Step);
+
+    /// Moves the model's clock forward by `by` (a clock move is always accepted).
+    fn advance(&mut self, by: TimeDelta);
 
     /// The start instant and the CSPRNG's seed.
     fn start(&self) -> (Instant, u64);
@@ -211,7 +215,7 @@ impl<M: Spec> ReferenceStateMachine for Reference<M> {
     }
 
     fn apply(mut state: M, step: &M::Step) -> M {
-        state.take(step);
+        move_model(&mut state, step);
         state
     }
 }
@@ -241,6 +245,10 @@ macro_rules! clocked {
             (self.now, self.seed)
         }
 
+        fn advance(&mut self, by: TimeDelta) {
+            self.now += by;
+        }
+
         fn clock_move(step: &Step) -> Option<TimeDelta> {
             match step {
                 Step::Advance(by) => Some(*by),
@@ -250,6 +258,14 @@ macro_rules! clocked {
     };
 }
 pub(crate) use clocked;
+
+/// Takes `step` in `model`: a clock move, or an input.
+fn move_model<M: Spec>(model: &mut M, step: &M::Step) {
+    match M::clock_move(step) {
+        Some(by) => model.advance(by),
+        None => model.take(step),
+    }
+}
 
 /// The real side of model `M`: the flows over a [`World`], driven step by step.
 pub(crate) trait Real<M: Spec>: Sized {
@@ -284,7 +300,7 @@ pub(crate) fn run_model<M: Spec, R: Real<M>>(
             if let Some(seen) = &seen {
                 seen.fetch_add(1, Ordering::SeqCst);
             }
-            model.take(&step);
+            move_model(&mut model, &step);
             match M::clock_move(&step) {
                 Some(by) => clock.advance(by),
                 None => real.apply(&model, step),
@@ -358,12 +374,6 @@ pub(crate) fn config(default_cases: u32) -> Config {
     }
     config.failure_persistence = None;
     config
-}
-
-/// Moves a model's clock `now` forward by `by`: a clock move is always accepted.
-pub(crate) fn advance_to(now: &mut Instant, by: TimeDelta) -> Verdict {
-    *now += by;
-    Verdict::Ok
 }
 
 /// Marks for clock moves ([`advance`]): when the hits of `budgets` stop counting, and 30 minutes
