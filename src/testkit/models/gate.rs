@@ -931,7 +931,6 @@ impl super::Real<Model> for Gate {
         let id = self.flow.clone();
         let codes = self.codes.clone();
         let seen = match &model.request {
-            Request::Clock => unreachable!("the runner moves the clock"),
             Request::Login(password) => {
                 self.world.typed_password(password, &self.user);
                 self.world.call(&model.verdict, None, |portal, rng| {
@@ -963,6 +962,7 @@ impl super::Real<Model> for Gate {
                     }
                 })
             }
+            Request::Clock => unreachable!("the runner moves the clock"),
         };
         // The codes the step mailed, and where the browser goes.
         let mailed: Vec<String> = seen.mails.iter().filter_map(super::code_in).collect();

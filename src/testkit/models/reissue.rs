@@ -699,7 +699,6 @@ impl super::Real<Model> for Office {
         let world = &mut self.world;
         let flow_of = |flow: &usize| self.flows[*flow].id.clone();
         let (seen, flow) = match &model.request {
-            Request::Clock => unreachable!("the runner moves the clock"),
             Request::Review {
                 number,
                 by,
@@ -764,6 +763,7 @@ impl super::Real<Model> for Office {
                 });
                 (seen, Some(*flow))
             }
+            Request::Clock => unreachable!("the runner moves the clock"),
         };
         self.mailed(&seen, model, flow);
         if let Ok(screen) = &seen.result {

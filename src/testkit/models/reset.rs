@@ -583,7 +583,6 @@ impl super::Real<Model> for Office {
         let verdict = &model.verdict;
         let world = &mut self.world;
         let (seen, flow): (Seen<Screen>, Option<usize>) = match &model.request {
-            Request::Clock => unreachable!("the runner moves the clock"),
             Request::Start {
                 office: number,
                 address,
@@ -638,6 +637,7 @@ impl super::Real<Model> for Office {
                     Some(*flow),
                 )
             }
+            Request::Clock => unreachable!("the runner moves the clock"),
         };
         self.after(seen, model, flow);
     }

@@ -776,7 +776,6 @@ impl super::Real<Model> for Office {
         let verdict = &model.verdict;
         let world = &mut self.world;
         let (seen, flow) = match &model.request {
-            Request::Clock => unreachable!("the runner moves the clock"),
             Request::Start {
                 change,
                 new,
@@ -830,6 +829,7 @@ impl super::Real<Model> for Office {
                 (seen, Some(*flow))
             }
             Request::Flow(_) => unreachable!("only an OTP, a code or 戻る is passed as the step"),
+            Request::Clock => unreachable!("the runner moves the clock"),
         };
         self.after(seen, model, flow);
     }
