@@ -1605,8 +1605,8 @@ pub fn sessions(sessions: &dyn Sessions) -> Result<(), Violation> {
 // ---------------------------------------------------------------------------------------------
 // Round trips (OPS-04) and the async ledger and effects (OPS-05).
 
-/// What a request cost a [`CountingStore`]: the rounds of batched reads, the records they read,
-/// single loads and commits.
+/// What a request cost a [`CountingStore`]: the rounds of batched reads and the records they
+/// read, listings, single loads, commits and purges. Each call is one round trip to the store.
 ///
 /// # Example
 /// ```
@@ -1621,8 +1621,13 @@ pub struct Cost {
     pub rounds: usize,
     /// Records the rounds asked for, in all.
     pub records: usize,
+    /// Listings: [`Store::scan`] (a review queue's page) and [`Store::outbox`] (a delivery's
+    /// batch) calls.
+    pub listings: usize,
     /// [`Store::commit`]s.
     pub commits: usize,
+    /// [`Store::purge`] calls.
+    pub purges: usize,
 }
 
 /// A [`Store`] that counts what reaches the store it wraps: single loads, batched loads
@@ -1640,7 +1645,7 @@ pub struct Cost {
 /// let key = Key::Account("KJ131311111111".parse()?);
 /// store.load_many(&[key.clone(), key])?;
 /// store.commit(&[])?;
-/// assert_eq!(store.take(), Cost { single_loads: 0, rounds: 1, records: 2, commits: 1 });
+/// assert_eq!(store.take(), Cost { rounds: 1, records: 2, commits: 1, ..Cost::default() });
 /// assert_eq!(store.take(), Cost::default());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -1649,7 +1654,9 @@ pub struct CountingStore {
     single_loads: std::sync::atomic::AtomicUsize,
     rounds: std::sync::atomic::AtomicUsize,
     records: std::sync::atomic::AtomicUsize,
+    listings: std::sync::atomic::AtomicUsize,
     commits: std::sync::atomic::AtomicUsize,
+    purges: std::sync::atomic::AtomicUsize,
 }
 
 impl CountingStore {
@@ -1660,7 +1667,9 @@ impl CountingStore {
             single_loads: Default::default(),
             rounds: Default::default(),
             records: Default::default(),
+            listings: Default::default(),
             commits: Default::default(),
+            purges: Default::default(),
         }
     }
 
@@ -1672,7 +1681,9 @@ impl CountingStore {
             single_loads: self.single_loads.swap(0, SeqCst),
             rounds: self.rounds.swap(0, SeqCst),
             records: self.records.swap(0, SeqCst),
+            listings: self.listings.swap(0, SeqCst),
             commits: self.commits.swap(0, SeqCst),
+            purges: self.purges.swap(0, SeqCst),
         }
     }
 }
@@ -1699,6 +1710,8 @@ impl Store for CountingStore {
     }
 
     fn outbox(&self, limit: usize) -> Result<Vec<(EffectId, Versioned)>, StoreError> {
+        self.listings
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.outbox(limit)
     }
 
@@ -1708,10 +1721,14 @@ impl Store for CountingStore {
         after: Option<&Key>,
         limit: usize,
     ) -> Result<Vec<Versioned>, StoreError> {
+        self.listings
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.scan(range, after, limit)
     }
 
     fn purge(&self, now: Instant, limit: usize) -> Result<usize, StoreError> {
+        self.purges
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.purge(now, limit)
     }
 }
