@@ -1,7 +1,8 @@
-//! OPS-04: round trips, proved with a counting store. Every request reads in one batched read
-//! (`Store::load_many`) per round and never one record at a time; starting a reset reads the
-//! office's 47 possible accounts and the address's code-mail budget in one round; a request
-//! writes in one commit. The figures printed here are the table of docs/performance.md.
+//! OPS-04: round trips, proved with a counting store (`testkit::CountingStore`). Every request
+//! reads in one batched read (`Store::load_many`) per round and never one record at a time;
+//! starting a reset reads the office's 47 possible accounts and the address's code-mail budget
+//! in one round; a request writes in one commit. `benches/rounds.rs` counts every entry point
+//! with the same store and prints the table of docs/performance.md.
 //!
 //! OPS-05: the same counts hold over both drivers, the blocking `Portal` and the async
 //! `AsyncPortal`: one test body over [`drivers::Driver`]. The entry points are called through the
