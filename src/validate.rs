@@ -200,9 +200,13 @@ impl Check<'_> {
 /// use kaigo_seikyu::validate::{self, Check};
 /// let policy = Policy::default();
 /// let check = Check { now: utc("2026-01-10T10:00:00+09:00"), policy: &policy };
-/// let key = Key::Account("KJ131311111111".parse()?);
-/// let stored = r#"{"user_id":"KJ131311111111","password":"$argon2id$stored","failures":9}"#;
-/// let got = validate::record(&key, stored.as_bytes(), &check);
+/// let user = "KJ131311111111".parse()?;
+/// let hash = serde_json::from_str(r#""$argon2id$stored""#)?;
+/// let mut account = kaigo_seikyu::account::Account::new(user, hash);
+/// let key = Key::Account(user);
+/// assert!(validate::record(&key, &serde_json::to_vec(&account)?, &check).is_ok());
+/// account.failures = 9; // the third consecutive failure locks and starts again from zero
+/// let got = validate::record(&key, &serde_json::to_vec(&account)?, &check);
 /// assert!(matches!(got, Err(StoreError::Corrupt(why)) if why.contains("OPS-07")));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

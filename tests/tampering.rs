@@ -125,7 +125,7 @@ impl World {
         let set_up = |w: &mut World, billing: Prefecture| {
             let hash = w.portal.hash_secret(PASSWORD.as_bytes(), &mut w.rng);
             let user = UserId::new(billing, OFFICE.parse().unwrap());
-            let mut account = login::existing_office(user, hash, terms.clone());
+            let mut account = login::existing_office(user, hash, terms);
             let now = w.portal.now();
             account
                 .security_emails
