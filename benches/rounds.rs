@@ -114,6 +114,12 @@ impl Play {
         out
     }
 
+    /// Delivers the outbox, not measured, and returns the newest code mailed to `to`.
+    fn mailed(&mut self, to: &str) -> String {
+        self.quietly(|_, _| ());
+        self.code(to)
+    }
+
     /// The newest code mailed to `to`.
     fn code(&self, to: &str) -> String {
         let mail = self.host.outbox.last_to(to).expect("a mail");
@@ -193,8 +199,7 @@ fn play() -> Vec<(String, Cost, Duration)> {
         portal.open(FlowKind::Reset, None)
     });
     p.request("reset_resend", |portal, rng| portal.reset_resend(&id, rng));
-    p.quietly(|_, _| ());
-    let otp = p.code(&a_mail);
+    let otp = p.mailed(&a_mail);
     p.request("reset_enter_otp", |portal, rng| {
         portal.reset_enter_otp(&id, &otp, rng)
     });
@@ -252,8 +257,7 @@ fn play() -> Vec<(String, Cost, Duration)> {
             portal.first_login_input(&id, form, rng)
         });
     }
-    p.quietly(|_, _| ());
-    let code = p.code(&security);
+    let code = p.mailed(&security);
     p.request("first_login_input (EnterCode)", |portal, rng| {
         portal.first_login_input(&id, FirstLoginForm::EnterCode(&code), rng)
     });
@@ -275,8 +279,7 @@ fn play() -> Vec<(String, Cost, Duration)> {
     p.request("grace_input (Next)", |portal, rng| {
         portal.grace_input(&id, next, rng)
     });
-    p.quietly(|_, _| ());
-    let code = p.code(&grace_mail);
+    let code = p.mailed(&grace_mail);
     p.request("grace_input (EnterCode)", |portal, rng| {
         portal.grace_input(&id, GraceForm::EnterCode(&code), rng)
     });
@@ -293,13 +296,11 @@ fn play() -> Vec<(String, Cost, Duration)> {
     let (id, _) = p.request("security_email_add_start", |portal, rng| {
         portal.security_email_add_start(&a, &new, &new, rng)
     });
-    p.quietly(|_, _| ());
-    let otp = p.code(&a_mail);
+    let otp = p.mailed(&a_mail);
     p.request("security_email_input (Otp)", |portal, rng| {
         portal.security_email_input(&a, &id, UserInput::Otp(&otp), rng)
     });
-    p.quietly(|_, _| ());
-    let code = p.code(&new);
+    let code = p.mailed(&new);
     p.request("security_email_input (Code)", |portal, rng| {
         portal.security_email_input(&a, &id, UserInput::Code(&code), rng)
     });
@@ -327,8 +328,7 @@ fn play() -> Vec<(String, Cost, Duration)> {
     p.request("reissue_input (ChoosePrefecture)", |portal, rng| {
         portal.reissue_input(&id, ReissueInput::ChoosePrefecture("13"), rng)
     });
-    p.quietly(|_, _| ());
-    let code = p.code(&notify);
+    let code = p.mailed(&notify);
     p.request("reissue_input (EnterCode)", |portal, rng| {
         portal.reissue_input(&id, ReissueInput::EnterCode(&code), rng)
     });

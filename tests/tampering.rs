@@ -259,6 +259,18 @@ fn reset_otp(w: &mut World, otp: &str) -> Outcome {
     debug(w.portal.reset_enter_otp(&id, otp, &mut w.rng))
 }
 
+/// The reset's one-time password as mailed.
+fn right_otp(w: &mut World) -> Outcome {
+    let otp = w.code(ADDRESS);
+    reset_otp(w, &otp)
+}
+
+/// Another one-time password than the one mailed.
+fn wrong_otp(w: &mut World) -> Outcome {
+    let otp = w.wrong(ADDRESS);
+    reset_otp(w, &otp)
+}
+
 fn reissue(w: &mut World, input: ReissueInput<'_>) -> Outcome {
     let id = w.id();
     debug(w.portal.reissue_input(&id, input, &mut w.rng))
@@ -438,10 +450,7 @@ static PATHS: [Path; 9] = [
                 let id = w.id();
                 debug(w.portal.reset_choose_prefecture(&id, "13", &mut w.rng))
             },
-            |w| {
-                let otp = w.code(ADDRESS);
-                reset_otp(w, &otp)
-            },
+            right_otp,
             |w| {
                 let id = w.id();
                 let r = w
@@ -451,10 +460,7 @@ static PATHS: [Path; 9] = [
             },
         ],
         probes: &[
-            |w| {
-                let otp = w.wrong(ADDRESS);
-                reset_otp(w, &otp)
-            },
+            wrong_otp,
             |w| {
                 let id = w.id();
                 debug(w.portal.reset_resend(&id, &mut w.rng))
@@ -473,40 +479,19 @@ static PATHS: [Path; 9] = [
                 let r = w.portal.reset_start(OFFICE, ADDRESS, &mut w.rng);
                 started(w, r)
             },
-            |w| {
-                let otp = w.wrong(ADDRESS);
-                reset_otp(w, &otp)
-            },
-            |w| {
-                let otp = w.wrong(ADDRESS);
-                reset_otp(w, &otp)
-            },
-            |w| {
-                let otp = w.wrong(ADDRESS);
-                reset_otp(w, &otp)
-            },
-            |w| {
-                let otp = w.wrong(ADDRESS);
-                reset_otp(w, &otp)
-            },
-            |w| {
-                let otp = w.wrong(ADDRESS);
-                reset_otp(w, &otp)
-            },
-            |w| {
-                let otp = w.code(ADDRESS);
-                reset_otp(w, &otp)
-            },
+            wrong_otp,
+            wrong_otp,
+            wrong_otp,
+            wrong_otp,
+            wrong_otp,
+            right_otp,
         ],
         probes: &[
             |w| {
                 let id = w.id();
                 debug(w.portal.reset_resend(&id, &mut w.rng))
             },
-            |w| {
-                let otp = w.code(ADDRESS);
-                reset_otp(w, &otp)
-            },
+            right_otp,
         ],
     },
     Path {
