@@ -13,10 +13,12 @@
 //! - the untampered twin is never corrupt;
 //! - a tampered twin that answers `Corrupt` wrote nothing and sent nothing;
 //! - otherwise it answers as its twin, or refuses; it succeeds differently only when the change
-//!   stays within what an honest record could hold (a counter lowered, an instant moved earlier
-//!   or later within [`CLOCK_SKEW`]), which no check can tell from an honest record;
-//! - and whatever it wrote is itself within the policy ([`validate::record`]): no counter past
-//!   its limit, no deadline past what the policy allows.
+//!   stays within what an honest record could hold (a counter lowered, a terms version, an
+//!   instant moved earlier or later within [`CLOCK_SKEW`]), which no check can tell from an
+//!   honest record;
+//! - and whatever it wrote is itself within the policy (`portal::validate::record`, the checks
+//!   the transaction core runs on every record it reads): no counter past its limit, no
+//!   deadline past what the policy allows.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use kaigo_seikyu::account::TermsAcceptance;
@@ -29,6 +31,7 @@ use kaigo_seikyu::login;
 use kaigo_seikyu::memory::Embedded;
 use kaigo_seikyu::policy::Policy;
 use kaigo_seikyu::portal::Portal;
+use kaigo_seikyu::portal::validate;
 use kaigo_seikyu::ports::OfficeRecord;
 use kaigo_seikyu::reissue::{
     Applicant, ApplicationForm, Decision, Federation, Input as ReissueInput, ReviewOutcome,
@@ -36,7 +39,7 @@ use kaigo_seikyu::reissue::{
 use kaigo_seikyu::secret::CodeKey;
 use kaigo_seikyu::security_emails::UserInput;
 use kaigo_seikyu::store::{Budget, FlowId, FlowKind, Key, Store, StoreError, Versioned, Write};
-use kaigo_seikyu::validate::{self, CLOCK_SKEW, Check};
+use kaigo_seikyu::validate::{CLOCK_SKEW, Check};
 use kaigo_seikyu::values::{Prefecture, UserId};
 use proptest::prelude::*;
 use rand::SeedableRng;
