@@ -1276,7 +1276,7 @@ fn tamper_instant(host: &Embedded, id: &FlowId, field: &str, at: Instant) {
 /// (its deadline cannot be represented) is refused as corrupt (a start in the future), changes
 /// nothing and does not panic.
 #[test]
-fn sec_06_sec_03_prefecture_choice_started_at_the_end_of_time_expires() {
+fn sec_06_ops_07_prefecture_choice_started_at_the_end_of_time_is_corrupt() {
     let (host, portal) = host();
     let mut rng = StdRng::seed_from_u64(31);
     existing_account(&portal, UserId::new(Prefecture::TOKYO, office()), &mut rng);
@@ -1302,7 +1302,7 @@ fn sec_06_sec_03_prefecture_choice_started_at_the_end_of_time_expires() {
 /// SEC-06, OPS-07: a stored 【送信確認】 whose code check is the last instant chrono can hold is
 /// refused as corrupt (a verification in the future), writes no application and does not panic.
 #[test]
-fn sec_06_sec_03_confirmation_verified_at_the_end_of_time_expires() {
+fn sec_06_ops_07_confirmation_verified_at_the_end_of_time_is_corrupt() {
     let (host, portal) = host();
     let mut rng = StdRng::seed_from_u64(32);
     let (id, _) = portal
