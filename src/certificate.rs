@@ -1237,10 +1237,18 @@ macro_rules! from_state {
     )*};
 }
 /// OPS-07: an estimate only of the applicant's own office (a witness of another office's is
-/// refused).
+/// refused); a consent dialog only to the policy's fees (FEE-03: the consent recorded is to the
+/// fee charged).
 impl crate::validate::Validate for CertificateApplication {
-    fn validate(&self, _: &crate::validate::Check<'_>) -> Result<(), crate::validate::Invalid> {
+    fn validate(&self, check: &crate::validate::Check<'_>) -> Result<(), crate::validate::Invalid> {
         match self {
+            CertificateApplication::ConfirmingOldFee(s)
+                if s.notice != FeeNotice::new(check.policy.fee) =>
+            {
+                Err(crate::validate::Invalid::new(
+                    "a fee notice other than the policy's",
+                ))
+            }
             CertificateApplication::ViewingEstimate(s)
                 if s.estimate.office != s.menu.applicant.user.office() =>
             {

@@ -501,13 +501,15 @@ pub struct Done {
 
 crate::flow::states!(Reissue: ChoosingPrefecture, AwaitingCode, Confirming, Done);
 
-/// OPS-07: the confirmation code checked. (A start stored in the future, even past what chrono
-/// can add a lifetime to, answers as expired: SEC-06, SEC-03.)
+/// OPS-07: the confirmation code checked; the start and the verification no later than now
+/// (a start in the future would keep the step alive past the code lifetime).
 impl crate::validate::Validate for Reissue {
     fn validate(&self, check: &crate::validate::Check<'_>) -> Result<(), crate::validate::Invalid> {
         match self {
             Reissue::AwaitingCode(s) => s.challenge.validate(check),
-            Reissue::ChoosingPrefecture(_) | Reissue::Confirming(_) | Reissue::Done(_) => Ok(()),
+            Reissue::ChoosingPrefecture(s) => check.started("started_at", s.started_at),
+            Reissue::Confirming(s) => check.started("verified_at", s.verified_at),
+            Reissue::Done(_) => Ok(()),
         }
     }
 }

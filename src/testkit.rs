@@ -20,6 +20,8 @@
 //! | | [`load_many`] | every key answered in order as `load` answers it, absent ones as `None` (OPS-04) |
 //! | | [`outbox`] | outbox records listed in commit order until removed, refused commits change nothing (OPS-01) |
 //! | `AsyncStore` (feature `async`) | `async_store` | the store contracts above that its calls cover, through the host's `block_on` (OPS-05) |
+//! | `AsyncOfficeLedger` (feature `async`) | `async_office_ledger` | [`office_ledger`]'s contract, through the host's `block_on` (OPS-05) |
+//! | `AsyncEffects` (feature `async`) | `async_effects` | each effect reaches its port unchanged and in order, a withheld code none, a repeated id accepted (OPS-01, OPS-05) |
 //! | [`Mailer`] | [`mailer_outbox`] | queue order, at-least-once delivery across a failed send, concurrent enqueues (SEC-08) |
 //! | [`NoticeBoard`] | [`notice_board`] | notices reach their office only, in order, unchanged |
 //! | [`AuditLog`] | [`audit_log`] | events are kept in order, unchanged |
@@ -1152,11 +1154,7 @@ impl<S: crate::portal::asynchronous::AsyncStore + ?Sized> Blocking<'_, S> {
         &self,
         future: impl std::future::Future<Output = Result<T, StoreError>> + Send,
     ) -> Result<T, StoreError> {
-        let mut out = None;
-        (self.block_on)(Box::pin(async {
-            out = Some(future.await);
-        }));
-        out.unwrap_or_else(|| {
+        block(self.block_on, future).unwrap_or_else(|| {
             Err(StoreError::Unavailable(
                 "the host's block_on returned before the future was done".into(),
             ))
@@ -1604,4 +1602,344 @@ pub fn sessions(sessions: &dyn Sessions) -> Result<(), Violation> {
         sessions.revoke_all(&user),
     )?;
     port(SESSIONS, "revoking them again", sessions.revoke_all(&user))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Round trips (OPS-04) and the async ledger and effects (OPS-05).
+
+/// What a request cost a [`CountingStore`]: the rounds of batched reads and the records they
+/// read, listings, single loads, commits and purges. Each call is one round trip to the store.
+///
+/// # Example
+/// ```
+/// let cost = kaigo_seikyu::testkit::Cost::default();
+/// assert_eq!((cost.rounds, cost.records, cost.single_loads, cost.commits), (0, 0, 0, 0));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cost {
+    /// Single-record [`Store::load`]s (OPS-04: a request makes none).
+    pub single_loads: usize,
+    /// Rounds: [`Store::load_many`] calls, one batched read each.
+    pub rounds: usize,
+    /// Records the rounds asked for, in all.
+    pub records: usize,
+    /// Listings: [`Store::scan`] (a review queue's page) and [`Store::outbox`] (a delivery's
+    /// batch) calls.
+    pub listings: usize,
+    /// [`Store::commit`]s.
+    pub commits: usize,
+    /// [`Store::purge`] calls.
+    pub purges: usize,
+}
+
+/// A [`Store`] that counts what reaches the store it wraps: single loads, batched loads
+/// (rounds), records read, commits (OPS-04). Wrap a host's store in it to prove how many round
+/// trips each entry point makes; [`CountingStore::take`] returns the counts since the last take
+/// and starts again from zero. `tests/round_trips.rs` and `benches/rounds.rs` count with it.
+///
+/// # Example
+/// ```
+/// use std::sync::Arc;
+/// use kaigo_seikyu::memory::MemoryStore;
+/// use kaigo_seikyu::store::{Key, Store};
+/// use kaigo_seikyu::testkit::{Cost, CountingStore};
+/// let store = CountingStore::new(Arc::new(MemoryStore::default()));
+/// let key = Key::Account("KJ131311111111".parse()?);
+/// store.load_many(&[key.clone(), key])?;
+/// store.commit(&[])?;
+/// assert_eq!(store.take(), Cost { rounds: 1, records: 2, commits: 1, ..Cost::default() });
+/// assert_eq!(store.take(), Cost::default());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct CountingStore {
+    inner: std::sync::Arc<dyn Store>,
+    single_loads: std::sync::atomic::AtomicUsize,
+    rounds: std::sync::atomic::AtomicUsize,
+    records: std::sync::atomic::AtomicUsize,
+    listings: std::sync::atomic::AtomicUsize,
+    commits: std::sync::atomic::AtomicUsize,
+    purges: std::sync::atomic::AtomicUsize,
+}
+
+impl CountingStore {
+    /// Counts the calls that reach `inner`.
+    pub fn new(inner: std::sync::Arc<dyn Store>) -> Self {
+        CountingStore {
+            inner,
+            single_loads: Default::default(),
+            rounds: Default::default(),
+            records: Default::default(),
+            listings: Default::default(),
+            commits: Default::default(),
+            purges: Default::default(),
+        }
+    }
+
+    /// The counts since the last call (or since [`CountingStore::new`]), which start again from
+    /// zero.
+    pub fn take(&self) -> Cost {
+        use std::sync::atomic::Ordering::SeqCst;
+        Cost {
+            single_loads: self.single_loads.swap(0, SeqCst),
+            rounds: self.rounds.swap(0, SeqCst),
+            records: self.records.swap(0, SeqCst),
+            listings: self.listings.swap(0, SeqCst),
+            commits: self.commits.swap(0, SeqCst),
+            purges: self.purges.swap(0, SeqCst),
+        }
+    }
+}
+
+impl Store for CountingStore {
+    fn load(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
+        self.single_loads
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.load(key)
+    }
+
+    fn load_many(&self, keys: &[Key]) -> Result<Vec<Option<Versioned>>, StoreError> {
+        self.rounds
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.records
+            .fetch_add(keys.len(), std::sync::atomic::Ordering::SeqCst);
+        self.inner.load_many(keys)
+    }
+
+    fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
+        self.commits
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.commit(writes)
+    }
+
+    fn outbox(&self, limit: usize) -> Result<Vec<(EffectId, Versioned)>, StoreError> {
+        self.listings
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.outbox(limit)
+    }
+
+    fn scan(
+        &self,
+        range: &crate::store::KeyRange,
+        after: Option<&Key>,
+        limit: usize,
+    ) -> Result<Vec<Versioned>, StoreError> {
+        self.listings
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.scan(range, after, limit)
+    }
+
+    fn purge(&self, now: Instant, limit: usize) -> Result<usize, StoreError> {
+        self.purges
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.purge(now, limit)
+    }
+}
+
+/// Runs `future` to completion with the host's `block_on` and returns its output; `None` when
+/// `block_on` returned before the future was done.
+#[cfg(feature = "async")]
+fn block<T: Send>(
+    block_on: BlockOn<'_>,
+    future: impl std::future::Future<Output = T> + Send,
+) -> Option<T> {
+    let mut out = None;
+    block_on(Box::pin(async {
+        out = Some(future.await);
+    }));
+    out
+}
+
+/// An [`AsyncOfficeLedger`](crate::portal::asynchronous::AsyncOfficeLedger) seen as a blocking
+/// [`OfficeLedger`] through the host's `block_on`.
+#[cfg(feature = "async")]
+struct BlockingLedger<'a, L: ?Sized> {
+    ledger: &'a L,
+    block_on: BlockOn<'a>,
+}
+
+#[cfg(feature = "async")]
+impl<L: crate::portal::asynchronous::AsyncOfficeLedger + ?Sized> OfficeLedger
+    for BlockingLedger<'_, L>
+{
+    fn find(&self, number: &OfficeNumber) -> Result<Option<OfficeRecord>, PortError> {
+        let future = crate::portal::asynchronous::AsyncOfficeLedger::find(self.ledger, number);
+        block(self.block_on, future).unwrap_or_else(|| {
+            Err(PortError(
+                "the host's block_on returned before the future was done".into(),
+            ))
+        })
+    }
+}
+
+/// OPS-05: an [`AsyncOfficeLedger`](crate::portal::asynchronous::AsyncOfficeLedger) keeps the
+/// ledger's contract as [`office_ledger`] checks it: look-ups find exactly the records of
+/// `present` (which the host seeded) and nothing for `absent`, also from several threads at
+/// once, every look-up a future run by the host's `block_on`.
+///
+/// # Example
+/// The in-memory ledger (every blocking ledger is an async one), on `pollster`:
+/// ```
+/// use kaigo_seikyu::{memory::Ledger, ports::OfficeRecord, values::Prefecture};
+/// let ledger = Ledger::default();
+/// let office = OfficeRecord {
+///     number: "1311111111".parse()?,
+///     name: "請求事業所A".into(),
+///     postal_address: "東京都千代田区".into(),
+///     phone: "03-0000-0000".into(),
+///     billing: vec![Prefecture::TOKYO],
+/// };
+/// ledger.insert(office.clone());
+/// let absent = ["2711111111".parse()?];
+/// kaigo_seikyu::testkit::async_office_ledger(&ledger, &[office], &absent, &|f| pollster::block_on(f))?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg(feature = "async")]
+pub fn async_office_ledger<L: crate::portal::asynchronous::AsyncOfficeLedger + ?Sized>(
+    ledger: &L,
+    present: &[OfficeRecord],
+    absent: &[OfficeNumber],
+    block_on: BlockOn<'_>,
+) -> Result<(), Violation> {
+    office_ledger(&BlockingLedger { ledger, block_on }, present, absent)
+}
+
+/// How [`async_effects`] reads back what reached the host's ports: every mail sent, the notices
+/// of an office and every event, each oldest first.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{calendar::utc, memory::Embedded, testkit::ReadBack};
+/// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+/// let read = ReadBack {
+///     mails: &|| Ok(host.outbox.all()),
+///     notices: &|office| Ok(host.notices.for_office(office)),
+///     events: &|| Ok(host.events.all()),
+/// };
+/// assert!((read.mails)()?.is_empty());
+/// # Ok::<(), kaigo_seikyu::ports::PortError>(())
+/// ```
+#[cfg(feature = "async")]
+pub struct ReadBack<'a> {
+    /// Every mail that reached the mailer, oldest first.
+    pub mails: &'a dyn Fn() -> Result<Vec<Mail>, PortError>,
+    /// Every notice posted to an office, oldest first.
+    pub notices: &'a dyn Fn(&OfficeNumber) -> Result<Vec<Notice>, PortError>,
+    /// Every event recorded, oldest first.
+    pub events: &'a dyn Fn() -> Result<Vec<Event>, PortError>,
+}
+
+#[cfg(feature = "async")]
+const EFFECTS: &str = "async effects";
+
+/// OPS-01, OPS-05: an [`AsyncEffects`](crate::portal::asynchronous::AsyncEffects) hands each
+/// effect to its port, unchanged and in the order delivered: a mail to the mailer, a notice to
+/// its office's board only, an event to the audit log, a session revocation accepted; a withheld
+/// code (RS-03) reaches no port; delivering an effect again under the same id (at least once,
+/// after a crash) is accepted. `read` reads back what reached the ports; every delivery is a
+/// future run by the host's `block_on`.
+///
+/// # Example
+/// The in-memory ports (their `Ports` deliver as ready futures), on `pollster`:
+/// ```
+/// use kaigo_seikyu::{calendar::utc, memory::Embedded, testkit::{self, ReadBack}};
+/// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+/// let read = ReadBack {
+///     mails: &|| Ok(host.outbox.all()),
+///     notices: &|office| Ok(host.notices.for_office(office)),
+///     events: &|| Ok(host.events.all()),
+/// };
+/// testkit::async_effects(&host.ports(), &read, &|f| pollster::block_on(f))?;
+/// # Ok::<(), testkit::Violation>(())
+/// ```
+#[cfg(feature = "async")]
+pub fn async_effects<E: crate::portal::asynchronous::AsyncEffects + ?Sized>(
+    effects: &E,
+    read: &ReadBack<'_>,
+    block_on: BlockOn<'_>,
+) -> Result<(), Violation> {
+    use crate::effect::Outgoing;
+    let a: OfficeNumber = value(EFFECTS, "01A7000001")?;
+    let b: OfficeNumber = value(EFFECTS, "01A7000002")?;
+    let user: UserId = value(EFFECTS, "KJ0101A7000001")?;
+    let id = |n: u64| value::<EffectId>(EFFECTS, &format!("7e57{n:028x}"));
+    let mails: Vec<Mail> = (0..2)
+        .map(|n| kit_mail(200 + n))
+        .collect::<Result<_, _>>()?;
+    let notice = mail::reissue_approved_notice(&value(EFFECTS, "U100001000002")?);
+    let event = Event {
+        at: kit_instant(0),
+        kind: EventKind::LoginFailed { user },
+    };
+    let deliver = |n: u64, effect: Outgoing| -> Result<(), Violation> {
+        let what = format!("delivering {effect:?}");
+        let id = id(n)?;
+        let done = block(block_on, effects.deliver(&id, effect));
+        let result = done.unwrap_or_else(|| {
+            Err(PortError(
+                "the host's block_on returned before the future was done".into(),
+            ))
+        });
+        port(EFFECTS, &what, result)
+    };
+    let seen = || -> Result<_, Violation> {
+        Ok((
+            port(EFFECTS, "reading mails", (read.mails)())?,
+            port(EFFECTS, "reading notices", (read.notices)(&a))?,
+            port(EFFECTS, "reading notices", (read.notices)(&b))?,
+            port(EFFECTS, "reading events", (read.events)())?,
+        ))
+    };
+    let before = seen()?;
+    let outgoing = [
+        Outgoing::Mail(mails[0].clone()),
+        Outgoing::Notice {
+            office: a,
+            notice: notice.clone(),
+        },
+        Outgoing::Event(event.clone()),
+        Outgoing::RevokeSessions(user),
+        Outgoing::Withheld(value(EFFECTS, "withheld@example.jp")?),
+        Outgoing::Mail(mails[1].clone()),
+    ];
+    for (n, effect) in (0..).zip(outgoing) {
+        deliver(n, effect)?;
+    }
+    let after = seen()?;
+    appended(
+        &before.0,
+        &after.0,
+        &mails,
+        "the mailer (a withheld code reaches none)",
+    )?;
+    appended(
+        &before.1,
+        &after.1,
+        &[notice],
+        &format!("office {a}'s board"),
+    )?;
+    appended(&before.2, &after.2, &[], &format!("office {b}'s board"))?;
+    appended(
+        &before.3,
+        &after.3,
+        std::slice::from_ref(&event),
+        "the audit log",
+    )?;
+    // At least once: the same effect again under its id is accepted.
+    deliver(0, Outgoing::Mail(mails[0].clone()))?;
+    deliver(2, Outgoing::Event(event))?;
+    Ok(())
+}
+
+/// `after` is `before` followed by `want`: what the kit delivered to `port`, and nothing else.
+#[cfg(feature = "async")]
+fn appended<T: PartialEq + std::fmt::Debug>(
+    before: &[T],
+    after: &[T],
+    want: &[T],
+    port: &str,
+) -> Result<(), Violation> {
+    let tail = after.strip_prefix(before);
+    ensure(tail == Some(want), EFFECTS, || {
+        format!("delivered {want:?} to {port}, which got {tail:?} after its earlier {before:?}")
+    })
 }

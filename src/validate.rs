@@ -129,6 +129,27 @@ impl Check<'_> {
         Ok(())
     }
 
+    /// A start named `what` (when a step began, when a code was verified) is no later than now,
+    /// give or take [`CLOCK_SKEW`] (another server may have set it). A start in the future would
+    /// keep its deadline, counted from it, alive past the policy's lifetime.
+    ///
+    /// # Example
+    /// ```
+    /// use chrono::TimeDelta;
+    /// use kaigo_seikyu::{calendar::utc, policy::Policy, validate::{CLOCK_SKEW, Check}};
+    /// let policy = Policy::default();
+    /// let now = utc("2026-01-10T10:00:00+09:00");
+    /// let check = Check { now, policy: &policy };
+    /// assert!(check.started("started_at", now + CLOCK_SKEW).is_ok());
+    /// assert!(check.started("started_at", now + TimeDelta::hours(1)).is_err());
+    /// ```
+    pub fn started(&self, what: &str, start: Instant) -> Result<(), Invalid> {
+        match self.now.checked_add_signed(CLOCK_SKEW) {
+            Some(latest) if start > latest => Err(Invalid::new(format!("{what} later than now"))),
+            _ => Ok(()),
+        }
+    }
+
     /// A deadline named `what` whose start is not stored, set at most `lifetime` before now: no
     /// later than `now + lifetime`, give or take [`CLOCK_SKEW`] (another server may have set it).
     ///

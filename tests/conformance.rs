@@ -271,12 +271,98 @@ fn ops_01_ops_04_kit_rejects_broken_load_many_and_outbox() {
     assert!(v.problem.contains("commit"), "{v}");
     let v = testkit::outbox(&Forgetful::default()).unwrap_err();
     assert_eq!(v.contract, "store: outbox", "{v}");
-    fn block_on(f: testkit::KitFuture<'_>) {
-        pollster::block_on(f)
-    }
     // Through the async kit a single load is a load_many of one key: the first check fails.
     let v = testkit::async_store(&[&Sparse::default()], &block_on).unwrap_err();
     assert!(v.problem.contains("load_many of one key"), "{v}");
     let v = testkit::async_store(&[&Sorted::default()], &block_on).unwrap_err();
     assert_eq!(v.contract, "store: outbox", "{v}");
+}
+
+/// OPS-05: the in-memory ledger, as an async ledger (its look-ups ready futures), keeps the
+/// ledger's contract on a minimal executor, from several threads.
+#[test]
+fn ops_05_memory_ledger_passes_the_async_kit() {
+    let host = host();
+    for office in offices() {
+        host.ledger.insert(office);
+    }
+    let absent: OfficeNumber = "0112345678".parse().unwrap();
+    testkit::async_office_ledger(&*host.ledger, &offices(), &[absent], &block_on).unwrap();
+}
+
+/// The in-memory ports' read-back, for the async effects kit.
+macro_rules! read_back {
+    ($host:expr) => {
+        testkit::ReadBack {
+            mails: &|| Ok($host.outbox.all()),
+            notices: &|office| Ok($host.notices.for_office(office)),
+            events: &|| Ok($host.events.all()),
+        }
+    };
+}
+
+/// The async kits' executor: a minimal one.
+fn block_on(f: testkit::KitFuture<'_>) {
+    pollster::block_on(f)
+}
+
+/// OPS-01, OPS-05: the in-memory `Ports`, as the async driver's effects, hand each effect to
+/// its port in order, a withheld code to none, and accept an id delivered again.
+#[test]
+fn ops_01_ops_05_memory_ports_pass_the_async_effects_kit() {
+    let host = host();
+    testkit::async_effects(&host.ports(), &read_back!(host), &block_on).unwrap();
+}
+
+/// The async kits catch a broken async ledger and broken async effects: a violation naming the
+/// contract, never a pass.
+#[test]
+fn ops_05_async_kits_reject_a_broken_ledger_and_broken_effects() {
+    use kaigo_seikyu::effect::Outgoing;
+    use kaigo_seikyu::portal::Ports;
+    use kaigo_seikyu::portal::asynchronous::{AsyncEffects, AsyncOfficeLedger};
+
+    /// Finds nothing: an async ledger that never answers from its records.
+    struct Forgetful;
+    impl AsyncOfficeLedger for Forgetful {
+        async fn find(&self, _: &OfficeNumber) -> Result<Option<OfficeRecord>, PortError> {
+            Ok(None)
+        }
+    }
+    /// Drops every event; delivers the rest.
+    struct Unaudited(Ports);
+    impl AsyncEffects for Unaudited {
+        async fn deliver(&self, id: &EffectId, effect: Outgoing) -> Result<(), PortError> {
+            match effect {
+                Outgoing::Event(_) => Ok(()),
+                other => self.0.deliver(id, other).await,
+            }
+        }
+    }
+    /// Posts every notice to one office, whichever it is for.
+    struct Misrouted(Ports);
+    impl AsyncEffects for Misrouted {
+        async fn deliver(&self, id: &EffectId, effect: Outgoing) -> Result<(), PortError> {
+            match effect {
+                Outgoing::Notice { notice, .. } => {
+                    let office = "01A7000002".parse().unwrap();
+                    self.0
+                        .deliver(id, Outgoing::Notice { office, notice })
+                        .await
+                }
+                other => self.0.deliver(id, other).await,
+            }
+        }
+    }
+    let v = testkit::async_office_ledger(&Forgetful, &offices(), &[], &block_on).unwrap_err();
+    assert_eq!(v.contract, "office ledger", "{v}");
+    let host = host();
+    let v =
+        testkit::async_effects(&Unaudited(host.ports()), &read_back!(host), &block_on).unwrap_err();
+    assert!(v.problem.contains("audit log"), "{v}");
+    let host = self::host();
+    let v =
+        testkit::async_effects(&Misrouted(host.ports()), &read_back!(host), &block_on).unwrap_err();
+    assert_eq!(v.contract, "async effects", "{v}");
+    assert!(v.problem.contains("board"), "{v}");
 }

@@ -1272,10 +1272,11 @@ fn tamper_instant(host: &Embedded, id: &FlowId, field: &str, at: Instant) {
         .unwrap();
 }
 
-/// SEC-06, SEC-03: a stored 【請求先都道府県選択】 whose start is the last instant chrono can hold
-/// (its deadline cannot be represented) answers as expired, changes nothing and does not panic.
+/// SEC-06, OPS-07: a stored 【請求先都道府県選択】 whose start is the last instant chrono can hold
+/// (its deadline cannot be represented) is refused as corrupt (a start in the future), changes
+/// nothing and does not panic.
 #[test]
-fn sec_06_sec_03_prefecture_choice_started_at_the_end_of_time_expires() {
+fn sec_06_ops_07_prefecture_choice_started_at_the_end_of_time_is_corrupt() {
     let (host, portal) = host();
     let mut rng = StdRng::seed_from_u64(31);
     existing_account(&portal, UserId::new(Prefecture::TOKYO, office()), &mut rng);
@@ -1289,20 +1290,19 @@ fn sec_06_sec_03_prefecture_choice_started_at_the_end_of_time_expires() {
     ));
     tamper_instant(&host, &id, "started_at", Instant::MAX_UTC);
     let before = host.store.snapshot();
-    assert_eq!(
-        portal
-            .reissue_input(&id, Input::ChoosePrefecture("13"), &mut rng)
-            .map(drop),
-        flow_err(FlowError::FlowExpired)
+    let got = portal.reissue_input(&id, Input::ChoosePrefecture("13"), &mut rng);
+    assert!(
+        matches!(&got, Err(PortalError::Store(StoreError::Corrupt(m))) if m.contains("OPS-07")),
+        "{got:?}"
     );
     assert_eq!(host.store.snapshot(), before);
     assert!(host.outbox.all().is_empty());
 }
 
-/// SEC-06, SEC-03: a stored 【送信確認】 whose code check is the last instant chrono can hold
-/// answers as expired, writes no application and does not panic.
+/// SEC-06, OPS-07: a stored 【送信確認】 whose code check is the last instant chrono can hold is
+/// refused as corrupt (a verification in the future), writes no application and does not panic.
 #[test]
-fn sec_06_sec_03_confirmation_verified_at_the_end_of_time_expires() {
+fn sec_06_ops_07_confirmation_verified_at_the_end_of_time_is_corrupt() {
     let (host, portal) = host();
     let mut rng = StdRng::seed_from_u64(32);
     let (id, _) = portal
@@ -1320,9 +1320,10 @@ fn sec_06_sec_03_confirmation_verified_at_the_end_of_time_expires() {
     );
     let before = host.store.snapshot();
     let mails = host.outbox.all().len();
-    assert_eq!(
-        portal.reissue_input(&id, Input::Submit, &mut rng).map(drop),
-        flow_err(FlowError::FlowExpired)
+    let got = portal.reissue_input(&id, Input::Submit, &mut rng);
+    assert!(
+        matches!(&got, Err(PortalError::Store(StoreError::Corrupt(m))) if m.contains("OPS-07")),
+        "{got:?}"
     );
     assert_eq!(host.store.snapshot(), before);
     assert_eq!(host.outbox.all().len(), mails);

@@ -1,7 +1,8 @@
-//! OPS-04: round trips, proved with a counting store. Every request reads in one batched read
-//! (`Store::load_many`) per round and never one record at a time; starting a reset reads the
-//! office's 47 possible accounts and the address's code-mail budget in one round; a request
-//! writes in one commit. The figures printed here are the table of docs/performance.md.
+//! OPS-04: round trips, proved with a counting store (`testkit::CountingStore`). Every request
+//! reads in one batched read (`Store::load_many`) per round and never one record at a time;
+//! starting a reset reads the office's 47 possible accounts and the address's code-mail budget
+//! in one round; a request writes in one commit. `benches/rounds.rs` counts every entry point
+//! with the same store and prints the table of docs/performance.md.
 //!
 //! OPS-05: the same counts hold over both drivers, the blocking `Portal` and the async
 //! `AsyncPortal`: one test body over [`drivers::Driver`]. The entry points are called through the
@@ -10,74 +11,22 @@
 mod drivers;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kaigo_seikyu::account::Account;
 use kaigo_seikyu::calendar::utc;
 use kaigo_seikyu::login::{Login, Start};
-use kaigo_seikyu::memory::{Embedded, MemoryStore};
+use kaigo_seikyu::memory::Embedded;
 use kaigo_seikyu::policy::Policy;
 use kaigo_seikyu::portal::{AsyncPortal, Delivery, Portal, Route};
 use kaigo_seikyu::reset::{Reset, ResetInput, ResetStart};
 use kaigo_seikyu::secret::CodeKey;
-use kaigo_seikyu::store::{FlowKind, Key, Store, StoreError, Versioned, Write};
+use kaigo_seikyu::store::FlowKind;
+use kaigo_seikyu::testkit::{Cost, CountingStore};
 use kaigo_seikyu::values::Password;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use drivers::Driver;
-
-/// Counts what reaches the store: single loads, batched loads (rounds), records read, commits.
-#[derive(Default)]
-struct Counting {
-    inner: MemoryStore,
-    loads: AtomicUsize,
-    batches: AtomicUsize,
-    keys: AtomicUsize,
-    commits: AtomicUsize,
-}
-
-/// What one request cost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Cost {
-    single_loads: usize,
-    rounds: usize,
-    records: usize,
-    commits: usize,
-}
-
-impl Counting {
-    fn take(&self) -> Cost {
-        Cost {
-            single_loads: self.loads.swap(0, Ordering::SeqCst),
-            rounds: self.batches.swap(0, Ordering::SeqCst),
-            records: self.keys.swap(0, Ordering::SeqCst),
-            commits: self.commits.swap(0, Ordering::SeqCst),
-        }
-    }
-}
-
-impl Store for Counting {
-    fn load(&self, key: &Key) -> Result<Option<Versioned>, StoreError> {
-        self.loads.fetch_add(1, Ordering::SeqCst);
-        self.inner.load(key)
-    }
-    fn load_many(&self, keys: &[Key]) -> Result<Vec<Option<Versioned>>, StoreError> {
-        self.batches.fetch_add(1, Ordering::SeqCst);
-        self.keys.fetch_add(keys.len(), Ordering::SeqCst);
-        self.inner.load_many(keys)
-    }
-    fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
-        self.commits.fetch_add(1, Ordering::SeqCst);
-        self.inner.commit(writes)
-    }
-    fn outbox(
-        &self,
-        limit: usize,
-    ) -> Result<Vec<(kaigo_seikyu::effect::EffectId, Versioned)>, StoreError> {
-        self.inner.outbox(limit)
-    }
-}
 
 const ADDRESS: &str = "mailforsecurity-001@jp";
 
@@ -99,7 +48,7 @@ fn ops_05_ops_04_async_driver_makes_the_same_round_trips() {
 /// Runs the requests over driver `D`, checks their costs and returns them, by entry point.
 fn round_trips<D: Driver>() -> Vec<(&'static str, Cost)> {
     let host = Embedded::new(utc("2026-02-15T09:00:00+09:00"));
-    let store = Arc::new(Counting::default());
+    let store = Arc::new(CountingStore::new(host.store.clone()));
     let mut ports = host.ports();
     ports.store = store.clone();
     let (policy, key) = (
@@ -136,10 +85,10 @@ fn round_trips<D: Driver>() -> Vec<(&'static str, Cost)> {
     assert_eq!(
         start,
         Cost {
-            single_loads: 0,
             rounds: 1,
             records: 48,
-            commits: 1
+            commits: 1,
+            ..Cost::default()
         },
         "OPS-04: 47 accounts and the code-mail budget in one round"
     );

@@ -270,7 +270,7 @@ fn ops_01_ops_04_sqlite_load_many_and_outbox_pass_the_kit() {
 }
 
 /// SEC-08 and the other ports on SQLite: the outbox table and its delivery loop, notices, events,
-/// the ledger and session revocations.
+/// the ledger (also as an async ledger, OPS-05) and session revocations.
 #[test]
 fn sqlite_ports_pass_the_kit() {
     let (_dir, path) = temp();
@@ -287,7 +287,9 @@ fn sqlite_ports_pass_the_kit() {
     };
     host.insert_office(&office).unwrap();
     let absent: OfficeNumber = "1311111111".parse().unwrap();
-    testkit::office_ledger(&host, &[office], &[absent]).unwrap();
+    testkit::office_ledger(&host, std::slice::from_ref(&office), &[absent]).unwrap();
+    // OPS-05: the same ledger as the async driver sees it.
+    testkit::async_office_ledger(&host, &[office], &[absent], &|f| pollster::block_on(f)).unwrap();
     testkit::sessions(&host).unwrap();
     let user: UserId = "KJ0101A7000001".parse().unwrap();
     assert_eq!(

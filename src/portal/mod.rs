@@ -19,7 +19,7 @@ mod reissue;
 mod reset;
 mod security_emails;
 mod transaction;
-mod validate;
+pub mod validate;
 
 pub use purge::PURGE_MARGIN;
 pub use queue::{MAX_PAGE, ReviewCursor, ReviewPage};

@@ -2,7 +2,8 @@
 //! it. The record's key says its type; the type's [`Validate`] says whether it is possible under
 //! the policy at the request's instant; the key says whose it is (an account stored under
 //! another user's key is refused). A record that fails is [`StoreError::Corrupt`]: the request
-//! commits nothing and sends nothing.
+//! commits nothing and sends nothing. [`record`] is public so a host can run the same checks
+//! (on records it imports or audits).
 
 use serde::de::DeserializeOwned;
 
@@ -13,8 +14,29 @@ use crate::store::{Budget, FlowKind, Key, RateWindow, StoreError};
 use crate::validate::{Check, Invalid, Validate};
 use crate::values::ManagementNumber;
 
-/// Checks the record `bytes` read at `key` (OPS-07).
-pub(crate) fn record(key: &Key, bytes: &[u8], check: &Check<'_>) -> Result<(), StoreError> {
+/// OPS-07: checks the record `bytes` read back at `key` as the transaction core checks every
+/// record a request reads, before any step sees it: the key says its type, the type's
+/// [`Validate`] whether it is possible under `check`, and the key whose it is. `Ok` when the
+/// record may be obeyed; otherwise [`StoreError::Corrupt`] naming the key and the rule. A host
+/// may run it over records it imports or audits.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::{calendar::utc, policy::Policy, store::{Key, StoreError}};
+/// use kaigo_seikyu::{portal::validate, validate::Check};
+/// let policy = Policy::default();
+/// let check = Check { now: utc("2026-01-10T10:00:00+09:00"), policy: &policy };
+/// let user = "KJ131311111111".parse()?;
+/// let hash = serde_json::from_str(r#""$argon2id$stored""#)?;
+/// let mut account = kaigo_seikyu::account::Account::new(user, hash);
+/// let key = Key::Account(user);
+/// assert!(validate::record(&key, &serde_json::to_vec(&account)?, &check).is_ok());
+/// account.failures = 9; // the third consecutive failure locks and starts again from zero
+/// let got = validate::record(&key, &serde_json::to_vec(&account)?, &check);
+/// assert!(matches!(got, Err(StoreError::Corrupt(why)) if why.contains("OPS-07")));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn record(key: &Key, bytes: &[u8], check: &Check<'_>) -> Result<(), StoreError> {
     let corrupt = |why: Invalid| StoreError::Corrupt(format!("{key}: {why} (OPS-07)"));
     match key {
         Key::Account(user) => {
