@@ -77,19 +77,6 @@ pub(crate) struct Transaction<'p, T, Op> {
     attempts: usize,
     rounds: usize,
     queued: Vec<Queued>,
-    /// Rounds and records read, over every attempt (for the round-trip tests and benches).
-    pub(crate) stats: Stats,
-}
-
-/// What a request cost: read rounds and records read, commits.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Stats {
-    /// Batched reads.
-    pub(crate) rounds: usize,
-    /// Records read, over every round.
-    pub(crate) loads: usize,
-    /// Commits tried.
-    pub(crate) commits: usize,
 }
 
 enum Stage<T> {
@@ -127,7 +114,6 @@ where
             attempts: 0,
             rounds: 0,
             queued: Vec::new(),
-            stats: Stats::default(),
         }
     }
 
@@ -164,7 +150,6 @@ where
                         }
                         Ok((writes, queued)) => {
                             self.queued = queued;
-                            self.stats.commits += 1;
                             self.stage = Stage::Committing(value);
                             Poll::Commit(writes)
                         }
@@ -189,8 +174,6 @@ where
             )
             .into()));
         }
-        self.stats.rounds += 1;
-        self.stats.loads += read.keys.len();
         self.stage = stage(read.clone());
         Poll::Read(read)
     }
