@@ -505,7 +505,36 @@ impl<'p> Tx<'p> {
         rng: &mut R,
         transition: impl FnOnce(&mut Cx<'_, R>) -> Result<Step<S>, PortalError>,
     ) -> Result<Step<S>, PortalError> {
-        let step = self.guarded(needs, now, rng, transition)?;
+        let step = match needs.guesses.clone() {
+            None => transition(&mut self.cx(now, rng))?,
+            Some(budget) => {
+                let mut outcome = None;
+                let (policy, hasher) = (self.policy, self.hasher);
+                let verdict = self.guard_guesses(budget, now, || {
+                    let mut cx = Cx {
+                        now,
+                        rng,
+                        policy,
+                        hasher,
+                    };
+                    let step = transition(&mut cx);
+                    let verdict = match &step {
+                        Ok(step) => step.rejected.clone().map_or(Ok(()), Err),
+                        Err(PortalError::Flow(e)) => Err(e.clone()),
+                        Err(_) => Ok(()),
+                    };
+                    outcome = Some(step);
+                    verdict
+                })?;
+                match outcome {
+                    Some(step) => step?,
+                    None => {
+                        let refusal = verdict.err().unwrap_or(FlowError::GuessBudgetExceeded);
+                        return Err(refusal.into());
+                    }
+                }
+            }
+        };
         for effect in &step.effects {
             match effect {
                 Effect::Mail(mail) if mail.code().is_some() => {
@@ -537,45 +566,6 @@ impl<'p> Tx<'p> {
             self.spend_code_mail(&to, now)?;
         }
         Ok(())
-    }
-
-    /// The transition under the SEC-07 budget `needs.guesses`, if any.
-    fn guarded<S, R: CryptoRng + ?Sized>(
-        &mut self,
-        needs: &Needs,
-        now: Instant,
-        rng: &mut R,
-        transition: impl FnOnce(&mut Cx<'_, R>) -> Result<Step<S>, PortalError>,
-    ) -> Result<Step<S>, PortalError> {
-        let Some(budget) = needs.guesses.clone() else {
-            let mut cx = self.cx(now, rng);
-            return transition(&mut cx);
-        };
-        let mut outcome = None;
-        let (policy, hasher) = (self.policy, self.hasher);
-        let verdict = self.guard_guesses(budget, now, || {
-            let mut cx = Cx {
-                now,
-                rng,
-                policy,
-                hasher,
-            };
-            let step = transition(&mut cx);
-            let verdict = match &step {
-                Ok(step) => step.rejected.clone().map_or(Ok(()), Err),
-                Err(PortalError::Flow(e)) => Err(e.clone()),
-                Err(_) => Ok(()),
-            };
-            outcome = Some(step);
-            verdict
-        })?;
-        match outcome {
-            Some(step) => step,
-            None => Err(verdict
-                .err()
-                .unwrap_or(FlowError::GuessBudgetExceeded)
-                .into()),
-        }
     }
 
     /// Saves a step of flow `F` and says where it leads: on in the flow, or out of it (its
