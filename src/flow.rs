@@ -461,3 +461,41 @@ pub trait Entry: Flow {
         cx: &mut Cx<'_, R>,
     ) -> Result<Step<Next<Self>>, PortalError>;
 }
+
+/// What the flows' unit tests run a pure transition with: the cheap test policy (or another), a
+/// hasher over its argon2 parameters and a seeded CSPRNG, lent out as a [`Cx`].
+#[cfg(test)]
+pub(crate) struct Fixture {
+    pub(crate) policy: Policy,
+    pub(crate) hasher: crate::secret::Argon2Hasher,
+    pub(crate) rng: rand::rngs::StdRng,
+}
+
+#[cfg(test)]
+impl Fixture {
+    /// [`Policy::insecure_fast_hashing`], the CSPRNG seeded with `seed`.
+    pub(crate) fn new(seed: u64) -> Self {
+        Self::with_policy(Policy::insecure_fast_hashing(), seed)
+    }
+
+    /// `policy`, the CSPRNG seeded with `seed`.
+    pub(crate) fn with_policy(policy: Policy, seed: u64) -> Self {
+        use crate::secret::{Argon2Hasher, CodeKey};
+        use rand::SeedableRng;
+        Fixture {
+            hasher: Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([5; 32])),
+            policy,
+            rng: rand::rngs::StdRng::seed_from_u64(seed),
+        }
+    }
+
+    /// The context of a transition at `now`.
+    pub(crate) fn cx(&mut self, now: Instant) -> Cx<'_, rand::rngs::StdRng> {
+        Cx {
+            now,
+            rng: &mut self.rng,
+            policy: &self.policy,
+            hasher: &self.hasher,
+        }
+    }
+}

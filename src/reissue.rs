@@ -1476,24 +1476,15 @@ impl Entry for Reissue {
 mod tests {
     use super::*;
     use crate::calendar::utc;
-    use crate::policy::Policy;
-    use crate::secret::{Argon2Hasher, CodeKey};
-    use rand::SeedableRng;
+    use crate::flow::Fixture;
 
     /// RI-04, SEC-01: the persisted flow keeps only the code's keyed digest: neither its JSON nor
     /// its `Debug` holds the mailed code, and every state round-trips through the store's format.
     #[test]
     fn ri_04_sec_01_persisted_states_hold_no_code() {
-        let policy = Policy::insecure_fast_hashing();
-        let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([5; 32]));
-        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut fixture = Fixture::new(3);
         let now = utc("2026-01-10T10:00:00+09:00");
-        let mut cx = Cx {
-            now,
-            rng: &mut rng,
-            policy: &policy,
-            hasher: &hasher,
-        };
+        let mut cx = fixture.cx(now);
         let particulars = Particulars {
             office: "1311111111".parse().unwrap(),
             office_name: "請求事業所A".into(),
