@@ -332,6 +332,20 @@ pub struct Help {
     pub body: Vec<String>,
 }
 
+/// Accessors of a screen's leaves of one kind, in order (a row's cells included): `$method`
+/// yields what each `Node::$variant` holds.
+macro_rules! leaves_of {
+    ($($(#[$doc:meta])* $method:ident: $variant:ident;)+) => {$(
+        $(#[$doc])*
+        pub fn $method(&self) -> impl Iterator<Item = &$variant> {
+            self.leaves().filter_map(|n| match n {
+                Node::$variant(leaf) => Some(leaf),
+                _ => None,
+            })
+        }
+    )+};
+}
+
 impl Screen {
     /// A page with this title and nothing else.
     pub fn new(title: impl Into<String>) -> Self {
@@ -501,45 +515,24 @@ impl Screen {
         )
     }
 
-    /// The texts, in order.
-    pub fn texts(&self) -> impl Iterator<Item = &Text> {
-        self.leaves().filter_map(|n| match n {
-            Node::Text(t) => Some(t),
-            _ => None,
-        })
-    }
-
-    /// The fields, in order.
-    pub fn fields(&self) -> impl Iterator<Item = &Field> {
-        self.leaves().filter_map(|n| match n {
-            Node::Field(f) => Some(f),
-            _ => None,
-        })
-    }
-
-    /// The buttons and links, in order.
-    pub fn buttons(&self) -> impl Iterator<Item = &Button> {
-        self.leaves().filter_map(|n| match n {
-            Node::Button(b) => Some(b),
-            _ => None,
-        })
-    }
-
-    /// The [?] helps, in order (a row's included).
-    ///
-    /// # Example
-    /// ```
-    /// use kaigo_seikyu::screen::{Help, Screen};
-    /// let help = Help { label: "通知先".into(), title: "通知先について".into(), body: vec!["…".into()] };
-    /// let s = Screen::new("一覧").row(|r| r.text("h", "通知先").help(help.clone()));
-    /// assert_eq!(s.helps().collect::<Vec<_>>(), [&help]);
-    /// assert_eq!(s.to_string(), "【一覧】\n通知先 | [?]\n[?] 通知先について\n  …\n");
-    /// ```
-    pub fn helps(&self) -> impl Iterator<Item = &Help> {
-        self.leaves().filter_map(|n| match n {
-            Node::Help(h) => Some(h),
-            _ => None,
-        })
+    leaves_of! {
+        /// The texts, in order.
+        texts: Text;
+        /// The fields, in order.
+        fields: Field;
+        /// The buttons and links, in order.
+        buttons: Button;
+        /// The [?] helps, in order (a row's included).
+        ///
+        /// # Example
+        /// ```
+        /// use kaigo_seikyu::screen::{Help, Screen};
+        /// let help = Help { label: "通知先".into(), title: "通知先について".into(), body: vec!["…".into()] };
+        /// let s = Screen::new("一覧").row(|r| r.text("h", "通知先").help(help.clone()));
+        /// assert_eq!(s.helps().collect::<Vec<_>>(), [&help]);
+        /// assert_eq!(s.to_string(), "【一覧】\n通知先 | [?]\n[?] 通知先について\n  …\n");
+        /// ```
+        helps: Help;
     }
 
     /// The field named `name`.
