@@ -109,7 +109,7 @@ use crate::help;
 use crate::mail::{self, Notice};
 use crate::policy::{FeeSchedule, Policy};
 use crate::screen::button::{BACK, CANCEL, FINISH, NEXT, OK};
-use crate::screen::{Choice, Field, Form, FormError, Screen};
+use crate::screen::{Choice, Field, Form, FormError, Screen, menu_options};
 use crate::secret::PasswordHash;
 use crate::store::{FlowId, FlowKind, Key, StoreError};
 use crate::values::{OfficeNumber, Password, PasswordRules, UserId, Yen};
@@ -1328,25 +1328,7 @@ impl MenuChoice {
     }
 }
 
-impl std::fmt::Display for MenuChoice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.value())
-    }
-}
-
-impl std::str::FromStr for MenuChoice {
-    type Err = FlowError;
-    /// Exactly `estimate` or `apply`; anything else is not one of the menu's options.
-    fn from_str(s: &str) -> Result<Self, FlowError> {
-        MenuChoice::ALL
-            .into_iter()
-            .find(|c| c.value() == s)
-            .ok_or(FlowError::UnexpectedInput {
-                state: "ChoosingAction",
-                input: "an unknown menu option",
-            })
-    }
-}
+menu_options!(MenuChoice, "ChoosingAction");
 
 /// What the user can do in the certificate flow. Typed fields arrive already parsed (the
 /// [`Portal::certificate_password`](crate::portal::Portal::certificate_password) entry point takes them as `&str`).

@@ -206,6 +206,36 @@ impl Choice {
     }
 }
 
+/// For a menu's options as a type (an `ALL` array and a `value()` giving what the form sends):
+/// `Display` as that value, and `FromStr` accepting exactly one of the values, anything else
+/// refused as [`FlowError::UnexpectedInput`](crate::error::FlowError::UnexpectedInput) in state
+/// `$state`. `FlowError` is the caller's.
+macro_rules! menu_options {
+    ($t:ident, $state:literal) => {
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.value())
+            }
+        }
+
+        impl std::str::FromStr for $t {
+            type Err = FlowError;
+            /// Exactly one of the options' values; anything else is not one of the menu's
+            /// options.
+            fn from_str(s: &str) -> Result<Self, FlowError> {
+                $t::ALL
+                    .into_iter()
+                    .find(|c| c.value() == s)
+                    .ok_or(FlowError::UnexpectedInput {
+                        state: $state,
+                        input: "an unknown menu option",
+                    })
+            }
+        }
+    };
+}
+pub(crate) use menu_options;
+
 impl Field {
     fn new(name: &'static str, kind: FieldKind, label: impl Into<String>) -> Self {
         Field {
