@@ -321,6 +321,20 @@ pub enum Route {
     },
 }
 
+/// The screen a route shows, for the per-flow entry points whose every route has one (the
+/// security-email list, reset, reissue, certificate).
+fn shown(route: Route) -> Result<Screen, PortalError> {
+    route.screen().cloned().ok_or(PortalError::NoSuchFlow)
+}
+
+/// The new flow's id and first screen, for the per-flow starts whose every route is a flow's.
+fn started(route: Route) -> Result<(FlowId, Screen), PortalError> {
+    match route {
+        Route::Flow { flow, screen } => Ok((flow.id, screen)),
+        _ => Err(PortalError::NoSuchFlow),
+    }
+}
+
 impl Route {
     /// The flow the browser is in, if any.
     pub fn flow(&self) -> Option<&FlowRef> {

@@ -6,7 +6,7 @@
 use rand_core::CryptoRng;
 
 use crate::error::{FlowError, PortalError};
-use crate::portal::{Portal, Route};
+use crate::portal::{Portal, shown, started};
 use crate::reissue::{
     ApplicationForm, Decision, Federation, Input, Reissue, ReissueApplication, ReissueInput,
     ReissueStart, ReviewOutcome,
@@ -14,11 +14,6 @@ use crate::reissue::{
 use crate::screen::Screen;
 use crate::store::{FlowId, FlowKind, Key};
 use crate::values::ManagementNumber;
-
-/// The screen a reissue's route shows (every route of a reissue has one).
-fn shown(route: Route) -> Result<Screen, PortalError> {
-    route.screen().cloned().ok_or(PortalError::NoSuchFlow)
-}
 
 impl Portal {
     /// Sends the 【ログイン情報再発行申請】 form (RI-01 … RI-04): parses it, refuses a proxy
@@ -54,10 +49,7 @@ impl Portal {
         form: &ApplicationForm<'_>,
         rng: &mut R,
     ) -> Result<(FlowId, Screen), PortalError> {
-        match self.begin_with::<Reissue, R>(None, ReissueStart::try_from(form)?, rng)? {
-            Route::Flow { flow, screen } => Ok((flow.id, screen)),
-            _ => Err(PortalError::NoSuchFlow),
-        }
+        started(self.begin_with::<Reissue, R>(None, ReissueStart::try_from(form)?, rng)?)
     }
 
     /// Applies one input to the flow `id` and returns the next screen: the chosen billing
