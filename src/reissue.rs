@@ -1166,11 +1166,31 @@ impl ReissueApplication {
         cx: &mut Cx<'_, R>,
     ) -> (ReissueApplication, Vec<Effect>, ReviewOutcome) {
         let (number, now) = (self.number, cx.now);
-        let event = |approved| {
-            Effect::Event(Event {
-                at: now,
-                kind: EventKind::ReissueReviewed { number, approved },
-            })
+        // RI-08: the outcome's お知らせ to the office and mail to the notification address (T5
+        // and T6 on an approval, T7 and T8 on a rejection), then its event.
+        let announced = |approved| {
+            let (notice, mail) = if approved {
+                (
+                    mail::reissue_approved_notice(&number),
+                    mail::reissue_approved_mail(&self.notify, &number, &self.office, self.billing),
+                )
+            } else {
+                (
+                    mail::reissue_rejected_notice(&number),
+                    mail::reissue_rejected_mail(&self.notify, &number, &self.office, self.billing),
+                )
+            };
+            [
+                Effect::Notice {
+                    office: self.office,
+                    notice,
+                },
+                Effect::Mail(mail),
+                Effect::Event(Event {
+                    at: now,
+                    kind: EventKind::ReissueReviewed { number, approved },
+                }),
+            ]
         };
         let Verdict::Approve {
             by,
@@ -1178,23 +1198,10 @@ impl ReissueApplication {
             clear_security_emails,
         } = verdict
         else {
-            let effects = vec![
-                Effect::Notice {
-                    office: self.office,
-                    notice: mail::reissue_rejected_notice(&number),
-                },
-                Effect::Mail(mail::reissue_rejected_mail(
-                    &self.notify,
-                    &number,
-                    &self.office,
-                    self.billing,
-                )),
-                event(false),
-            ];
+            let effects = announced(false).to_vec();
             self.status = ApplicationStatus::Rejected { at: now };
             return (self, effects, ReviewOutcome::Rejected);
         };
-        let approved = event(true);
         let user_id = UserId::new(self.billing, self.office);
         let temporary_password = TemporaryPassword::generate(cx.rng);
         let hash = cx.hash(temporary_password.reveal().as_bytes());
@@ -1220,19 +1227,7 @@ impl ReissueApplication {
         if existed {
             effects.push(Effect::RevokeSessions(user_id));
         }
-        effects.extend([
-            Effect::Notice {
-                office: self.office,
-                notice: mail::reissue_approved_notice(&number),
-            },
-            Effect::Mail(mail::reissue_approved_mail(
-                &self.notify,
-                &number,
-                &self.office,
-                self.billing,
-            )),
-            approved,
-        ]);
+        effects.extend(announced(true));
         self.status = ApplicationStatus::Approved {
             at: now,
             security_emails_cleared: clear_security_emails,
