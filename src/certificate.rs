@@ -109,6 +109,7 @@ use crate::help;
 use crate::mail::{self, Notice};
 use crate::policy::{FeeSchedule, Policy};
 use crate::screen::button::{BACK, CANCEL, FINISH, NEXT, OK};
+use crate::screen::field::{CONFIRM_PASSWORD, OFFICE, OFFICE_NAME, PASSWORD};
 use crate::screen::{Choice, Field, Form, FormError, Screen, menu_options};
 use crate::secret::PasswordHash;
 use crate::store::{FlowId, FlowKind, Key, StoreError};
@@ -178,12 +179,9 @@ const OFFICE_NUMBER_LABEL: &str = "事業所番号";
 const MADE_ON_LABEL: &str = "作成日";
 
 /// Form names (UI-01): the fields of the flow's screens (the read-only ones too) and the buttons
-/// of its own; the shared buttons are in [`crate::screen::button`].
+/// of its own; the shared fields and buttons are in [`crate::screen::field`] and
+/// [`crate::screen::button`].
 const CHOICE: &str = "choice";
-const PASSWORD: &str = "password";
-const CONFIRM_PASSWORD: &str = "confirm_password";
-const OFFICE: &str = "office";
-const OFFICE_NAME: &str = "office_name";
 const FEE: &str = "fee";
 const MADE_ON: &str = "made_on";
 /// `発行申請を行う前に ?` (FEE-04).

@@ -40,10 +40,10 @@ use crate::flow::{Authenticated, Cx, Flow, Needs, Next, Records, Step, View};
 use crate::login;
 use crate::policy::Policy;
 use crate::registration::{
-    self, ADDRESS, CODE, CONFIRM_ADDRESS, code_screen, confirmed_address, confirmed_field,
-    registered_screen, security_email_entry,
+    self, code_screen, confirmed_address, confirmed_field, registered_screen, security_email_entry,
 };
 use crate::screen::button::{BACK, CHANGE, FINISH, NEXT, SEND};
+use crate::screen::field::{ADDRESS, CODE, CONFIRM_ADDRESS, CONFIRM_PASSWORD, NEW_PASSWORD};
 use crate::screen::{self, Field, Screen};
 use crate::store::{FlowId, FlowKind};
 use crate::values::{ConfirmationCode, EmailAddress, Password, UserId};
@@ -62,11 +62,9 @@ pub const STEPS: &[&str] = &[
     "5 終了",
 ];
 
-/// Form names of the first login's fields and buttons; `address`, `confirm_address` and `code`
-/// are the registration's ([`crate::registration`]).
+/// Form names of the first login's own fields and buttons; the shared ones are in
+/// [`crate::screen::field`].
 const CURRENT_PASSWORD: &str = "current_password";
-const NEW_PASSWORD: &str = "new_password";
-const CONFIRM_PASSWORD: &str = "confirm_password";
 const NOTICE_EMAIL: &str = "notice_email";
 const CONFIRM_NOTICE_EMAIL: &str = "confirm_notice_email";
 /// The checkbox `メールアドレスを登録しない` (FL-03).

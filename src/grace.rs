@@ -29,10 +29,11 @@ use crate::error::{FlowError, PortalError};
 use crate::flow::{Authenticated, Cx, Flow, GraceSkip, Needs, Next, Records, Step, View};
 use crate::policy::Policy;
 use crate::registration::{
-    self, ADDRESS, AwaitingCode, CODE, CONFIRM_ADDRESS, EnteringSecurityEmail, Registered,
-    code_screen, confirmed_address, confirmed_field, registered_screen, security_email_entry,
+    self, AwaitingCode, EnteringSecurityEmail, Registered, code_screen, confirmed_address,
+    confirmed_field, registered_screen, security_email_entry,
 };
 use crate::screen::button::{BACK, FINISH, LOGOUT, NEXT, SEND};
+use crate::screen::field::{ADDRESS, CODE, CONFIRM_ADDRESS};
 use crate::screen::{self, Field, Screen};
 use crate::store::{FlowId, FlowKind};
 use crate::values::{ConfirmationCode, EmailAddress, UserId};

@@ -36,6 +36,7 @@ use crate::error::{FlowError, PortalError};
 use crate::flow::{Authenticated, Cx, Entry, Flow, Needs, Next, Records, Step, View};
 use crate::policy::Policy;
 use crate::screen::button::{BACK, LOGIN};
+use crate::screen::field::PASSWORD;
 use crate::screen::{Field, Form, Screen};
 use crate::secret::PasswordHash;
 use crate::store::{FlowId, FlowKind};
@@ -50,7 +51,6 @@ const HEADING_ID: &str = "login.heading";
 
 /// Form names of the login screens' fields, and of the lost-credentials link (LOST-01).
 const USER_ID: &str = "user_id";
-const PASSWORD: &str = "password";
 const SECURITY_CODE: &str = "security_code";
 /// The input the link `パスワード等を紛失した方はこちら` sends: the host shows
 /// [`crate::lost::menu_screen`].

@@ -30,6 +30,7 @@ use crate::help::{self, Retry};
 use crate::mail::{self, Mail, Notice};
 use crate::policy::Policy;
 use crate::screen::button::{BACK, FINISH, SEND};
+use crate::screen::field::{ADDRESS, CODE, CONFIRM_ADDRESS};
 use crate::screen::{Field, Form, Screen};
 use crate::store::Budget;
 use crate::values::{ConfirmationCode, EmailAddress, UserId};
@@ -39,13 +40,6 @@ pub const REGISTERED_TEXT: &str = "セキュリティ用メールアドレスの
 
 /// The message id of [`REGISTERED_TEXT`], wherever it appears (FL, GR, SE).
 pub(crate) const REGISTERED_ID: &str = "security_email.registered";
-
-/// Form name of 《セキュリティ用メールアドレス》 on every 【セキュリティ用メールアドレス設定】.
-pub(crate) const ADDRESS: &str = "address";
-/// Form name of 《セキュリティ用メールアドレス（確認用）》.
-pub(crate) const CONFIRM_ADDRESS: &str = "confirm_address";
-/// Form name of 《確認コード》 on every 【確認コード入力】.
-pub(crate) const CODE: &str = "code";
 
 /// The address block's label in notices and mails (SE-08).
 const ADDRESS_BLOCK: &str = "[セキュリティ用メールアドレス]";

@@ -105,6 +105,7 @@ use crate::mail;
 use crate::policy::Policy;
 use crate::ports::OfficeRecord;
 use crate::screen::button::{BACK, FINISH, NEXT, SEND};
+use crate::screen::field::{CODE, OFFICE, OFFICE_NAME};
 use crate::screen::{BILLING, Field, Form, Screen, prefecture_select};
 use crate::store::{Budget, FlowId, FlowKind, Key};
 use crate::values::{
@@ -144,12 +145,10 @@ const BOTH_TAKE_DAYS: &str = "※「ログイン情報再発行申請結果通�
 const BUSY: &str = "※ 申請が集中した場合、数週間お待ちいただく場合があります。";
 const URGENT: &str = "※ パスワードの漏洩等のセキュリティリスクにより、パスワード変更が至急必要な場合、国保連合会へご相談ください。";
 
-/// Form names of the flow's fields (UI-01). The confirmation shows the same names read-only.
-const OFFICE: &str = "office";
+/// Form names of the flow's own fields (UI-01); the shared ones are in [`crate::screen::field`].
+/// The confirmation shows the same names read-only.
 const NOTIFY_ADDRESS: &str = "notify_address";
 const CONFIRM_NOTIFY_ADDRESS: &str = "confirm_notify_address";
-const CODE: &str = "code";
-const OFFICE_NAME: &str = "office_name";
 /// The characters of an office number (VAL-01).
 const OFFICE_DIGITS: usize = 10;
 

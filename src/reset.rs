@@ -67,6 +67,7 @@ use crate::lost::LostChoice;
 use crate::mail::{self, Notice};
 use crate::policy::Policy;
 use crate::screen::button::{BACK, CHANGE, FINISH, NEXT};
+use crate::screen::field::{ADDRESS, CONFIRM_PASSWORD, NEW_PASSWORD, OFFICE, OTP};
 use crate::screen::{BILLING, Field, Form, Screen, prefecture_select};
 use crate::secret::{CodeDigest, SecretHasher};
 use crate::store::{Budget, FlowId, FlowKind, StoreError};
@@ -82,13 +83,6 @@ pub const STEPS: &[&str] = &[
 ];
 
 /// Indices into [`STEPS`].
-/// Form names of the reset's fields.
-const OFFICE: &str = "office";
-const ADDRESS: &str = "address";
-const OTP: &str = "otp";
-const NEW_PASSWORD: &str = "new_password";
-const CONFIRM_PASSWORD: &str = "confirm_password";
-
 const STEP_AUTHENTICATION: usize = 1;
 const STEP_OTP: usize = 2;
 const STEP_RESET: usize = 3;

@@ -34,6 +34,29 @@ pub mod button {
     pub const CANCEL: &str = "cancel";
 }
 
+/// Form names of the fields more than one flow's screens carry (UI-01): one name for one field
+/// wherever it appears. A field of one flow only is named in its module.
+pub mod field {
+    /// 《事業所番号》 (RS-01, RI-02), also shown read-only (RI-06, the certificate flow).
+    pub const OFFICE: &str = "office";
+    /// The office's name, shown read-only (RI-06, the certificate flow).
+    pub const OFFICE_NAME: &str = "office_name";
+    /// 《セキュリティ用メールアドレス》 (RS-01, and every 【セキュリティ用メールアドレス設定】).
+    pub const ADDRESS: &str = "address";
+    /// 《セキュリティ用メールアドレス（確認用）》.
+    pub const CONFIRM_ADDRESS: &str = "confirm_address";
+    /// 《確認コード》 on every 【確認コード入力】.
+    pub const CODE: &str = "code";
+    /// 《ワンタイムパスワード》 on every 【ワンタイムパスワード入力】 (RS-04, SE-06).
+    pub const OTP: &str = "otp";
+    /// A password: the login's, the certificate's.
+    pub const PASSWORD: &str = "password";
+    /// A new password (FL-02, RS-05).
+    pub const NEW_PASSWORD: &str = "new_password";
+    /// A password's confirmation (VAL-05).
+    pub const CONFIRM_PASSWORD: &str = "confirm_password";
+}
+
 /// The form name of the 請求先都道府県 field of RS-02 and RI-03.
 pub const BILLING: &str = "billing";
 

@@ -88,10 +88,11 @@ use crate::flow::{Cx, Entry, Flow, Needs, Next, Records, Step, View};
 use crate::help::{self, Retry};
 use crate::policy::Policy;
 use crate::registration::{
-    ADDRESS, CODE, CONFIRM_ADDRESS, REGISTERED_ID, REGISTERED_TEXT, SECURITY_EMAIL_LEAD, announce,
-    code_screen, security_email_fields,
+    REGISTERED_ID, REGISTERED_TEXT, SECURITY_EMAIL_LEAD, announce, code_screen,
+    security_email_fields,
 };
 use crate::screen::button::{BACK, FINISH, NEXT, SEND};
+use crate::screen::field::{ADDRESS, CODE, CONFIRM_ADDRESS, OTP};
 use crate::screen::{Field, Form, Screen};
 use crate::store::{Budget, FlowId, FlowKind};
 use crate::values::{ConfirmationCode, EmailAddress, OneTimePassword, UserId};
@@ -114,9 +115,6 @@ const SETTING_STEPS: &[&str] = &[
 const LIST_TITLE: &str = "セキュリティ用メールアドレス一覧";
 const USER_INFO_TITLE: &str = "ユーザ情報変更";
 const SETTING_TITLE: &str = "セキュリティ用メールアドレス設定";
-
-/// The field of 【ワンタイムパスワード入力】 ([`crate::reset::otp_screen`] names it so).
-const OTP: &str = "otp";
 
 /// The button `追加` on the list.
 const ADD: &str = "add";
