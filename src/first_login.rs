@@ -662,22 +662,7 @@ impl Flow for FirstLogin {
         })
     }
 
-    /// Every step reads the account; a code entry runs under the user ID's hourly guessing
-    /// budget (SEC-07).
-    fn needs(&self, input: &Input) -> Needs {
-        registration::needs(FirstLogin::user(self), matches!(input, Input::EnterCode(_)))
-    }
-
-    fn step<R: CryptoRng + ?Sized>(
-        self,
-        input: Input,
-        records: &Records,
-        _: &FlowId,
-        cx: &mut Cx<'_, R>,
-    ) -> Result<Step<Next<FirstLogin>>, PortalError> {
-        let account = registration::account(records, FirstLogin::user(&self))?;
-        Ok(self.apply(input, account, cx)?)
-    }
+    registration::registering_steps!();
 }
 
 /// The first state still needed by `account`, carrying the flow's code count and its steps

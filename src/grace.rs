@@ -361,20 +361,5 @@ impl Flow for Grace {
         })
     }
 
-    /// Every step reads the account; a code entry runs under the user ID's hourly guessing
-    /// budget (SEC-07).
-    fn needs(&self, input: &Input) -> Needs {
-        registration::needs(Grace::user(self), matches!(input, Input::EnterCode(_)))
-    }
-
-    fn step<R: CryptoRng + ?Sized>(
-        self,
-        input: Input,
-        records: &Records,
-        _: &FlowId,
-        cx: &mut Cx<'_, R>,
-    ) -> Result<Step<Next<Grace>>, PortalError> {
-        let account = registration::account(records, Grace::user(&self))?;
-        Ok(self.apply(input, account, cx)?)
-    }
+    registration::registering_steps!();
 }

@@ -637,3 +637,29 @@ pub(crate) fn needs(user: UserId, enters_code: bool) -> Needs {
 pub(crate) fn account(records: &Records, user: UserId) -> Result<Account, PortalError> {
     Ok(records.account(user)?.ok_or(FlowError::NoSuchAccount)?)
 }
+
+/// [`Flow::needs`](crate::flow::Flow::needs) and [`Flow::step`](crate::flow::Flow::step) of a
+/// flow that registers its user's security email (FL, GR), written once: every step reads the
+/// account ([`needs`]), and runs the flow's `apply` on it ([`account`]). The flow has `user()`,
+/// `apply(input, account, cx)` and an `Input::EnterCode`.
+macro_rules! registering_steps {
+    () => {
+        /// Every step reads the account; a code entry runs under the user ID's hourly guessing
+        /// budget (SEC-07).
+        fn needs(&self, input: &Input) -> Needs {
+            registration::needs(self.user(), matches!(input, Input::EnterCode(_)))
+        }
+
+        fn step<R: CryptoRng + ?Sized>(
+            self,
+            input: Input,
+            records: &Records,
+            _: &FlowId,
+            cx: &mut Cx<'_, R>,
+        ) -> Result<Step<Next<Self>>, PortalError> {
+            let account = registration::account(records, self.user())?;
+            Ok(self.apply(input, account, cx)?)
+        }
+    };
+}
+pub(crate) use registering_steps;
