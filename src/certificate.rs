@@ -1647,10 +1647,6 @@ impl Entry for CertificateApplication {
         }
     }
 
-    fn begin_needs(user: Option<UserId>, _: &CertificateStart) -> Needs {
-        Self::entry_needs(user)
-    }
-
     /// Opens 【証明書】 as [`ChoosingAction`] and applies the button pressed on the entry screen
     /// to it, as if the flow had existed. An office not in the ledger gets
     /// [`FlowError::NotInLedger`]; without a logged-in user, [`FlowError::NoSuchAccount`].

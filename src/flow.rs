@@ -436,8 +436,12 @@ pub trait Entry: Flow {
     /// The typed form of the entry screen.
     type Start: fmt::Debug + Clone;
 
-    /// The records the entry screen needs, for `user` (after login) or anyone.
-    fn entry_needs(user: Option<UserId>) -> Needs;
+    /// The records the entry screen needs, for `user` (after login) or anyone. By default none:
+    /// the entry screen is the same for everyone.
+    fn entry_needs(user: Option<UserId>) -> Needs {
+        let _ = user;
+        Needs::none()
+    }
 
     /// The entry screen.
     fn entry(
@@ -449,8 +453,12 @@ pub trait Entry: Flow {
     /// Turns a form that fits the entry screen into the typed start (UI-02).
     fn parse_start(form: &Form) -> Result<Self::Start, FlowError>;
 
-    /// The records, ledger entry and budgets beginning with `start` needs.
-    fn begin_needs(user: Option<UserId>, start: &Self::Start) -> Needs;
+    /// The records, ledger entry and budgets beginning with `start` needs. By default those of
+    /// the entry screen ([`Entry::entry_needs`]).
+    fn begin_needs(user: Option<UserId>, start: &Self::Start) -> Needs {
+        let _ = start;
+        Self::entry_needs(user)
+    }
 
     /// Begins the flow: pure, on the records the driver loaded.
     fn begin<R: CryptoRng + ?Sized>(

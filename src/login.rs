@@ -445,10 +445,6 @@ impl Flow for Login {
 impl Entry for Login {
     type Start = Start;
 
-    fn entry_needs(_: Option<UserId>) -> Needs {
-        Needs::none()
-    }
-
     fn entry(_: Option<UserId>, _: &Records, _: &View<'_>) -> Result<Screen, PortalError> {
         Ok(login_screen())
     }

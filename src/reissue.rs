@@ -1364,10 +1364,6 @@ impl Flow for Reissue {
 impl Entry for Reissue {
     type Start = ReissueStart;
 
-    fn entry_needs(_: Option<UserId>) -> Needs {
-        Needs::none()
-    }
-
     fn entry(_: Option<UserId>, _: &Records, _: &View<'_>) -> Result<Screen, PortalError> {
         Ok(Reissue::application_screen())
     }

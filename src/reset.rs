@@ -908,10 +908,6 @@ pub enum ResetStart {
 impl Entry for Reset {
     type Start = ResetStart;
 
-    fn entry_needs(_: Option<UserId>) -> Needs {
-        Needs::none()
-    }
-
     fn entry(_: Option<UserId>, _: &Records, _: &View<'_>) -> Result<Screen, PortalError> {
         Ok(authentication_screen())
     }

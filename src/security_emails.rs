@@ -1176,10 +1176,6 @@ impl Entry for SecurityEmailSetting {
         }
     }
 
-    fn begin_needs(user: Option<UserId>, _: &Start) -> Needs {
-        Self::entry_needs(user)
-    }
-
     fn begin<R: CryptoRng + ?Sized>(
         user: Option<UserId>,
         start: Start,
