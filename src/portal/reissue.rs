@@ -6,7 +6,7 @@
 use rand_core::CryptoRng;
 
 use crate::error::{FlowError, PortalError};
-use crate::portal::{Portal, shown, started};
+use crate::portal::{Portal, Tx, shown, started};
 use crate::reissue::{
     ApplicationForm, Decision, Federation, Input, Reissue, ReissueApplication, ReissueInput,
     ReissueStart, ReviewOutcome,
@@ -14,6 +14,16 @@ use crate::reissue::{
 use crate::screen::Screen;
 use crate::store::{FlowId, FlowKind, Key};
 use crate::values::ManagementNumber;
+
+/// The application `number`, read in `tx`; [`FlowError::NoSuchApplication`] when there is none.
+fn application(
+    tx: &mut Tx<'_>,
+    number: ManagementNumber,
+) -> Result<ReissueApplication, PortalError> {
+    Ok(tx
+        .get(&Key::Application(number))?
+        .ok_or(FlowError::NoSuchApplication)?)
+}
 
 impl Portal {
     /// Sends the 【ログイン情報再発行申請】 form (RI-01 … RI-04): parses it, refuses a proxy
@@ -199,9 +209,7 @@ impl Portal {
     ) -> Result<ReissueApplication, PortalError> {
         let number: ManagementNumber = number.parse().map_err(FlowError::from)?;
         self.transact(|tx, _| {
-            let application: ReissueApplication = tx
-                .get(&Key::Application(number))?
-                .ok_or(FlowError::NoSuchApplication)?;
+            let application = application(tx, number)?;
             Ok(application.shown_to(by)?)
         })
     }
@@ -234,9 +242,7 @@ impl Portal {
     ) -> Result<ReviewOutcome, PortalError> {
         let number: ManagementNumber = number.parse().map_err(FlowError::from)?;
         self.transact(|tx, now| {
-            let application: ReissueApplication = tx
-                .get(&Key::Application(number))?
-                .ok_or(FlowError::NoSuchApplication)?;
+            let application = application(tx, number)?;
             let needs = application.review_needs(by, decision);
             let records = tx.records(&needs)?;
             let step = tx.run(&needs, now, &mut *rng, |cx| {
