@@ -762,11 +762,12 @@ pub(crate) fn select(
     if account.security_emails.selected() == Some(address) {
         return Ok(Step::to(updated.security_emails));
     }
-    let list = updated.security_emails.clone();
-    let change = ListChange::Selected(address.clone());
-    let mut step = Step::to(list);
-    step.effects = announce(updated, &account.security_emails, &change, now);
-    Ok(step)
+    Ok(edited(
+        account,
+        updated,
+        ListChange::Selected(address.clone()),
+        now,
+    ))
 }
 
 /// SE-04: deletes `address`, refused when it is the only one.
@@ -777,11 +778,25 @@ pub(crate) fn delete(
 ) -> Result<Step<SecurityEmails>, FlowError> {
     let mut updated = account.clone();
     updated.security_emails.remove(address)?;
-    let list = updated.security_emails.clone();
-    let change = ListChange::Deleted(address.clone());
-    let mut step = Step::to(list);
+    Ok(edited(
+        account,
+        updated,
+        ListChange::Deleted(address.clone()),
+        now,
+    ))
+}
+
+/// The list as `updated` holds it after a one-step `change` of `account`'s (SE-03, SE-04), with
+/// the change announced (SE-08).
+fn edited(
+    account: &Account,
+    updated: Account,
+    change: ListChange,
+    now: Instant,
+) -> Step<SecurityEmails> {
+    let mut step = Step::to(updated.security_emails.clone());
     step.effects = announce(updated, &account.security_emails, &change, now);
-    Ok(step)
+    step
 }
 
 // ---------------------------------------------------------------------------------------------
