@@ -106,7 +106,7 @@ use crate::policy::Policy;
 use crate::ports::OfficeRecord;
 use crate::screen::button::{BACK, FINISH, NEXT, SEND};
 use crate::screen::field::{CODE, OFFICE, OFFICE_NAME};
-use crate::screen::{BILLING, Field, Form, Screen, prefecture_select};
+use crate::screen::{BILLING, CHOOSE_PREFECTURE, Field, Form, Screen, prefecture_select};
 use crate::store::{Budget, FlowId, FlowKind, Key};
 use crate::values::{
     ConfirmationCode, EmailAddress, ManagementNumber, OfficeNumber, Prefecture, TemporaryPassword,
@@ -131,7 +131,6 @@ const LETTER_WILL_COME: &str = "国保連合会により申請が承認される
 const RETURN_ENVELOPE: &str = "なお、国保連合会から返信用封筒の事前送付等を依頼される場合がありますので、国保連合会の案内（ホームページ等）に従って対応してください。";
 const OFFICE_ONLY: &str = "※ 介護事業所のログイン情報のみ再発行を申請できます。";
 const PROXY_ASK: &str = "代理人のログイン情報を紛失した場合、国保連合会へお問い合わせください。";
-const CHOOSE_PREFECTURE: &str = "請求先都道府県を選択し、【次へ】ボタンを押してください。";
 const WRONG_ADDRESS: &str = "しばらく待ってもメールが届かない場合、入力されたメールアドレスに誤りがある可能性があります。その場合、【戻る】ボタンを押して、再度ログイン情報再発行申請を行ってください。";
 const CAUSES: &str = "また、入力されたメールアドレスに誤りがない場合、以下の原因が考えられます。";
 const CONFIRM_CHECK: &str = "内容を確認し、【送信】ボタンを押してください。";
@@ -139,9 +138,6 @@ const OFFICE_NUMBER_CAUTION: &str = "※事業所番号にお間違えがない�
 const DONE: &str = "ログイン情報の再発行申請を完了しました。";
 const RECEIPT_SENT: &str =
     "通知先メールアドレスに「ログイン情報再発行申請受領通知」を送信しました。";
-const RESULT_WILL_COME: &str = "国保連合会による審査が完了すると、通知先メールアドレスに「ログイン情報再発行申請結果通知」が届きます。";
-const LETTER_IF_APPROVED: &str = "また、申請が承認された場合、事業所台帳に登録された住所へユーザIDおよびログイン用仮パスワードが記載された「ログイン情報再発行通知書」が郵送されます。";
-const BOTH_TAKE_DAYS: &str = "※「ログイン情報再発行申請結果通知」及び「ログイン情報再発行通知書」が届くまで、通常は数日から一週間程度かかります。";
 const BUSY: &str = "※ 申請が集中した場合、数週間お待ちいただく場合があります。";
 const URGENT: &str = "※ パスワードの漏洩等のセキュリティリスクにより、パスワード変更が至急必要な場合、国保連合会へご相談ください。";
 
@@ -773,10 +769,10 @@ impl Reissue {
                 .text("ri.done", DONE)
                 .text("ri.done.receipt_sent", RECEIPT_SENT)
                 .text("ri.may_contact", MAY_CONTACT)
-                .text("ri.done.result_will_come", RESULT_WILL_COME)
-                .text("ri.done.letter_if_approved", LETTER_IF_APPROVED)
+                .text("ri.done.result_will_come", mail::REVIEW_PENDING)
+                .text("ri.done.letter_if_approved", mail::LETTER_IF_APPROVED)
                 .text("ri.return_envelope", RETURN_ENVELOPE)
-                .text("ri.done.both_take_days", BOTH_TAKE_DAYS)
+                .text("ri.done.both_take_days", mail::BOTH_TAKE_DAYS)
                 .text("ri.done.busy", BUSY)
                 .text("ri.done.urgent", URGENT)
                 .button(FINISH, "終了"),

@@ -68,7 +68,7 @@ use crate::mail::{self, Notice};
 use crate::policy::Policy;
 use crate::screen::button::{BACK, CHANGE, FINISH, NEXT};
 use crate::screen::field::{ADDRESS, CONFIRM_PASSWORD, NEW_PASSWORD, OFFICE, OTP};
-use crate::screen::{BILLING, Field, Form, Screen, prefecture_select};
+use crate::screen::{BILLING, CHOOSE_PREFECTURE, Field, Form, Screen, prefecture_select};
 use crate::secret::{CodeDigest, SecretHasher};
 use crate::store::{Budget, FlowId, FlowKind, StoreError};
 use crate::values::{EmailAddress, OfficeNumber, OneTimePassword, Password, Prefecture, UserId};
@@ -510,10 +510,7 @@ impl ChoosingPrefecture {
         Screen::new("請求先都道府県選択")
             .steps(STEPS, STEP_AUTHENTICATION)
             .text("rs.authenticating", AUTHENTICATING)
-            .text(
-                "rs.prefecture.lead",
-                "請求先都道府県を選択し、【次へ】ボタンを押してください。",
-            )
+            .text("rs.prefecture.lead", CHOOSE_PREFECTURE)
             .field(prefecture_select(&self.choices))
             .button(BACK, "戻る")
             .button(NEXT, "次へ")

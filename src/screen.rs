@@ -60,6 +60,10 @@ pub mod field {
 /// The form name of the 請求先都道府県 field of RS-02 and RI-03.
 pub const BILLING: &str = "billing";
 
+/// The lead of 【請求先都道府県選択】 (RS-02, RI-03).
+pub(crate) const CHOOSE_PREFECTURE: &str =
+    "請求先都道府県を選択し、【次へ】ボタンを押してください。";
+
 /// 《請求先都道府県》: a dropdown of `choices` by name, sending the prefecture's code (RS-02,
 /// RI-03).
 pub(crate) fn prefecture_select(choices: &[Prefecture]) -> Field {
