@@ -658,14 +658,17 @@ mod tests {
         }
     }
 
+    /// `host`'s portal with cheap hashing.
+    fn portal(host: &Embedded) -> Portal {
+        portal_over(host.store.clone(), host)
+    }
+
+    /// `host`'s portal over another store.
     fn portal_over(store: Arc<dyn Store>, host: &Embedded) -> Portal {
-        let mut ports = host
-            .portal(
-                Policy::insecure_fast_hashing(),
-                CodeKey::from_bytes([0; 32]),
-            )
-            .ports;
-        ports.store = store;
+        let ports = Ports {
+            store,
+            ..host.ports()
+        };
         Portal::new(
             ports,
             Policy::insecure_fast_hashing(),
@@ -703,10 +706,7 @@ mod tests {
     #[test]
     fn sec_02_refusal_writes_nothing() {
         let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
-        let portal = host.portal(
-            Policy::insecure_fast_hashing(),
-            CodeKey::from_bytes([0; 32]),
-        );
+        let portal = portal(&host);
         let result: Result<(), PortalError> = portal.transact(|tx, _| {
             tx.put(counter(), &1u32)?;
             tx.apply(vec![event()])?;
@@ -724,10 +724,7 @@ mod tests {
     #[test]
     fn sec_02_rejected_step_is_saved_then_refused() {
         let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
-        let portal = host.portal(
-            Policy::insecure_fast_hashing(),
-            CodeKey::from_bytes([0; 32]),
-        );
+        let portal = portal(&host);
         let result = portal.transact(|tx, _| {
             tx.put(counter(), &7u32)?;
             tx.rejected = Some(FlowError::WrongCode { remaining: 4 });
@@ -760,10 +757,7 @@ mod tests {
             }
         }
         let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
-        let mut portal = host.portal(
-            Policy::insecure_fast_hashing(),
-            CodeKey::from_bytes([0; 32]),
-        );
+        let mut portal = portal(&host);
         let log = Arc::new(Flaky(Default::default(), AtomicUsize::new(0)));
         portal.ports.audit = log.clone();
         let runs = AtomicUsize::new(0);
