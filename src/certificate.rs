@@ -109,7 +109,8 @@ use crate::help;
 use crate::mail::{self, Notice};
 use crate::policy::{FeeSchedule, Policy};
 use crate::screen::button::{BACK, CANCEL, FINISH, NEXT, OK};
-use crate::screen::{Choice, Field, Form, FormError, Screen};
+use crate::screen::field::{CONFIRM_PASSWORD, OFFICE, OFFICE_NAME, PASSWORD};
+use crate::screen::{Choice, Field, Form, FormError, Screen, menu_options};
 use crate::secret::PasswordHash;
 use crate::store::{FlowId, FlowKind, Key, StoreError};
 use crate::values::{OfficeNumber, Password, PasswordRules, UserId, Yen};
@@ -178,12 +179,9 @@ const OFFICE_NUMBER_LABEL: &str = "事業所番号";
 const MADE_ON_LABEL: &str = "作成日";
 
 /// Form names (UI-01): the fields of the flow's screens (the read-only ones too) and the buttons
-/// of its own; the shared buttons are in [`crate::screen::button`].
+/// of its own; the shared fields and buttons are in [`crate::screen::field`] and
+/// [`crate::screen::button`].
 const CHOICE: &str = "choice";
-const PASSWORD: &str = "password";
-const CONFIRM_PASSWORD: &str = "confirm_password";
-const OFFICE: &str = "office";
-const OFFICE_NAME: &str = "office_name";
 const FEE: &str = "fee";
 const MADE_ON: &str = "made_on";
 /// `発行申請を行う前に ?` (FEE-04).
@@ -1336,25 +1334,7 @@ impl MenuChoice {
     }
 }
 
-impl std::fmt::Display for MenuChoice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.value())
-    }
-}
-
-impl std::str::FromStr for MenuChoice {
-    type Err = FlowError;
-    /// Exactly `estimate` or `apply`; anything else is not one of the menu's options.
-    fn from_str(s: &str) -> Result<Self, FlowError> {
-        MenuChoice::ALL
-            .into_iter()
-            .find(|c| c.value() == s)
-            .ok_or(FlowError::UnexpectedInput {
-                state: "ChoosingAction",
-                input: "an unknown menu option",
-            })
-    }
-}
+menu_options!(MenuChoice, "ChoosingAction");
 
 /// What the user can do in the certificate flow. Typed fields arrive already parsed (the
 /// [`Portal::certificate_password`](crate::portal::Portal::certificate_password) entry point takes them as `&str`).
@@ -1673,10 +1653,6 @@ impl Entry for CertificateApplication {
             NEXT => Ok(CertificateStart::Next(parse_choice(form)?)),
             _ => Err(FlowError::other_button("ChoosingAction")),
         }
-    }
-
-    fn begin_needs(user: Option<UserId>, _: &CertificateStart) -> Needs {
-        Self::entry_needs(user)
     }
 
     /// Opens 【証明書】 as [`ChoosingAction`] and applies the button pressed on the entry screen

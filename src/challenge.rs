@@ -115,10 +115,9 @@ impl<const N: usize> Challenge<N> {
 mod tests {
     use super::*;
     use crate::calendar::utc;
+    use crate::flow::Fixture;
     use crate::policy::Policy;
-    use crate::secret::{Argon2Hasher, CodeKey};
     use crate::values::ConfirmationCode;
-    use rand::SeedableRng;
 
     fn code_in(effect: &Effect) -> String {
         match effect {
@@ -135,15 +134,9 @@ mod tests {
             code_lifetime_minutes: 10,
             ..Policy::insecure_fast_hashing()
         };
-        let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([5; 32]));
-        let mut rng = rand::rngs::StdRng::seed_from_u64(12);
+        let mut fixture = Fixture::with_policy(policy, 12);
         let now = utc("2026-01-10T10:00:00+09:00");
-        let mut cx = Cx {
-            now,
-            rng: &mut rng,
-            policy: &policy,
-            hasher: &hasher,
-        };
+        let mut cx = fixture.cx(now);
         let (challenge, effect) = Challenge::<6>::send("a@jp".parse().unwrap(), &mut cx);
         let Effect::Mail(mail) = effect else {
             panic!("not a mail")
@@ -158,15 +151,8 @@ mod tests {
     /// RS-04, SEC-04: only the newest code is valid, and a flow sends at most five.
     #[test]
     fn rs_04_sec_04_newest_code_only_and_resend_cap() {
-        let policy = Policy::insecure_fast_hashing();
-        let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([5; 32]));
-        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-        let mut cx = Cx {
-            now: utc("2026-01-10T10:00:00+09:00"),
-            rng: &mut rng,
-            policy: &policy,
-            hasher: &hasher,
-        };
+        let mut fixture = Fixture::new(11);
+        let mut cx = fixture.cx(utc("2026-01-10T10:00:00+09:00"));
         let (mut ch, first) = Challenge::<4>::send("a@jp".parse().unwrap(), &mut cx);
         let old: ConfirmationCode = code_in(&first).parse().unwrap();
         let second = ch.resend(&mut cx).unwrap();

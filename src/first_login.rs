@@ -40,10 +40,10 @@ use crate::flow::{Authenticated, Cx, Flow, Needs, Next, Records, Step, View};
 use crate::login;
 use crate::policy::Policy;
 use crate::registration::{
-    self, ADDRESS, CODE, CONFIRM_ADDRESS, code_screen, confirmed_address, confirmed_field,
-    registered_screen, security_email_entry,
+    self, code_screen, confirmed_address, confirmed_field, registered_screen, security_email_entry,
 };
 use crate::screen::button::{BACK, CHANGE, FINISH, NEXT, SEND};
+use crate::screen::field::{ADDRESS, CODE, CONFIRM_ADDRESS, CONFIRM_PASSWORD, NEW_PASSWORD};
 use crate::screen::{self, Field, Screen};
 use crate::store::{FlowId, FlowKind};
 use crate::values::{ConfirmationCode, EmailAddress, Password, UserId};
@@ -62,11 +62,9 @@ pub const STEPS: &[&str] = &[
     "5 終了",
 ];
 
-/// Form names of the first login's fields and buttons; `address`, `confirm_address` and `code`
-/// are the registration's ([`crate::registration`]).
+/// Form names of the first login's own fields and buttons; the shared ones are in
+/// [`crate::screen::field`].
 const CURRENT_PASSWORD: &str = "current_password";
-const NEW_PASSWORD: &str = "new_password";
-const CONFIRM_PASSWORD: &str = "confirm_password";
 const NOTICE_EMAIL: &str = "notice_email";
 const CONFIRM_NOTICE_EMAIL: &str = "confirm_notice_email";
 /// The checkbox `メールアドレスを登録しない` (FL-03).
@@ -664,22 +662,7 @@ impl Flow for FirstLogin {
         })
     }
 
-    /// Every step reads the account; a code entry runs under the user ID's hourly guessing
-    /// budget (SEC-07).
-    fn needs(&self, input: &Input) -> Needs {
-        registration::needs(FirstLogin::user(self), matches!(input, Input::EnterCode(_)))
-    }
-
-    fn step<R: CryptoRng + ?Sized>(
-        self,
-        input: Input,
-        records: &Records,
-        _: &FlowId,
-        cx: &mut Cx<'_, R>,
-    ) -> Result<Step<Next<FirstLogin>>, PortalError> {
-        let account = registration::account(records, FirstLogin::user(&self))?;
-        Ok(self.apply(input, account, cx)?)
-    }
+    registration::registering_steps!();
 }
 
 /// The first state still needed by `account`, carrying the flow's code count and its steps

@@ -436,8 +436,12 @@ pub trait Entry: Flow {
     /// The typed form of the entry screen.
     type Start: fmt::Debug + Clone;
 
-    /// The records the entry screen needs, for `user` (after login) or anyone.
-    fn entry_needs(user: Option<UserId>) -> Needs;
+    /// The records the entry screen needs, for `user` (after login) or anyone. By default none:
+    /// the entry screen is the same for everyone.
+    fn entry_needs(user: Option<UserId>) -> Needs {
+        let _ = user;
+        Needs::none()
+    }
 
     /// The entry screen.
     fn entry(
@@ -449,8 +453,12 @@ pub trait Entry: Flow {
     /// Turns a form that fits the entry screen into the typed start (UI-02).
     fn parse_start(form: &Form) -> Result<Self::Start, FlowError>;
 
-    /// The records, ledger entry and budgets beginning with `start` needs.
-    fn begin_needs(user: Option<UserId>, start: &Self::Start) -> Needs;
+    /// The records, ledger entry and budgets beginning with `start` needs. By default those of
+    /// the entry screen ([`Entry::entry_needs`]).
+    fn begin_needs(user: Option<UserId>, start: &Self::Start) -> Needs {
+        let _ = start;
+        Self::entry_needs(user)
+    }
 
     /// Begins the flow: pure, on the records the driver loaded.
     fn begin<R: CryptoRng + ?Sized>(
@@ -460,4 +468,42 @@ pub trait Entry: Flow {
         id: &FlowId,
         cx: &mut Cx<'_, R>,
     ) -> Result<Step<Next<Self>>, PortalError>;
+}
+
+/// What the flows' unit tests run a pure transition with: the cheap test policy (or another), a
+/// hasher over its argon2 parameters and a seeded CSPRNG, lent out as a [`Cx`].
+#[cfg(test)]
+pub(crate) struct Fixture {
+    pub(crate) policy: Policy,
+    pub(crate) hasher: crate::secret::Argon2Hasher,
+    pub(crate) rng: rand::rngs::StdRng,
+}
+
+#[cfg(test)]
+impl Fixture {
+    /// [`Policy::insecure_fast_hashing`], the CSPRNG seeded with `seed`.
+    pub(crate) fn new(seed: u64) -> Self {
+        Self::with_policy(Policy::insecure_fast_hashing(), seed)
+    }
+
+    /// `policy`, the CSPRNG seeded with `seed`.
+    pub(crate) fn with_policy(policy: Policy, seed: u64) -> Self {
+        use crate::secret::{Argon2Hasher, CodeKey};
+        use rand::SeedableRng;
+        Fixture {
+            hasher: Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([5; 32])),
+            policy,
+            rng: rand::rngs::StdRng::seed_from_u64(seed),
+        }
+    }
+
+    /// The context of a transition at `now`.
+    pub(crate) fn cx(&mut self, now: Instant) -> Cx<'_, rand::rngs::StdRng> {
+        Cx {
+            now,
+            rng: &mut self.rng,
+            policy: &self.policy,
+            hasher: &self.hasher,
+        }
+    }
 }

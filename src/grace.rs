@@ -29,10 +29,11 @@ use crate::error::{FlowError, PortalError};
 use crate::flow::{Authenticated, Cx, Flow, GraceSkip, Needs, Next, Records, Step, View};
 use crate::policy::Policy;
 use crate::registration::{
-    self, ADDRESS, AwaitingCode, CODE, CONFIRM_ADDRESS, EnteringSecurityEmail, Registered,
-    code_screen, confirmed_address, confirmed_field, registered_screen, security_email_entry,
+    self, AwaitingCode, EnteringSecurityEmail, Registered, code_screen, confirmed_address,
+    confirmed_field, registered_screen, security_email_entry,
 };
 use crate::screen::button::{BACK, FINISH, LOGOUT, NEXT, SEND};
+use crate::screen::field::{ADDRESS, CODE, CONFIRM_ADDRESS};
 use crate::screen::{self, Field, Screen};
 use crate::store::{FlowId, FlowKind};
 use crate::values::{ConfirmationCode, EmailAddress, UserId};
@@ -360,20 +361,5 @@ impl Flow for Grace {
         })
     }
 
-    /// Every step reads the account; a code entry runs under the user ID's hourly guessing
-    /// budget (SEC-07).
-    fn needs(&self, input: &Input) -> Needs {
-        registration::needs(Grace::user(self), matches!(input, Input::EnterCode(_)))
-    }
-
-    fn step<R: CryptoRng + ?Sized>(
-        self,
-        input: Input,
-        records: &Records,
-        _: &FlowId,
-        cx: &mut Cx<'_, R>,
-    ) -> Result<Step<Next<Grace>>, PortalError> {
-        let account = registration::account(records, Grace::user(&self))?;
-        Ok(self.apply(input, account, cx)?)
-    }
+    registration::registering_steps!();
 }

@@ -141,6 +141,27 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+/// `TryFrom<String>` through `FromStr` (failing with `$err`) and `From<T> for String` through
+/// `Display`, for the types serde reads and writes as their text
+/// (`#[serde(try_from = "String", into = "String")]`), so a stored value is parsed, never
+/// trusted: the value types and the store's hex ids.
+macro_rules! text_serde {
+    ($err:ty: $($t:ty),+) => {$(
+        impl TryFrom<String> for $t {
+            type Error = $err;
+            fn try_from(s: String) -> Result<Self, $err> {
+                s.parse()
+            }
+        }
+
+        impl From<$t> for String {
+            fn from(v: $t) -> String {
+                v.to_string()
+            }
+        }
+    )+};
+}
+
 // The layers (docs/architecture.md; tests/layers.rs keeps them acyclic). First the vocabulary
 // and the ports a host implements: no flow logic.
 pub mod account;

@@ -36,6 +36,7 @@ use crate::error::{FlowError, PortalError};
 use crate::flow::{Authenticated, Cx, Entry, Flow, Needs, Next, Records, Step, View};
 use crate::policy::Policy;
 use crate::screen::button::{BACK, LOGIN};
+use crate::screen::field::PASSWORD;
 use crate::screen::{Field, Form, Screen};
 use crate::secret::PasswordHash;
 use crate::store::{FlowId, FlowKind};
@@ -50,7 +51,6 @@ const HEADING_ID: &str = "login.heading";
 
 /// Form names of the login screens' fields, and of the lost-credentials link (LOST-01).
 const USER_ID: &str = "user_id";
-const PASSWORD: &str = "password";
 const SECURITY_CODE: &str = "security_code";
 /// The input the link `パスワード等を紛失した方はこちら` sends: the host shows
 /// [`crate::lost::menu_screen`].
@@ -445,10 +445,6 @@ impl Flow for Login {
 impl Entry for Login {
     type Start = Start;
 
-    fn entry_needs(_: Option<UserId>) -> Needs {
-        Needs::none()
-    }
-
     fn entry(_: Option<UserId>, _: &Records, _: &View<'_>) -> Result<Screen, PortalError> {
         Ok(login_screen())
     }
@@ -642,8 +638,8 @@ pub(crate) fn temporary_expired(account: &Account, now: Instant) -> bool {
 mod tests {
     use super::*;
     use crate::calendar::utc;
-    use crate::secret::{Argon2Hasher, CodeKey, SecretHasher};
-    use rand::SeedableRng;
+    use crate::flow::Fixture;
+    use crate::secret::SecretHasher;
 
     /// The account as a step leaves it: the last one it saves, else `loaded`.
     fn account_after(effects: &[Effect], loaded: &Account) -> Account {
@@ -657,26 +653,15 @@ mod tests {
             .unwrap_or_else(|| loaded.clone())
     }
 
-    fn setup() -> (Policy, Argon2Hasher, rand::rngs::StdRng) {
-        let policy = Policy::insecure_fast_hashing();
-        let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([2; 32]));
-        (policy, hasher, rand::rngs::StdRng::seed_from_u64(3))
-    }
-
     /// LOGIN-02: the third consecutive failure locks; the lock refuses the right password; after
     /// the lock the count starts from zero.
     #[test]
     fn login_02_pure_lockout_counting() {
-        let (policy, hasher, mut rng) = setup();
+        let mut fixture = Fixture::new(3);
         let user: UserId = "KJ131311111111".parse().unwrap();
-        let mut account = new_office(user, hasher.hash(b"Kari2026pass", &[1; 16]));
+        let mut account = new_office(user, fixture.hasher.hash(b"Kari2026pass", &[1; 16]));
         let t0 = utc("2026-01-10T10:00:00+09:00");
-        let mut cx = Cx {
-            now: t0,
-            rng: &mut rng,
-            policy: &policy,
-            hasher: &hasher,
-        };
+        let mut cx = fixture.cx(t0);
         for n in 1..=3u8 {
             let step = enter_password(user, Some(account.clone()), &Password::new("nope"), &mut cx)
                 .unwrap();
@@ -688,7 +673,7 @@ mod tests {
                 assert_eq!(
                     step.rejected,
                     Some(FlowError::Locked {
-                        until: t0 + policy.lockout()
+                        until: t0 + cx.policy.lockout()
                     })
                 );
             }
@@ -698,7 +683,7 @@ mod tests {
             enter_password(user, Some(account.clone()), &right, &mut cx),
             Err(FlowError::Locked { .. })
         ));
-        cx.now = t0 + policy.lockout();
+        cx.now = t0 + cx.policy.lockout();
         let step =
             enter_password(user, Some(account.clone()), &Password::new("nope"), &mut cx).unwrap();
         assert_eq!(
@@ -715,17 +700,12 @@ mod tests {
     /// lock lasts to the end of time (failing closed).
     #[test]
     fn sec_06_login_at_the_end_of_time_fails_safe() {
-        let (policy, hasher, mut rng) = setup();
+        let mut fixture = Fixture::new(3);
         let user: UserId = "KJ131311111111".parse().unwrap();
-        let mut account = new_office(user, hasher.hash(b"Kari2026pass", &[1; 16]));
-        account.security_code = Some(hasher.hash(b"7351", &[2; 16]));
+        let mut account = new_office(user, fixture.hasher.hash(b"Kari2026pass", &[1; 16]));
+        account.security_code = Some(fixture.hasher.hash(b"7351", &[2; 16]));
         let now = Instant::MAX_UTC - chrono::TimeDelta::minutes(1);
-        let mut cx = Cx {
-            now,
-            rng: &mut rng,
-            policy: &policy,
-            hasher: &hasher,
-        };
+        let mut cx = fixture.cx(now);
         let right = Password::new("Kari2026pass");
         let step = enter_password(user, Some(account.clone()), &right, &mut cx).unwrap();
         let Next::Stay(state) = step.state else {
@@ -738,7 +718,7 @@ mod tests {
             Err(FlowError::FlowExpired)
         );
 
-        account.failures = policy.lockout_failures - 1;
+        account.failures = cx.policy.lockout_failures - 1;
         let step =
             enter_password(user, Some(account.clone()), &Password::new("nope"), &mut cx).unwrap();
         assert_eq!(

@@ -18,12 +18,9 @@
 //! # Ok::<(), kaigo_seikyu::error::FlowError>(())
 //! ```
 
-use std::fmt;
-use std::str::FromStr;
-
 use crate::error::FlowError;
 use crate::screen::button::{BACK, NEXT};
-use crate::screen::{Choice, Field, Screen};
+use crate::screen::{Choice, Field, Screen, menu_options};
 
 /// The link both login screens show (LOGIN-01), leading to [`menu_screen`].
 pub const LINK: &str = "パスワード等を紛失した方はこちら";
@@ -109,25 +106,7 @@ impl LostChoice {
     }
 }
 
-impl fmt::Display for LostChoice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.value())
-    }
-}
-
-impl FromStr for LostChoice {
-    type Err = FlowError;
-    /// Exactly `reset` or `reissue`; anything else is not one of the menu's options.
-    fn from_str(s: &str) -> Result<Self, FlowError> {
-        LostChoice::ALL
-            .into_iter()
-            .find(|c| c.value() == s)
-            .ok_or(FlowError::UnexpectedInput {
-                state: "LostMenu",
-                input: "an unknown menu option",
-            })
-    }
-}
+menu_options!(LostChoice, "LostMenu");
 
 /// 【パスワード等を紛失した方】 (LOST-01) as the source draws it: the first option is selected
 /// (`●`), the second not (`○`); buttons `戻る` and `次へ`.

@@ -186,11 +186,12 @@ const REJECTED: &str = "以下のログイン情報再発行申請は承認さ�
 const AUTO_NOTICE: &str = "本お知らせはシステムが自動的に送信しております。";
 const NOTICE_UNKNOWN: &str =
     "お知らせ内容に心当たりがない場合、ヘルプデスクへお問い合わせください。";
-const REVIEW_PENDING: &str = "国保連合会による審査が完了すると、通知先メールアドレスに「ログイン情報再発行申請結果通知」が届きます。";
-const LETTER_IF_APPROVED: &str = "また、申請が承認された場合、事業所台帳に登録された住所へユーザIDおよびログイン用仮パスワードが記載された「ログイン情報再発行通知書」が郵送されます。";
+/// Also on the reissue's 【処理終了】 (RI-06), like [`LETTER_IF_APPROVED`] and [`BOTH_TAKE_DAYS`].
+pub(crate) const REVIEW_PENDING: &str = "国保連合会による審査が完了すると、通知先メールアドレスに「ログイン情報再発行申請結果通知」が届きます。";
+pub(crate) const LETTER_IF_APPROVED: &str = "また、申請が承認された場合、事業所台帳に登録された住所へユーザIDおよびログイン用仮パスワードが記載された「ログイン情報再発行通知書」が郵送されます。";
 const LETTER_ON_ITS_WAY: &str = "事業所台帳に登録されている住所に、ユーザIDおよびログイン用仮パスワードが記載された「ログイン情報再発行通知書」が郵送されますので、しばらくお待ちください。";
 const RETURN_ENVELOPE: &str = "なお、国保連合会から返信用封筒の事前送付等を依頼される場合がありますので、国保連合会の案内(ホームページ等)に従って対応してください。";
-const BOTH_TAKE_DAYS: &str = "※「ログイン情報再発行申請結果通知」及び「ログイン情報再発行通知書」が届くまで、通常は数日から一週間程度かかります。";
+pub(crate) const BOTH_TAKE_DAYS: &str = "※「ログイン情報再発行申請結果通知」及び「ログイン情報再発行通知書」が届くまで、通常は数日から一週間程度かかります。";
 const LETTER_TAKES_DAYS: &str =
     "※「ログイン情報再発行通知書」が届くまで、通常は数日から一週間程度かかります。";
 const BUSY: &str = "※申請が集中した場合、数週間お待ちいただく場合があります。";

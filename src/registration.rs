@@ -30,6 +30,7 @@ use crate::help::{self, Retry};
 use crate::mail::{self, Mail, Notice};
 use crate::policy::Policy;
 use crate::screen::button::{BACK, FINISH, SEND};
+use crate::screen::field::{ADDRESS, CODE, CONFIRM_ADDRESS};
 use crate::screen::{Field, Form, Screen};
 use crate::store::Budget;
 use crate::values::{ConfirmationCode, EmailAddress, UserId};
@@ -39,13 +40,6 @@ pub const REGISTERED_TEXT: &str = "セキュリティ用メールアドレスの
 
 /// The message id of [`REGISTERED_TEXT`], wherever it appears (FL, GR, SE).
 pub(crate) const REGISTERED_ID: &str = "security_email.registered";
-
-/// Form name of 《セキュリティ用メールアドレス》 on every 【セキュリティ用メールアドレス設定】.
-pub(crate) const ADDRESS: &str = "address";
-/// Form name of 《セキュリティ用メールアドレス（確認用）》.
-pub(crate) const CONFIRM_ADDRESS: &str = "confirm_address";
-/// Form name of 《確認コード》 on every 【確認コード入力】.
-pub(crate) const CODE: &str = "code";
 
 /// The address block's label in notices and mails (SE-08).
 const ADDRESS_BLOCK: &str = "[セキュリティ用メールアドレス]";
@@ -643,3 +637,29 @@ pub(crate) fn needs(user: UserId, enters_code: bool) -> Needs {
 pub(crate) fn account(records: &Records, user: UserId) -> Result<Account, PortalError> {
     Ok(records.account(user)?.ok_or(FlowError::NoSuchAccount)?)
 }
+
+/// [`Flow::needs`](crate::flow::Flow::needs) and [`Flow::step`](crate::flow::Flow::step) of a
+/// flow that registers its user's security email (FL, GR), written once: every step reads the
+/// account ([`needs`]), and runs the flow's `apply` on it ([`account`]). The flow has `user()`,
+/// `apply(input, account, cx)` and an `Input::EnterCode`.
+macro_rules! registering_steps {
+    () => {
+        /// Every step reads the account; a code entry runs under the user ID's hourly guessing
+        /// budget (SEC-07).
+        fn needs(&self, input: &Input) -> Needs {
+            registration::needs(self.user(), matches!(input, Input::EnterCode(_)))
+        }
+
+        fn step<R: CryptoRng + ?Sized>(
+            self,
+            input: Input,
+            records: &Records,
+            _: &FlowId,
+            cx: &mut Cx<'_, R>,
+        ) -> Result<Step<Next<Self>>, PortalError> {
+            let account = registration::account(records, self.user())?;
+            Ok(self.apply(input, account, cx)?)
+        }
+    };
+}
+pub(crate) use registering_steps;

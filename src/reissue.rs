@@ -105,7 +105,8 @@ use crate::mail;
 use crate::policy::Policy;
 use crate::ports::OfficeRecord;
 use crate::screen::button::{BACK, FINISH, NEXT, SEND};
-use crate::screen::{BILLING, Field, Form, Screen, prefecture_select};
+use crate::screen::field::{CODE, OFFICE, OFFICE_NAME};
+use crate::screen::{BILLING, CHOOSE_PREFECTURE, Field, Form, Screen, prefecture_select};
 use crate::store::{Budget, FlowId, FlowKind, Key};
 use crate::values::{
     ConfirmationCode, EmailAddress, ManagementNumber, OfficeNumber, Prefecture, TemporaryPassword,
@@ -130,7 +131,6 @@ const LETTER_WILL_COME: &str = "国保連合会により申請が承認される
 const RETURN_ENVELOPE: &str = "なお、国保連合会から返信用封筒の事前送付等を依頼される場合がありますので、国保連合会の案内（ホームページ等）に従って対応してください。";
 const OFFICE_ONLY: &str = "※ 介護事業所のログイン情報のみ再発行を申請できます。";
 const PROXY_ASK: &str = "代理人のログイン情報を紛失した場合、国保連合会へお問い合わせください。";
-const CHOOSE_PREFECTURE: &str = "請求先都道府県を選択し、【次へ】ボタンを押してください。";
 const WRONG_ADDRESS: &str = "しばらく待ってもメールが届かない場合、入力されたメールアドレスに誤りがある可能性があります。その場合、【戻る】ボタンを押して、再度ログイン情報再発行申請を行ってください。";
 const CAUSES: &str = "また、入力されたメールアドレスに誤りがない場合、以下の原因が考えられます。";
 const CONFIRM_CHECK: &str = "内容を確認し、【送信】ボタンを押してください。";
@@ -138,18 +138,13 @@ const OFFICE_NUMBER_CAUTION: &str = "※事業所番号にお間違えがない�
 const DONE: &str = "ログイン情報の再発行申請を完了しました。";
 const RECEIPT_SENT: &str =
     "通知先メールアドレスに「ログイン情報再発行申請受領通知」を送信しました。";
-const RESULT_WILL_COME: &str = "国保連合会による審査が完了すると、通知先メールアドレスに「ログイン情報再発行申請結果通知」が届きます。";
-const LETTER_IF_APPROVED: &str = "また、申請が承認された場合、事業所台帳に登録された住所へユーザIDおよびログイン用仮パスワードが記載された「ログイン情報再発行通知書」が郵送されます。";
-const BOTH_TAKE_DAYS: &str = "※「ログイン情報再発行申請結果通知」及び「ログイン情報再発行通知書」が届くまで、通常は数日から一週間程度かかります。";
 const BUSY: &str = "※ 申請が集中した場合、数週間お待ちいただく場合があります。";
 const URGENT: &str = "※ パスワードの漏洩等のセキュリティリスクにより、パスワード変更が至急必要な場合、国保連合会へご相談ください。";
 
-/// Form names of the flow's fields (UI-01). The confirmation shows the same names read-only.
-const OFFICE: &str = "office";
+/// Form names of the flow's own fields (UI-01); the shared ones are in [`crate::screen::field`].
+/// The confirmation shows the same names read-only.
 const NOTIFY_ADDRESS: &str = "notify_address";
 const CONFIRM_NOTIFY_ADDRESS: &str = "confirm_notify_address";
-const CODE: &str = "code";
-const OFFICE_NAME: &str = "office_name";
 /// The characters of an office number (VAL-01).
 const OFFICE_DIGITS: usize = 10;
 
@@ -776,10 +771,10 @@ impl Reissue {
                 .text("ri.done", DONE)
                 .text("ri.done.receipt_sent", RECEIPT_SENT)
                 .text("ri.may_contact", MAY_CONTACT)
-                .text("ri.done.result_will_come", RESULT_WILL_COME)
-                .text("ri.done.letter_if_approved", LETTER_IF_APPROVED)
+                .text("ri.done.result_will_come", mail::REVIEW_PENDING)
+                .text("ri.done.letter_if_approved", mail::LETTER_IF_APPROVED)
                 .text("ri.return_envelope", RETURN_ENVELOPE)
-                .text("ri.done.both_take_days", BOTH_TAKE_DAYS)
+                .text("ri.done.both_take_days", mail::BOTH_TAKE_DAYS)
                 .text("ri.done.busy", BUSY)
                 .text("ri.done.urgent", URGENT)
                 .button(FINISH, "終了"),
@@ -1168,11 +1163,31 @@ impl ReissueApplication {
         cx: &mut Cx<'_, R>,
     ) -> (ReissueApplication, Vec<Effect>, ReviewOutcome) {
         let (number, now) = (self.number, cx.now);
-        let event = |approved| {
-            Effect::Event(Event {
-                at: now,
-                kind: EventKind::ReissueReviewed { number, approved },
-            })
+        // RI-08: the outcome's お知らせ to the office and mail to the notification address (T5
+        // and T6 on an approval, T7 and T8 on a rejection), then its event.
+        let announced = |approved| {
+            let (notice, mail) = if approved {
+                (
+                    mail::reissue_approved_notice(&number),
+                    mail::reissue_approved_mail(&self.notify, &number, &self.office, self.billing),
+                )
+            } else {
+                (
+                    mail::reissue_rejected_notice(&number),
+                    mail::reissue_rejected_mail(&self.notify, &number, &self.office, self.billing),
+                )
+            };
+            [
+                Effect::Notice {
+                    office: self.office,
+                    notice,
+                },
+                Effect::Mail(mail),
+                Effect::Event(Event {
+                    at: now,
+                    kind: EventKind::ReissueReviewed { number, approved },
+                }),
+            ]
         };
         let Verdict::Approve {
             by,
@@ -1180,23 +1195,10 @@ impl ReissueApplication {
             clear_security_emails,
         } = verdict
         else {
-            let effects = vec![
-                Effect::Notice {
-                    office: self.office,
-                    notice: mail::reissue_rejected_notice(&number),
-                },
-                Effect::Mail(mail::reissue_rejected_mail(
-                    &self.notify,
-                    &number,
-                    &self.office,
-                    self.billing,
-                )),
-                event(false),
-            ];
+            let effects = announced(false).to_vec();
             self.status = ApplicationStatus::Rejected { at: now };
             return (self, effects, ReviewOutcome::Rejected);
         };
-        let approved = event(true);
         let user_id = UserId::new(self.billing, self.office);
         let temporary_password = TemporaryPassword::generate(cx.rng);
         let hash = cx.hash(temporary_password.reveal().as_bytes());
@@ -1222,19 +1224,7 @@ impl ReissueApplication {
         if existed {
             effects.push(Effect::RevokeSessions(user_id));
         }
-        effects.extend([
-            Effect::Notice {
-                office: self.office,
-                notice: mail::reissue_approved_notice(&number),
-            },
-            Effect::Mail(mail::reissue_approved_mail(
-                &self.notify,
-                &number,
-                &self.office,
-                self.billing,
-            )),
-            approved,
-        ]);
+        effects.extend(announced(true));
         self.status = ApplicationStatus::Approved {
             at: now,
             security_emails_cleared: clear_security_emails,
@@ -1372,10 +1362,6 @@ impl Flow for Reissue {
 impl Entry for Reissue {
     type Start = ReissueStart;
 
-    fn entry_needs(_: Option<UserId>) -> Needs {
-        Needs::none()
-    }
-
     fn entry(_: Option<UserId>, _: &Records, _: &View<'_>) -> Result<Screen, PortalError> {
         Ok(Reissue::application_screen())
     }
@@ -1478,24 +1464,15 @@ impl Entry for Reissue {
 mod tests {
     use super::*;
     use crate::calendar::utc;
-    use crate::policy::Policy;
-    use crate::secret::{Argon2Hasher, CodeKey};
-    use rand::SeedableRng;
+    use crate::flow::Fixture;
 
     /// RI-04, SEC-01: the persisted flow keeps only the code's keyed digest: neither its JSON nor
     /// its `Debug` holds the mailed code, and every state round-trips through the store's format.
     #[test]
     fn ri_04_sec_01_persisted_states_hold_no_code() {
-        let policy = Policy::insecure_fast_hashing();
-        let hasher = Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([5; 32]));
-        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut fixture = Fixture::new(3);
         let now = utc("2026-01-10T10:00:00+09:00");
-        let mut cx = Cx {
-            now,
-            rng: &mut rng,
-            policy: &policy,
-            hasher: &hasher,
-        };
+        let mut cx = fixture.cx(now);
         let particulars = Particulars {
             office: "1311111111".parse().unwrap(),
             office_name: "請求事業所A".into(),

@@ -67,7 +67,8 @@ use crate::lost::LostChoice;
 use crate::mail::{self, Notice};
 use crate::policy::Policy;
 use crate::screen::button::{BACK, CHANGE, FINISH, NEXT};
-use crate::screen::{BILLING, Field, Form, Screen, prefecture_select};
+use crate::screen::field::{ADDRESS, CONFIRM_PASSWORD, NEW_PASSWORD, OFFICE, OTP};
+use crate::screen::{BILLING, CHOOSE_PREFECTURE, Field, Form, Screen, prefecture_select};
 use crate::secret::{CodeDigest, SecretHasher};
 use crate::store::{Budget, FlowId, FlowKind, StoreError};
 use crate::values::{EmailAddress, OfficeNumber, OneTimePassword, Password, Prefecture, UserId};
@@ -82,13 +83,6 @@ pub const STEPS: &[&str] = &[
 ];
 
 /// Indices into [`STEPS`].
-/// Form names of the reset's fields.
-const OFFICE: &str = "office";
-const ADDRESS: &str = "address";
-const OTP: &str = "otp";
-const NEW_PASSWORD: &str = "new_password";
-const CONFIRM_PASSWORD: &str = "confirm_password";
-
 const STEP_AUTHENTICATION: usize = 1;
 const STEP_OTP: usize = 2;
 const STEP_RESET: usize = 3;
@@ -516,10 +510,7 @@ impl ChoosingPrefecture {
         Screen::new("請求先都道府県選択")
             .steps(STEPS, STEP_AUTHENTICATION)
             .text("rs.authenticating", AUTHENTICATING)
-            .text(
-                "rs.prefecture.lead",
-                "請求先都道府県を選択し、【次へ】ボタンを押してください。",
-            )
+            .text("rs.prefecture.lead", CHOOSE_PREFECTURE)
             .field(prefecture_select(&self.choices))
             .button(BACK, "戻る")
             .button(NEXT, "次へ")
@@ -913,10 +904,6 @@ pub enum ResetStart {
 
 impl Entry for Reset {
     type Start = ResetStart;
-
-    fn entry_needs(_: Option<UserId>) -> Needs {
-        Needs::none()
-    }
 
     fn entry(_: Option<UserId>, _: &Records, _: &View<'_>) -> Result<Screen, PortalError> {
         Ok(authentication_screen())

@@ -34,8 +34,35 @@ pub mod button {
     pub const CANCEL: &str = "cancel";
 }
 
+/// Form names of the fields more than one flow's screens carry (UI-01): one name for one field
+/// wherever it appears. A field of one flow only is named in its module.
+pub mod field {
+    /// 《事業所番号》 (RS-01, RI-02), also shown read-only (RI-06, the certificate flow).
+    pub const OFFICE: &str = "office";
+    /// The office's name, shown read-only (RI-06, the certificate flow).
+    pub const OFFICE_NAME: &str = "office_name";
+    /// 《セキュリティ用メールアドレス》 (RS-01, and every 【セキュリティ用メールアドレス設定】).
+    pub const ADDRESS: &str = "address";
+    /// 《セキュリティ用メールアドレス（確認用）》.
+    pub const CONFIRM_ADDRESS: &str = "confirm_address";
+    /// 《確認コード》 on every 【確認コード入力】.
+    pub const CODE: &str = "code";
+    /// 《ワンタイムパスワード》 on every 【ワンタイムパスワード入力】 (RS-04, SE-06).
+    pub const OTP: &str = "otp";
+    /// A password: the login's, the certificate's.
+    pub const PASSWORD: &str = "password";
+    /// A new password (FL-02, RS-05).
+    pub const NEW_PASSWORD: &str = "new_password";
+    /// A password's confirmation (VAL-05).
+    pub const CONFIRM_PASSWORD: &str = "confirm_password";
+}
+
 /// The form name of the 請求先都道府県 field of RS-02 and RI-03.
 pub const BILLING: &str = "billing";
+
+/// The lead of 【請求先都道府県選択】 (RS-02, RI-03).
+pub(crate) const CHOOSE_PREFECTURE: &str =
+    "請求先都道府県を選択し、【次へ】ボタンを押してください。";
 
 /// 《請求先都道府県》: a dropdown of `choices` by name, sending the prefecture's code (RS-02,
 /// RI-03).
@@ -206,6 +233,36 @@ impl Choice {
     }
 }
 
+/// For a menu's options as a type (an `ALL` array and a `value()` giving what the form sends):
+/// `Display` as that value, and `FromStr` accepting exactly one of the values, anything else
+/// refused as [`FlowError::UnexpectedInput`](crate::error::FlowError::UnexpectedInput) in state
+/// `$state`. `FlowError` is the caller's.
+macro_rules! menu_options {
+    ($t:ident, $state:literal) => {
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.value())
+            }
+        }
+
+        impl std::str::FromStr for $t {
+            type Err = FlowError;
+            /// Exactly one of the options' values; anything else is not one of the menu's
+            /// options.
+            fn from_str(s: &str) -> Result<Self, FlowError> {
+                $t::ALL
+                    .into_iter()
+                    .find(|c| c.value() == s)
+                    .ok_or(FlowError::UnexpectedInput {
+                        state: $state,
+                        input: "an unknown menu option",
+                    })
+            }
+        }
+    };
+}
+pub(crate) use menu_options;
+
 impl Field {
     fn new(name: &'static str, kind: FieldKind, label: impl Into<String>) -> Self {
         Field {
@@ -330,6 +387,20 @@ pub struct Help {
     pub title: String,
     /// The help's lines.
     pub body: Vec<String>,
+}
+
+/// Accessors of a screen's leaves of one kind, in order (a row's cells included): `$method`
+/// yields what each `Node::$variant` holds.
+macro_rules! leaves_of {
+    ($($(#[$doc:meta])* $method:ident: $variant:ident;)+) => {$(
+        $(#[$doc])*
+        pub fn $method(&self) -> impl Iterator<Item = &$variant> {
+            self.leaves().filter_map(|n| match n {
+                Node::$variant(leaf) => Some(leaf),
+                _ => None,
+            })
+        }
+    )+};
 }
 
 impl Screen {
@@ -501,45 +572,24 @@ impl Screen {
         )
     }
 
-    /// The texts, in order.
-    pub fn texts(&self) -> impl Iterator<Item = &Text> {
-        self.leaves().filter_map(|n| match n {
-            Node::Text(t) => Some(t),
-            _ => None,
-        })
-    }
-
-    /// The fields, in order.
-    pub fn fields(&self) -> impl Iterator<Item = &Field> {
-        self.leaves().filter_map(|n| match n {
-            Node::Field(f) => Some(f),
-            _ => None,
-        })
-    }
-
-    /// The buttons and links, in order.
-    pub fn buttons(&self) -> impl Iterator<Item = &Button> {
-        self.leaves().filter_map(|n| match n {
-            Node::Button(b) => Some(b),
-            _ => None,
-        })
-    }
-
-    /// The [?] helps, in order (a row's included).
-    ///
-    /// # Example
-    /// ```
-    /// use kaigo_seikyu::screen::{Help, Screen};
-    /// let help = Help { label: "通知先".into(), title: "通知先について".into(), body: vec!["…".into()] };
-    /// let s = Screen::new("一覧").row(|r| r.text("h", "通知先").help(help.clone()));
-    /// assert_eq!(s.helps().collect::<Vec<_>>(), [&help]);
-    /// assert_eq!(s.to_string(), "【一覧】\n通知先 | [?]\n[?] 通知先について\n  …\n");
-    /// ```
-    pub fn helps(&self) -> impl Iterator<Item = &Help> {
-        self.leaves().filter_map(|n| match n {
-            Node::Help(h) => Some(h),
-            _ => None,
-        })
+    leaves_of! {
+        /// The texts, in order.
+        texts: Text;
+        /// The fields, in order.
+        fields: Field;
+        /// The buttons and links, in order.
+        buttons: Button;
+        /// The [?] helps, in order (a row's included).
+        ///
+        /// # Example
+        /// ```
+        /// use kaigo_seikyu::screen::{Help, Screen};
+        /// let help = Help { label: "通知先".into(), title: "通知先について".into(), body: vec!["…".into()] };
+        /// let s = Screen::new("一覧").row(|r| r.text("h", "通知先").help(help.clone()));
+        /// assert_eq!(s.helps().collect::<Vec<_>>(), [&help]);
+        /// assert_eq!(s.to_string(), "【一覧】\n通知先 | [?]\n[?] 通知先について\n  …\n");
+        /// ```
+        helps: Help;
     }
 
     /// The field named `name`.

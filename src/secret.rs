@@ -398,6 +398,13 @@ mod tests {
         Argon2Hasher::new(HashingParams::insecure_fast(), CodeKey::from_bytes([3; 32]))
     }
 
+    /// A code of `N` characters issued at `now` for 30 minutes, drawn from a CSPRNG seeded with
+    /// `seed`.
+    fn issue<const N: usize>(seed: u64, now: Instant) -> (Code<N>, IssuedCode) {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        IssuedCode::issue::<N, _>(&mut rng, &hasher(), now, TimeDelta::minutes(30))
+    }
+
     /// VAL-10: passwords are stored as argon2id PHC strings with the policy's parameters.
     #[test]
     fn val_10_argon2id_phc() {
@@ -423,10 +430,8 @@ mod tests {
     /// SEC-01: a flow persists only a keyed digest; another key gives another digest.
     #[test]
     fn sec_01_codes_are_kept_as_keyed_digests() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
         let now = utc("2026-01-10T10:00:00+09:00");
-        let (code, issued) =
-            IssuedCode::issue::<6, _>(&mut rng, &hasher(), now, TimeDelta::minutes(30));
+        let (code, issued) = issue::<6>(1, now);
         let json = serde_json::to_string(&issued).unwrap();
         assert!(!json.contains(code.reveal()), "{json}");
         assert!(!format!("{issued:?}").contains(code.reveal()));
@@ -442,10 +447,8 @@ mod tests {
     /// SEC-03: valid at 29:59, expired at 30:00; expired and exhausted compare nothing.
     #[test]
     fn sec_03_code_lifetime_and_exhaustion() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
         let now = utc("2026-01-10T10:00:00+09:00");
-        let (code, issued) =
-            IssuedCode::issue::<4, _>(&mut rng, &hasher(), now, TimeDelta::minutes(30));
+        let (code, issued) = issue::<4>(2, now);
         let right: ConfirmationCode = code.reveal().parse().unwrap();
         let mut a = issued.clone();
         assert_eq!(
@@ -479,10 +482,8 @@ mod tests {
     /// represented is expired at once; nothing panics.
     #[test]
     fn sec_06_code_issued_at_the_end_of_time_is_expired() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
         let now = Instant::MAX_UTC - TimeDelta::minutes(1);
-        let (code, mut issued) =
-            IssuedCode::issue::<4, _>(&mut rng, &hasher(), now, TimeDelta::minutes(30));
+        let (code, mut issued) = issue::<4>(5, now);
         assert_eq!(issued.expires_at(), now);
         let right: ConfirmationCode = code.reveal().parse().unwrap();
         assert_eq!(
@@ -541,10 +542,8 @@ mod tests {
         assert_eq!(unhex::<1>("ff"), Some([0xff]));
         assert_eq!(unhex::<0>(""), Some([]));
         // An IssuedCode's nonce is read just as strictly.
-        let mut rng = rand::rngs::StdRng::seed_from_u64(6);
         let now = utc("2026-01-10T10:00:00+09:00");
-        let (_, issued) =
-            IssuedCode::issue::<4, _>(&mut rng, &hasher(), now, TimeDelta::minutes(30));
+        let (_, issued) = issue::<4>(6, now);
         let json = serde_json::to_string(&issued).unwrap();
         let nonce = hex(&issued.nonce);
         let upper = json.replace(&nonce, &nonce.to_uppercase());

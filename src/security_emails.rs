@@ -88,10 +88,11 @@ use crate::flow::{Cx, Entry, Flow, Needs, Next, Records, Step, View};
 use crate::help::{self, Retry};
 use crate::policy::Policy;
 use crate::registration::{
-    ADDRESS, CODE, CONFIRM_ADDRESS, REGISTERED_ID, REGISTERED_TEXT, SECURITY_EMAIL_LEAD, announce,
-    code_screen, security_email_fields,
+    REGISTERED_ID, REGISTERED_TEXT, SECURITY_EMAIL_LEAD, announce, code_screen,
+    security_email_fields,
 };
 use crate::screen::button::{BACK, FINISH, NEXT, SEND};
+use crate::screen::field::{ADDRESS, CODE, CONFIRM_ADDRESS, OTP};
 use crate::screen::{Field, Form, Screen};
 use crate::store::{Budget, FlowId, FlowKind};
 use crate::values::{ConfirmationCode, EmailAddress, OneTimePassword, UserId};
@@ -114,9 +115,6 @@ const SETTING_STEPS: &[&str] = &[
 const LIST_TITLE: &str = "セキュリティ用メールアドレス一覧";
 const USER_INFO_TITLE: &str = "ユーザ情報変更";
 const SETTING_TITLE: &str = "セキュリティ用メールアドレス設定";
-
-/// The field of 【ワンタイムパスワード入力】 ([`crate::reset::otp_screen`] names it so).
-const OTP: &str = "otp";
 
 /// The button `追加` on the list.
 const ADD: &str = "add";
@@ -764,11 +762,12 @@ pub(crate) fn select(
     if account.security_emails.selected() == Some(address) {
         return Ok(Step::to(updated.security_emails));
     }
-    let list = updated.security_emails.clone();
-    let change = ListChange::Selected(address.clone());
-    let mut step = Step::to(list);
-    step.effects = announce(updated, &account.security_emails, &change, now);
-    Ok(step)
+    Ok(edited(
+        account,
+        updated,
+        ListChange::Selected(address.clone()),
+        now,
+    ))
 }
 
 /// SE-04: deletes `address`, refused when it is the only one.
@@ -779,11 +778,25 @@ pub(crate) fn delete(
 ) -> Result<Step<SecurityEmails>, FlowError> {
     let mut updated = account.clone();
     updated.security_emails.remove(address)?;
-    let list = updated.security_emails.clone();
-    let change = ListChange::Deleted(address.clone());
-    let mut step = Step::to(list);
+    Ok(edited(
+        account,
+        updated,
+        ListChange::Deleted(address.clone()),
+        now,
+    ))
+}
+
+/// The list as `updated` holds it after a one-step `change` of `account`'s (SE-03, SE-04), with
+/// the change announced (SE-08).
+fn edited(
+    account: &Account,
+    updated: Account,
+    change: ListChange,
+    now: Instant,
+) -> Step<SecurityEmails> {
+    let mut step = Step::to(updated.security_emails.clone());
     step.effects = announce(updated, &account.security_emails, &change, now);
-    Ok(step)
+    step
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1176,10 +1189,6 @@ impl Entry for SecurityEmailSetting {
             OPEN_LIST => Ok(Start::List),
             _ => Err(FlowError::other_button("user info")),
         }
-    }
-
-    fn begin_needs(user: Option<UserId>, _: &Start) -> Needs {
-        Self::entry_needs(user)
     }
 
     fn begin<R: CryptoRng + ?Sized>(

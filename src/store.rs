@@ -50,8 +50,8 @@ impl FlowKind {
 }
 
 /// `FromStr` (exactly 32 lowercase hex digits, else [`StoreError::Corrupt`] naming `$what`),
-/// serde through the text, `Display` and a `Debug` naming the type, for the ids kept as 32 hex
-/// digits ([`FlowId`], [`EffectId`]).
+/// serde through the text (`text_serde!`), `Display` and a `Debug` naming the type, for the ids
+/// kept as 32 hex digits ([`FlowId`], [`EffectId`]).
 macro_rules! hex_id {
     ($id:ident, $what:literal) => {
         impl std::str::FromStr for $id {
@@ -70,18 +70,7 @@ macro_rules! hex_id {
             }
         }
 
-        impl TryFrom<String> for $id {
-            type Error = StoreError;
-            fn try_from(s: String) -> Result<Self, StoreError> {
-                s.parse()
-            }
-        }
-
-        impl From<$id> for String {
-            fn from(id: $id) -> String {
-                id.0
-            }
-        }
+        text_serde!(StoreError: $id);
 
         impl fmt::Display for $id {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

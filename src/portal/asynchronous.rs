@@ -289,83 +289,6 @@ where
         }
     }
 
-    /// The same portal, delivering effects as `delivery` says (OPS-01).
-    ///
-    /// # Example
-    /// ```
-    /// # use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
-    /// use kaigo_seikyu::portal::{AsyncPortal, AsyncPorts, Delivery};
-    /// # let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
-    /// let portal = AsyncPortal::new(AsyncPorts::from(host.ports()), Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]))
-    ///     .with_delivery(Delivery::ByHost);
-    /// assert_eq!(pollster::block_on(portal.deliver())?.delivered, 0);
-    /// # Ok::<(), kaigo_seikyu::error::PortalError>(())
-    /// ```
-    pub fn with_delivery(mut self, delivery: Delivery) -> Self {
-        self.delivery = delivery;
-        self
-    }
-
-    /// The policy in force.
-    pub fn policy(&self) -> &Policy {
-        &self.policy
-    }
-
-    /// The current instant, from the host's clock.
-    pub fn now(&self) -> Instant {
-        self.ports.clock.now()
-    }
-
-    /// Reads an account.
-    pub async fn account(&self, user: &UserId) -> Result<Option<Account>, PortalError> {
-        self.transact(|tx, _| tx.get(&Key::Account(*user))).await
-    }
-
-    /// [`Portal::transact`](super::Portal::transact) with `.await`: the same loop over the
-    /// same [`Transaction`]; reads in one batch per round, commits with compare-and-swap, and
-    /// the core runs again on a lost race.
-    async fn transact<T>(
-        &self,
-        op: impl FnMut(&mut Tx<'_>, Instant) -> Result<T, PortalError>,
-    ) -> Result<T, PortalError> {
-        let mut t = Transaction::new(&self.policy, self.hasher.as_ref(), self.now(), op);
-        let mut poll = t.poll();
-        let result = loop {
-            poll = match poll {
-                Poll::Read(read) => {
-                    let loaded = self.read(&read).await;
-                    t.loaded(loaded)
-                }
-                Poll::Commit(writes) => {
-                    let committed = self.ports.store.commit(&writes).await;
-                    t.committed(committed)
-                }
-                Poll::Done(result) => break result,
-            };
-        };
-        let queued = t.queued();
-        if self.delivery == Delivery::AfterCommit && !queued.is_empty() {
-            // What fails here stays in the outbox for the next `deliver` (OPS-01).
-            let _ = self.deliver_queued(queued).await;
-        }
-        result
-    }
-
-    /// One round's batched read: the records in one `load_many`, and the ledger entries.
-    async fn read(&self, read: &Read) -> Result<Loaded, PortalError> {
-        let records = if read.keys.is_empty() {
-            Vec::new()
-        } else {
-            self.ports.store.load_many(&read.keys).await?
-        };
-        let mut offices = Vec::with_capacity(read.offices.len());
-        for office in &read.offices {
-            let found = self.ports.ledger.find(office).await;
-            offices.push(found.map_err(|e| PortalError::Port(e.0))?);
-        }
-        Ok((records, offices))
-    }
-
     /// [`Portal::deliver`](super::Portal::deliver), awaited: the transactional outbox (OPS-01),
     /// oldest commit first, at least once, each effect with its stable id.
     ///
@@ -424,123 +347,19 @@ where
         })
     }
 
-    /// [`Portal::entry`](super::Portal::entry): the entry screen of flow `F`.
-    pub async fn entry<F: Entry>(&self, user: Option<&UserId>) -> Result<Screen, PortalError> {
-        self.transact(ops::entry::<F>(user.copied())).await
-    }
-
-    /// [`Portal::begin`](super::Portal::begin): begins flow `F` with a form posted from its
-    /// entry screen.
-    pub async fn begin<F: Entry, R: CryptoRng + ?Sized>(
-        &self,
-        user: Option<&UserId>,
-        form: &Form,
-        rng: &mut R,
-    ) -> Result<Route, PortalError> {
-        self.transact(ops::begin::<F, R>(user.copied(), form, rng))
-            .await
-    }
-
-    /// [`Portal::begin_with`](super::Portal::begin_with): begins flow `F` with its typed start.
-    pub async fn begin_with<F: Entry, R: CryptoRng + ?Sized>(
-        &self,
-        user: Option<&UserId>,
-        start: F::Start,
-        rng: &mut R,
-    ) -> Result<Route, PortalError> {
-        self.transact(ops::begin_with::<F, R>(user.copied(), start, rng))
-            .await
-    }
-
-    /// [`Portal::submit`](super::Portal::submit): a form to the flow the browser is in (UI-02).
-    pub async fn submit<R: CryptoRng + ?Sized>(
-        &self,
-        user: Option<&UserId>,
-        flow: &FlowRef,
-        form: &Form,
-        rng: &mut R,
-    ) -> Result<Route, PortalError> {
-        by_kind!(flow.kind, F => self.submit_to::<F, R>(user, &flow.id, form, rng).await)
-    }
-
-    /// [`Portal::current`](super::Portal::current): the current screen of the flow the
-    /// browser is in.
-    pub async fn current(
-        &self,
-        user: Option<&UserId>,
-        flow: &FlowRef,
-    ) -> Result<Screen, PortalError> {
-        by_kind!(flow.kind, F => self.screen::<F>(user, &flow.id).await)
-    }
-
-    /// [`Portal::open`](super::Portal::open): the entry screen of the flow of `kind`.
-    ///
-    /// # Example
-    /// ```
-    /// # use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey, store::FlowKind};
-    /// # use kaigo_seikyu::portal::{AsyncPortal, AsyncPorts};
-    /// # let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
-    /// let portal = AsyncPortal::new(AsyncPorts::from(host.ports()), Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]));
-    /// let screen = pollster::block_on(portal.open(FlowKind::Login, None))?;
-    /// assert_eq!(screen.title, "ログイン");
-    /// # Ok::<(), kaigo_seikyu::error::PortalError>(())
-    /// ```
-    pub async fn open(&self, kind: FlowKind, user: Option<&UserId>) -> Result<Screen, PortalError> {
-        by_entry!(kind, F => self.entry::<F>(user).await)
-    }
-
-    /// [`Portal::start`](super::Portal::start): begins the flow of `kind` with a form posted
-    /// from its entry screen.
-    pub async fn start<R: CryptoRng + ?Sized>(
-        &self,
-        kind: FlowKind,
-        user: Option<&UserId>,
-        form: &Form,
-        rng: &mut R,
-    ) -> Result<Route, PortalError> {
-        by_entry!(kind, F => self.begin::<F, R>(user, form, rng).await)
-    }
-
-    /// `戻る` on the flow's current screen.
-    pub async fn back<R: CryptoRng + ?Sized>(
-        &self,
-        user: Option<&UserId>,
-        flow: &FlowRef,
-        rng: &mut R,
-    ) -> Result<Route, PortalError> {
-        self.submit(user, flow, &Form::new(button::BACK), rng).await
-    }
-
-    /// [`Portal::submit_to`](super::Portal::submit_to): a form to a flow of a known kind.
-    pub async fn submit_to<F: Flow, R: CryptoRng + ?Sized>(
-        &self,
-        user: Option<&UserId>,
-        id: &FlowId,
-        form: &Form,
-        rng: &mut R,
-    ) -> Result<Route, PortalError> {
-        self.transact(ops::submit::<F, R>(user.copied(), id, form, rng))
-            .await
-    }
-
-    /// [`Portal::input`](super::Portal::input): a typed input to flow `F`.
-    pub async fn input<F: Flow, R: CryptoRng + ?Sized>(
-        &self,
-        user: Option<&UserId>,
-        id: &FlowId,
-        input: F::Input,
-        rng: &mut R,
-    ) -> Result<Route, PortalError> {
-        self.transact(ops::input::<F, R>(user.copied(), id, input, rng))
-            .await
-    }
-
-    /// [`Portal::screen`](super::Portal::screen): the current screen of flow `F`.
-    pub async fn screen<F: Flow>(
-        &self,
-        user: Option<&UserId>,
-        id: &FlowId,
-    ) -> Result<Screen, PortalError> {
-        self.transact(ops::screen::<F>(user.copied(), id)).await
+    driver! {
+        async await;
+        /// # Example
+        /// ```
+        /// # use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey, store::FlowKind};
+        /// # use kaigo_seikyu::portal::{AsyncPortal, AsyncPorts};
+        /// # let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+        /// let portal = AsyncPortal::new(AsyncPorts::from(host.ports()), Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]));
+        /// let screen = pollster::block_on(portal.open(FlowKind::Login, None))?;
+        /// assert_eq!(screen.title, "ログイン");
+        /// # Ok::<(), kaigo_seikyu::error::PortalError>(())
+        /// ```
+        open;
+        start;
     }
 }

@@ -9,15 +9,10 @@ use crate::certificate::{
     self, Certificate, CertificateApplication, CertificateInput, CertificateStart, Certificates,
 };
 use crate::error::PortalError;
-use crate::portal::{Portal, Route};
+use crate::portal::{Portal, shown, started};
 use crate::screen::Screen;
 use crate::store::{FlowId, Key};
 use crate::values::{OfficeNumber, Password, UserId, Yen};
-
-/// The screen a certificate flow's route shows (every route of it has one).
-fn shown(route: Route) -> Result<Screen, PortalError> {
-    route.screen().cloned().ok_or(PortalError::NoSuchFlow)
-}
 
 impl Portal {
     /// Opens 【証明書】 for the logged-in `user` (from the host's session). The office name comes
@@ -28,12 +23,11 @@ impl Portal {
         user: &UserId,
         rng: &mut R,
     ) -> Result<(FlowId, Screen), PortalError> {
-        let route =
-            self.begin_with::<CertificateApplication, R>(Some(user), CertificateStart::Open, rng)?;
-        match route {
-            Route::Flow { flow, screen } => Ok((flow.id, screen)),
-            _ => Err(PortalError::NoSuchFlow),
-        }
+        started(self.begin_with::<CertificateApplication, R>(
+            Some(user),
+            CertificateStart::Open,
+            rng,
+        )?)
     }
 
     /// Applies one input to `user`'s certificate flow `id` and returns the next screen. A refused

@@ -24,7 +24,7 @@ pub mod validate;
 pub use purge::PURGE_MARGIN;
 pub use queue::{MAX_PAGE, ReviewCursor, ReviewPage};
 pub(crate) use transaction::Tx;
-use transaction::{Loaded, Poll, Read, Stats, Transaction};
+use transaction::{Loaded, Poll, Read, Transaction};
 
 use crate::account::Account;
 use crate::calendar::Instant;
@@ -150,12 +150,7 @@ impl Portal {
     /// A portal with argon2id hashing per the policy and code digests keyed with `key`.
     pub fn new(ports: Ports, policy: Policy, key: CodeKey) -> Self {
         let hasher = Arc::new(Argon2Hasher::new(policy.hashing, key));
-        Portal {
-            ports,
-            policy,
-            hasher,
-            delivery: Delivery::default(),
-        }
+        Self::with_hasher(ports, policy, hasher)
     }
 
     /// A portal with a hasher of the host's choosing (e.g. a counting one in tests).
@@ -168,84 +163,11 @@ impl Portal {
         }
     }
 
-    /// The same portal, delivering effects as `delivery` says (OPS-01).
-    pub fn with_delivery(mut self, delivery: Delivery) -> Self {
-        self.delivery = delivery;
-        self
-    }
-
-    /// The policy in force.
-    pub fn policy(&self) -> &Policy {
-        &self.policy
-    }
-
-    /// The current instant, from the host's clock.
-    pub fn now(&self) -> Instant {
-        self.ports.clock.now()
-    }
-
     /// Hashes a password or security code for provisioning an account (VAL-10).
     pub fn hash_secret<R: CryptoRng + ?Sized>(&self, secret: &[u8], rng: &mut R) -> PasswordHash {
         let mut salt = [0u8; 16];
         rng.fill_bytes(&mut salt);
         self.hasher.hash(secret, &salt)
-    }
-
-    /// Reads an account.
-    pub fn account(&self, user: &UserId) -> Result<Option<Account>, PortalError> {
-        self.transact(|tx, _| tx.get(&Key::Account(*user)))
-    }
-
-    /// Runs a request over the one transaction logic ([`transaction::Transaction`]): reads in
-    /// one batch per round, commits with compare-and-swap, runs again on a lost race; then,
-    /// with [`Delivery::AfterCommit`], delivers what it committed.
-    pub(crate) fn transact<T>(
-        &self,
-        op: impl FnMut(&mut Tx<'_>, Instant) -> Result<T, PortalError>,
-    ) -> Result<T, PortalError> {
-        self.transact_counted(op).0
-    }
-
-    /// [`Portal::transact`], with what the request cost.
-    pub(crate) fn transact_counted<T>(
-        &self,
-        op: impl FnMut(&mut Tx<'_>, Instant) -> Result<T, PortalError>,
-    ) -> (Result<T, PortalError>, Stats) {
-        let mut t = Transaction::new(&self.policy, self.hasher.as_ref(), self.now(), op);
-        let mut poll = t.poll();
-        let result = loop {
-            poll = match poll {
-                Poll::Read(read) => t.loaded(self.read(&read)),
-                Poll::Commit(writes) => t.committed(self.ports.store.commit(&writes)),
-                Poll::Done(result) => break result,
-            };
-        };
-        let queued = t.queued();
-        if self.delivery == Delivery::AfterCommit && !queued.is_empty() {
-            // What fails here stays in the outbox for the next `deliver` (OPS-01).
-            let _ = self.deliver_queued(queued);
-        }
-        (result, t.stats)
-    }
-
-    /// One round's batched read: the records in one `load_many`, and the ledger entries.
-    fn read(&self, read: &Read) -> Result<Loaded, PortalError> {
-        let records = if read.keys.is_empty() {
-            Vec::new()
-        } else {
-            self.ports.store.load_many(&read.keys)?
-        };
-        let offices = read
-            .offices
-            .iter()
-            .map(|o| {
-                self.ports
-                    .ledger
-                    .find(o)
-                    .map_err(|e| PortalError::Port(e.0))
-            })
-            .collect::<Result<_, _>>()?;
-        Ok((records, offices))
     }
 
     /// Delivers the transactional outbox (OPS-01): every effect committed and not yet
@@ -399,6 +321,20 @@ pub enum Route {
     },
 }
 
+/// The screen a route shows, for the per-flow entry points whose every route has one (the
+/// security-email list, reset, reissue, certificate).
+fn shown(route: Route) -> Result<Screen, PortalError> {
+    route.screen().cloned().ok_or(PortalError::NoSuchFlow)
+}
+
+/// The new flow's id and first screen, for the per-flow starts whose every route is a flow's.
+fn started(route: Route) -> Result<(FlowId, Screen), PortalError> {
+    match route {
+        Route::Flow { flow, screen } => Ok((flow.id, screen)),
+        _ => Err(PortalError::NoSuchFlow),
+    }
+}
+
 impl Route {
     /// The flow the browser is in, if any.
     pub fn flow(&self) -> Option<&FlowRef> {
@@ -433,135 +369,235 @@ impl Route {
     }
 }
 
+/// The generic entry points, written once for both drivers (OPS-05): the blocking [`Portal`]'s
+/// (`driver!()`) and the async driver's (`driver!(async await)`), where each is `async` and
+/// awaits what the blocking one calls. `open` and `start` take each driver's own example.
+macro_rules! driver {
+    (
+        $($async:ident $await:ident)?;
+        $(#[$open:meta])* open;
+        $(#[$start:meta])* start;
+    ) => {
+        /// The same portal, delivering effects as `delivery` says (OPS-01).
+        pub fn with_delivery(mut self, delivery: Delivery) -> Self {
+            self.delivery = delivery;
+            self
+        }
+
+        /// The policy in force.
+        pub fn policy(&self) -> &Policy {
+            &self.policy
+        }
+
+        /// The current instant, from the host's clock.
+        pub fn now(&self) -> Instant {
+            self.ports.clock.now()
+        }
+
+        /// Reads an account.
+        pub $($async)? fn account(
+            &self,
+            user: &UserId,
+        ) -> Result<Option<Account>, PortalError> {
+            self.transact(|tx, _| tx.get(&Key::Account(*user)))$(.$await)?
+        }
+
+        /// Runs a request over the one transaction logic ([`Transaction`]): reads in one batch
+        /// per round, commits with compare-and-swap, runs again on a lost race; then, with
+        /// [`Delivery::AfterCommit`], delivers what it committed.
+        pub(crate) $($async)? fn transact<T>(
+            &self,
+            op: impl FnMut(&mut Tx<'_>, Instant) -> Result<T, PortalError>,
+        ) -> Result<T, PortalError> {
+            let mut t = Transaction::new(&self.policy, self.hasher.as_ref(), self.now(), op);
+            let mut poll = t.poll();
+            let result = loop {
+                poll = match poll {
+                    Poll::Read(read) => {
+                        let loaded = self.read(&read)$(.$await)?;
+                        t.loaded(loaded)
+                    }
+                    Poll::Commit(writes) => {
+                        let committed = self.ports.store.commit(&writes)$(.$await)?;
+                        t.committed(committed)
+                    }
+                    Poll::Done(result) => break result,
+                };
+            };
+            let queued = t.queued();
+            if self.delivery == Delivery::AfterCommit && !queued.is_empty() {
+                // What fails here stays in the outbox for the next `deliver` (OPS-01).
+                let _ = self.deliver_queued(queued)$(.$await)?;
+            }
+            result
+        }
+
+        /// One round's batched read: the records in one `load_many`, and the ledger entries.
+        $($async)? fn read(&self, read: &Read) -> Result<Loaded, PortalError> {
+            let records = if read.keys.is_empty() {
+                Vec::new()
+            } else {
+                self.ports.store.load_many(&read.keys)$(.$await)??
+            };
+            let mut offices = Vec::with_capacity(read.offices.len());
+            for office in &read.offices {
+                let found = self.ports.ledger.find(office)$(.$await)?;
+                offices.push(found.map_err(|e| PortalError::Port(e.0))?);
+            }
+            Ok((records, offices))
+        }
+
+        /// The entry screen of flow `F` (its first form, before the flow exists), for `user` when
+        /// it is opened after login.
+        pub $($async)? fn entry<F: Entry>(
+            &self,
+            user: Option<&UserId>,
+        ) -> Result<Screen, PortalError> {
+            self.transact(ops::entry::<F>(user.copied()))$(.$await)?
+        }
+
+        /// Begins flow `F` with a form posted from its entry screen: the form is checked against
+        /// the screen ([`Screen::accept`]) and parsed by the flow (UI-02), then
+        /// [`begin_with`](Self::begin_with).
+        pub $($async)? fn begin<F: Entry, R: CryptoRng + ?Sized>(
+            &self,
+            user: Option<&UserId>,
+            form: &Form,
+            rng: &mut R,
+        ) -> Result<Route, PortalError> {
+            self.transact(ops::begin::<F, R>(user.copied(), form, rng))$(.$await)?
+        }
+
+        /// Begins flow `F` with its typed start.
+        pub $($async)? fn begin_with<F: Entry, R: CryptoRng + ?Sized>(
+            &self,
+            user: Option<&UserId>,
+            start: F::Start,
+            rng: &mut R,
+        ) -> Result<Route, PortalError> {
+            self.transact(ops::begin_with::<F, R>(user.copied(), start, rng))$(.$await)?
+        }
+
+        /// Submits a form to the flow the browser is in (UI-02): checked against the flow's
+        /// current screen, parsed by the flow into its typed input, then
+        /// [`input`](Self::input). `user` is the session's user after login (a flow of another
+        /// user is refused as [`PortalError::NoSuchFlow`]).
+        pub $($async)? fn submit<R: CryptoRng + ?Sized>(
+            &self,
+            user: Option<&UserId>,
+            flow: &FlowRef,
+            form: &Form,
+            rng: &mut R,
+        ) -> Result<Route, PortalError> {
+            by_kind!(flow.kind, F => self.submit_to::<F, R>(user, &flow.id, form, rng)$(.$await)?)
+        }
+
+        /// The current screen of the flow the browser is in, to draw it again.
+        pub $($async)? fn current(
+            &self,
+            user: Option<&UserId>,
+            flow: &FlowRef,
+        ) -> Result<Screen, PortalError> {
+            by_kind!(flow.kind, F => self.screen::<F>(user, &flow.id)$(.$await)?)
+        }
+
+        /// The entry screen of the flow of `kind` (its first form, before the flow exists), for
+        /// `user` when it is opened after login: 【ログイン】, 【ログイン情報再設定認証】,
+        /// 【ログイン情報再発行申請】, the security-email list, 【証明書】. The first login and the
+        /// grace registration have none (the login gate begins them): [`PortalError::NoSuchFlow`].
+        $(#[$open])*
+        pub $($async)? fn open(
+            &self,
+            kind: FlowKind,
+            user: Option<&UserId>,
+        ) -> Result<Screen, PortalError> {
+            by_entry!(kind, F => self.entry::<F>(user)$(.$await)?)
+        }
+
+        /// Begins the flow of `kind` with a form posted from its entry screen
+        /// ([`open`](Self::open)): checked against the screen, parsed by the flow (UI-02), then
+        /// run like any step.
+        $(#[$start])*
+        pub $($async)? fn start<R: CryptoRng + ?Sized>(
+            &self,
+            kind: FlowKind,
+            user: Option<&UserId>,
+            form: &Form,
+            rng: &mut R,
+        ) -> Result<Route, PortalError> {
+            by_entry!(kind, F => self.begin::<F, R>(user, form, rng)$(.$await)?)
+        }
+
+        /// `戻る` on the flow's current screen: the form with the button [`button::BACK`].
+        pub $($async)? fn back<R: CryptoRng + ?Sized>(
+            &self,
+            user: Option<&UserId>,
+            flow: &FlowRef,
+            rng: &mut R,
+        ) -> Result<Route, PortalError> {
+            self.submit(user, flow, &Form::new(button::BACK), rng)$(.$await)?
+        }
+
+        /// [`submit`](Self::submit) for a flow of a known kind.
+        pub $($async)? fn submit_to<F: Flow, R: CryptoRng + ?Sized>(
+            &self,
+            user: Option<&UserId>,
+            id: &FlowId,
+            form: &Form,
+            rng: &mut R,
+        ) -> Result<Route, PortalError> {
+            self.transact(ops::submit::<F, R>(user.copied(), id, form, rng))$(.$await)?
+        }
+
+        /// Applies a typed input to flow `F`: loads the state and what it needs, spends the
+        /// budgets it declares (SEC-04, SEC-07), runs the transition and commits (SEC-02).
+        pub $($async)? fn input<F: Flow, R: CryptoRng + ?Sized>(
+            &self,
+            user: Option<&UserId>,
+            id: &FlowId,
+            input: F::Input,
+            rng: &mut R,
+        ) -> Result<Route, PortalError> {
+            self.transact(ops::input::<F, R>(user.copied(), id, input, rng))$(.$await)?
+        }
+
+        /// The current screen of flow `F`.
+        pub $($async)? fn screen<F: Flow>(
+            &self,
+            user: Option<&UserId>,
+            id: &FlowId,
+        ) -> Result<Screen, PortalError> {
+            self.transact(ops::screen::<F>(user.copied(), id))$(.$await)?
+        }
+    };
+}
+
 impl Portal {
-    /// The entry screen of flow `F` (its first form, before the flow exists), for `user` when it
-    /// is opened after login.
-    pub fn entry<F: Entry>(&self, user: Option<&UserId>) -> Result<Screen, PortalError> {
-        self.transact(ops::entry::<F>(user.copied()))
-    }
-
-    /// Begins flow `F` with a form posted from its entry screen: the form is checked against the
-    /// screen ([`Screen::accept`]) and parsed by the flow (UI-02), then [`Portal::begin_with`].
-    pub fn begin<F: Entry, R: CryptoRng + ?Sized>(
-        &self,
-        user: Option<&UserId>,
-        form: &Form,
-        rng: &mut R,
-    ) -> Result<Route, PortalError> {
-        self.transact(ops::begin::<F, R>(user.copied(), form, rng))
-    }
-
-    /// Begins flow `F` with its typed start.
-    pub fn begin_with<F: Entry, R: CryptoRng + ?Sized>(
-        &self,
-        user: Option<&UserId>,
-        start: F::Start,
-        rng: &mut R,
-    ) -> Result<Route, PortalError> {
-        self.transact(ops::begin_with::<F, R>(user.copied(), start, rng))
-    }
-
-    /// Submits a form to the flow the browser is in (UI-02): checked against the flow's current
-    /// screen, parsed by the flow into its typed input, then [`Portal::input`]. `user` is the
-    /// session's user after login (a flow of another user is refused as [`PortalError::NoSuchFlow`]).
-    pub fn submit<R: CryptoRng + ?Sized>(
-        &self,
-        user: Option<&UserId>,
-        flow: &FlowRef,
-        form: &Form,
-        rng: &mut R,
-    ) -> Result<Route, PortalError> {
-        by_kind!(flow.kind, F => self.submit_to::<F, R>(user, &flow.id, form, rng))
-    }
-
-    /// The current screen of the flow the browser is in, to draw it again.
-    pub fn current(&self, user: Option<&UserId>, flow: &FlowRef) -> Result<Screen, PortalError> {
-        by_kind!(flow.kind, F => self.screen::<F>(user, &flow.id))
-    }
-
-    /// The entry screen of the flow of `kind` (its first form, before the flow exists), for
-    /// `user` when it is opened after login: 【ログイン】, 【ログイン情報再設定認証】,
-    /// 【ログイン情報再発行申請】, the security-email list, 【証明書】. The first login and the
-    /// grace registration have none (the login gate begins them): [`PortalError::NoSuchFlow`].
-    ///
-    /// # Example
-    /// ```
-    /// use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey, store::FlowKind};
-    /// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
-    /// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]));
-    /// let screen = portal.open(FlowKind::Login, None)?;
-    /// assert_eq!(screen.title, "ログイン");
-    /// assert!(screen.field_named("user_id").is_some());
-    /// # Ok::<(), kaigo_seikyu::error::PortalError>(())
-    /// ```
-    pub fn open(&self, kind: FlowKind, user: Option<&UserId>) -> Result<Screen, PortalError> {
-        by_entry!(kind, F => self.entry::<F>(user))
-    }
-
-    /// Begins the flow of `kind` with a form posted from its entry screen ([`Portal::open`]):
-    /// checked against the screen, parsed by the flow (UI-02), then run like any step.
-    ///
-    /// # Example
-    /// ```
-    /// use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
-    /// use kaigo_seikyu::{screen::{Form, button}, store::FlowKind};
-    /// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
-    /// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]));
-    /// let form = Form::new(button::NEXT).with("office", "1311111111").with("address", "a@jp");
-    /// let route = portal.start(FlowKind::Reset, None, &form, &mut rand::rng())?;
-    /// assert_eq!(route.screen().unwrap().title, "ワンタイムパスワード入力");
-    /// # Ok::<(), kaigo_seikyu::error::PortalError>(())
-    /// ```
-    pub fn start<R: CryptoRng + ?Sized>(
-        &self,
-        kind: FlowKind,
-        user: Option<&UserId>,
-        form: &Form,
-        rng: &mut R,
-    ) -> Result<Route, PortalError> {
-        by_entry!(kind, F => self.begin::<F, R>(user, form, rng))
-    }
-
-    /// `戻る` on the flow's current screen: the form with the button [`button::BACK`].
-    pub fn back<R: CryptoRng + ?Sized>(
-        &self,
-        user: Option<&UserId>,
-        flow: &FlowRef,
-        rng: &mut R,
-    ) -> Result<Route, PortalError> {
-        self.submit(user, flow, &Form::new(button::BACK), rng)
-    }
-
-    /// [`Portal::submit`] for a flow of a known kind.
-    pub fn submit_to<F: Flow, R: CryptoRng + ?Sized>(
-        &self,
-        user: Option<&UserId>,
-        id: &FlowId,
-        form: &Form,
-        rng: &mut R,
-    ) -> Result<Route, PortalError> {
-        self.transact(ops::submit::<F, R>(user.copied(), id, form, rng))
-    }
-
-    /// Applies a typed input to flow `F`: loads the state and what it needs, spends the budgets
-    /// it declares (SEC-04, SEC-07), runs the transition and commits (SEC-02).
-    pub fn input<F: Flow, R: CryptoRng + ?Sized>(
-        &self,
-        user: Option<&UserId>,
-        id: &FlowId,
-        input: F::Input,
-        rng: &mut R,
-    ) -> Result<Route, PortalError> {
-        self.transact(ops::input::<F, R>(user.copied(), id, input, rng))
-    }
-
-    /// The current screen of flow `F`.
-    pub fn screen<F: Flow>(
-        &self,
-        user: Option<&UserId>,
-        id: &FlowId,
-    ) -> Result<Screen, PortalError> {
-        self.transact(ops::screen::<F>(user.copied(), id))
+    driver! {
+        ;
+        /// # Example
+        /// ```
+        /// use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey, store::FlowKind};
+        /// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+        /// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]));
+        /// let screen = portal.open(FlowKind::Login, None)?;
+        /// assert_eq!(screen.title, "ログイン");
+        /// assert!(screen.field_named("user_id").is_some());
+        /// # Ok::<(), kaigo_seikyu::error::PortalError>(())
+        /// ```
+        open;
+        /// # Example
+        /// ```
+        /// use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+        /// use kaigo_seikyu::{screen::{Form, button}, store::FlowKind};
+        /// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+        /// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]));
+        /// let form = Form::new(button::NEXT).with("office", "1311111111").with("address", "a@jp");
+        /// let route = portal.start(FlowKind::Reset, None, &form, &mut rand::rng())?;
+        /// assert_eq!(route.screen().unwrap().title, "ワンタイムパスワード入力");
+        /// # Ok::<(), kaigo_seikyu::error::PortalError>(())
+        /// ```
+        start;
     }
 }
 
@@ -622,14 +658,17 @@ mod tests {
         }
     }
 
+    /// `host`'s portal with cheap hashing.
+    fn portal(host: &Embedded) -> Portal {
+        portal_over(host.store.clone(), host)
+    }
+
+    /// `host`'s portal over another store.
     fn portal_over(store: Arc<dyn Store>, host: &Embedded) -> Portal {
-        let mut ports = host
-            .portal(
-                Policy::insecure_fast_hashing(),
-                CodeKey::from_bytes([0; 32]),
-            )
-            .ports;
-        ports.store = store;
+        let ports = Ports {
+            store,
+            ..host.ports()
+        };
         Portal::new(
             ports,
             Policy::insecure_fast_hashing(),
@@ -667,10 +706,7 @@ mod tests {
     #[test]
     fn sec_02_refusal_writes_nothing() {
         let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
-        let portal = host.portal(
-            Policy::insecure_fast_hashing(),
-            CodeKey::from_bytes([0; 32]),
-        );
+        let portal = portal(&host);
         let result: Result<(), PortalError> = portal.transact(|tx, _| {
             tx.put(counter(), &1u32)?;
             tx.apply(vec![event()])?;
@@ -688,10 +724,7 @@ mod tests {
     #[test]
     fn sec_02_rejected_step_is_saved_then_refused() {
         let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
-        let portal = host.portal(
-            Policy::insecure_fast_hashing(),
-            CodeKey::from_bytes([0; 32]),
-        );
+        let portal = portal(&host);
         let result = portal.transact(|tx, _| {
             tx.put(counter(), &7u32)?;
             tx.rejected = Some(FlowError::WrongCode { remaining: 4 });
@@ -724,10 +757,7 @@ mod tests {
             }
         }
         let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
-        let mut portal = host.portal(
-            Policy::insecure_fast_hashing(),
-            CodeKey::from_bytes([0; 32]),
-        );
+        let mut portal = portal(&host);
         let log = Arc::new(Flaky(Default::default(), AtomicUsize::new(0)));
         portal.ports.audit = log.clone();
         let runs = AtomicUsize::new(0);

@@ -6,7 +6,7 @@
 use rand_core::CryptoRng;
 
 use crate::error::{FlowError, PortalError};
-use crate::portal::{Portal, Route};
+use crate::portal::{Portal, Tx, shown, started};
 use crate::reissue::{
     ApplicationForm, Decision, Federation, Input, Reissue, ReissueApplication, ReissueInput,
     ReissueStart, ReviewOutcome,
@@ -15,9 +15,14 @@ use crate::screen::Screen;
 use crate::store::{FlowId, FlowKind, Key};
 use crate::values::ManagementNumber;
 
-/// The screen a reissue's route shows (every route of a reissue has one).
-fn shown(route: Route) -> Result<Screen, PortalError> {
-    route.screen().cloned().ok_or(PortalError::NoSuchFlow)
+/// The application `number`, read in `tx`; [`FlowError::NoSuchApplication`] when there is none.
+fn application(
+    tx: &mut Tx<'_>,
+    number: ManagementNumber,
+) -> Result<ReissueApplication, PortalError> {
+    Ok(tx
+        .get(&Key::Application(number))?
+        .ok_or(FlowError::NoSuchApplication)?)
 }
 
 impl Portal {
@@ -54,10 +59,7 @@ impl Portal {
         form: &ApplicationForm<'_>,
         rng: &mut R,
     ) -> Result<(FlowId, Screen), PortalError> {
-        match self.begin_with::<Reissue, R>(None, ReissueStart::try_from(form)?, rng)? {
-            Route::Flow { flow, screen } => Ok((flow.id, screen)),
-            _ => Err(PortalError::NoSuchFlow),
-        }
+        started(self.begin_with::<Reissue, R>(None, ReissueStart::try_from(form)?, rng)?)
     }
 
     /// Applies one input to the flow `id` and returns the next screen: the chosen billing
@@ -207,9 +209,7 @@ impl Portal {
     ) -> Result<ReissueApplication, PortalError> {
         let number: ManagementNumber = number.parse().map_err(FlowError::from)?;
         self.transact(|tx, _| {
-            let application: ReissueApplication = tx
-                .get(&Key::Application(number))?
-                .ok_or(FlowError::NoSuchApplication)?;
+            let application = application(tx, number)?;
             Ok(application.shown_to(by)?)
         })
     }
@@ -242,9 +242,7 @@ impl Portal {
     ) -> Result<ReviewOutcome, PortalError> {
         let number: ManagementNumber = number.parse().map_err(FlowError::from)?;
         self.transact(|tx, now| {
-            let application: ReissueApplication = tx
-                .get(&Key::Application(number))?
-                .ok_or(FlowError::NoSuchApplication)?;
+            let application = application(tx, number)?;
             let needs = application.review_needs(by, decision);
             let records = tx.records(&needs)?;
             let step = tx.run(&needs, now, &mut *rng, |cx| {

@@ -4,16 +4,11 @@
 use rand_core::CryptoRng;
 
 use crate::error::{FlowError, PortalError};
-use crate::portal::{Portal, Route};
+use crate::portal::{Portal, shown, started};
 use crate::reset::{Reset, ResetInput, ResetStart};
 use crate::screen::Screen;
 use crate::store::FlowId;
 use crate::values::Password;
-
-/// The screen a reset's route shows (every route of a reset has one).
-fn shown(route: Route) -> Result<Screen, PortalError> {
-    route.screen().cloned().ok_or(PortalError::NoSuchFlow)
-}
 
 impl Portal {
     /// RS-01 `次へ` on 【ログイン情報再設定認証】: parses what was typed (a malformed office
@@ -48,10 +43,7 @@ impl Portal {
             office: office.parse().map_err(FlowError::from)?,
             address: address.parse().map_err(FlowError::from)?,
         };
-        match self.begin_with::<Reset, R>(None, start, rng)? {
-            Route::Flow { flow, screen } => Ok((flow.id, screen)),
-            _ => Err(PortalError::NoSuchFlow),
-        }
+        started(self.begin_with::<Reset, R>(None, start, rng)?)
     }
 
     /// RS-02 `次へ` on 【請求先都道府県選択】 with the chosen billing prefecture's code (`"13"`).

@@ -7,7 +7,7 @@ use crate::account::{Account, SecurityEmails};
 use crate::calendar::Instant;
 use crate::error::{FlowError, PortalError};
 use crate::flow::Step;
-use crate::portal::{Portal, Route};
+use crate::portal::{Portal, shown, started};
 use crate::screen::Screen;
 use crate::security_emails::{
     Input, Purpose, SecurityEmailSetting, Start, UserInput, add_form, change_form, delete,
@@ -15,11 +15,6 @@ use crate::security_emails::{
 };
 use crate::store::FlowId;
 use crate::values::{EmailAddress, UserId};
-
-/// The screen a route of the list shows (every route of this flow has one).
-fn shown(route: Route) -> Result<Screen, PortalError> {
-    route.screen().cloned().ok_or(PortalError::NoSuchFlow)
-}
 
 impl Portal {
     /// 【セキュリティ用メールアドレス一覧】 of the logged-in `user` (SE-03 … SE-05, SE-07), read
@@ -177,10 +172,7 @@ impl Portal {
             new,
             confirm,
         };
-        match self.begin_with::<SecurityEmailSetting, R>(Some(user), start, rng)? {
-            Route::Flow { flow, screen } => Ok((flow.id, screen)),
-            _ => Err(PortalError::NoSuchFlow),
-        }
+        started(self.begin_with::<SecurityEmailSetting, R>(Some(user), start, rng)?)
     }
 
     /// One input to the flow `id` of the logged-in `user` (SE-06): the address again after `戻る`,

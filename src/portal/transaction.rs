@@ -77,19 +77,6 @@ pub(crate) struct Transaction<'p, T, Op> {
     attempts: usize,
     rounds: usize,
     queued: Vec<Queued>,
-    /// Rounds and records read, over every attempt (for the round-trip tests and benches).
-    pub(crate) stats: Stats,
-}
-
-/// What a request cost: read rounds and records read, commits.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Stats {
-    /// Batched reads.
-    pub(crate) rounds: usize,
-    /// Records read, over every round.
-    pub(crate) loads: usize,
-    /// Commits tried.
-    pub(crate) commits: usize,
 }
 
 enum Stage<T> {
@@ -127,7 +114,6 @@ where
             attempts: 0,
             rounds: 0,
             queued: Vec::new(),
-            stats: Stats::default(),
         }
     }
 
@@ -164,7 +150,6 @@ where
                         }
                         Ok((writes, queued)) => {
                             self.queued = queued;
-                            self.stats.commits += 1;
                             self.stage = Stage::Committing(value);
                             Poll::Commit(writes)
                         }
@@ -189,8 +174,6 @@ where
             )
             .into()));
         }
-        self.stats.rounds += 1;
-        self.stats.loads += read.keys.len();
         self.stage = stage(read.clone());
         Poll::Read(read)
     }
@@ -522,7 +505,36 @@ impl<'p> Tx<'p> {
         rng: &mut R,
         transition: impl FnOnce(&mut Cx<'_, R>) -> Result<Step<S>, PortalError>,
     ) -> Result<Step<S>, PortalError> {
-        let step = self.guarded(needs, now, rng, transition)?;
+        let step = match needs.guesses.clone() {
+            None => transition(&mut self.cx(now, rng))?,
+            Some(budget) => {
+                let mut outcome = None;
+                let (policy, hasher) = (self.policy, self.hasher);
+                let verdict = self.guard_guesses(budget, now, || {
+                    let mut cx = Cx {
+                        now,
+                        rng,
+                        policy,
+                        hasher,
+                    };
+                    let step = transition(&mut cx);
+                    let verdict = match &step {
+                        Ok(step) => step.rejected.clone().map_or(Ok(()), Err),
+                        Err(PortalError::Flow(e)) => Err(e.clone()),
+                        Err(_) => Ok(()),
+                    };
+                    outcome = Some(step);
+                    verdict
+                })?;
+                match outcome {
+                    Some(step) => step?,
+                    None => {
+                        let refusal = verdict.err().unwrap_or(FlowError::GuessBudgetExceeded);
+                        return Err(refusal.into());
+                    }
+                }
+            }
+        };
         for effect in &step.effects {
             match effect {
                 Effect::Mail(mail) if mail.code().is_some() => {
@@ -554,45 +566,6 @@ impl<'p> Tx<'p> {
             self.spend_code_mail(&to, now)?;
         }
         Ok(())
-    }
-
-    /// The transition under the SEC-07 budget `needs.guesses`, if any.
-    fn guarded<S, R: CryptoRng + ?Sized>(
-        &mut self,
-        needs: &Needs,
-        now: Instant,
-        rng: &mut R,
-        transition: impl FnOnce(&mut Cx<'_, R>) -> Result<Step<S>, PortalError>,
-    ) -> Result<Step<S>, PortalError> {
-        let Some(budget) = needs.guesses.clone() else {
-            let mut cx = self.cx(now, rng);
-            return transition(&mut cx);
-        };
-        let mut outcome = None;
-        let (policy, hasher) = (self.policy, self.hasher);
-        let verdict = self.guard_guesses(budget, now, || {
-            let mut cx = Cx {
-                now,
-                rng,
-                policy,
-                hasher,
-            };
-            let step = transition(&mut cx);
-            let verdict = match &step {
-                Ok(step) => step.rejected.clone().map_or(Ok(()), Err),
-                Err(PortalError::Flow(e)) => Err(e.clone()),
-                Err(_) => Ok(()),
-            };
-            outcome = Some(step);
-            verdict
-        })?;
-        match outcome {
-            Some(step) => step,
-            None => Err(verdict
-                .err()
-                .unwrap_or(FlowError::GuessBudgetExceeded)
-                .into()),
-        }
     }
 
     /// Saves a step of flow `F` and says where it leads: on in the flow, or out of it (its

@@ -4,26 +4,6 @@
 //! arbitrary bytes — and never panics (SEC-06). Each error has an English `Display` for logs
 //! and a Japanese [`ValueError::message`] for the screen.
 
-/// `TryFrom<String>` through `FromStr` and `From<T> for String` through `Display`, for the value
-/// types serde reads and writes as their text (`#[serde(try_from = "String", into = "String")]`),
-/// so a stored value is parsed, never trusted.
-macro_rules! text_serde {
-    ($($t:ty),+) => {$(
-        impl TryFrom<String> for $t {
-            type Error = ValueError;
-            fn try_from(s: String) -> Result<Self, ValueError> {
-                s.parse()
-            }
-        }
-
-        impl From<$t> for String {
-            fn from(v: $t) -> String {
-                v.to_string()
-            }
-        }
-    )+};
-}
-
 /// A `Debug` that names the type around its text (`UserId(KJ131311111111)`), for the value
 /// types whose text is no secret.
 macro_rules! text_debug {
@@ -56,13 +36,7 @@ pub use prefecture::Prefecture;
 pub use user_id::UserId;
 pub use yen::Yen;
 
-text_serde!(
-    EmailAddress,
-    ManagementNumber,
-    OfficeNumber,
-    Prefecture,
-    UserId
-);
+text_serde!(ValueError: EmailAddress, ManagementNumber, OfficeNumber, Prefecture, UserId);
 text_debug!(EmailAddress, ManagementNumber, OfficeNumber, UserId);
 
 /// Why a value did not parse. Carries no part of the rejected input, so an error never echoes a secret.
