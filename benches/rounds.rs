@@ -392,18 +392,11 @@ fn play() -> Vec<(String, Cost, Duration)> {
     p.rows
 }
 
-/// The requests that read in a third round, and why: a step that draws a code for an address
-/// whose code-mail budget (SEC-04) it does not declare in its `Needs` reads the budget in one
-/// more round (declaring it would make them two); `reissue_submit` reads the application record
-/// of the number it draws from the sequences (a record it learns from another).
-const THIRD_ROUND: [&str; 6] = [
-    "reset_choose_prefecture",
-    "first_login_input (SetSecurityEmail)",
-    "grace_input (Next)",
-    "security_email_input (Otp)",
-    "reissue_input (ChoosePrefecture)",
-    "reissue_submit",
-];
+/// The requests that read in a third round, and why: `reissue_submit` reads the application
+/// record of the number it draws from the sequences (a record it learns from another, OPS-04).
+/// Every step that draws a code declares the address's code-mail budget (SEC-04) in its `Needs`,
+/// so it reads it in the step's own round.
+const THIRD_ROUND: [&str; 1] = ["reissue_submit"];
 
 /// OPS-04 on every row: no single load, at most one commit (delivery commits once more per
 /// batch it removes), at most two rounds (the flow's state, then what its step declares) but for

@@ -662,7 +662,7 @@ impl Flow for FirstLogin {
         })
     }
 
-    registration::registering_steps!();
+    registration::registering_steps!(SetSecurityEmail);
 }
 
 /// The first state still needed by `account`, carrying the flow's code count and its steps

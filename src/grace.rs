@@ -361,5 +361,5 @@ impl Flow for Grace {
         })
     }
 
-    registration::registering_steps!();
+    registration::registering_steps!(Register);
 }

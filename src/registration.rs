@@ -624,12 +624,16 @@ pub(crate) fn announce(
 
 /// What a step of a flow that registers `user`'s security email reads (FL, GR): the account, and
 /// for a code entry the user ID's hourly guessing budget (SEC-07).
-pub(crate) fn needs(user: UserId, enters_code: bool) -> Needs {
+pub(crate) fn needs(user: UserId, enters_code: bool, registers: Option<&EmailAddress>) -> Needs {
     let needs = Needs::none().account(user);
-    if enters_code {
+    let needs = if enters_code {
         needs.guesses(Budget::WrongCodes(user))
     } else {
         needs
+    };
+    match registers {
+        Some(address) => needs.code_mail(address.clone()),
+        None => needs,
     }
 }
 
@@ -641,13 +645,18 @@ pub(crate) fn account(records: &Records, user: UserId) -> Result<Account, Portal
 /// [`Flow::needs`](crate::flow::Flow::needs) and [`Flow::step`](crate::flow::Flow::step) of a
 /// flow that registers its user's security email (FL, GR), written once: every step reads the
 /// account ([`needs`]), and runs the flow's `apply` on it ([`account`]). The flow has `user()`,
-/// `apply(input, account, cx)` and an `Input::EnterCode`.
+/// `apply(input, account, cx)`, an `Input::EnterCode` and the input `$registers` that sends a
+/// new address.
 macro_rules! registering_steps {
-    () => {
+    ($registers:ident) => {
         /// Every step reads the account; a code entry runs under the user ID's hourly guessing
-        /// budget (SEC-07).
+        /// budget (SEC-07); a new address reads its code-mail budget (SEC-04) in the same round.
         fn needs(&self, input: &Input) -> Needs {
-            registration::needs(self.user(), matches!(input, Input::EnterCode(_)))
+            let registers = match input {
+                Input::$registers(address) => Some(address),
+                _ => None,
+            };
+            registration::needs(self.user(), matches!(input, Input::EnterCode(_)), registers)
         }
 
         fn step<R: CryptoRng + ?Sized>(

@@ -1320,7 +1320,9 @@ impl Flow for Reissue {
     fn needs(&self, input: &ReissueInput) -> Needs {
         match (self, input) {
             (Reissue::ChoosingPrefecture(s), ReissueInput::ChoosePrefecture(billing)) => {
-                Needs::none().record(Key::Pending(s.particulars.office, *billing))
+                Needs::none()
+                    .record(Key::Pending(s.particulars.office, *billing))
+                    .code_mail(s.particulars.notify.clone())
             }
             (Reissue::AwaitingCode(s), ReissueInput::EnterCode(_)) => {
                 Needs::none().guesses(Budget::WrongCodesAt(s.particulars.notify.clone()))

@@ -862,6 +862,9 @@ impl Flow for Reset {
                 needs.guesses(Budget::WrongResetCodes(s.user, s.challenge.to.clone()))
             }
             (Reset::AwaitingOtp(s), ResetInput::Resend) => needs.code_mail(s.challenge.to.clone()),
+            (Reset::ChoosingPrefecture(s), ResetInput::ChoosePrefecture(_)) => {
+                needs.code_mail(s.address.clone())
+            }
             _ => needs,
         }
     }

@@ -1138,8 +1138,15 @@ impl Flow for SecurityEmailSetting {
     fn needs(&self, input: &Input) -> Needs {
         let user = *SecurityEmailSetting::user(self);
         let needs = Needs::none().account(user);
-        match input {
-            Input::EnterOtp(_) | Input::EnterCode(_) => needs.guesses(Budget::WrongCodes(user)),
+        match (self, input) {
+            // The right OTP mails a 確認コード to the new address (SE-06): its SEC-04 budget is
+            // read in the same round.
+            (SecurityEmailSetting::AwaitingOtp(s), Input::EnterOtp(_)) => needs
+                .guesses(Budget::WrongCodes(user))
+                .code_mail(s.new.clone()),
+            (_, Input::EnterOtp(_) | Input::EnterCode(_)) => {
+                needs.guesses(Budget::WrongCodes(user))
+            }
             _ => needs,
         }
     }
