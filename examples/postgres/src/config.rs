@@ -107,7 +107,10 @@ pub fn settings(url: &str, options: &PgOptions) -> Result<Settings, StoreError> 
         extra.push(format!("-c search_path={schema}"));
     }
     if let Some(timeout) = options.statement_timeout {
-        extra.push(format!("-c statement_timeout={}", timeout.as_millis().max(1)));
+        extra.push(format!(
+            "-c statement_timeout={}",
+            timeout.as_millis().max(1)
+        ));
     }
     if !extra.is_empty() {
         let joined = config

@@ -116,7 +116,10 @@ macro_rules! pooled {
     )*};
 }
 
-pooled!(deadpool_postgres::Client, deadpool_postgres::Transaction<'_>);
+pooled!(
+    deadpool_postgres::Client,
+    deadpool_postgres::Transaction<'_>
+);
 
 /// An error for a blocking call whose future did not finish.
 pub trait Stalled {

@@ -151,7 +151,9 @@ async fn current_schema<D: db::Db>(db: &mut D) -> Result<String, StoreError> {
 /// A start-up error with the server it came from.
 fn at(e: StoreError, target: &str) -> StoreError {
     match e {
-        StoreError::Unavailable(m) => StoreError::Unavailable(format!("PostgreSQL at {target}: {m}")),
+        StoreError::Unavailable(m) => {
+            StoreError::Unavailable(format!("PostgreSQL at {target}: {m}"))
+        }
         StoreError::Corrupt(m) => StoreError::Corrupt(format!("PostgreSQL at {target}: {m}")),
         other => other,
     }

@@ -20,12 +20,18 @@ fn limit(n: usize) -> i64 {
 }
 
 /// OPS-04: the records of `keys`, in their order, from one statement.
-pub async fn load_many<D: Db>(db: &mut D, keys: &[Key]) -> Result<Vec<Option<Versioned>>, StoreError> {
+pub async fn load_many<D: Db>(
+    db: &mut D,
+    keys: &[Key],
+) -> Result<Vec<Option<Versioned>>, StoreError> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
     let names: Vec<String> = keys.iter().map(Key::to_string).collect();
-    let rows = db.rows(sql::LOAD_MANY, &[&names]).await.map_err(store_error)?;
+    let rows = db
+        .rows(sql::LOAD_MANY, &[&names])
+        .await
+        .map_err(store_error)?;
     let mut found = HashMap::with_capacity(rows.len());
     for row in &rows {
         let (key, record) = sql::record(row)?;
@@ -60,13 +66,18 @@ pub async fn write<D: Db>(db: &mut D, schema: &str, writes: &Writes) -> Result<b
     let took: i64 = rows
         .first()
         .and_then(|row| row.try_get::<_, Option<i64>>(0).ok().flatten())
-        .ok_or_else(|| StoreError::Unavailable("the commit's statement returned no count".into()))?;
+        .ok_or_else(|| {
+            StoreError::Unavailable("the commit's statement returned no count".into())
+        })?;
     Ok(usize::try_from(took).is_ok_and(|n| n == writes.keys.len()))
 }
 
 /// OPS-01: up to `n` outbox records, in commit order.
 pub async fn outbox<D: Db>(db: &mut D, n: usize) -> Result<Vec<(EffectId, Versioned)>, StoreError> {
-    let rows = db.rows(sql::OUTBOX, &[&limit(n)]).await.map_err(store_error)?;
+    let rows = db
+        .rows(sql::OUTBOX, &[&limit(n)])
+        .await
+        .map_err(store_error)?;
     rows.iter().map(sql::outboxed).collect()
 }
 
@@ -113,8 +124,11 @@ pub async fn deliver<D: Db>(
     let id = id.map(EffectId::as_str);
     let result = match effect {
         Outgoing::Mail(Mail { to, subject, body }) => {
-            db.exec(sql::INSERT_MAIL, &[&to.as_str(), &subject, &body, &now, &id])
-                .await
+            db.exec(
+                sql::INSERT_MAIL,
+                &[&to.as_str(), &subject, &body, &now, &id],
+            )
+            .await
         }
         Outgoing::Notice { office, notice } => {
             let Notice { title, body } = notice;
@@ -129,9 +143,7 @@ pub async fn deliver<D: Db>(
                 .map_err(|e| PortError(format!("an event that does not serialize: {e}")))?;
             db.exec(sql::INSERT_EVENT, &[&event.at, &json, &id]).await
         }
-        Outgoing::RevokeSessions(user) => {
-            db.exec(sql::REVOKE, &[&user.to_string(), &now]).await
-        }
+        Outgoing::RevokeSessions(user) => db.exec(sql::REVOKE, &[&user.to_string(), &now]).await,
         Outgoing::Withheld(_) => return Ok(()),
     };
     result.map(drop).map_err(port_error)
@@ -167,7 +179,10 @@ pub async fn insert_office<D: Db>(db: &mut D, record: &OfficeRecord) -> Result<(
 }
 
 /// Every notice of an office, oldest first.
-pub async fn notices_for<D: Db>(db: &mut D, office: &OfficeNumber) -> Result<Vec<Notice>, PortError> {
+pub async fn notices_for<D: Db>(
+    db: &mut D,
+    office: &OfficeNumber,
+) -> Result<Vec<Notice>, PortError> {
     let rows = db
         .rows(sql::NOTICES_FOR, &[&office.as_str()])
         .await

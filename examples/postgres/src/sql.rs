@@ -246,8 +246,7 @@ pub const UPSERT_OFFICE: &str = "
         billing = excluded.billing";
 
 /// Every notice of an office, oldest first.
-pub const NOTICES_FOR: &str =
-    "SELECT title, body FROM kaigo_notices WHERE office = $1 ORDER BY id";
+pub const NOTICES_FOR: &str = "SELECT title, body FROM kaigo_notices WHERE office = $1 ORDER BY id";
 
 /// Every audit event, oldest first.
 pub const EVENTS: &str = "SELECT id, event::text FROM kaigo_events ORDER BY id";
@@ -415,7 +414,8 @@ pub fn lock_id(schema: &str, key: &str) -> i64 {
 
 /// A ledger row as an [`OfficeRecord`]; a row that does not parse is corrupt.
 pub fn office(row: &Row) -> Result<OfficeRecord, PortError> {
-    let bad = |what: &str, e: &dyn std::fmt::Display| PortError(format!("office ledger: {what}: {e}"));
+    let bad =
+        |what: &str, e: &dyn std::fmt::Display| PortError(format!("office ledger: {what}: {e}"));
     let number: String = row.try_get(0).map_err(|e| bad("number", &e))?;
     let billing: Vec<String> = row.try_get(4).map_err(|e| bad("billing", &e))?;
     Ok(OfficeRecord {
