@@ -21,7 +21,7 @@
 //!   migrate once); running them again does nothing. A schema newer than this crate is refused
 //!   at start-up, before anything is written.
 //! - **Failures**: a server that is down or unreachable gives
-//!   [`StoreError::Unavailable`](kaigo_seikyu::store::StoreError::Unavailable) (or a
+//!   [`StoreError::Unavailable`] (or a
 //!   [`PortError`](kaigo_seikyu::ports::PortError)) naming `host:port/dbname` and the cause,
 //!   within the connect timeout; nothing panics and nothing is retried (the next call connects
 //!   again). The URL's password never appears in an error or in `Debug`.
