@@ -2,8 +2,11 @@
 //! async, each test in a fresh schema of its own. Two pools on one schema stand for two
 //! processes: the kit's races are spread over both.
 
+mod common;
+
 use std::sync::Arc;
 
+use common::runtime;
 use kaigo_seikyu::calendar::utc;
 use kaigo_seikyu::mail::Mail;
 use kaigo_seikyu::memory::VirtualClock;
@@ -13,14 +16,6 @@ use kaigo_seikyu::store::{Key, Store, StoreError, Write};
 use kaigo_seikyu::testkit::{self, DeliveryLoop};
 use kaigo_seikyu::values::{OfficeNumber, Prefecture};
 use kaigo_seikyu_postgres::{AsyncPgPorts, PgPorts, ScratchSchema, database_url};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-}
 
 fn clock() -> Arc<VirtualClock> {
     Arc::new(VirtualClock::new(utc("2026-01-10T10:00:00+09:00")))

@@ -1,6 +1,8 @@
 //! The library's drivers over the PostgreSQL ports: the blocking `Portal` on `PgPorts` and the
 //! async `AsyncPortal` on `AsyncPgPorts`, sharing one schema; the outbox delivered once per id.
 
+mod common;
+
 use std::sync::Arc;
 
 use kaigo_seikyu::calendar::utc;
@@ -47,11 +49,7 @@ fn the_async_driver_runs_on_postgres_and_delivers_each_effect_once() {
         .unwrap();
     let provisioned = blocking.events().unwrap().len();
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     rt.block_on(async {
         let host = AsyncPgPorts::new(scratch.async_store().await.unwrap(), clock.clone());
         let portal = AsyncPortal::new(host.ports(), policy, key).with_delivery(Delivery::ByHost);

@@ -1,6 +1,8 @@
 //! A database that is down or unreachable: a clear `Unavailable` error, quickly, naming the server
 //! and never the password; no panic, no unbounded retry; the next call connects again.
 
+mod common;
+
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
@@ -40,10 +42,7 @@ fn a_closed_port_is_unavailable_with_a_clear_message() {
     let started = Instant::now();
     let err = PgStore::connect_with(&url, &options).unwrap_err();
     assert_unreachable(&err, port);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     let err = rt
         .block_on(AsyncPgStore::connect_with(&url, &options))
         .unwrap_err();
@@ -98,10 +97,7 @@ fn secrets_stay_out_of_debug() {
         !shown.contains("s3cret") && shown.contains(scratch.name()),
         "{shown}"
     );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     let store = rt
         .block_on(AsyncPgStore::connect_with(&with_password, &options))
         .unwrap();
@@ -122,11 +118,7 @@ fn connections_ended_by_the_server_are_replaced() {
     let sep = if url.contains('?') { '&' } else { '?' };
     let tagged = format!("{url}{sep}application_name={app}");
     let store = PgStore::connect_with(&tagged, &scratch.options()).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     let async_store = rt
         .block_on(AsyncPgStore::connect_with(&tagged, &scratch.options()))
         .unwrap();
