@@ -87,10 +87,12 @@ impl ScratchSchema {
         &self.url
     }
 
-    /// The default options in this schema.
+    /// The default options in this schema, with pools of 8 connections (tests run in parallel
+    /// on one server, and a default server allows 100 connections).
     pub fn options(&self) -> PgOptions {
         PgOptions {
             schema: Some(self.name.clone()),
+            pool_size: 8,
             ..PgOptions::default()
         }
     }
