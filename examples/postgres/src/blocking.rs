@@ -229,12 +229,14 @@ impl PgStore {
     /// Runs `f` on a pooled connection.
     fn with_conn<T, E>(
         &self,
-        lift: impl FnOnce(StoreError) -> E,
+        lift: impl Fn(StoreError) -> E,
         f: impl FnOnce(&mut Blocking<'_, postgres::Client>) -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut lease = self.lease().map_err(lift)?;
+        let mut lease = self.lease().map_err(&lift)?;
         let Some(conn) = lease.conn.as_mut() else {
-            unreachable!("a lease holds its connection until dropped")
+            return Err(lift(StoreError::Unavailable(
+                "internal: a pooled connection went missing".into(),
+            )));
         };
         f(&mut Blocking {
             client: &mut conn.client,
