@@ -30,6 +30,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use crate::sqlite_host::SqliteHost;
+use kaigo_seikyu_postgres::{PgPorts, PgStore};
 
 /// A failure of the walkthrough, in words.
 pub type Error = Box<dyn std::error::Error>;
@@ -41,6 +42,9 @@ pub enum StoreChoice {
     Memory,
     /// The reference SQLite host on this file.
     Sqlite(std::path::PathBuf),
+    /// The PostgreSQL host (crate `kaigo-seikyu-postgres`) on the database at this URL, in the
+    /// first schema of its search path.
+    Postgres(String),
 }
 
 /// One piece of what the walkthrough shows.
@@ -114,10 +118,12 @@ pub const PASSWORDS: [&str; 6] = [
 /// 事業所B's セキュリティコード: a secret, never shown.
 pub const SECURITY_CODE: &str = "Kagi2026code";
 
-/// The host under the portal: the in-memory one or the SQLite one, seen the same way.
+/// The host under the portal: the in-memory one, the SQLite one or the PostgreSQL one, seen the
+/// same way.
 enum Host {
     Memory(Embedded),
     Sqlite(SqliteHost),
+    Postgres(PgPorts),
 }
 
 impl Host {
@@ -125,6 +131,7 @@ impl Host {
         match self {
             Host::Memory(h) => h.ledger.insert(record),
             Host::Sqlite(h) => h.insert_office(&record)?,
+            Host::Postgres(h) => h.insert_office(&record)?,
         }
         Ok(())
     }
@@ -141,6 +148,14 @@ impl Host {
                 })?;
                 mails
             }
+            Host::Postgres(h) => {
+                let mut mails = Vec::new();
+                h.deliver_mails(|queued| {
+                    mails.push(queued.mail.clone());
+                    Ok(())
+                })?;
+                mails
+            }
         })
     }
 
@@ -148,6 +163,7 @@ impl Host {
         Ok(match self {
             Host::Memory(h) => h.notices.for_office(office),
             Host::Sqlite(h) => h.notices_for(office)?,
+            Host::Postgres(h) => h.notices_for(office)?,
         })
     }
 
@@ -155,6 +171,7 @@ impl Host {
         Ok(match self {
             Host::Memory(h) => h.events.all(),
             Host::Sqlite(h) => h.events()?,
+            Host::Postgres(h) => h.events()?,
         })
     }
 
@@ -163,6 +180,7 @@ impl Host {
         Ok(match self {
             Host::Memory(h) => h.store.len(),
             Host::Sqlite(h) => h.record_count()?,
+            Host::Postgres(h) => h.store().record_count()?,
         })
     }
 }
@@ -239,6 +257,12 @@ fn play(store: &StoreChoice, out: &mut Vec<Block>) -> Result<(), Error> {
             let host = SqliteHost::open(path, clock.clone())?;
             let portal = Portal::new(host.ports(), policy, key);
             (Host::Sqlite(host), clock, portal)
+        }
+        StoreChoice::Postgres(url) => {
+            let clock = Arc::new(VirtualClock::new(start));
+            let host = PgPorts::new(PgStore::connect(url)?, clock.clone());
+            let portal = Portal::new(host.ports(), policy, key);
+            (Host::Postgres(host), clock, portal)
         }
     };
     let mut run = 1;

@@ -1,5 +1,5 @@
 //! The walkthrough: one day of 介護電子請求受付システム around its December 2025 release, played on
-//! the embedded default (or the reference SQLite host), printing every screen, mail, notice and
+//! the embedded default (or the reference SQLite host, or the PostgreSQL host), printing every screen, mail, notice and
 //! audit event as the source shows them, with a short English line per step.
 //!
 //! Run with `cargo run --example walkthrough` (`-- --help` for the options).
@@ -30,6 +30,9 @@ OPTIONS:
     --store memory        keep everything in memory (the default)
     --store sqlite:PATH   keep everything in the SQLite file PATH; run it again on the same
                           file and the next run sees the earlier runs' data
+    --store postgres:URL  keep everything in PostgreSQL at URL (e.g.
+                          postgres:postgres://kaigo@127.0.0.1/kaigo), in the first schema of its
+                          search path; runs again on the same database likewise
     -h, --help            print this help
 ";
 
@@ -42,15 +45,18 @@ fn parse(args: &[String]) -> Result<Option<StoreChoice>, String> {
             "--store" => {
                 let value = args
                     .next()
-                    .ok_or("--store needs a value: memory or sqlite:PATH")?;
-                store = match value.strip_prefix("sqlite:") {
-                    Some(path) if !path.is_empty() => StoreChoice::Sqlite(path.into()),
-                    _ if value == "memory" => StoreChoice::Memory,
-                    _ => {
-                        return Err(format!(
-                            "unknown store {value:?}: use memory or sqlite:PATH"
-                        ));
-                    }
+                    .ok_or("--store needs a value: memory, sqlite:PATH or postgres:URL")?;
+                store = if let Some(path) = value.strip_prefix("sqlite:").filter(|p| !p.is_empty())
+                {
+                    StoreChoice::Sqlite(path.into())
+                } else if let Some(url) = value.strip_prefix("postgres:").filter(|u| !u.is_empty())
+                {
+                    StoreChoice::Postgres(url.into())
+                } else if value == "memory" {
+                    StoreChoice::Memory
+                } else {
+                    // Not echoed: a postgres URL may hold a password.
+                    return Err("unknown store: use memory, sqlite:PATH or postgres:URL".into());
                 };
             }
             other => return Err(format!("unknown option {other:?}; see --help")),
