@@ -13,6 +13,10 @@
 //!   prefecture's queue (WEB-05); an approval shows the RI-09 letter for printing.
 //! - **The development mailbox** (`/mailbox`, on unless [`Config::dev_mailbox`] is off) shows
 //!   the outbox, so a person trying the portal can read the codes.
+//! - **Hosts** ([`host`]): the in-memory one, or the reference SQLite host on a file
+//!   ([`Storage`], [`Web::open`]). Accounts, flows, applications and their review queue, mails,
+//!   notices and audit events are the host's; browser sessions, reviewers and the code key stay
+//!   in the portal's memory, so a restart signs everyone out and nothing else.
 //!
 //! # Example
 //! ```
@@ -26,11 +30,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod host;
 pub mod render;
 pub mod session;
 
 mod handlers;
-mod queue;
+mod sqlite;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -39,17 +44,18 @@ use kaigo_seikyu::account::TermsAcceptance;
 use kaigo_seikyu::calendar::{Instant, jst, utc};
 use kaigo_seikyu::error::{FlowError, PortalError};
 use kaigo_seikyu::lost::{self, LostChoice};
+use kaigo_seikyu::mail::Mail;
 use kaigo_seikyu::memory::Embedded;
 use kaigo_seikyu::policy::Policy;
-use kaigo_seikyu::portal::{FlowRef, Portal, Route};
-use kaigo_seikyu::ports::{Clock, OfficeRecord};
-use kaigo_seikyu::reissue::{ApplicationStatus, Decision, Federation, ReviewOutcome};
+use kaigo_seikyu::portal::{FlowRef, Portal, ReviewCursor, Route};
+use kaigo_seikyu::ports::{Clock, OfficeRecord, PortError, SystemClock};
+use kaigo_seikyu::reissue::{Decision, Federation, ReviewOutcome};
 use kaigo_seikyu::screen::{Choice, Field, Form, FormError, Screen, button};
 use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, PasswordHash, SecretHasher};
 use kaigo_seikyu::store::FlowKind;
 use kaigo_seikyu::values::{Prefecture, UserId};
 
-pub use queue::ReviewQueue;
+pub use host::{Host, OpenError, Storage};
 use session::{Place, Reviewer, Session, SessionStore, Who};
 
 /// How the portal runs.
@@ -125,10 +131,11 @@ pub struct Web {
 
 struct Inner {
     portal: Portal,
-    host: Embedded,
+    host: Arc<dyn Host>,
+    /// The in-memory host's parts, when the host is the in-memory one.
+    embedded: Option<Embedded>,
     hasher: Arc<dyn SecretHasher>,
     sessions: Arc<SessionStore>,
-    queue: Arc<ReviewQueue>,
     reviewers: RwLock<HashMap<String, (Prefecture, PasswordHash)>>,
     /// Verified against for an unknown reviewer name, so a wrong name costs what a wrong
     /// password costs.
@@ -152,10 +159,17 @@ pub const SEED_REVIEWER: (&str, &str) = ("tokyo", "Shinsa2026!tokyo");
 /// The 大阪府 reviewer's name and password.
 pub const SEED_REVIEWER_OSAKA: (&str, &str) = ("osaka", "Shinsa2026!osaka");
 
+/// How many applications a page of the review queue lists (OPS-03: keyset pagination).
+pub const QUEUE_PAGE: usize = 20;
+/// The review queue's link to its next page.
+const QUEUE_NEXT: &str = "next_page";
+/// The review queue's link back to its first page.
+const QUEUE_FIRST: &str = "first_page";
+
 impl Web {
     /// A portal over the in-memory host `host`, with the host's ports but for the clock
-    /// (`clock`), the audit log (the host's log plus the review queue's index) and the sessions
-    /// (this portal's browser sessions, which RS-08 and RI-09 revoke).
+    /// (`clock`) and the sessions (this portal's browser sessions, which RS-08 and RI-09
+    /// revoke). [`Web::embedded`] gives the host back, for tests.
     pub fn new(
         host: Embedded,
         clock: Arc<dyn Clock>,
@@ -163,30 +177,105 @@ impl Web {
         hasher: Arc<dyn SecretHasher>,
         config: Config,
     ) -> Web {
+        Web::build(
+            Arc::new(host.clone()),
+            Some(host),
+            clock,
+            policy,
+            hasher,
+            config,
+        )
+    }
+
+    /// A portal over any [`Host`], with the host's ports but for the clock (`clock`) and the
+    /// sessions (this portal's browser sessions, which RS-08 and RI-09 revoke).
+    pub fn with_host(
+        host: Arc<dyn Host>,
+        clock: Arc<dyn Clock>,
+        policy: Policy,
+        hasher: Arc<dyn SecretHasher>,
+        config: Config,
+    ) -> Web {
+        Web::build(host, None, clock, policy, hasher, config)
+    }
+
+    fn build(
+        host: Arc<dyn Host>,
+        embedded: Option<Embedded>,
+        clock: Arc<dyn Clock>,
+        policy: Policy,
+        hasher: Arc<dyn SecretHasher>,
+        config: Config,
+    ) -> Web {
         let sessions = Arc::new(SessionStore::default());
-        let queue = Arc::new(ReviewQueue::default());
         let mut ports = host.ports();
         ports.clock = clock;
         ports.sessions = sessions.clone();
-        ports.audit = Arc::new(queue::Audit {
-            events: host.events.clone(),
-            queue: queue.clone(),
-            print: config.log_events,
-        });
+        if config.log_events {
+            ports.audit = Arc::new(host::PrintingAudit { inner: ports.audit });
+        }
         let portal = Portal::with_hasher(ports, policy, hasher.clone());
         let decoy = portal.hash_secret(b"no reviewer has this password", &mut rand::rng());
         Web {
             inner: Arc::new(Inner {
                 portal,
                 host,
+                embedded,
                 hasher,
                 sessions,
-                queue,
                 reviewers: RwLock::default(),
                 decoy,
                 config,
             }),
         }
+    }
+
+    /// The portal on `storage` as `cargo run -p kaigo-seikyu-web` runs it: the December 2025
+    /// policy (argon2id as in production), a fresh code key, and a clock starting at `start` and
+    /// running (`None`: the system clock). Opening a file checks it (this host's, whole, not
+    /// newer, writable) and migrates it; then the outbox a previous process left undelivered is
+    /// delivered (OPS-01).
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu_web::{Config, Storage, Web};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let storage = Storage::Sqlite(dir.path().join("portal.db"));
+    /// let start = Some(kaigo_seikyu::calendar::utc("2026-02-10T10:00:00+09:00"));
+    /// let web = Web::open(&storage, start, Config::default()).unwrap();
+    /// web.seed().unwrap();
+    /// drop(web);
+    /// // The same file again: the seed is there and is kept.
+    /// let web = Web::open(&storage, start, Config::default()).unwrap();
+    /// assert!(web.seed().unwrap().iter().any(|line| line.contains("already")));
+    /// ```
+    pub fn open(
+        storage: &Storage,
+        start: Option<Instant>,
+        config: Config,
+    ) -> Result<Web, OpenError> {
+        let clock: Arc<dyn Clock> = match start {
+            Some(start) => Arc::new(RunningClock::starting_at(start)),
+            None => Arc::new(SystemClock),
+        };
+        let (host, embedded): (Arc<dyn Host>, _) = match storage {
+            Storage::Memory => {
+                let host = Embedded::new(clock.now());
+                (Arc::new(host.clone()), Some(host))
+            }
+            _ => (storage.open(clock.clone())?, None),
+        };
+        let policy = Policy::default();
+        let key = CodeKey::generate(&mut rand::rng());
+        let hasher = Arc::new(Argon2Hasher::new(policy.hashing, key));
+        let web = Web::build(host, embedded, clock, policy, hasher, config);
+        web.inner.portal.deliver().map_err(|e| {
+            OpenError(format!(
+                "{}: delivering the outbox: {e}",
+                storage.describe()
+            ))
+        })?;
+        Ok(web)
     }
 
     /// The embedded default: in-memory ports, the December 2025 policy (argon2id as in
@@ -215,9 +304,14 @@ impl Web {
         &self.inner.portal
     }
 
-    /// The in-memory host (outbox, notices, ledger, store).
-    pub fn host(&self) -> &Embedded {
-        &self.inner.host
+    /// The in-memory host (outbox, notices, ledger, store), when the portal runs on it.
+    pub fn embedded(&self) -> Option<&Embedded> {
+        self.inner.embedded.as_ref()
+    }
+
+    /// Every mail the host's mailer took, oldest first (what the development mailbox shows).
+    pub fn mails(&self) -> Result<Vec<Mail>, PortError> {
+        self.inner.host.mails()
     }
 
     /// The configuration.
@@ -247,9 +341,13 @@ impl Web {
     /// Seeds the walkthrough's three offices (ledger and accounts, through the driver's audited
     /// operator actions) and the reviewers of 東京都 and 大阪府. Returns the login details, one
     /// line each, to print.
+    ///
+    /// Seeding a host that already holds an office's account (a SQLite file seeded before)
+    /// keeps that account as it is, with whatever password and addresses it has now, and says
+    /// so in its line; the ledger entries are written again (the same records) and the
+    /// reviewers, who live in memory, are added again.
     pub fn seed(&self) -> Result<Vec<String>, PortalError> {
         let portal = &self.inner.portal;
-        let mut rng = rand::rng();
         let offices = [
             (OFFICE_A, "請求事業所A", vec![Prefecture::TOKYO]),
             (OFFICE_B, "請求事業所B", vec![Prefecture::TOKYO]),
@@ -261,54 +359,85 @@ impl Web {
         ];
         for (number, name, billing) in offices {
             let number = number.parse().map_err(FlowError::from)?;
-            self.inner.host.ledger.insert(OfficeRecord {
-                number,
-                name: name.into(),
-                postal_address: "東京都千代田区霞が関1-2-2".into(),
-                phone: "03-0000-0000".into(),
-                billing,
-            });
+            self.inner
+                .host
+                .add_office(&OfficeRecord {
+                    number,
+                    name: name.into(),
+                    postal_address: "東京都千代田区霞が関1-2-2".into(),
+                    phone: "03-0000-0000".into(),
+                    billing,
+                })
+                .map_err(|e| PortalError::Port(e.0))?;
         }
         let terms = TermsAcceptance {
             version: 1,
             at: utc("2020-04-01T09:00:00+09:00"),
         };
-        let a =
-            portal.provision_new_office(&format!("KJ13{OFFICE_A}"), SEED_TEMPORARY, &mut rng)?;
-        let b = portal.provision_existing_office(
-            &format!("KJ13{OFFICE_B}"),
-            SEED_PASSWORD_B,
-            terms,
-            &mut rng,
-        )?;
-        let c = portal.provision_existing_office(
-            &format!("KJ13{OFFICE_C}"),
-            SEED_FORGOTTEN_C,
-            terms,
-            &mut rng,
-        )?;
-        let c_osaka = portal.provision_existing_office(
-            &format!("KJ27{OFFICE_C}"),
-            SEED_FORGOTTEN_C,
-            terms,
-            &mut rng,
-        )?;
+        // Provisions `user` unless its account exists (an earlier run on the same file, or
+        // another process seeding it meanwhile): whether it was new.
+        let provision = |user: &str,
+                         make: &dyn Fn() -> Result<UserId, PortalError>|
+         -> Result<(UserId, bool), PortalError> {
+            let id: UserId = user.parse().map_err(FlowError::from)?;
+            if portal.account(&id)?.is_some() {
+                return Ok((id, false));
+            }
+            match make() {
+                Ok(id) => Ok((id, true)),
+                Err(PortalError::Flow(FlowError::AccountExists)) => Ok((id, false)),
+                Err(e) => Err(e),
+            }
+        };
+        let user_a = format!("KJ13{OFFICE_A}");
+        let (a, new_a) = provision(&user_a, &|| {
+            portal.provision_new_office(&user_a, SEED_TEMPORARY, &mut rand::rng())
+        })?;
+        let existing = |office: &str, prefecture: &str, password: &str| {
+            let user = format!("KJ{prefecture}{office}");
+            provision(&user, &|| {
+                portal.provision_existing_office(&user, password, terms, &mut rand::rng())
+            })
+        };
+        let (b, new_b) = existing(OFFICE_B, "13", SEED_PASSWORD_B)?;
+        let (c, new_c) = existing(OFFICE_C, "13", SEED_FORGOTTEN_C)?;
+        let (c_osaka, new_c_osaka) = existing(OFFICE_C, "27", SEED_FORGOTTEN_C)?;
         self.add_reviewer(SEED_REVIEWER.0, SEED_REVIEWER.1, Prefecture::TOKYO);
         self.add_reviewer(
             SEED_REVIEWER_OSAKA.0,
             SEED_REVIEWER_OSAKA.1,
             Prefecture::OSAKA,
         );
+        let kept = |password: &str| {
+            format!(
+                "already seeded: kept as it is now (seeded with password {password}, unless changed since)"
+            )
+        };
         Ok(vec![
-            format!(
-                "事業所A {OFFICE_A} (new office, first login): user ID {a}, temporary password {SEED_TEMPORARY}"
-            ),
-            format!(
-                "事業所B {OFFICE_B} (existing office, no security email): user ID {b}, password {SEED_PASSWORD_B}"
-            ),
-            format!(
-                "事業所C {OFFICE_C} (existing office in 東京都 and 大阪府, lost its login info): user IDs {c} and {c_osaka}; apply for a reissue"
-            ),
+            if new_a {
+                format!(
+                    "事業所A {OFFICE_A} (new office, first login): user ID {a}, temporary password {SEED_TEMPORARY}"
+                )
+            } else {
+                format!("事業所A {OFFICE_A}: user ID {a}, {}", kept(SEED_TEMPORARY))
+            },
+            if new_b {
+                format!(
+                    "事業所B {OFFICE_B} (existing office, no security email): user ID {b}, password {SEED_PASSWORD_B}"
+                )
+            } else {
+                format!("事業所B {OFFICE_B}: user ID {b}, {}", kept(SEED_PASSWORD_B))
+            },
+            if new_c && new_c_osaka {
+                format!(
+                    "事業所C {OFFICE_C} (existing office in 東京都 and 大阪府, lost its login info): user IDs {c} and {c_osaka}; apply for a reissue"
+                )
+            } else {
+                format!(
+                    "事業所C {OFFICE_C}: user IDs {c} and {c_osaka}, {}",
+                    kept(SEED_FORGOTTEN_C)
+                )
+            },
             format!(
                 "reviewer of 東京都国民健康保険連合会 at /federation: {} / {}",
                 SEED_REVIEWER.0, SEED_REVIEWER.1
@@ -414,8 +543,12 @@ impl Web {
     }
 
     /// The お知らせ page, the top of the menu after login.
-    fn notices_screen(&self, user: &UserId) -> Screen {
-        let notices = self.inner.host.notices.for_office(&user.office());
+    fn notices_screen(&self, user: &UserId) -> Result<Screen, PortalError> {
+        let notices = self
+            .inner
+            .host
+            .notices(&user.office())
+            .map_err(|e| PortalError::Port(e.0))?;
         let mut screen = Screen::new("お知らせ").text(
             "menu.lead",
             "メニューから操作を選択してください。事業所へのお知らせは以下のとおりです。",
@@ -429,7 +562,7 @@ impl Web {
                 screen = screen.text("menu.notice.line", line.to_owned());
             }
         }
-        screen
+        Ok(screen)
     }
 
     /// The screen at the session's place; the place itself, reset home if its flow is gone.
@@ -441,7 +574,7 @@ impl Web {
             Place::Flow(flow) => portal.current(user.as_ref(), flow)?,
             Place::Lost => lost::menu_screen(),
             Place::Menu => match user {
-                Some(user) => self.notices_screen(&user),
+                Some(user) => self.notices_screen(&user)?,
                 None => portal.open(FlowKind::Login, None)?,
             },
             Place::Shown(screen) => (**screen).clone(),
@@ -733,53 +866,66 @@ impl Web {
             .button(button::LOGIN, "ログイン")
     }
 
-    fn queue_screen(&self, reviewer: &Reviewer) -> Screen {
+    /// The page of the federation's review queue (OPS-03, WEB-05) that starts after `from`
+    /// (`None`: the oldest), read from the store by [`Portal::review_queue`]: a restart or
+    /// another portal on the same store lists the same applications.
+    fn queue_screen(
+        &self,
+        reviewer: &Reviewer,
+        from: Option<&ReviewCursor>,
+    ) -> Result<(Screen, Option<ReviewCursor>), PortalError> {
         let federation = Federation::of(reviewer.prefecture);
+        let page = self
+            .inner
+            .portal
+            .review_queue(federation, from, QUEUE_PAGE)?;
         let mut choices = Vec::new();
-        for number in self.inner.queue.of(reviewer.prefecture) {
-            let Ok(app) = self.inner.portal.reissue_application(federation, &number) else {
-                continue;
-            };
-            if app.status != ApplicationStatus::Pending {
-                continue;
-            }
-            let received = app
+        for entry in &page.entries {
+            let received = entry
                 .received_at
                 .with_timezone(&jst())
                 .format("%Y/%m/%d %H:%M")
                 .to_string();
             choices.push(
                 Choice::new(
-                    app.number.to_string(),
-                    format!("{} {} {}", app.number, app.office, app.office_name),
+                    entry.number.to_string(),
+                    format!("{} {} {}", entry.number, entry.office, entry.office_name),
                 )
                 .notes([
                     format!("受付日時：{received}"),
-                    format!("通知先メールアドレス：{}", app.notify),
-                    format!("請求先都道府県：{}", app.billing.name()),
+                    format!("通知先メールアドレス：{}", entry.notify),
+                    format!("請求先都道府県：{}", entry.billing.name()),
                 ]),
             );
         }
-        let screen = Screen::new("ログイン情報再発行申請 審査").text(
+        let mut screen = Screen::new("ログイン情報再発行申請 審査").text(
             "fed.queue.lead",
             format!("{}の審査待ちの申請です（受付順）。", federation.name()),
         );
         if choices.is_empty() {
-            return screen.text("fed.queue.empty", "審査待ちの申請はありません。");
+            screen = screen.text("fed.queue.empty", "審査待ちの申請はありません。");
+        } else {
+            screen = screen
+                .text(
+                    "fed.queue.choose",
+                    "申請を選択し、【承認】または【却下】ボタンを押してください。承認すると、郵送する「ログイン情報再発行通知書」が表示されます。",
+                )
+                .field(Field::radio("number", "審査待ちの申請", choices).required())
+                .field(Field::checkbox(
+                    "clear_security_emails",
+                    "セキュリティ用メールアドレスも削除する（書面で本人確認済みの場合）",
+                    false,
+                ))
+                .button("approve", "承認")
+                .button("reject", "却下");
         }
-        screen
-            .text(
-                "fed.queue.choose",
-                "申請を選択し、【承認】または【却下】ボタンを押してください。承認すると、郵送する「ログイン情報再発行通知書」が表示されます。",
-            )
-            .field(Field::radio("number", "審査待ちの申請", choices).required())
-            .field(Field::checkbox(
-                "clear_security_emails",
-                "セキュリティ用メールアドレスも削除する（書面で本人確認済みの場合）",
-                false,
-            ))
-            .button("approve", "承認")
-            .button("reject", "却下")
+        if page.next.is_some() {
+            screen = screen.link(QUEUE_NEXT, format!("次の{QUEUE_PAGE}件を表示"));
+        }
+        if from.is_some() {
+            screen = screen.link(QUEUE_FIRST, "最初の申請から表示");
+        }
+        Ok((screen, page.next))
     }
 
     fn letter_screen(letter: &str) -> Screen {
@@ -802,7 +948,17 @@ impl Web {
         let screen = match &session.who {
             Who::Reviewer(r) => match &session.letter {
                 Some(letter) => Web::letter_screen(letter),
-                None => self.queue_screen(r),
+                None => match self.queue_screen(r, session.queue_from.as_ref()) {
+                    Ok((screen, _)) => screen,
+                    Err(e) => {
+                        // The next visit starts again from the oldest application.
+                        log_error(&e);
+                        if let Some(id) = cookie {
+                            self.inner.sessions.update(id, |s| s.queue_from = None);
+                        }
+                        return self.error_page(&session, status_of(&e), &e.message(), set);
+                    }
+                },
             },
             _ => Web::reviewer_login_screen(),
         };
@@ -857,6 +1013,7 @@ impl Web {
                         s.who = Who::Reviewer(reviewer);
                         s.place = Place::Entry(FlowKind::Login);
                         s.letter = None;
+                        s.queue_from = None;
                     });
                     Reply::Redirect {
                         to: "/federation",
@@ -887,8 +1044,28 @@ impl Web {
         }
         // The queue shows only this federation's applications: a number of another prefecture
         // is no option of the radio group, and the driver refuses another federation anyway.
-        if let Err(e) = self.queue_screen(reviewer).accept(&form) {
+        let (queue, next) = match self.queue_screen(reviewer, session.queue_from.as_ref()) {
+            Ok(page) => page,
+            Err(e) => {
+                log_error(&e);
+                self.inner.sessions.update(&id, |s| s.queue_from = None);
+                return flash(e.message());
+            }
+        };
+        if let Err(e) = queue.accept(&form) {
             return flash(e.message());
+        }
+        let paged = match form.button.as_str() {
+            QUEUE_NEXT => Some(next),
+            QUEUE_FIRST => Some(None),
+            _ => None,
+        };
+        if let Some(from) = paged {
+            self.inner.sessions.update(&id, |s| s.queue_from = from);
+            return Reply::Redirect {
+                to: "/federation",
+                cookie: None,
+            };
         }
         let decision = match form.button.as_str() {
             "approve" => Decision::Approve {
@@ -929,7 +1106,13 @@ impl Web {
         if !self.inner.config.dev_mailbox {
             return None;
         }
-        let mails = self.inner.host.outbox.all();
+        let mails = match self.inner.host.mails() {
+            Ok(mails) => mails,
+            Err(e) => {
+                eprintln!("portal error: the mailbox: {e}");
+                Vec::new()
+            }
+        };
         let mut body = String::from(
             "<h1 class=\"title\">開発用メールボックス</h1>\
              <p class=\"text\">開発用の画面です。システムが送信したメールを新しい順に表示します（<code>--no-dev-mailbox</code> で無効になります）。</p>",
@@ -972,6 +1155,14 @@ fn lost_menu(form: &Form) -> Result<Place, PortalError> {
             LostChoice::Reset => Place::Entry(FlowKind::Reset),
             LostChoice::Reissue => Place::Entry(FlowKind::Reissue),
         }),
+    }
+}
+
+/// The status of an error page: 503 when the host failed (try again later), 400 for a refusal.
+fn status_of(e: &PortalError) -> u16 {
+    match e {
+        PortalError::Store(_) | PortalError::Port(_) => 503,
+        _ => 400,
     }
 }
 

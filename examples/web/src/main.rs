@@ -4,7 +4,7 @@
 #![forbid(unsafe_code)]
 
 use kaigo_seikyu::calendar::{Instant, utc};
-use kaigo_seikyu_web::{Config, Web};
+use kaigo_seikyu_web::{Config, Storage, Web};
 
 const HELP: &str = "\
 kaigo-seikyu-web: the reference web portal of kaigo-seikyu (介護電子請求受付システム).
@@ -17,20 +17,32 @@ USAGE:
 
 OPTIONS:
     --listen ADDR         where to serve (default 127.0.0.1:8080)
-    --store memory        keep everything in memory (the default and, for now, the only store)
-    --store sqlite:PATH   the SQLite host: not wired into the web portal yet
-    --database URL        PostgreSQL (postgres://...): not available until the PostgreSQL host lands
+    --store memory        keep everything in memory (the default): lost at exit
+    --store sqlite:PATH   keep accounts, flows, applications (and the review queue), mails,
+                          notices and audit events in the SQLite file PATH (created if
+                          missing, migrated if older); a restart on the same file sees them
+    --database URL        PostgreSQL (postgres://...): not available until the PostgreSQL
+                          host lands
     --now INSTANT         start the portal's clock at INSTANT (RFC 3339) and let it run; the
                           default is 2026-02-10T10:00:00+09:00, inside the fee-notice window
                           and after the grace period; `--now system` uses the real clock
     --no-dev-mailbox      do not serve the development mailbox
-    --no-seed             start with no office and no reviewer
+    --no-seed             start with no office and no reviewer; without it, seeding a file
+                          seeded before keeps the offices' accounts as they are now (a
+                          changed password stays changed) and says so
     --log-events          print every audit event on standard error
     -h, --help            print this help
+
+Whatever the store, browser sessions (and the flow each browser is in), the reviewers and the
+code key live in memory: a restart signs everyone out, and a flow left half-way expires.
+With a store on disk, every start begins the clock at --now again; use `--now system` for a
+portal that runs for real. Requests that reach the driver (argon2, the store) run on tokio's
+blocking pool, never on the async executor.
 ";
 
 struct Options {
     listen: String,
+    storage: Storage,
     now: Option<Instant>,
     config: Config,
     seed: bool,
@@ -39,6 +51,7 @@ struct Options {
 fn parse(args: &[String]) -> Result<Option<Options>, String> {
     let mut options = Options {
         listen: "127.0.0.1:8080".into(),
+        storage: Storage::Memory,
         now: Some(utc("2026-02-10T10:00:00+09:00")),
         config: Config::default(),
         seed: true,
@@ -53,16 +66,17 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
         match arg.as_str() {
             "-h" | "--help" => return Ok(None),
             "--listen" => options.listen = value("an address")?,
-            "--store" => match value("memory or sqlite:PATH")?.as_str() {
-                "memory" => {}
-                other if other.starts_with("sqlite:") => {
-                    return Err(
-                        "--store sqlite:PATH is not wired into the web portal yet; use --store memory"
-                            .into(),
-                    );
-                }
-                other => return Err(format!("unknown store {other:?}: use memory")),
-            },
+            "--store" => {
+                let v = value("memory or sqlite:PATH")?;
+                options.storage = match v.strip_prefix("sqlite:") {
+                    Some("") => return Err("--store sqlite:PATH needs a file path".into()),
+                    Some(path) => Storage::Sqlite(path.into()),
+                    None if v == "memory" => Storage::Memory,
+                    None => {
+                        return Err(format!("unknown store {v:?}: use memory or sqlite:PATH"));
+                    }
+                };
+            }
             "--database" => {
                 let _ = value("a URL")?;
                 return Err(
@@ -103,10 +117,14 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let web = match options.now {
-        Some(start) => Web::embedded_demo(start, options.config),
-        None => Web::embedded_demo(chrono::Utc::now(), options.config),
+    let web = match Web::open(&options.storage, options.now, options.config) {
+        Ok(web) => web,
+        Err(e) => {
+            eprintln!("kaigo-seikyu-web: cannot open the store: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
     };
+    println!("Store: {}", options.storage.describe());
     if options.seed {
         match web.seed() {
             Ok(lines) => {

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use kaigo_seikyu::portal::FlowRef;
+use kaigo_seikyu::portal::{FlowRef, ReviewCursor};
 use kaigo_seikyu::ports::{PortError, Sessions};
 use kaigo_seikyu::screen::Screen;
 use kaigo_seikyu::store::FlowKind;
@@ -74,6 +74,8 @@ pub struct Session {
     pub flash: Option<String>,
     /// The RI-09 letter an approving reviewer is printing: kept until the reviewer leaves it.
     pub letter: Option<String>,
+    /// Where the reviewer's page of the review queue starts (`None`: at the oldest).
+    pub queue_from: Option<ReviewCursor>,
     touched: Instant,
 }
 
@@ -116,6 +118,7 @@ impl SessionStore {
             place,
             flash: None,
             letter: None,
+            queue_from: None,
             touched: Instant::now(),
         };
         let mut map = self.lock();

@@ -486,7 +486,8 @@ async fn scenario(
     let done = office.until_title("処理終了").await?;
     assert!(office.seen.contains(&"送信確認".to_owned()));
     let number = web
-        .host()
+        .embedded()
+        .unwrap()
         .outbox
         .all()
         .iter()

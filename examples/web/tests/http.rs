@@ -46,7 +46,7 @@ fn web_02_a_post_without_the_token_is_refused() {
     http.get("/");
     let mut other = Http::new(server.addr);
     other.get("/");
-    let before = web.host().store.snapshot();
+    let before = web.embedded().unwrap().store.snapshot();
     let login = [
         ("_button", "login"),
         ("user_id", A),
@@ -71,7 +71,7 @@ fn web_02_a_post_without_the_token_is_refused() {
     let mut stranger = Http::new(server.addr);
     stranger.csrf = http.csrf.clone();
     assert_eq!(stranger.post("/", "login", &login[1..]).status, 403);
-    assert_eq!(web.host().store.snapshot(), before);
+    assert_eq!(web.embedded().unwrap().store.snapshot(), before);
     assert_eq!(hasher.work(), 0, "nothing was hashed");
     // The same post with the token goes through to the driver.
     let resp = http.post("/", "login", &login[1..]);
@@ -105,7 +105,7 @@ fn web_01_a_flow_id_of_another_session_is_refused() {
 
     let mut other = Http::new(server.addr);
     to_reset_entry(&mut other);
-    let before = web.host().store.snapshot();
+    let before = web.embedded().unwrap().store.snapshot();
     let resp = other.post("/", "next", &[("flow", &id), ("otp", "123456")]);
     assert_eq!(resp.status, 303);
     let refused = other.get("/");
@@ -116,7 +116,11 @@ fn web_01_a_flow_id_of_another_session_is_refused() {
     );
     assert_eq!(other.get(&format!("/?flow={id}")).status, 200);
     assert_eq!(other.post(&format!("/{id}"), "next", &[]).status, 404);
-    assert_eq!(web.host().store.snapshot(), before, "nothing changed");
+    assert_eq!(
+        web.embedded().unwrap().store.snapshot(),
+        before,
+        "nothing changed"
+    );
     assert_eq!(web.flow_of_session(other.cookie.as_deref().unwrap()), None);
     // The owner's flow is untouched and still its own.
     assert_eq!(
@@ -142,7 +146,7 @@ fn web_03_the_reset_paths_answer_identically() {
         ("1399999999", "unknown office"),
     ];
     let mut transcripts: Vec<Vec<String>> = Vec::new();
-    let mails_before = web.host().outbox.all().len();
+    let mails_before = web.embedded().unwrap().outbox.all().len();
     for (office, _) in paths {
         let mut http = Http::new(server.addr);
         let mut seen = Vec::new();
@@ -174,7 +178,7 @@ fn web_03_the_reset_paths_answer_identically() {
             assert_eq!(a, b, "request {step} differs for {office} ({what})");
         }
     }
-    let mails: Vec<_> = web.host().outbox.all()[mails_before..].to_vec();
+    let mails: Vec<_> = web.embedded().unwrap().outbox.all()[mails_before..].to_vec();
     assert_eq!(mails.len(), 1, "only the registered path mails");
     assert_eq!(mails[0].to.as_ref(), REGISTERED);
 }
@@ -187,14 +191,14 @@ fn web_04_an_over_long_body_gets_413_and_changes_nothing() {
     let server = Server::start(&web);
     let mut http = Http::new(server.addr);
     http.get("/");
-    let before = web.host().store.snapshot();
+    let before = web.embedded().unwrap().store.snapshot();
     let sessions = web.session_count();
     let huge = "A".repeat(web.config().max_body + 1);
     let resp = http.post("/", "login", &[("user_id", A), ("password", &huge)]);
     assert_eq!(resp.status, 413);
     assert_headers(&resp);
     assert!(page_text(&resp.body).contains("送信された内容が大きすぎます"));
-    assert_eq!(web.host().store.snapshot(), before);
+    assert_eq!(web.embedded().unwrap().store.snapshot(), before);
     assert_eq!(web.session_count(), sessions);
     assert_eq!(hasher.work(), 0);
 
@@ -209,7 +213,7 @@ fn web_04_an_over_long_body_gets_413_and_changes_nothing() {
         0,
         "nothing was hashed for an over-long field"
     );
-    assert_eq!(web.host().store.snapshot(), before);
+    assert_eq!(web.embedded().unwrap().store.snapshot(), before);
     to_reset_entry(&mut http);
     let resp = http.post(
         "/",
@@ -219,7 +223,7 @@ fn web_04_an_over_long_body_gets_413_and_changes_nothing() {
     assert_eq!(resp.status, 303);
     assert!(http.get("/").body.contains("入力が長すぎます"));
     assert_eq!(hasher.work(), 0);
-    assert!(web.host().outbox.all().is_empty());
+    assert!(web.embedded().unwrap().outbox.all().is_empty());
 }
 
 /// WEB-05, RI-08, RI-09: reviewers sign in on their own page, not with an office's user
@@ -248,7 +252,8 @@ fn web_05_a_reviewer_sees_and_reviews_only_its_prefecture() {
         )
         .unwrap();
     let code = web
-        .host()
+        .embedded()
+        .unwrap()
         .outbox
         .all()
         .last()
@@ -326,7 +331,7 @@ fn web_05_a_reviewer_sees_and_reviews_only_its_prefecture() {
     );
     let queue = tokyo.get("/federation");
     assert!(queue.body.contains(&number), "{}", queue.body);
-    let mails = web.host().outbox.all().len();
+    let mails = web.embedded().unwrap().outbox.all().len();
     tokyo.post("/federation", "approve", &[("number", &number)]);
     let letter = tokyo.get("/federation");
     let text = page_text(&letter.body);
@@ -342,7 +347,7 @@ fn web_05_a_reviewer_sees_and_reviews_only_its_prefecture() {
         .next()
         .unwrap()
         .to_owned();
-    let new_mails = &web.host().outbox.all()[mails..];
+    let new_mails = &web.embedded().unwrap().outbox.all()[mails..];
     assert!(!new_mails.is_empty(), "the result is mailed (T6)");
     assert!(
         new_mails.iter().all(|m| !m.body.contains(&temporary)),

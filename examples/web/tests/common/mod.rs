@@ -373,7 +373,8 @@ impl<'w> Person<'w> {
     pub fn newest_code(&self) -> String {
         let mail = self
             .web
-            .host()
+            .embedded()
+            .unwrap()
             .outbox
             .all()
             .into_iter()
