@@ -486,10 +486,7 @@ async fn scenario(
     let done = office.until_title("処理終了").await?;
     assert!(office.seen.contains(&"送信確認".to_owned()));
     let number = web
-        .embedded()
-        .unwrap()
-        .outbox
-        .all()
+        .mails()?
         .iter()
         .rev()
         .find_map(|m| {

@@ -373,10 +373,8 @@ impl<'w> Person<'w> {
     pub fn newest_code(&self) -> String {
         let mail = self
             .web
-            .embedded()
-            .unwrap()
-            .outbox
-            .all()
+            .mails()
+            .expect("the host's mails")
             .into_iter()
             .rev()
             .find(|m| m.code().is_some())

@@ -1,0 +1,307 @@
+//! The portal on a store that outlives it (`--store sqlite:PATH`): a flow run over HTTP, then the
+//! portal stopped and started again on the same file, which still holds the accounts, the
+//! application and its place in the review queue (OPS-03, WEB-05), the mails, the notices and
+//! the audit log. A second portal on the same file at the same time sees the same. And the
+//! binary itself: seeding a file twice, and refusing a bad file with a message and an exit code.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use common::{A, Http, PASSWORD_A, Person, Server, first_login, page_text};
+use kaigo_seikyu::calendar::utc;
+use kaigo_seikyu::memory::VirtualClock;
+use kaigo_seikyu::policy::Policy;
+use kaigo_seikyu::secret::{Argon2Hasher, CodeKey};
+use kaigo_seikyu_web::{Config, SEED_REVIEWER, SEED_REVIEWER_OSAKA, Storage, Web};
+
+/// A portal on `storage` as a fresh process would run it (new sessions, new reviewers, a new
+/// code key), cheap hashing, the clock at the tests' instant; seeded. Returns it with its seed
+/// lines.
+fn start(storage: &Storage) -> (Web, Vec<String>) {
+    let clock = Arc::new(VirtualClock::new(utc(common::NOW)));
+    let host = storage.open(clock.clone()).expect("the store opens");
+    let policy = Policy::insecure_fast_hashing();
+    let key = CodeKey::generate(&mut rand::rng());
+    let hasher = Arc::new(Argon2Hasher::new(policy.hashing, key));
+    let web = Web::with_host(host, clock, policy, hasher, Config::default());
+    let lines = web.seed().expect("seeding");
+    (web, lines)
+}
+
+/// The management number in the newest receipt mail (RI-05).
+fn receipt_number(web: &Web) -> String {
+    web.mails()
+        .unwrap()
+        .iter()
+        .rev()
+        .find_map(|m| {
+            let mut lines = m.body.lines();
+            lines.find(|l| *l == "[管理番号]")?;
+            lines.next().map(str::to_owned)
+        })
+        .expect("a receipt mail")
+}
+
+/// 事業所C applies for a reissue of its 東京都 user ID through the pages.
+fn reissue_application(web: &Web, server: &Server) -> String {
+    let mut p = Person::new(web, server);
+    assert_eq!(p.http.get("/").status, 200);
+    p.http
+        .post("/", "lost", &[("user_id", ""), ("password", "")]);
+    p.set("choice", "reissue")
+        .set("office", "1330000001")
+        .set("notify_address", "jigyousho-c@jp")
+        .set("confirm_notify_address", "jigyousho-c@jp")
+        .set("billing", "13");
+    p.until("処理終了");
+    assert!(p.seen.contains(&"送信確認".to_owned()), "{:?}", p.seen);
+    receipt_number(web)
+}
+
+/// A reviewer signed in at /federation.
+fn reviewer(server: &Server, (name, password): (&str, &str)) -> Http {
+    let mut http = Http::new(server.addr);
+    http.get("/federation");
+    let resp = http.post(
+        "/federation",
+        "login",
+        &[("reviewer", name), ("password", password)],
+    );
+    assert_eq!(resp.status, 303);
+    http
+}
+
+/// The scenario on any store that outlives a portal: `open` is called three times on the same
+/// store (the first run, a second portal alongside it, the run after the restart).
+fn data_survives_a_restart(storage: &Storage, events: impl Fn() -> Vec<String>) {
+    // The first run: 事業所A's first login, 事業所C's reissue application.
+    let (web, lines) = start(storage);
+    assert!(
+        lines.iter().any(|l| l.contains("temporary password"))
+            && !lines.iter().any(|l| l.contains("already")),
+        "a fresh store is seeded: {lines:?}"
+    );
+    let server = Server::start(&web);
+    first_login(&web, &server);
+    let number = reissue_application(&web, &server);
+    let mut tokyo = reviewer(&server, SEED_REVIEWER);
+    assert!(tokyo.get("/federation").body.contains(&number));
+    let mails = web.mails().unwrap();
+
+    // A second portal on the same store, alongside: seeding keeps what is there, and its
+    // reviewer lists the application the first portal received.
+    let (second, lines) = start(storage);
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains("already seeded"))
+            .count(),
+        3,
+        "{lines:?}"
+    );
+    let second_server = Server::start(&second);
+    let mut tokyo2 = reviewer(&second_server, SEED_REVIEWER);
+    assert!(tokyo2.get("/federation").body.contains(&number));
+    drop(second_server);
+    drop(second);
+
+    // The restart.
+    drop(tokyo);
+    drop(server);
+    drop(web);
+    let (web, lines) = start(storage);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("事業所A") && l.contains("already seeded")),
+        "{lines:?}"
+    );
+    let server = Server::start(&web);
+
+    // The mails are there (the development mailbox shows them), the newest last.
+    let after = web.mails().unwrap();
+    assert_eq!(after, mails, "every mail survives, in order");
+    let mut anyone = Http::new(server.addr);
+    let mailbox = page_text(&anyone.get("/mailbox").body);
+    assert!(mailbox.contains(&number), "{mailbox}");
+
+    // 大阪府's reviewer still does not see 東京都's application; 東京都's does, and approves it.
+    let mut osaka = reviewer(&server, SEED_REVIEWER_OSAKA);
+    assert!(!osaka.get("/federation").body.contains(&number));
+    let mut tokyo = reviewer(&server, SEED_REVIEWER);
+    let queue = tokyo.get("/federation");
+    assert!(
+        queue.body.contains(&number) && queue.body.contains("請求事業所C"),
+        "the application is in the queue after the restart: {}",
+        page_text(&queue.body)
+    );
+    tokyo.post("/federation", "approve", &[("number", &number)]);
+    let letter = page_text(&tokyo.get("/federation").body);
+    assert!(
+        letter.contains("ログイン情報再発行通知書") && letter.contains(&number),
+        "{letter}"
+    );
+    tokyo.post("/federation", "back", &[]);
+    assert!(!tokyo.get("/federation").body.contains(&number));
+
+    // 事業所A's account is as its first login left it: the new password signs in, and the
+    // temporary one no longer does.
+    let mut a = Person::new(&web, &server);
+    a.set("user_id", A).set("password", PASSWORD_A);
+    a.until("お知らせ");
+
+    // The audit log holds both runs' events.
+    let events = events();
+    for kind in ["AccountProvisioned", "ReissueApplied", "ReissueReviewed"] {
+        assert!(
+            events.iter().any(|e| e.contains(kind)),
+            "no {kind} in {events:?}"
+        );
+    }
+}
+
+/// `--store sqlite:PATH`: the data of a run is there after a restart on the same file.
+#[test]
+fn sqlite_data_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("portal.db");
+    let storage = Storage::Sqlite(path.clone());
+    data_survives_a_restart(&storage, || sqlite_events(&path));
+}
+
+/// The audit events in the file, as JSON.
+fn sqlite_events(path: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT event FROM events ORDER BY id")
+        .unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_kaigo-seikyu-web");
+
+/// Runs the binary until it serves; returns what it printed until then.
+fn serve_once(args: &[&str]) -> Vec<String> {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let serving = line.starts_with("Serving on");
+        lines.push(line);
+        if serving {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    lines
+}
+
+/// The binary on the same file twice: the second run's seeding keeps the first run's accounts
+/// and says so, and serves.
+#[test]
+fn the_binary_seeds_a_file_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("portal.db").display());
+    let first = serve_once(&["--store", &store]);
+    assert!(
+        first
+            .iter()
+            .any(|l| l.contains("temporary password Tmp2025-paper")),
+        "{first:?}"
+    );
+    assert!(first.last().unwrap().starts_with("Serving on"), "{first:?}");
+    let second = serve_once(&["--store", &store]);
+    assert_eq!(
+        second
+            .iter()
+            .filter(|l| l.contains("already seeded"))
+            .count(),
+        3,
+        "{second:?}"
+    );
+    assert!(
+        second.last().unwrap().starts_with("Serving on"),
+        "{second:?}"
+    );
+}
+
+/// A bad store: a message naming the place and the problem, exit code 1 (2 for a malformed
+/// option), no panic, and the file left as it was.
+#[test]
+fn the_binary_refuses_a_bad_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(out.stdout.is_empty() || !String::from_utf8_lossy(&out.stdout).contains("Serving"));
+        (out.status.code(), stderr)
+    };
+
+    let junk = dir.path().join("notes.txt");
+    std::fs::write(
+        &junk,
+        "not a database, and longer than a SQLite header would be",
+    )
+    .unwrap();
+    let before = std::fs::read(&junk).unwrap();
+    let (code, stderr) = run(&["--store", &format!("sqlite:{}", junk.display())]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("notes.txt") && stderr.contains("not a SQLite database"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&junk).unwrap(),
+        before,
+        "the file was not changed"
+    );
+
+    // A file of a newer version of the host.
+    let newer = dir.path().join("newer.db");
+    drop(Web::open(&Storage::Sqlite(newer.clone()), None, Config::default()).unwrap());
+    rusqlite::Connection::open(&newer)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let (code, stderr) = run(&[
+        "--store",
+        &format!("sqlite:{}", newer.display()),
+        "--no-seed",
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("newer.db") && stderr.contains("schema version 99 is newer"),
+        "{stderr}"
+    );
+
+    let missing = dir.path().join("no/such/dir/portal.db");
+    let (code, stderr) = run(&["--store", &format!("sqlite:{}", missing.display())]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("cannot open"), "{stderr}");
+
+    let (code, stderr) = run(&["--store", &format!("sqlite:{}", dir.path().display())]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("a directory"), "{stderr}");
+
+    let (code, stderr) = run(&["--store", "sqlite:"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("needs a file path"), "{stderr}");
+    let (code, stderr) = run(&["--store", "mysql:x"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("unknown store"), "{stderr}");
+}
