@@ -69,6 +69,9 @@ pub struct Config {
     pub max_body: usize,
     /// Print each audit event on standard error.
     pub log_events: bool,
+    /// How many applications a page of the review queue lists (OPS-03), within
+    /// `1..=`[`MAX_PAGE`](kaigo_seikyu::portal::MAX_PAGE); [`QUEUE_PAGE`] by default.
+    pub queue_page: usize,
 }
 
 impl Default for Config {
@@ -78,6 +81,7 @@ impl Default for Config {
             secure_cookies: false,
             max_body: 16 * 1024,
             log_events: false,
+            queue_page: QUEUE_PAGE,
         }
     }
 }
@@ -159,7 +163,8 @@ pub const SEED_REVIEWER: (&str, &str) = ("tokyo", "Shinsa2026!tokyo");
 /// The 大阪府 reviewer's name and password.
 pub const SEED_REVIEWER_OSAKA: (&str, &str) = ("osaka", "Shinsa2026!osaka");
 
-/// How many applications a page of the review queue lists (OPS-03: keyset pagination).
+/// How many applications a page of the review queue lists by default (OPS-03: keyset
+/// pagination).
 pub const QUEUE_PAGE: usize = 20;
 /// The review queue's link to its next page.
 const QUEUE_NEXT: &str = "next_page";
@@ -875,10 +880,12 @@ impl Web {
         from: Option<&ReviewCursor>,
     ) -> Result<(Screen, Option<ReviewCursor>), PortalError> {
         let federation = Federation::of(reviewer.prefecture);
-        let page = self
+        let size = self
             .inner
-            .portal
-            .review_queue(federation, from, QUEUE_PAGE)?;
+            .config
+            .queue_page
+            .clamp(1, kaigo_seikyu::portal::MAX_PAGE);
+        let page = self.inner.portal.review_queue(federation, from, size)?;
         let mut choices = Vec::new();
         for entry in &page.entries {
             let received = entry
@@ -920,7 +927,7 @@ impl Web {
                 .button("reject", "却下");
         }
         if page.next.is_some() {
-            screen = screen.link(QUEUE_NEXT, format!("次の{QUEUE_PAGE}件を表示"));
+            screen = screen.link(QUEUE_NEXT, format!("次の{size}件を表示"));
         }
         if from.is_some() {
             screen = screen.link(QUEUE_FIRST, "最初の申請から表示");
@@ -1106,17 +1113,21 @@ impl Web {
         if !self.inner.config.dev_mailbox {
             return None;
         }
-        let mails = match self.inner.host.mails() {
-            Ok(mails) => mails,
-            Err(e) => {
-                eprintln!("portal error: the mailbox: {e}");
-                Vec::new()
-            }
-        };
         let mut body = String::from(
             "<h1 class=\"title\">開発用メールボックス</h1>\
              <p class=\"text\">開発用の画面です。システムが送信したメールを新しい順に表示します（<code>--no-dev-mailbox</code> で無効になります）。</p>",
         );
+        let mails = match self.inner.host.mails() {
+            Ok(mails) => mails,
+            Err(e) => {
+                // The operator's business: the page says only that the mails could not be read.
+                eprintln!("portal error: the mailbox: {e}");
+                body.push_str(
+                    "<p class=\"error\" role=\"alert\">メールを読み込めませんでした。しばらく時間をおいてから再度お試しください。</p>",
+                );
+                return Some(self.mailbox_page(&body));
+            }
+        };
         if mails.is_empty() {
             body.push_str("<p class=\"text\">メールはありません。</p>");
         }
@@ -1131,17 +1142,19 @@ impl Web {
                 render::escape(&mail.body)
             );
         }
+        Some(self.mailbox_page(&body))
+    }
+
+    fn mailbox_page(&self, body: &str) -> String {
         let time = self.now_shown();
-        Some(
-            render::Layout {
-                title: "開発用メールボックス",
-                time: &time,
-                bar: render::Bar::None,
-                csrf: "",
-                mailbox: true,
-            }
-            .page(&body),
-        )
+        render::Layout {
+            title: "開発用メールボックス",
+            time: &time,
+            bar: render::Bar::None,
+            csrf: "",
+            mailbox: true,
+        }
+        .page(body)
     }
 }
 

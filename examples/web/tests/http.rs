@@ -5,10 +5,10 @@ mod common;
 
 use common::{
     A, Http, PASSWORD_A, Person, REGISTERED, Server, assert_headers, first_login, grace, masked,
-    page_text, portal, to_reset_entry,
+    page_text, portal, portal_configured, reissue_application, reviewer, to_reset_entry,
 };
 use kaigo_seikyu::reissue::{Applicant, ApplicationForm};
-use kaigo_seikyu_web::{SEED_REVIEWER, SEED_REVIEWER_OSAKA, SEED_TEMPORARY};
+use kaigo_seikyu_web::{Config, SEED_REVIEWER, SEED_REVIEWER_OSAKA, SEED_TEMPORARY};
 
 /// WEB-02: every page carries the CSP without script, `no-store`, `nosniff` and frame denial, and
 /// the session cookie is HttpOnly and SameSite; the 404 page, the style sheet, the federation's
@@ -376,6 +376,91 @@ fn web_05_a_reviewer_sees_and_reviews_only_its_prefecture() {
         "{:?}",
         p.seen
     );
+}
+
+/// OPS-03, WEB-05: the reviewer's queue is the store's (`Portal::review_queue`), a page at a
+/// time, oldest first: 【次の…件を表示】 moves on, 【最初の申請から表示】 goes back, a page's
+/// cursor stays in the session, and only the numbers of the page shown can be reviewed.
+#[test]
+fn ops_03_web_05_the_review_queue_pages_oldest_first() {
+    let (web, _) = portal_configured(Config {
+        queue_page: 2,
+        ..Config::default()
+    });
+    let server = Server::start(&web);
+    let clock = web.embedded().unwrap().clock.clone();
+    let mut numbers = Vec::new();
+    for (office, notify) in [
+        ("1330000001", "c@jp"),
+        ("1310000001", "a@jp"),
+        ("1320000001", "b@jp"),
+    ] {
+        numbers.push(reissue_application(&web, &server, office, notify));
+        clock.advance(chrono::TimeDelta::minutes(1));
+    }
+    let position = |text: &str, number: &str| text.find(number);
+    let mut tokyo = reviewer(&server, SEED_REVIEWER);
+    let first = tokyo.get("/federation");
+    let text = page_text(&first.body);
+    let (Some(oldest), Some(second)) = (position(&text, &numbers[0]), position(&text, &numbers[1]))
+    else {
+        panic!("the first page lists the two oldest: {text}");
+    };
+    assert!(oldest < second, "oldest first: {text}");
+    assert!(!text.contains(&numbers[2]), "two a page: {text}");
+    assert!(text.contains("次の2件を表示") && !text.contains("最初の申請から表示"));
+    assert!(
+        !first.raw.contains("review cursor"),
+        "no cursor in the page"
+    );
+
+    // The next page: the newest application alone.
+    assert_eq!(tokyo.post("/federation", "next_page", &[]).status, 303);
+    let text = page_text(&tokyo.get("/federation").body);
+    assert!(text.contains(&numbers[2]), "{text}");
+    assert!(
+        !text.contains(&numbers[0]) && !text.contains(&numbers[1]),
+        "{text}"
+    );
+    assert!(text.contains("最初の申請から表示") && !text.contains("次の2件を表示"));
+    // A number of another page is no option of this one: refused, still pending.
+    tokyo.post("/federation", "approve", &[("number", &numbers[0])]);
+    let refused = tokyo.get("/federation");
+    assert!(refused.body.contains("class=\"error\""), "{}", refused.body);
+    let pending = |number: &str| {
+        web.portal()
+            .reissue_application(
+                kaigo_seikyu::reissue::Federation::of(kaigo_seikyu::values::Prefecture::TOKYO),
+                number,
+            )
+            .unwrap()
+            .status
+            == kaigo_seikyu::reissue::ApplicationStatus::Pending
+    };
+    assert!(pending(&numbers[0]));
+    // A rejection on this page leaves it empty, with the way back.
+    tokyo.post("/federation", "reject", &[("number", &numbers[2])]);
+    assert!(!pending(&numbers[2]));
+    let text = page_text(&tokyo.get("/federation").body);
+    assert!(
+        text.contains("審査待ちの申請はありません") && text.contains("最初の申請から表示"),
+        "{text}"
+    );
+    assert_eq!(tokyo.post("/federation", "first_page", &[]).status, 303);
+    let text = page_text(&tokyo.get("/federation").body);
+    assert!(
+        text.contains(&numbers[0]) && text.contains(&numbers[1]),
+        "{text}"
+    );
+    assert!(
+        !text.contains("次の2件を表示"),
+        "nothing after them now: {text}"
+    );
+
+    // 大阪府's queue is empty: all three bill 東京都.
+    let mut osaka = reviewer(&server, SEED_REVIEWER_OSAKA);
+    let text = page_text(&osaka.get("/federation").body);
+    assert!(text.contains("審査待ちの申請はありません"), "{text}");
 }
 
 /// UI-01, WEB-06: every page a person meets on the office's side holds its screen's transcript

@@ -11,7 +11,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use common::{A, Http, PASSWORD_A, Person, Server, first_login, page_text};
+use common::{
+    A, Http, PASSWORD_A, Person, Server, first_login, page_text, reissue_application, reviewer,
+};
 use kaigo_seikyu::calendar::utc;
 use kaigo_seikyu::memory::VirtualClock;
 use kaigo_seikyu::policy::Policy;
@@ -32,49 +34,6 @@ fn start(storage: &Storage) -> (Web, Vec<String>) {
     (web, lines)
 }
 
-/// The management number in the newest receipt mail (RI-05).
-fn receipt_number(web: &Web) -> String {
-    web.mails()
-        .unwrap()
-        .iter()
-        .rev()
-        .find_map(|m| {
-            let mut lines = m.body.lines();
-            lines.find(|l| *l == "[管理番号]")?;
-            lines.next().map(str::to_owned)
-        })
-        .expect("a receipt mail")
-}
-
-/// 事業所C applies for a reissue of its 東京都 user ID through the pages.
-fn reissue_application(web: &Web, server: &Server) -> String {
-    let mut p = Person::new(web, server);
-    assert_eq!(p.http.get("/").status, 200);
-    p.http
-        .post("/", "lost", &[("user_id", ""), ("password", "")]);
-    p.set("choice", "reissue")
-        .set("office", "1330000001")
-        .set("notify_address", "jigyousho-c@jp")
-        .set("confirm_notify_address", "jigyousho-c@jp")
-        .set("billing", "13");
-    p.until("処理終了");
-    assert!(p.seen.contains(&"送信確認".to_owned()), "{:?}", p.seen);
-    receipt_number(web)
-}
-
-/// A reviewer signed in at /federation.
-fn reviewer(server: &Server, (name, password): (&str, &str)) -> Http {
-    let mut http = Http::new(server.addr);
-    http.get("/federation");
-    let resp = http.post(
-        "/federation",
-        "login",
-        &[("reviewer", name), ("password", password)],
-    );
-    assert_eq!(resp.status, 303);
-    http
-}
-
 /// The scenario on any store that outlives a portal: `open` is called three times on the same
 /// store (the first run, a second portal alongside it, the run after the restart).
 fn data_survives_a_restart(storage: &Storage, events: impl Fn() -> Vec<String>) {
@@ -87,7 +46,7 @@ fn data_survives_a_restart(storage: &Storage, events: impl Fn() -> Vec<String>) 
     );
     let server = Server::start(&web);
     first_login(&web, &server);
-    let number = reissue_application(&web, &server);
+    let number = reissue_application(&web, &server, "1330000001", "jigyousho-c@jp");
     let mut tokyo = reviewer(&server, SEED_REVIEWER);
     assert!(tokyo.get("/federation").body.contains(&number));
     let mails = web.mails().unwrap();

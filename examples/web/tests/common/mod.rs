@@ -78,6 +78,21 @@ pub fn portal() -> (Web, Arc<Counting>) {
     portal_with(Policy::insecure_fast_hashing())
 }
 
+/// [`portal`] with `config`.
+pub fn portal_configured(config: Config) -> (Web, Arc<Counting>) {
+    let policy = Policy::insecure_fast_hashing();
+    let host = Embedded::new(utc(NOW));
+    let hasher = Arc::new(Counting {
+        inner: Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([5; 32])),
+        hashes: AtomicUsize::new(0),
+        verifies: AtomicUsize::new(0),
+    });
+    let clock = host.clock.clone();
+    let web = Web::new(host, clock, policy, hasher.clone(), config);
+    web.seed().expect("seeding");
+    (web, hasher)
+}
+
 /// The portal served on a loopback port, on its own tokio runtime; stops when dropped.
 pub struct Server {
     pub addr: SocketAddr,
@@ -533,6 +548,50 @@ pub fn grace(web: &Web, server: &Server) {
         .set("address", "other-b@jp")
         .set("confirm_address", "other-b@jp");
     p.until("お知らせ");
+}
+
+/// The management number in the newest receipt mail (RI-05).
+pub fn receipt_number(web: &Web) -> String {
+    web.mails()
+        .unwrap()
+        .iter()
+        .rev()
+        .find_map(|m| {
+            let mut lines = m.body.lines();
+            lines.find(|l| *l == "[管理番号]")?;
+            lines.next().map(str::to_owned)
+        })
+        .expect("a receipt mail")
+}
+
+/// The office `office` applies through the pages for a reissue of its 東京都 user ID, to be
+/// notified at `notify`; returns the management number.
+pub fn reissue_application(web: &Web, server: &Server, office: &str, notify: &str) -> String {
+    let mut p = Person::new(web, server);
+    assert_eq!(p.http.get("/").status, 200);
+    p.http
+        .post("/", "lost", &[("user_id", ""), ("password", "")]);
+    p.set("choice", "reissue")
+        .set("office", office)
+        .set("notify_address", notify)
+        .set("confirm_notify_address", notify)
+        .set("billing", "13");
+    p.until("処理終了");
+    assert!(p.seen.contains(&"送信確認".to_owned()), "{:?}", p.seen);
+    receipt_number(web)
+}
+
+/// A federation's reviewer signed in at /federation.
+pub fn reviewer(server: &Server, (name, password): (&str, &str)) -> Http {
+    let mut http = Http::new(server.addr);
+    http.get("/federation");
+    let resp = http.post(
+        "/federation",
+        "login",
+        &[("reviewer", name), ("password", password)],
+    );
+    assert_eq!(resp.status, 303);
+    http
 }
 
 /// From a fresh session to 【ログイン情報再設定認証】 through the lost-credentials menu.
