@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{FORWARD, Server, assert_page_matches, page_text, portal};
+use common::{FORWARD, Server, assert_page_matches, page_text, portal, receipt_number};
 use fantoccini::{Client, ClientBuilder, Locator};
 use kaigo_seikyu::screen::{FieldKind, Screen, ScreenKind};
 use kaigo_seikyu_web::{SEED_REVIEWER, SEED_TEMPORARY, Web};
@@ -485,16 +485,7 @@ async fn scenario(
         .set("billing", "13");
     let done = office.until_title("処理終了").await?;
     assert!(office.seen.contains(&"送信確認".to_owned()));
-    let number = web
-        .mails()?
-        .iter()
-        .rev()
-        .find_map(|m| {
-            let mut lines = m.body.lines();
-            lines.find(|l| *l == "[管理番号]")?;
-            lines.next().map(str::to_owned)
-        })
-        .ok_or("no receipt mail")?;
+    let number = receipt_number(web).ok_or("no receipt mail")?;
     office.press(&done, "finish").await?;
 
     // The 東京都 reviewer, in a second browser session, approves it.

@@ -57,30 +57,8 @@ impl SecretHasher for Counting {
 }
 
 /// A seeded portal on the in-memory host, its clock standing at [`NOW`] (it moves only when a
-/// test moves it), with `policy`'s hashing, counted.
-pub fn portal_with(policy: Policy) -> (Web, Arc<Counting>) {
-    let host = Embedded::new(utc(NOW));
-    let hasher = Arc::new(Counting {
-        inner: Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([5; 32])),
-        hashes: AtomicUsize::new(0),
-        verifies: AtomicUsize::new(0),
-    });
-    let clock = host.clock.clone();
-    let web = Web::new(host, clock, policy, hasher.clone(), Config::default());
-    web.seed().expect("seeding");
-    hasher.hashes.store(0, Ordering::SeqCst);
-    hasher.verifies.store(0, Ordering::SeqCst);
-    (web, hasher)
-}
-
-/// [`portal_with`] cheap hashing.
-pub fn portal() -> (Web, Arc<Counting>) {
-    portal_with(Policy::insecure_fast_hashing())
-}
-
-/// [`portal`] with `config`.
-pub fn portal_configured(config: Config) -> (Web, Arc<Counting>) {
-    let policy = Policy::insecure_fast_hashing();
+/// test moves it), with `policy`'s hashing, counted (from zero once seeded), and `config`.
+pub fn portal_built(policy: Policy, config: Config) -> (Web, Arc<Counting>) {
     let host = Embedded::new(utc(NOW));
     let hasher = Arc::new(Counting {
         inner: Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([5; 32])),
@@ -90,7 +68,24 @@ pub fn portal_configured(config: Config) -> (Web, Arc<Counting>) {
     let clock = host.clock.clone();
     let web = Web::new(host, clock, policy, hasher.clone(), config);
     web.seed().expect("seeding");
+    hasher.hashes.store(0, Ordering::SeqCst);
+    hasher.verifies.store(0, Ordering::SeqCst);
     (web, hasher)
+}
+
+/// [`portal_built`] with the default configuration.
+pub fn portal_with(policy: Policy) -> (Web, Arc<Counting>) {
+    portal_built(policy, Config::default())
+}
+
+/// [`portal_with`] cheap hashing.
+pub fn portal() -> (Web, Arc<Counting>) {
+    portal_with(Policy::insecure_fast_hashing())
+}
+
+/// [`portal`] with `config`.
+pub fn portal_configured(config: Config) -> (Web, Arc<Counting>) {
+    portal_built(Policy::insecure_fast_hashing(), config)
 }
 
 /// The portal served on a loopback port, on its own tokio runtime; stops when dropped.
@@ -550,10 +545,10 @@ pub fn grace(web: &Web, server: &Server) {
     p.until("お知らせ");
 }
 
-/// The management number in the newest receipt mail (RI-05).
-pub fn receipt_number(web: &Web) -> String {
+/// The management number in the newest receipt mail (RI-05), if any.
+pub fn receipt_number(web: &Web) -> Option<String> {
     web.mails()
-        .unwrap()
+        .expect("the host's mails")
         .iter()
         .rev()
         .find_map(|m| {
@@ -561,7 +556,6 @@ pub fn receipt_number(web: &Web) -> String {
             lines.find(|l| *l == "[管理番号]")?;
             lines.next().map(str::to_owned)
         })
-        .expect("a receipt mail")
 }
 
 /// The office `office` applies through the pages for a reissue of its 東京都 user ID, to be
@@ -578,7 +572,7 @@ pub fn reissue_application(web: &Web, server: &Server, office: &str, notify: &st
         .set("billing", "13");
     p.until("処理終了");
     assert!(p.seen.contains(&"送信確認".to_owned()), "{:?}", p.seen);
-    receipt_number(web)
+    receipt_number(web).expect("a receipt mail")
 }
 
 /// A federation's reviewer signed in at /federation.
