@@ -6,8 +6,8 @@
 //! - **memory** ([`Embedded`], the library's in-memory ports): everything is lost at exit;
 //! - **SQLite** (`--store sqlite:PATH`, the reference host of `examples/sqlite_host`): every port on
 //!   one file, which a restart (or a second process on the same file) reads back;
-//! - **PostgreSQL** (`--database postgres://…`): not available yet (the PostgreSQL host crate has
-//!   not landed).
+//! - **PostgreSQL** (`--database postgres://…`, the host crate `kaigo-seikyu-postgres`): every
+//!   port in one schema of a database, which several portals may share.
 //!
 //! What stays in the portal's memory whatever the host: the browser sessions (and so the flow
 //! each browser is in), the federations' reviewers, and the code key of the code digests. A
@@ -23,6 +23,7 @@ use kaigo_seikyu::portal::Ports;
 use kaigo_seikyu::ports::{AuditLog, Clock, OfficeRecord, PortError};
 use kaigo_seikyu::values::OfficeNumber;
 
+use crate::postgres::PgBackend;
 use crate::sqlite::SqliteBackend;
 
 /// A host of the portal: the driver's ports, plus what the pages read besides the driver.
@@ -33,6 +34,9 @@ use crate::sqlite::SqliteBackend;
 pub trait Host: Send + Sync {
     /// The ports for the driver.
     fn ports(&self) -> Ports;
+
+    /// Where the data is, for the operator: never a password.
+    fn describe(&self) -> String;
 
     /// Adds or replaces an office in the office ledger (事業所台帳), for seeding.
     fn add_office(&self, record: &OfficeRecord) -> Result<(), PortError>;
@@ -50,6 +54,10 @@ impl Host for Embedded {
         Embedded::ports(self)
     }
 
+    fn describe(&self) -> String {
+        "memory (lost at exit)".into()
+    }
+
     fn add_office(&self, record: &OfficeRecord) -> Result<(), PortError> {
         self.ledger.insert(record.clone());
         Ok(())
@@ -64,24 +72,39 @@ impl Host for Embedded {
     }
 }
 
-/// Where the portal keeps its data (`--store`, `--database`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the portal keeps its data (`--store`, `--database`). Its `Debug` never shows a
+/// database URL (which may hold a password).
+#[derive(Clone, PartialEq, Eq)]
 pub enum Storage {
     /// In memory: lost at exit (`--store memory`, the default).
     Memory,
     /// The SQLite host on this file, created if missing (`--store sqlite:PATH`).
     Sqlite(PathBuf),
+    /// The PostgreSQL host (`--database URL`, `--schema NAME`).
+    Postgres {
+        /// The database: a `postgres://` URL or a `key=value` connection string.
+        url: String,
+        /// The schema the tables live in, made if missing (`None`: the first schema of the
+        /// URL's `search_path`).
+        schema: Option<String>,
+    },
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Storage::Memory => f.write_str("Memory"),
+            Storage::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Storage::Postgres { schema, .. } => f
+                .debug_struct("Postgres")
+                .field("url", &"<hidden>")
+                .field("schema", schema)
+                .finish(),
+        }
+    }
 }
 
 impl Storage {
-    /// What to show an operator: the kind and the place (a file path; never a password).
-    pub fn describe(&self) -> String {
-        match self {
-            Storage::Memory => "memory (lost at exit)".into(),
-            Storage::Sqlite(path) => format!("SQLite file {}", path.display()),
-        }
-    }
-
     /// Opens the host, time-stamping what it writes with `clock` (for [`Web::with_host`]).
     /// Every failure names the place and the problem (a file that is not this host's, a newer
     /// schema, a read-only directory …).
@@ -91,6 +114,9 @@ impl Storage {
         match self {
             Storage::Memory => Ok(Arc::new(Embedded::new(clock.now()))),
             Storage::Sqlite(path) => Ok(Arc::new(SqliteBackend::open(path, clock)?)),
+            Storage::Postgres { url, schema } => {
+                Ok(Arc::new(PgBackend::open(url, schema.as_deref(), clock)?))
+            }
         }
     }
 }

@@ -35,6 +35,7 @@ pub mod render;
 pub mod session;
 
 mod handlers;
+mod postgres;
 mod sqlite;
 
 use std::collections::HashMap;
@@ -277,7 +278,7 @@ impl Web {
         web.inner.portal.deliver().map_err(|e| {
             OpenError(format!(
                 "{}: delivering the outbox: {e}",
-                storage.describe()
+                web.describe_store()
             ))
         })?;
         Ok(web)
@@ -312,6 +313,12 @@ impl Web {
     /// The in-memory host (outbox, notices, ledger, store), when the portal runs on it.
     pub fn embedded(&self) -> Option<&Embedded> {
         self.inner.embedded.as_ref()
+    }
+
+    /// Where the data is, for the operator (never a password): `memory (lost at exit)`,
+    /// `SQLite file PATH`, `PostgreSQL at host:port/dbname, schema NAME`.
+    pub fn describe_store(&self) -> String {
+        self.inner.host.describe()
     }
 
     /// Every mail the host's mailer took, oldest first (what the development mailbox shows).

@@ -21,8 +21,13 @@ OPTIONS:
     --store sqlite:PATH   keep accounts, flows, applications (and the review queue), mails,
                           notices and audit events in the SQLite file PATH (created if
                           missing, migrated if older); a restart on the same file sees them
-    --database URL        PostgreSQL (postgres://...): not available until the PostgreSQL
-                          host lands
+    --database URL        keep the same in PostgreSQL (postgres://USER@HOST:PORT/DB or a
+                          key=value string), on the host kaigo-seikyu-postgres: its tables
+                          are made (or migrated) at start-up; several portals may share them
+    --database env:VAR    the URL from the environment variable VAR, which keeps a password
+                          out of the process list
+    --schema NAME         with --database: the schema of the tables, made if missing (default:
+                          the first schema of the URL's search_path, usually public)
     --now INSTANT         start the portal's clock at INSTANT (RFC 3339) and let it run; the
                           default is 2026-02-10T10:00:00+09:00, inside the fee-notice window
                           and after the grace period; `--now system` uses the real clock
@@ -33,6 +38,8 @@ OPTIONS:
     --log-events          print every audit event on standard error
     -h, --help            print this help
 
+Errors name the file or the server (host:port/dbname), never a password; a store that cannot
+be opened (not this host's, a newer schema, unreachable) exits with status 1, bad options with 2.
 Whatever the store, browser sessions (and the flow each browser is in), the reviewers and the
 code key live in memory: a restart signs everyone out, and a flow left half-way expires.
 With a store on disk, every start begins the clock at --now again; use `--now system` for a
@@ -56,6 +63,9 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
         config: Config::default(),
         seed: true,
     };
+    let mut store: Option<Storage> = None;
+    let mut database: Option<String> = None;
+    let mut schema: Option<String> = None;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         let mut value = |what: &str| {
@@ -68,21 +78,17 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
             "--listen" => options.listen = value("an address")?,
             "--store" => {
                 let v = value("memory or sqlite:PATH")?;
-                options.storage = match v.strip_prefix("sqlite:") {
+                store = Some(match v.strip_prefix("sqlite:") {
                     Some("") => return Err("--store sqlite:PATH needs a file path".into()),
                     Some(path) => Storage::Sqlite(path.into()),
                     None if v == "memory" => Storage::Memory,
                     None => {
                         return Err(format!("unknown store {v:?}: use memory or sqlite:PATH"));
                     }
-                };
+                });
             }
-            "--database" => {
-                let _ = value("a URL")?;
-                return Err(
-                    "--database needs the PostgreSQL host, which has not landed yet".into(),
-                );
-            }
+            "--database" => database = Some(value("a URL or env:VAR")?),
+            "--schema" => schema = Some(value("a schema name")?),
             "--now" => {
                 let v = value("an instant or `system`")?;
                 options.now = if v == "system" {
@@ -101,7 +107,32 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
             other => return Err(format!("unknown option {other:?}; see --help")),
         }
     }
+    options.storage = match (store, database, schema) {
+        (Some(_), Some(_), _) => {
+            return Err("--store and --database name two stores: choose one".into());
+        }
+        (_, None, Some(_)) => return Err("--schema goes with --database".into()),
+        (store, None, None) => store.unwrap_or(Storage::Memory),
+        (None, Some(url), schema) => Storage::Postgres {
+            url: database_url(url)?,
+            schema,
+        },
+    };
     Ok(Some(options))
+}
+
+/// The URL `--database` names: itself, or with `env:VAR` the variable's value. Never echoed.
+fn database_url(value: String) -> Result<String, String> {
+    match value.strip_prefix("env:") {
+        Some(var) => match std::env::var(var) {
+            Ok(url) if !url.trim().is_empty() => Ok(url),
+            _ => Err(format!(
+                "--database env:{var}: the environment variable {var} is not set"
+            )),
+        },
+        None if value.trim().is_empty() => Err("--database needs a URL".into()),
+        None => Ok(value),
+    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -124,7 +155,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    println!("Store: {}", options.storage.describe());
+    println!("Store: {}", web.describe_store());
     if options.seed {
         match web.seed() {
             Ok(lines) => {

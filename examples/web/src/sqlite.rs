@@ -58,6 +58,10 @@ impl Host for SqliteBackend {
         self.host.ports()
     }
 
+    fn describe(&self) -> String {
+        format!("SQLite file {}", self.path.display())
+    }
+
     fn add_office(&self, record: &OfficeRecord) -> Result<(), PortError> {
         Ok(self.host.insert_office(record)?)
     }

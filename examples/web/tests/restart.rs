@@ -1,8 +1,13 @@
-//! The portal on a store that outlives it (`--store sqlite:PATH`): a flow run over HTTP, then the
-//! portal stopped and started again on the same file, which still holds the accounts, the
-//! application and its place in the review queue (OPS-03, WEB-05), the mails, the notices and
-//! the audit log. A second portal on the same file at the same time sees the same. And the
-//! binary itself: seeding a file twice, and refusing a bad file with a message and an exit code.
+//! The portal on a store that outlives it (`--store sqlite:PATH`, `--database URL`): a flow run
+//! over HTTP, then the portal stopped and started again on the same store, which still holds the
+//! accounts, the application and its place in the review queue (OPS-03, WEB-05), the mails, the
+//! notices and the audit log. A second portal on the same store at the same time sees the same.
+//! And the binary itself: seeding a store twice, and refusing a bad store with a message and an
+//! exit code, never a password.
+//!
+//! The PostgreSQL tests need a server: `DATABASE_URL` (`.ci/with-postgres cargo test -p
+//! kaigo-seikyu-web --test restart` starts a throwaway one). Without it they print a notice and
+//! pass, except under CI (`CI=true`), where they fail.
 
 mod common;
 
@@ -17,7 +22,9 @@ use common::{
 use kaigo_seikyu::calendar::utc;
 use kaigo_seikyu::memory::VirtualClock;
 use kaigo_seikyu::policy::Policy;
+use kaigo_seikyu::ports::SystemClock;
 use kaigo_seikyu::secret::{Argon2Hasher, CodeKey};
+use kaigo_seikyu_postgres::{PgPorts, ScratchSchema};
 use kaigo_seikyu_web::{Config, SEED_REVIEWER, SEED_REVIEWER_OSAKA, Storage, Web};
 
 /// A portal on `storage` as a fresh process would run it (new sessions, new reviewers, a new
@@ -263,4 +270,154 @@ fn the_binary_refuses_a_bad_store() {
     let (code, stderr) = run(&["--store", "mysql:x"]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("unknown store"), "{stderr}");
+}
+
+/// The PostgreSQL server of the tests, `DATABASE_URL`: `None` (with a notice) when it is unset,
+/// except under CI, where a PostgreSQL test must not be skipped.
+fn database_url(test: &str) -> Option<String> {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
+            "{test}: DATABASE_URL is not set under CI: run the tests through .ci/with-postgres"
+        ),
+        _ => {
+            eprintln!(
+                "NOTICE: {test} skipped: DATABASE_URL is not set \
+                 (run `.ci/with-postgres cargo test -p kaigo-seikyu-web --test restart`)"
+            );
+            None
+        }
+    }
+}
+
+/// `--database URL`: the data of a run is there after a restart on the same database, in a
+/// schema of the test's own.
+#[test]
+fn postgres_data_survives_a_restart() {
+    let Some(url) = database_url("postgres_data_survives_a_restart") else {
+        return;
+    };
+    let scratch = ScratchSchema::new(&url).unwrap();
+    let storage = Storage::Postgres {
+        url: url.clone(),
+        schema: Some(scratch.name().to_owned()),
+    };
+    data_survives_a_restart(&storage, || {
+        let ports = PgPorts::new(scratch.store().unwrap(), Arc::new(SystemClock));
+        let events = ports.events().unwrap();
+        events.iter().map(|e| format!("{:?}", e.kind)).collect()
+    });
+}
+
+/// The binary on the same database twice: the second run keeps the first run's accounts and says
+/// so; the start-up line names the server and the schema, never the URL's password.
+#[test]
+fn the_binary_seeds_a_database_twice() {
+    let Some(url) = database_url("the_binary_seeds_a_database_twice") else {
+        return;
+    };
+    let scratch = ScratchSchema::new(&url).unwrap();
+    let args = ["--database", url.as_str(), "--schema", scratch.name()];
+    let first = serve_once(&args);
+    assert!(
+        first
+            .iter()
+            .any(|l| l.contains("temporary password Tmp2025-paper")),
+        "{first:?}"
+    );
+    let store = first
+        .iter()
+        .find(|l| l.starts_with("Store: "))
+        .expect("a store line");
+    assert!(
+        store.starts_with("Store: PostgreSQL at ") && store.ends_with(scratch.name()),
+        "{store}"
+    );
+    assert!(!first.iter().any(|l| l.contains(&url)), "{first:?}");
+    let second = serve_once(&args);
+    assert_eq!(
+        second
+            .iter()
+            .filter(|l| l.contains("already seeded"))
+            .count(),
+        3,
+        "{second:?}"
+    );
+    assert!(
+        second.last().unwrap().starts_with("Serving on"),
+        "{second:?}"
+    );
+}
+
+/// A database the portal cannot use: exit code 1, a message naming the server and the problem,
+/// never the password, no panic. An unreachable server needs no server; a schema of a newer
+/// host does.
+#[test]
+fn the_binary_refuses_a_bad_database() {
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            !stderr.contains("s3cret"),
+            "the password is never shown: {stderr}"
+        );
+        (out.status.code(), stderr)
+    };
+    // Nothing listens on port 1.
+    let (code, stderr) = run(&["--database", "postgres://kaigo:s3cret@127.0.0.1:1/kaigo"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("127.0.0.1:1/kaigo"), "{stderr}");
+    let (code, stderr) = run(&[
+        "--database",
+        "host=127.0.0.1 port=1 user=kaigo password=s3cret dbname=kaigo",
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("127.0.0.1:1/kaigo"), "{stderr}");
+    let (code, stderr) = run(&["--database", "postgres://kaigo:s3cret@[::1/kaigo"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("not a valid"), "{stderr}");
+    let (code, stderr) = run(&[
+        "--database",
+        "postgres://kaigo:s3cret@127.0.0.1:1/kaigo",
+        "--schema",
+        "Robert'); DROP",
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("--schema"), "{stderr}");
+    let (code, stderr) = run(&["--database", "env:KAIGO_WEB_TEST_NO_SUCH_VARIABLE"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("KAIGO_WEB_TEST_NO_SUCH_VARIABLE is not set"),
+        "{stderr}"
+    );
+    let (code, stderr) = run(&[
+        "--database",
+        "postgres://x@127.0.0.1:1/x",
+        "--store",
+        "memory",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("choose one"), "{stderr}");
+
+    let Some(url) = database_url("the_binary_refuses_a_bad_database (newer schema)") else {
+        return;
+    };
+    let scratch = ScratchSchema::new(&url).unwrap();
+    drop(scratch.store().unwrap());
+    let mut client: postgres::Client = url
+        .parse::<postgres::Config>()
+        .unwrap()
+        .connect(postgres::NoTls)
+        .unwrap();
+    client
+        .batch_execute(&format!(
+            "INSERT INTO \"{}\".kaigo_migrations (version, description) VALUES (999, 'from a newer host')",
+            scratch.name()
+        ))
+        .unwrap();
+    let (code, stderr) = run(&["--database", &url, "--schema", scratch.name(), "--no-seed"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("newer than this host knows"), "{stderr}");
+    assert!(!stderr.contains(&url), "{stderr}");
 }
