@@ -13,10 +13,11 @@
 //!   prefecture's queue (WEB-05); an approval shows the RI-09 letter for printing.
 //! - **The development mailbox** (`/mailbox`, on unless [`Config::dev_mailbox`] is off) shows
 //!   the outbox, so a person trying the portal can read the codes.
-//! - **Hosts** ([`host`]): the in-memory one, or the reference SQLite host on a file
-//!   ([`Storage`], [`Web::open`]). Accounts, flows, applications and their review queue, mails,
-//!   notices and audit events are the host's; browser sessions, reviewers and the code key stay
-//!   in the portal's memory, so a restart signs everyone out and nothing else.
+//! - **Hosts** ([`host`]): the in-memory one, the reference SQLite host on a file, or the
+//!   PostgreSQL host ([`Storage`], [`Web::open`]), or any [`Host`] ([`Web::with_host`]).
+//!   Accounts, flows, applications and their review queue, mails, notices and audit events are
+//!   the host's; browser sessions, reviewers and the code key stay in the portal's memory, so a
+//!   restart signs everyone out and nothing else.
 //!
 //! # Example
 //! ```

@@ -32,7 +32,7 @@ OPTIONS:
                           default is 2026-02-10T10:00:00+09:00, inside the fee-notice window
                           and after the grace period; `--now system` uses the real clock
     --no-dev-mailbox      do not serve the development mailbox
-    --no-seed             start with no office and no reviewer; without it, seeding a file
+    --no-seed             start with no office and no reviewer; without it, seeding a store
                           seeded before keeps the offices' accounts as they are now (a
                           changed password stays changed) and says so
     --log-events          print every audit event on standard error
@@ -42,8 +42,9 @@ Errors name the file or the server (host:port/dbname), never a password; a store
 be opened (not this host's, a newer schema, unreachable) exits with status 1, bad options with 2.
 Whatever the store, browser sessions (and the flow each browser is in), the reviewers and the
 code key live in memory: a restart signs everyone out, and a flow left half-way expires.
-With a store on disk, every start begins the clock at --now again; use `--now system` for a
-portal that runs for real. Requests that reach the driver (argon2, the store) run on tokio's
+With SQLite or PostgreSQL, every start begins the clock at --now again; use `--now system` for
+a portal that runs for real. The portal has no mail transport: mails wait in the store's mail
+table, where the development mailbox reads them. Requests that reach the driver (argon2, the store) run on tokio's
 blocking pool, never on the async executor.
 ";
 
