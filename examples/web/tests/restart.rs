@@ -24,7 +24,7 @@ use kaigo_seikyu::memory::VirtualClock;
 use kaigo_seikyu::policy::Policy;
 use kaigo_seikyu::ports::SystemClock;
 use kaigo_seikyu::secret::{Argon2Hasher, CodeKey};
-use kaigo_seikyu_postgres::{PgPorts, ScratchSchema};
+use kaigo_seikyu_postgres::{PgPorts, ScratchSchema, database_url};
 use kaigo_seikyu_web::{Config, SEED_REVIEWER, SEED_REVIEWER_OSAKA, Storage, Web};
 
 /// A portal on `storage` as a fresh process would run it (new sessions, new reviewers, a new
@@ -176,13 +176,10 @@ fn serve_once(args: &[&str]) -> Vec<String> {
     lines
 }
 
-/// The binary on the same file twice: the second run's seeding keeps the first run's accounts
-/// and says so, and serves.
-#[test]
-fn the_binary_seeds_a_file_twice() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = format!("sqlite:{}", dir.path().join("portal.db").display());
-    let first = serve_once(&["--store", &store]);
+/// Runs the binary twice with `args`: the first run seeds, the second keeps the first run's
+/// accounts and says so; both serve. Returns the first run's lines.
+fn seeds_twice(args: &[&str]) -> Vec<String> {
+    let first = serve_once(args);
     assert!(
         first
             .iter()
@@ -190,7 +187,7 @@ fn the_binary_seeds_a_file_twice() {
         "{first:?}"
     );
     assert!(first.last().unwrap().starts_with("Serving on"), "{first:?}");
-    let second = serve_once(&["--store", &store]);
+    let second = serve_once(args);
     assert_eq!(
         second
             .iter()
@@ -203,6 +200,37 @@ fn the_binary_seeds_a_file_twice() {
         second.last().unwrap().starts_with("Serving on"),
         "{second:?}"
     );
+    first
+}
+
+/// Runs the binary, expecting it to stop with exit code `code` and a message on standard error
+/// that holds every one of `needles`, and never a panic or the tests' password (`s3cret`).
+fn refused(args: &[&str], code: i32, needles: &[&str]) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "{args:?}: {needle:?} in {stderr}");
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        !stderr.contains("s3cret"),
+        "the password is never shown: {stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Serving"));
+}
+
+/// The binary on the same file twice: the second run's seeding keeps the first run's accounts
+/// and says so, and serves.
+#[test]
+fn the_binary_seeds_a_file_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("portal.db").display());
+    let first = seeds_twice(&["--store", &store]);
+    assert!(
+        first.iter().any(|l| l.starts_with("Store: SQLite file ")),
+        "{first:?}"
+    );
 }
 
 /// A bad store: a message naming the place and the problem, exit code 1 (2 for a malformed
@@ -210,13 +238,7 @@ fn the_binary_seeds_a_file_twice() {
 #[test]
 fn the_binary_refuses_a_bad_store() {
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        let out = Command::new(BIN).args(args).output().unwrap();
-        let stderr = String::from_utf8(out.stderr).unwrap();
-        assert!(!stderr.contains("panicked"), "{stderr}");
-        assert!(out.stdout.is_empty() || !String::from_utf8_lossy(&out.stdout).contains("Serving"));
-        (out.status.code(), stderr)
-    };
+    let sqlite = |path: &Path| format!("sqlite:{}", path.display());
 
     let junk = dir.path().join("notes.txt");
     std::fs::write(
@@ -225,11 +247,10 @@ fn the_binary_refuses_a_bad_store() {
     )
     .unwrap();
     let before = std::fs::read(&junk).unwrap();
-    let (code, stderr) = run(&["--store", &format!("sqlite:{}", junk.display())]);
-    assert_eq!(code, Some(1));
-    assert!(
-        stderr.contains("notes.txt") && stderr.contains("not a SQLite database"),
-        "{stderr}"
+    refused(
+        &["--store", &sqlite(&junk)],
+        1,
+        &["notes.txt", "not a SQLite database"],
     );
     assert_eq!(
         std::fs::read(&junk).unwrap(),
@@ -244,50 +265,17 @@ fn the_binary_refuses_a_bad_store() {
         .unwrap()
         .pragma_update(None, "user_version", 99)
         .unwrap();
-    let (code, stderr) = run(&[
-        "--store",
-        &format!("sqlite:{}", newer.display()),
-        "--no-seed",
-    ]);
-    assert_eq!(code, Some(1));
-    assert!(
-        stderr.contains("newer.db") && stderr.contains("schema version 99 is newer"),
-        "{stderr}"
+    refused(
+        &["--store", &sqlite(&newer), "--no-seed"],
+        1,
+        &["newer.db", "schema version 99 is newer"],
     );
 
     let missing = dir.path().join("no/such/dir/portal.db");
-    let (code, stderr) = run(&["--store", &format!("sqlite:{}", missing.display())]);
-    assert_eq!(code, Some(1));
-    assert!(stderr.contains("cannot open"), "{stderr}");
-
-    let (code, stderr) = run(&["--store", &format!("sqlite:{}", dir.path().display())]);
-    assert_eq!(code, Some(1));
-    assert!(stderr.contains("a directory"), "{stderr}");
-
-    let (code, stderr) = run(&["--store", "sqlite:"]);
-    assert_eq!(code, Some(2));
-    assert!(stderr.contains("needs a file path"), "{stderr}");
-    let (code, stderr) = run(&["--store", "mysql:x"]);
-    assert_eq!(code, Some(2));
-    assert!(stderr.contains("unknown store"), "{stderr}");
-}
-
-/// The PostgreSQL server of the tests, `DATABASE_URL`: `None` (with a notice) when it is unset,
-/// except under CI, where a PostgreSQL test must not be skipped.
-fn database_url(test: &str) -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
-            "{test}: DATABASE_URL is not set under CI: run the tests through .ci/with-postgres"
-        ),
-        _ => {
-            eprintln!(
-                "NOTICE: {test} skipped: DATABASE_URL is not set \
-                 (run `.ci/with-postgres cargo test -p kaigo-seikyu-web --test restart`)"
-            );
-            None
-        }
-    }
+    refused(&["--store", &sqlite(&missing)], 1, &["cannot open"]);
+    refused(&["--store", &sqlite(dir.path())], 1, &["a directory"]);
+    refused(&["--store", "sqlite:"], 2, &["needs a file path"]);
+    refused(&["--store", "mysql:x"], 2, &["unknown store"]);
 }
 
 /// `--database URL`: the data of a run is there after a restart on the same database, in a
@@ -318,13 +306,7 @@ fn the_binary_seeds_a_database_twice() {
     };
     let scratch = ScratchSchema::new(&url).unwrap();
     let args = ["--database", url.as_str(), "--schema", scratch.name()];
-    let first = serve_once(&args);
-    assert!(
-        first
-            .iter()
-            .any(|l| l.contains("temporary password Tmp2025-paper")),
-        "{first:?}"
-    );
+    let first = seeds_twice(&args);
     let store = first
         .iter()
         .find(|l| l.starts_with("Store: "))
@@ -334,19 +316,6 @@ fn the_binary_seeds_a_database_twice() {
         "{store}"
     );
     assert!(!first.iter().any(|l| l.contains(&url)), "{first:?}");
-    let second = serve_once(&args);
-    assert_eq!(
-        second
-            .iter()
-            .filter(|l| l.contains("already seeded"))
-            .count(),
-        3,
-        "{second:?}"
-    );
-    assert!(
-        second.last().unwrap().starts_with("Serving on"),
-        "{second:?}"
-    );
 }
 
 /// A database the portal cannot use: exit code 1, a message naming the server and the problem,
@@ -354,51 +323,37 @@ fn the_binary_seeds_a_database_twice() {
 /// host does.
 #[test]
 fn the_binary_refuses_a_bad_database() {
-    let run = |args: &[&str]| {
-        let out = Command::new(BIN).args(args).output().unwrap();
-        let stderr = String::from_utf8(out.stderr).unwrap();
-        assert!(!stderr.contains("panicked"), "{stderr}");
-        assert!(
-            !stderr.contains("s3cret"),
-            "the password is never shown: {stderr}"
-        );
-        (out.status.code(), stderr)
-    };
     // Nothing listens on port 1.
-    let (code, stderr) = run(&["--database", "postgres://kaigo:s3cret@127.0.0.1:1/kaigo"]);
-    assert_eq!(code, Some(1));
-    assert!(stderr.contains("127.0.0.1:1/kaigo"), "{stderr}");
-    let (code, stderr) = run(&[
-        "--database",
-        "host=127.0.0.1 port=1 user=kaigo password=s3cret dbname=kaigo",
-    ]);
-    assert_eq!(code, Some(1));
-    assert!(stderr.contains("127.0.0.1:1/kaigo"), "{stderr}");
-    let (code, stderr) = run(&["--database", "postgres://kaigo:s3cret@[::1/kaigo"]);
-    assert_eq!(code, Some(1));
-    assert!(stderr.contains("not a valid"), "{stderr}");
-    let (code, stderr) = run(&[
-        "--database",
-        "postgres://kaigo:s3cret@127.0.0.1:1/kaigo",
-        "--schema",
-        "Robert'); DROP",
-    ]);
-    assert_eq!(code, Some(1));
-    assert!(stderr.contains("--schema"), "{stderr}");
-    let (code, stderr) = run(&["--database", "env:KAIGO_WEB_TEST_NO_SUCH_VARIABLE"]);
-    assert_eq!(code, Some(2));
-    assert!(
-        stderr.contains("KAIGO_WEB_TEST_NO_SUCH_VARIABLE is not set"),
-        "{stderr}"
+    let unreachable = "postgres://kaigo:s3cret@127.0.0.1:1/kaigo";
+    refused(&["--database", unreachable], 1, &["127.0.0.1:1/kaigo"]);
+    refused(
+        &[
+            "--database",
+            "host=127.0.0.1 port=1 user=kaigo password=s3cret dbname=kaigo",
+        ],
+        1,
+        &["127.0.0.1:1/kaigo"],
     );
-    let (code, stderr) = run(&[
-        "--database",
-        "postgres://x@127.0.0.1:1/x",
-        "--store",
-        "memory",
-    ]);
-    assert_eq!(code, Some(2));
-    assert!(stderr.contains("choose one"), "{stderr}");
+    refused(
+        &["--database", "postgres://kaigo:s3cret@[::1/kaigo"],
+        1,
+        &["not a valid"],
+    );
+    refused(
+        &["--database", unreachable, "--schema", "Robert'); DROP"],
+        1,
+        &["--schema"],
+    );
+    refused(
+        &["--database", "env:KAIGO_WEB_TEST_NO_SUCH_VARIABLE"],
+        2,
+        &["KAIGO_WEB_TEST_NO_SUCH_VARIABLE is not set"],
+    );
+    refused(
+        &["--database", unreachable, "--store", "memory"],
+        2,
+        &["choose one"],
+    );
 
     let Some(url) = database_url("the_binary_refuses_a_bad_database (newer schema)") else {
         return;
@@ -416,8 +371,9 @@ fn the_binary_refuses_a_bad_database() {
             scratch.name()
         ))
         .unwrap();
-    let (code, stderr) = run(&["--database", &url, "--schema", scratch.name(), "--no-seed"]);
-    assert_eq!(code, Some(1));
-    assert!(stderr.contains("newer than this host knows"), "{stderr}");
-    assert!(!stderr.contains(&url), "{stderr}");
+    refused(
+        &["--database", &url, "--schema", scratch.name(), "--no-seed"],
+        1,
+        &["newer than this host knows", scratch.name()],
+    );
 }
