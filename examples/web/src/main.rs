@@ -26,6 +26,7 @@ OPTIONS:
                           are made (or migrated) at start-up; several portals may share them
     --database env:VAR    the URL from the environment variable VAR, which keeps a password
                           out of the process list
+    --store postgres:URL  the same as --database URL (the walkthrough's spelling)
     --schema NAME         with --database: the schema of the tables, made if missing (default:
                           the first schema of the URL's search_path, usually public)
     --now INSTANT         start the portal's clock at INSTANT (RFC 3339) and let it run; the
@@ -78,17 +79,30 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
             "-h" | "--help" => return Ok(None),
             "--listen" => options.listen = value("an address")?,
             "--store" => {
-                let v = value("memory or sqlite:PATH")?;
+                let v = value("memory, sqlite:PATH or postgres:URL")?;
+                if let Some(url) = v.strip_prefix("postgres:") {
+                    // The walkthrough's spelling of --database URL.
+                    if database.replace(url.to_owned()).is_some() {
+                        return Err("two PostgreSQL databases named: choose one".into());
+                    }
+                    continue;
+                }
                 store = Some(match v.strip_prefix("sqlite:") {
                     Some("") => return Err("--store sqlite:PATH needs a file path".into()),
                     Some(path) => Storage::Sqlite(path.into()),
                     None if v == "memory" => Storage::Memory,
                     None => {
-                        return Err(format!("unknown store {v:?}: use memory or sqlite:PATH"));
+                        return Err(format!(
+                            "unknown store {v:?}: use memory, sqlite:PATH or postgres:URL"
+                        ));
                     }
                 });
             }
-            "--database" => database = Some(value("a URL or env:VAR")?),
+            "--database" => {
+                if database.replace(value("a URL or env:VAR")?).is_some() {
+                    return Err("two PostgreSQL databases named: choose one".into());
+                }
+            }
             "--schema" => schema = Some(value("a schema name")?),
             "--now" => {
                 let v = value("an instant or `system`")?;

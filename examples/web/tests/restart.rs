@@ -354,6 +354,21 @@ fn the_binary_refuses_a_bad_database() {
         2,
         &["choose one"],
     );
+    refused(
+        &["--store", &format!("postgres:{unreachable}")],
+        1,
+        &["127.0.0.1:1/kaigo"],
+    );
+    refused(
+        &[
+            "--store",
+            &format!("postgres:{unreachable}"),
+            "--database",
+            unreachable,
+        ],
+        2,
+        &["choose one"],
+    );
 
     let Some(url) = database_url("the_binary_refuses_a_bad_database (newer schema)") else {
         return;
