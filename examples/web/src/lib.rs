@@ -239,9 +239,10 @@ impl Web {
 
     /// The portal on `storage` as `cargo run -p kaigo-seikyu-web` runs it: the December 2025
     /// policy (argon2id as in production), a fresh code key, and a clock starting at `start` and
-    /// running (`None`: the system clock). Opening a file checks it (this host's, whole, not
-    /// newer, writable) and migrates it; then the outbox a previous process left undelivered is
-    /// delivered (OPS-01).
+    /// running (`None`: the system clock). Opening a SQLite file checks it (this host's, whole,
+    /// not newer, writable) and migrates it; connecting to PostgreSQL migrates the schema (and
+    /// refuses a newer one); then the outbox a previous process left undelivered is delivered
+    /// (OPS-01).
     ///
     /// # Example
     /// ```
@@ -355,8 +356,8 @@ impl Web {
     /// operator actions) and the reviewers of 東京都 and 大阪府. Returns the login details, one
     /// line each, to print.
     ///
-    /// Seeding a host that already holds an office's account (a SQLite file seeded before)
-    /// keeps that account as it is, with whatever password and addresses it has now, and says
+    /// Seeding a host that already holds an office's account (a SQLite file or a PostgreSQL
+    /// schema seeded before) keeps that account as it is, with whatever password and addresses it has now, and says
     /// so in its line; the ledger entries are written again (the same records) and the
     /// reviewers, who live in memory, are added again.
     pub fn seed(&self) -> Result<Vec<String>, PortalError> {
