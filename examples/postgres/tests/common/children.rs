@@ -3,6 +3,10 @@
 //! database (`DATABASE_URL`, inherited) and scratch schema. The parent talks to a child through
 //! its stdin (lines) and reads the lines it says (`CHILD:` prefixed, as the test harness may
 //! print on the same line); the child's stderr is the parent's, so its panics show.
+//!
+//! Each test binary uses part of it.
+
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Lines, Write as _};
 use std::process::{ChildStdin, ChildStdout, Command, Stdio};
@@ -80,6 +84,14 @@ impl Child {
             "a child failed ({status}); it said {said:?}"
         );
         said
+    }
+
+    /// Kills the child (SIGKILL) wherever it is, and returns the lines it said before it died
+    /// that the parent had not read yet.
+    pub fn kill(mut self) -> Vec<String> {
+        self.process.kill().expect("the child is killed");
+        drop(self.stdin.take());
+        std::iter::from_fn(|| self.next()).collect()
     }
 }
 
