@@ -12,17 +12,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use children::Child;
+use children::{Child, reissue_form, tokyo_office};
 use kaigo_seikyu::calendar::utc;
 use kaigo_seikyu::memory::VirtualClock;
 use kaigo_seikyu::policy::Policy;
 use kaigo_seikyu::portal::{Portal, validate};
-use kaigo_seikyu::ports::{Clock, OfficeRecord};
-use kaigo_seikyu::reissue::{Applicant, ApplicationForm};
+use kaigo_seikyu::ports::Clock;
 use kaigo_seikyu::secret::CodeKey;
 use kaigo_seikyu::store::{Budget, FlowKind, Key, Store};
 use kaigo_seikyu::validate::Check;
-use kaigo_seikyu::values::Prefecture;
 use kaigo_seikyu_postgres::{PgPorts, PgStore, ScratchSchema, database_url};
 use rand::RngExt as _;
 
@@ -81,12 +79,8 @@ fn child_process() {
                         children::say(&format!("account {user}"));
                     } else {
                         let notify = format!("crash-{run}-{t}-{i}@jp");
-                        let form = ApplicationForm {
-                            applicant: Applicant::Office,
-                            office_number: &office(i % OFFICES),
-                            notify: &notify,
-                            notify_confirm: &notify,
-                        };
+                        let office = office(i % OFFICES);
+                        let form = reissue_form(&office, &notify);
                         portal.reissue_start(&form, &mut rng).unwrap();
                         children::say(&format!("mail {notify}"));
                     }
@@ -214,14 +208,7 @@ fn ops_01_a_process_killed_mid_request_loses_no_committed_effect() {
     let scratch = ScratchSchema::new(&url).unwrap();
     let (host, _) = portal(scratch.store().unwrap());
     for i in 0..OFFICES {
-        host.insert_office(&OfficeRecord {
-            number: office(i).parse().unwrap(),
-            name: format!("請求事業所{i}"),
-            postal_address: "東京都千代田区霞が関1-1-1".into(),
-            phone: "03-0000-0000".into(),
-            billing: vec![Prefecture::TOKYO],
-        })
-        .unwrap();
+        host.insert_office(&tokyo_office(&office(i))).unwrap();
     }
     let mut rng = rand::rng();
     let (mut in_flight, mut returned) = (0, 0);

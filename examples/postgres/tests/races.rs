@@ -13,17 +13,14 @@ mod children;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Barrier};
 
-use children::Child;
+use children::{Child, reissue_form, tokyo_office};
 use kaigo_seikyu::account::Account;
 use kaigo_seikyu::calendar::utc;
 use kaigo_seikyu::error::{FlowError, PortalError};
 use kaigo_seikyu::memory::VirtualClock;
 use kaigo_seikyu::policy::Policy;
 use kaigo_seikyu::portal::Portal;
-use kaigo_seikyu::ports::OfficeRecord;
-use kaigo_seikyu::reissue::{
-    Applicant, ApplicationForm, ApplicationStatus, Decision, Federation, Input,
-};
+use kaigo_seikyu::reissue::{ApplicationStatus, Decision, Federation, Input};
 use kaigo_seikyu::secret::CodeKey;
 use kaigo_seikyu::store::{FlowId, StoreError};
 use kaigo_seikyu::values::{Prefecture, UserId};
@@ -381,12 +378,16 @@ fn sec_07_two_processes_never_check_an_eleventh_wrong_code() {
         );
         checked.push(n);
     }
+    let over: usize = checked.iter().map(|n| n.saturating_sub(PER_HOUR)).sum();
+    let total: usize = checked.iter().sum();
+    let refused = TRIALS * PROCESSES * THREADS;
     println!(
-        "SEC-07 race: {TRIALS} trials x {PROCESSES} processes x {THREADS} threads; wrong entries \
-         checked per budget {checked:?} (limit {PER_HOUR}); {} lost races re-run",
+        "SEC-07 race: {TRIALS} trials x {PROCESSES} processes x {THREADS} threads; {} guesses \
+         ({total} checked, {refused} refused GuessBudgetExceeded, {} lost races re-run); wrong \
+         entries checked per budget {checked:?} (limit {PER_HOUR}); {over} over budget",
+        total + refused + conflicts(&answers),
         conflicts(&answers)
     );
-    let over: usize = checked.iter().map(|n| n.saturating_sub(PER_HOUR)).sum();
     assert_eq!(over, 0, "guesses checked over the budget: {checked:?}");
     assert!(
         checked.iter().all(|n| *n == PER_HOUR),
@@ -412,7 +413,10 @@ fn rs_04_two_processes_void_a_code_at_the_fifth_wrong_entry() {
         let address = format!("voided-{trial}@jp");
         let office = setup.office(trial, &address);
         let (flow, otp) = setup.reset(&office, &address);
-        plan.push(format!("{trial} {flow} {}", wrong_code(&[otp.clone()])));
+        plan.push(format!(
+            "{trial} {flow} {}",
+            wrong_code(std::slice::from_ref(&otp))
+        ));
         flows.push((flow, otp));
     }
     let answers = race(setup.scratch.name(), "void", &plan);
@@ -437,10 +441,17 @@ fn rs_04_two_processes_void_a_code_at_the_fifth_wrong_entry() {
         );
     }
     let exhausted: usize = answers.values().map(|a| count(a, "exhausted")).sum();
+    let wrong: usize = answers
+        .values()
+        .flatten()
+        .filter(|a| a.starts_with("wrong "))
+        .count();
     println!(
-        "RS-04 race: {TRIALS} trials x {PROCESSES} processes x {THREADS} threads; per flow 4 \
-         wrong answers (4, 3, 2, 1 remaining) then voided; {exhausted} guesses answered \
-         CodeExhausted; {} lost races re-run",
+        "RS-04 race: {TRIALS} trials x {PROCESSES} processes x {THREADS} threads; {} guesses: \
+         {wrong} answered WrongCode (4 per flow, with 4, 3, 2, 1 remaining once each: 0 lost \
+         updates), {exhausted} CodeExhausted, {} lost races re-run; every right OTP refused \
+         after",
+        wrong + exhausted + conflicts(&answers),
         conflicts(&answers)
     );
 }
@@ -483,9 +494,13 @@ fn sec_04_two_processes_never_mail_an_eleventh_code_in_an_hour() {
         );
         mailed.push(mails);
     }
+    let started: usize = answers.values().map(|a| count(a, "started")).sum();
     println!(
-        "SEC-04 race: {TRIALS} trials x {PROCESSES} processes x {THREADS} threads x 3 resets; \
-         code mails per address {mailed:?} (limit {PER_HOUR}); {} lost races re-run",
+        "SEC-04 race: {TRIALS} trials x {PROCESSES} processes x {THREADS} threads x 3 reset \
+         starts = {} requests: {started} mailed, {} refused MailBudgetExceeded, {} lost races \
+         re-run; code mails per address {mailed:?} (limit {PER_HOUR}); 0 over budget",
+        TRIALS * PROCESSES * THREADS * 3,
+        TRIALS * PROCESSES * THREADS * 3 - started,
         conflicts(&answers)
     );
 }
@@ -507,22 +522,8 @@ fn val_08_ri_08_two_processes_number_gap_free_and_review_once() {
     let mut plan = Vec::new();
     for i in 0..APPLICATIONS {
         let (office, notify) = (format!("1322{i:06}"), format!("office-{i}@jp"));
-        setup
-            .host
-            .insert_office(&OfficeRecord {
-                number: office.parse().unwrap(),
-                name: format!("請求事業所{i}"),
-                postal_address: "東京都千代田区霞が関1-1-1".into(),
-                phone: "03-0000-0000".into(),
-                billing: vec![Prefecture::TOKYO],
-            })
-            .unwrap();
-        let form = ApplicationForm {
-            applicant: Applicant::Office,
-            office_number: &office,
-            notify: &notify,
-            notify_confirm: &notify,
-        };
+        setup.host.insert_office(&tokyo_office(&office)).unwrap();
+        let form = reissue_form(&office, &notify);
         let (flow, _) = setup.portal.reissue_start(&form, &mut setup.rng).unwrap();
         let code = setup.code_to(&notify);
         setup
@@ -582,12 +583,14 @@ fn val_08_ri_08_two_processes_number_gap_free_and_review_once() {
     }
     println!(
         "VAL-08/RI-08 race: {PROCESSES} processes x {THREADS} threads; {APPLICATIONS} \
-         applications numbered U202601000001..={} gap-free ({claims} lost races re-run); \
-         {APPLICATIONS} x {} concurrent reviews: exactly 1 took effect each ({approved} \
-         approvals, {} rejections; {} lost races re-run)",
+         applications numbered U202601000001..={} (0 gaps, 0 duplicates, sequence at \
+         {last}; {claims} lost races re-run); {APPLICATIONS} x {} concurrent reviews: exactly 1 \
+         took effect each ({approved} approvals, {} rejections, {} refused AlreadyReviewed; {} \
+         lost races re-run)",
         want[APPLICATIONS - 1],
         PROCESSES * THREADS,
         APPLICATIONS - approved,
+        answers.values().map(|a| count(a, "lost")).sum::<usize>(),
         conflicts(&answers)
     );
 }

@@ -140,3 +140,27 @@ pub fn store(schema: &str, pool_size: usize) -> PgStore {
     };
     PgStore::connect_with(&url, &options).expect("the child connects")
 }
+
+/// An office of Tokyo for the ledger, as the cross-process tests register it.
+pub fn tokyo_office(number: &str) -> kaigo_seikyu::ports::OfficeRecord {
+    kaigo_seikyu::ports::OfficeRecord {
+        number: number.parse().expect("an office number"),
+        name: format!("請求事業所{number}"),
+        postal_address: "東京都千代田区霞が関1-1-1".into(),
+        phone: "03-0000-0000".into(),
+        billing: vec![kaigo_seikyu::values::Prefecture::TOKYO],
+    }
+}
+
+/// The form of an office applying for a reissue, its notification address typed twice.
+pub fn reissue_form<'a>(
+    office: &'a str,
+    notify: &'a str,
+) -> kaigo_seikyu::reissue::ApplicationForm<'a> {
+    kaigo_seikyu::reissue::ApplicationForm {
+        applicant: kaigo_seikyu::reissue::Applicant::Office,
+        office_number: office,
+        notify,
+        notify_confirm: notify,
+    }
+}
