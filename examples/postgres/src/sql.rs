@@ -124,6 +124,9 @@ pub const APPLIED: &str = "SELECT version FROM kaigo_migrations ORDER BY version
 pub const RECORD_MIGRATION: &str =
     "INSERT INTO kaigo_migrations (version, description) VALUES ($1, $2)";
 
+/// How many SQL round trips one commit takes: `BEGIN`, [`LOCK_KEYS`], [`WRITE`], `COMMIT`.
+pub const COMMIT_ROUND_TRIPS: usize = 4;
+
 /// The records of `$1` (a `text[]` of keys): one statement, one snapshot (OPS-04).
 pub const LOAD_MANY: &str =
     "SELECT key, version, value, expires_at FROM kaigo_records WHERE key = ANY($1::text[])";
