@@ -213,6 +213,7 @@ impl Meter {
             .iter()
             .map(|(pid, t)| t.saturating_sub(before.server.get(pid).copied().unwrap_or(0)))
             .sum();
+
         (
             after.client.saturating_sub(before.client) as f64 / 100.0,
             server as f64 / 100.0,
@@ -259,7 +260,8 @@ where
                             done.fetch_add(1, Ordering::Relaxed);
                         }
                     }
-                    mine
+                    // Its connection stays open until the CPU has been read.
+                    (mine, op)
                 })
             })
             .collect();
@@ -269,10 +271,14 @@ where
         std::thread::sleep(window);
         stop.store(true, Ordering::Relaxed);
         elapsed = start.elapsed();
-        cpu = Meter::between(&before, &meter.sample());
+        let mut ended = Vec::new();
         for h in handles {
-            latencies.extend(h.join().unwrap());
+            let (mine, op) = h.join().unwrap();
+            latencies.extend(mine);
+            ended.push(op);
         }
+        cpu = Meter::between(&before, &meter.sample());
+        drop(ended);
     });
     let ops = done.load(Ordering::Relaxed).max(1) as f64;
     Run {
