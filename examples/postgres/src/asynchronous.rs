@@ -201,7 +201,7 @@ impl AsyncStore for AsyncPgStore {
         ops::load_many(&mut self.client().await?, keys).await
     }
 
-    /// SEC-02: one transaction (see the [crate docs](crate#why-read-committed-is-enough)).
+    /// SEC-02: one statement, its own transaction (see the [crate docs](crate#why-read-committed-is-enough)).
     async fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
         if writes.is_empty() {
             return Ok(());
@@ -209,14 +209,7 @@ impl AsyncStore for AsyncPgStore {
         let Some(writes) = sql::Writes::of(writes)? else {
             return Err(StoreError::Conflict);
         };
-        let mut client = self.client().await?;
-        let mut tx = client.transaction().await.map_err(store_error)?;
-        if ops::write(&mut tx, &self.schema, &writes).await? {
-            tx.commit().await.map_err(store_error)
-        } else {
-            tx.rollback().await.map_err(store_error)?;
-            Err(StoreError::Conflict)
-        }
+        ops::commit(&mut self.client().await?, &self.schema, &writes).await
     }
 
     async fn outbox(&self, limit: usize) -> Result<Vec<(EffectId, Versioned)>, StoreError> {

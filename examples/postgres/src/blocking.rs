@@ -280,7 +280,7 @@ impl Store for PgStore {
         self.with_conn(|e| e, |db| now(ops::load_many(db, keys)))
     }
 
-    /// SEC-02: one transaction (see the [crate docs](crate#why-read-committed-is-enough)).
+    /// SEC-02: one statement, its own transaction (see the [crate docs](crate#why-read-committed-is-enough)).
     fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
         if writes.is_empty() {
             return Ok(());
@@ -289,26 +289,7 @@ impl Store for PgStore {
             return Err(StoreError::Conflict);
         };
         let schema = self.schema();
-        self.with_conn(
-            |e| e,
-            |db| {
-                let mut tx = db.client.transaction().map_err(store_error)?;
-                let took = now(ops::write(
-                    &mut Blocking {
-                        client: &mut tx,
-                        cache: db.cache,
-                    },
-                    schema,
-                    &writes,
-                ))?;
-                if took {
-                    tx.commit().map_err(store_error)
-                } else {
-                    tx.rollback().map_err(store_error)?;
-                    Err(StoreError::Conflict)
-                }
-            },
-        )
+        self.with_conn(|e| e, |db| now(ops::commit(db, schema, &writes)))
     }
 
     fn outbox(&self, limit: usize) -> Result<Vec<(EffectId, Versioned)>, StoreError> {

@@ -17,11 +17,15 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
 }
 
 /// Whether the server refused a transaction for a race with another (a deadlock, a
-/// serialization failure): the commit wrote nothing and the driver may run the request again.
+/// serialization failure, or a compare-and-swap write that did not take, which `kaigo_commit`
+/// raises as [`sql::CONFLICT_STATE`](crate::sql::CONFLICT_STATE)): the commit wrote nothing and
+/// the driver may run the request again.
 pub fn is_race(e: &tokio_postgres::Error) -> bool {
     matches!(
         e.code(),
-        Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE
+        Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED
+            || *c == SqlState::T_R_SERIALIZATION_FAILURE
+            || c.code() == crate::sql::CONFLICT_STATE
     )
 }
 

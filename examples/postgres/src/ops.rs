@@ -41,35 +41,27 @@ pub async fn load_many<D: Db>(
     Ok(names.iter().map(|n| found.get(n).cloned()).collect())
 }
 
-/// SEC-02, OPS-01: the writes of a commit, inside the caller's transaction: the key locks, then
-/// the conditional writes. `Ok(true)` when every write took (the caller commits), `Ok(false)`
-/// on a conflict (the caller rolls back).
-pub async fn write<D: Db>(db: &mut D, schema: &str, writes: &Writes) -> Result<bool, StoreError> {
+/// SEC-02, OPS-01: a commit, as one statement outside any transaction ([`sql::COMMIT`]): the
+/// key locks, the conditional writes and the count check in one round trip. A write that did not
+/// take is a [`StoreError::Conflict`], and nothing was written.
+pub async fn commit<D: Db>(db: &mut D, schema: &str, writes: &Writes) -> Result<(), StoreError> {
     let (ids, shared) = writes.locks(schema);
-    db.rows(sql::LOCK_KEYS, &[&ids, &shared])
-        .await
-        .map_err(store_error)?;
-    let rows = db
-        .rows(
-            sql::WRITE,
-            &[
-                &writes.keys,
-                &writes.ops,
-                &writes.expected,
-                &writes.values,
-                &writes.expires,
-                &writes.outboxed,
-            ],
-        )
-        .await
-        .map_err(store_error)?;
-    let took: i64 = rows
-        .first()
-        .and_then(|row| row.try_get::<_, Option<i64>>(0).ok().flatten())
-        .ok_or_else(|| {
-            StoreError::Unavailable("the commit's statement returned no count".into())
-        })?;
-    Ok(usize::try_from(took).is_ok_and(|n| n == writes.keys.len()))
+    db.rows(
+        sql::COMMIT,
+        &[
+            &ids,
+            &shared,
+            &writes.keys,
+            &writes.ops,
+            &writes.expected,
+            &writes.values,
+            &writes.expires,
+            &writes.outboxed,
+        ],
+    )
+    .await
+    .map(drop)
+    .map_err(store_error)
 }
 
 /// OPS-01: up to `n` outbox records, in commit order.

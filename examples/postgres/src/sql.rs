@@ -11,9 +11,10 @@ use tokio_postgres::Row;
 
 /// The migrations, in order: migration `i` (1-based) takes the schema from version `i - 1` to
 /// `i`. A version is recorded in `kaigo_migrations` in the same transaction as its statements.
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "the tables of the ports",
-    r#"
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "the tables of the ports",
+        r#"
     -- The versions applied, one row each (this table is made by the first migration).
     CREATE TABLE kaigo_migrations (
         version     integer PRIMARY KEY,
@@ -99,7 +100,77 @@ pub const MIGRATIONS: &[(&str, &str)] = &[(
         revoked_at timestamptz NOT NULL
     );
     "#,
-)];
+    ),
+    (
+        "a commit in one statement: kaigo_commit",
+        r#"
+    -- SEC-02, OPS-01: a commit as one statement, so one round trip (issue 17's benchmark): the
+    -- key locks, then the conditional writes, then the count check, which raises (SQLSTATE
+    -- KC409) and so rolls the statement's transaction back unless every write took. The caller
+    -- runs `SELECT kaigo_commit(...)` outside any transaction: the statement is its own
+    -- transaction, all or nothing. The function is VOLATILE: in READ COMMITTED each statement
+    -- in it takes a fresh snapshot, so the writes see every commit that held one of these locks
+    -- before (the crate docs: "Why READ COMMITTED is enough").
+    -- Locks: $1 the ids (ascending), $2 whether each is shared (a key only checked).
+    -- Writes: key, op (0 create, 1 update, 2 delete, 3 check), expected version, value, expiry,
+    -- whether the record is an outbox record; outbox records created here take one commit
+    -- number and their write positions.
+    CREATE OR REPLACE FUNCTION kaigo_commit(
+        lock_ids bigint[], lock_shared bool[],
+        w_keys text[], w_ops int4[], w_expected bigint[], w_values bytea[],
+        w_expires timestamptz[], w_outboxed bool[]
+    ) RETURNS bigint LANGUAGE plpgsql VOLATILE AS $kaigo_commit$
+    DECLARE
+        took bigint;
+    BEGIN
+        PERFORM CASE WHEN s THEN pg_advisory_xact_lock_shared(id)::text
+                     ELSE pg_advisory_xact_lock(id)::text END
+        FROM unnest(lock_ids, lock_shared) WITH ORDINALITY AS u(id, s, n)
+        ORDER BY n;
+
+        WITH w AS (
+            SELECT * FROM unnest(w_keys, w_ops, w_expected, w_values, w_expires, w_outboxed)
+                WITH ORDINALITY AS w(key, op, expected, value, expires, outboxed, pos)
+        ),
+        created AS (
+            INSERT INTO kaigo_records (key, version, value, expires_at, outbox_commit, outbox_pos)
+            SELECT w.key, 1, w.value, w.expires,
+                   CASE WHEN w.outboxed THEN (SELECT nextval('kaigo_commits')) END,
+                   CASE WHEN w.outboxed THEN w.pos::integer END
+            FROM w WHERE w.op = 0
+            ON CONFLICT (key) DO NOTHING
+            RETURNING 1
+        ),
+        updated AS (
+            UPDATE kaigo_records r
+            SET version = r.version + 1, value = w.value, expires_at = w.expires
+            FROM w WHERE w.op = 1 AND r.key = w.key AND r.version = w.expected
+            RETURNING 1
+        ),
+        deleted AS (
+            DELETE FROM kaigo_records r USING w
+            WHERE w.op = 2 AND r.key = w.key AND r.version = w.expected
+            RETURNING 1
+        ),
+        checked AS (
+            SELECT 1 FROM w LEFT JOIN kaigo_records r ON r.key = w.key
+            WHERE w.op = 3 AND r.version IS NOT DISTINCT FROM w.expected
+        )
+        SELECT (SELECT count(*) FROM created) + (SELECT count(*) FROM updated)
+             + (SELECT count(*) FROM deleted) + (SELECT count(*) FROM checked)
+        INTO took;
+
+        IF took IS DISTINCT FROM cardinality(w_keys)::bigint THEN
+            RAISE EXCEPTION 'kaigo_commit: % of % writes took: conflict, nothing was written',
+                took, cardinality(w_keys)
+                USING ERRCODE = 'KC409';
+        END IF;
+        RETURN took;
+    END
+    $kaigo_commit$;
+    "#,
+    ),
+];
 
 /// The schema version this crate writes and reads.
 pub const LATEST: i32 = MIGRATIONS.len() as i32;
@@ -128,56 +199,25 @@ pub const RECORD_MIGRATION: &str =
 pub const LOAD_MANY: &str =
     "SELECT key, version, value, expires_at FROM kaigo_records WHERE key = ANY($1::text[])";
 
-/// SEC-02: takes the commit's key locks, in the order given (ascending lock ids, so two commits
-/// never wait on each other in a cycle): `$1` the ids, `$2` whether each is shared (a key the
-/// commit only checks) or exclusive (a key it writes). Held until the transaction ends.
-pub const LOCK_KEYS: &str = "
-    SELECT count(*) FROM (
-        SELECT CASE WHEN shared THEN pg_advisory_xact_lock_shared(id)::text
-                    ELSE pg_advisory_xact_lock(id)::text END
-        FROM unnest($1::bigint[], $2::bool[]) WITH ORDINALITY AS u(id, shared, n)
-        ORDER BY n
-    ) AS taken";
+/// How many SQL round trips one commit takes: one, [`COMMIT`].
+pub const COMMIT_ROUND_TRIPS: usize = 1;
 
-/// SEC-02, OPS-01: the writes of one commit, in one statement, each conditional on its
-/// expected version: a creation is `INSERT … ON CONFLICT DO NOTHING`, an update
-/// `UPDATE … WHERE version = expected`, a removal `DELETE … WHERE version = expected`, a check
-/// a comparison. It returns how many writes took (or held): the caller commits only if all of
-/// them did. Columns of the `unnest`: key, op (0 create, 1 update, 2 delete, 3 check), expected
-/// version, value, expiry, whether the record is an outbox record. Outbox records created here
-/// take one commit number and their write positions.
-pub const WRITE: &str = "
-    WITH w AS (
-        SELECT * FROM unnest($1::text[], $2::int4[], $3::bigint[], $4::bytea[],
-                             $5::timestamptz[], $6::bool[])
-            WITH ORDINALITY AS w(key, op, expected, value, expires, outboxed, pos)
-    ),
-    created AS (
-        INSERT INTO kaigo_records (key, version, value, expires_at, outbox_commit, outbox_pos)
-        SELECT key, 1, value, expires,
-               CASE WHEN outboxed THEN (SELECT nextval('kaigo_commits')) END,
-               CASE WHEN outboxed THEN pos::integer END
-        FROM w WHERE op = 0
-        ON CONFLICT (key) DO NOTHING
-        RETURNING 1
-    ),
-    updated AS (
-        UPDATE kaigo_records r
-        SET version = r.version + 1, value = w.value, expires_at = w.expires
-        FROM w WHERE w.op = 1 AND r.key = w.key AND r.version = w.expected
-        RETURNING 1
-    ),
-    deleted AS (
-        DELETE FROM kaigo_records r USING w
-        WHERE w.op = 2 AND r.key = w.key AND r.version = w.expected
-        RETURNING 1
-    ),
-    checked AS (
-        SELECT 1 FROM w LEFT JOIN kaigo_records r ON r.key = w.key
-        WHERE w.op = 3 AND r.version IS NOT DISTINCT FROM w.expected
-    )
-    SELECT (SELECT count(*) FROM created) + (SELECT count(*) FROM updated)
-         + (SELECT count(*) FROM deleted) + (SELECT count(*) FROM checked)";
+/// The SQLSTATE `kaigo_commit` raises when a write did not take: a
+/// [`Conflict`](kaigo_seikyu::store::StoreError::Conflict).
+pub const CONFLICT_STATE: &str = "KC409";
+
+/// SEC-02, OPS-01: one commit, one statement, run outside any transaction so that it is its own
+/// (all or nothing). `kaigo_commit` (migration 2) takes the commit's key locks in the order given
+/// (`$1` the ids, ascending, so two commits never wait on each other in a cycle; `$2` whether
+/// each is shared, for a key the commit only checks, or exclusive, for a key it writes), held
+/// until the statement's transaction ends; then applies the writes (`$3`..`$8`, one entry per
+/// write: key, op, expected version, value, expiry, outbox record or not) in one statement, each
+/// conditional on its expected version: a creation is `INSERT … ON CONFLICT DO NOTHING`, an
+/// update `UPDATE … WHERE version = expected`, a removal `DELETE … WHERE version = expected`, a
+/// check a comparison; and unless every one took, raises [`CONFLICT_STATE`], which rolls all of
+/// it back.
+pub const COMMIT: &str = "SELECT kaigo_commit($1::bigint[], $2::bool[], $3::text[], $4::int4[], \
+     $5::bigint[], $6::bytea[], $7::timestamptz[], $8::bool[])";
 
 /// OPS-01: up to `$1` outbox records, oldest commit first, then in write order.
 pub const OUTBOX: &str = "
@@ -327,7 +367,7 @@ pub fn outboxed(row: &Row) -> Result<(EffectId, Versioned), StoreError> {
     Ok((id, record))
 }
 
-/// The parameter arrays of [`WRITE`], one entry per write.
+/// The parameter arrays of [`COMMIT`], one entry per write.
 #[derive(Default)]
 pub struct Writes {
     /// The keys' text.
@@ -383,7 +423,7 @@ impl Writes {
         Ok(Some(w))
     }
 
-    /// SEC-02: the commit's key locks for [`LOCK_KEYS`]: one id per key (a 64-bit FNV-1a hash of
+    /// SEC-02: the commit's key locks for [`COMMIT`]: one id per key (a 64-bit FNV-1a hash of
     /// the schema and the key, the same in every process), ascending; shared for a key only
     /// checked, exclusive for a key written (and for an id two keys share, if one is written).
     pub fn locks(&self, schema: &str) -> (Vec<i64>, Vec<bool>) {
