@@ -379,6 +379,24 @@ macro_rules! driver {
         $(#[$start:meta])* start;
     ) => {
         /// The same portal, delivering effects as `delivery` says (OPS-01).
+        ///
+        /// # Example
+        /// With [`Delivery::ByHost`] a request's effects wait in the store's outbox until the
+        /// host delivers them (shown on the blocking [`Portal`]; `AsyncPortal`'s is the same):
+        /// ```
+        /// use kaigo_seikyu::{account::Account, calendar::utc, memory::Embedded, policy::Policy};
+        /// use kaigo_seikyu::{portal::Delivery, secret::CodeKey};
+        /// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+        /// let portal = host
+        ///     .portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]))
+        ///     .with_delivery(Delivery::ByHost);
+        /// let hash = portal.hash_secret(b"Kari2026pass", &mut rand::rng());
+        /// portal.create_account(Account::new("KJ131311111111".parse()?, hash))?;
+        /// assert!(host.events.all().is_empty()); // the audit event waits in the outbox
+        /// assert_eq!(portal.deliver()?.delivered, 1);
+        /// assert_eq!(host.events.all().len(), 1);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
         pub fn with_delivery(mut self, delivery: Delivery) -> Self {
             self.delivery = delivery;
             self
