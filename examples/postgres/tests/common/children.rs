@@ -88,10 +88,17 @@ impl Child {
 
     /// Kills the child (SIGKILL) wherever it is, and returns the lines it said before it died
     /// that the parent had not read yet.
+    ///
+    /// Returns only once the server has ended the child's connections: a statement the child
+    /// had sent when it was killed runs to its end on the server (a commit may still land), and
+    /// the parent must look at a database nothing changes any more.
     pub fn kill(mut self) -> Vec<String> {
         self.process.kill().expect("the child is killed");
+        self.process.wait().expect("the child is reaped");
         drop(self.stdin.take());
-        std::iter::from_fn(|| self.next()).collect()
+        let said = std::iter::from_fn(|| self.next()).collect();
+        wait_until_gone(self.process.id());
+        said
     }
 }
 
@@ -133,6 +140,12 @@ pub fn hear() -> Option<String> {
 /// (`DATABASE_URL`) in `schema`.
 pub fn store(schema: &str, pool_size: usize) -> PgStore {
     let url = std::env::var("DATABASE_URL").expect("a child inherits DATABASE_URL");
+    // Named after the process, so the parent can tell when the server has ended them.
+    let url = format!(
+        "{url}{}application_name={}",
+        if url.contains('?') { '&' } else { '?' },
+        application_name(std::process::id())
+    );
     let options = PgOptions {
         schema: Some(schema.to_owned()),
         pool_size,
@@ -163,4 +176,30 @@ pub fn reissue_form<'a>(
         notify,
         notify_confirm: notify,
     }
+}
+
+/// The `application_name` of child `pid`'s connections.
+fn application_name(pid: u32) -> String {
+    format!("kaigo-test-child-{pid}")
+}
+
+/// Waits (at most 30 s) until the server has no connection of child `pid` left.
+fn wait_until_gone(pid: u32) {
+    let url = std::env::var("DATABASE_URL").expect("the parent has DATABASE_URL");
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("the parent connects");
+    let name = application_name(pid);
+    for _ in 0..300 {
+        let left: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                &[&name],
+            )
+            .expect("pg_stat_activity is readable")
+            .get(0);
+        if left == 0 {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("the server still serves the killed child {pid} after 30 s");
 }
