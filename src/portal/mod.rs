@@ -382,7 +382,8 @@ macro_rules! driver {
         ///
         /// # Example
         /// With [`Delivery::ByHost`] a request's effects wait in the store's outbox until the
-        /// host delivers them (shown on the blocking [`Portal`]; `AsyncPortal`'s is the same):
+        /// host delivers them (shown on the blocking [`Portal`](crate::portal::Portal);
+        /// `AsyncPortal`'s is the same):
         /// ```
         /// use kaigo_seikyu::{account::Account, calendar::utc, memory::Embedded, policy::Policy};
         /// use kaigo_seikyu::{portal::Delivery, secret::CodeKey};
