@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{FORWARD, Server, assert_page_matches, page_text, portal, receipt_number};
+use common::{Server, assert_page_matches, forward_button, page_text, portal, receipt_number};
 use fantoccini::{Client, ClientBuilder, Locator};
 use kaigo_seikyu::screen::{FieldKind, Screen, ScreenKind};
 use kaigo_seikyu_web::{SEED_REVIEWER, SEED_TEMPORARY, Web};
@@ -281,18 +281,7 @@ impl Browser {
     }
 
     fn forward(&self, screen: &Screen) -> Result<&'static str, Error> {
-        let offered: Vec<&str> = screen.buttons().map(|b| b.name).collect();
-        FORWARD
-            .iter()
-            .copied()
-            .filter(|n| offered.contains(n))
-            .find(|n| {
-                *n != "precautions"
-                    || !self
-                        .pressed
-                        .iter()
-                        .any(|(t, p)| *t == screen.title && p == n)
-            })
+        forward_button(screen, &self.pressed)
             .ok_or_else(|| format!("no forward button on {screen}").into())
     }
 

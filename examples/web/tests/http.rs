@@ -4,8 +4,9 @@
 mod common;
 
 use common::{
-    A, Http, PASSWORD_A, Person, REGISTERED, Server, assert_headers, first_login, grace, masked,
-    page_text, portal, portal_configured, reissue_application, reviewer, to_reset_entry,
+    A, FIRST_LOGIN, Http, PASSWORD_A, Person, REGISTERED, Server, assert_headers, first_login,
+    grace, masked, page_text, portal, portal_configured, reissue_application, reviewer,
+    to_reset_entry,
 };
 use kaigo_seikyu::reissue::{Applicant, ApplicationForm};
 use kaigo_seikyu_web::{Config, SEED_REVIEWER, SEED_REVIEWER_OSAKA, SEED_TEMPORARY};
@@ -476,15 +477,9 @@ fn ui_01_web_06_pages_show_their_screens() {
         !login.body.contains("ユーザ情報変更"),
         "no menu bar before login"
     );
-    p.set("user_id", A)
-        .set("password", SEED_TEMPORARY)
-        .set("current_password", SEED_TEMPORARY)
-        .set("new_password", PASSWORD_A)
-        .set("confirm_password", PASSWORD_A)
-        .set("notice_email", "jigyousho-a@jp")
-        .set("confirm_notice_email", "jigyousho-a@jp")
-        .set("address", REGISTERED)
-        .set("confirm_address", REGISTERED);
+    for (name, value) in FIRST_LOGIN {
+        p.set(name, value);
+    }
     p.until("パスワード変更");
     let (_, change) = p.page();
     assert!(

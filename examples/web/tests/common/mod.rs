@@ -340,6 +340,30 @@ pub const FORWARD: [&str; 14] = [
     "lost",
 ];
 
+/// The first [`FORWARD`] button `screen` offers; 【注意事項】 (`precautions`) only once per
+/// screen title, by what was `pressed` (title, button) so far.
+pub fn forward_button(screen: &Screen, pressed: &[(String, String)]) -> Option<&'static str> {
+    let offered: Vec<&str> = screen.buttons().map(|b| b.name).collect();
+    FORWARD
+        .iter()
+        .copied()
+        .filter(|n| offered.contains(n))
+        .find(|n| *n != "precautions" || !pressed.iter().any(|(t, p)| *t == screen.title && p == n))
+}
+
+/// The fields 事業所A fills in on its first login, from 【ログイン】 to the security email.
+pub const FIRST_LOGIN: [(&str, &str); 9] = [
+    ("user_id", A),
+    ("password", SEED_TEMPORARY),
+    ("current_password", SEED_TEMPORARY),
+    ("new_password", PASSWORD_A),
+    ("confirm_password", PASSWORD_A),
+    ("notice_email", "jigyousho-a@jp"),
+    ("confirm_notice_email", "jigyousho-a@jp"),
+    ("address", REGISTERED),
+    ("confirm_address", REGISTERED),
+];
+
 /// A person at the portal over HTTP who knows no flow: reads the screen, fills fields by name
 /// from a table, presses the forward button, reads codes from the newest code mail.
 pub struct Person<'w> {
@@ -420,18 +444,7 @@ impl<'w> Person<'w> {
     }
 
     pub fn forward(&self, screen: &Screen) -> &'static str {
-        let offered: Vec<&str> = screen.buttons().map(|b| b.name).collect();
-        FORWARD
-            .iter()
-            .copied()
-            .filter(|n| offered.contains(n))
-            .find(|n| {
-                *n != "precautions"
-                    || !self
-                        .pressed
-                        .iter()
-                        .any(|(t, p)| *t == screen.title && p == n)
-            })
+        forward_button(screen, &self.pressed)
             .unwrap_or_else(|| panic!("no forward button on {screen}"))
     }
 
@@ -517,15 +530,9 @@ pub fn masked(resp: &Resp, http: &Http) -> String {
 /// 事業所A's first login through the pages, to the menu, registering [`REGISTERED`].
 pub fn first_login(web: &Web, server: &Server) -> Http {
     let mut p = Person::new(web, server);
-    p.set("user_id", A)
-        .set("password", SEED_TEMPORARY)
-        .set("current_password", SEED_TEMPORARY)
-        .set("new_password", PASSWORD_A)
-        .set("confirm_password", PASSWORD_A)
-        .set("notice_email", "jigyousho-a@jp")
-        .set("confirm_notice_email", "jigyousho-a@jp")
-        .set("address", REGISTERED)
-        .set("confirm_address", REGISTERED);
+    for (name, value) in FIRST_LOGIN {
+        p.set(name, value);
+    }
     p.until("お知らせ");
     assert!(
         p.seen.contains(&"確認コード入力".to_owned()),
