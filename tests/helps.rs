@@ -61,46 +61,33 @@ impl World {
 
     /// An office with `addresses` registered and `PASSWORD` as its password.
     fn office(&mut self, addresses: &[&str]) -> UserId {
-        let user = World::user();
-        let mut account = Account::new(
-            user,
-            self.portal.hash_secret(PASSWORD.as_bytes(), &mut self.rng),
-        );
-        account.terms = Some(TermsAcceptance {
-            version: 1,
-            at: utc("2020-04-01T09:00:00+09:00"),
-        });
-        account.first_login_done = true;
-        for a in addresses {
-            account
-                .security_emails
-                .add(a.parse().unwrap(), self.portal.now())
-                .unwrap();
-        }
-        self.portal.create_account(account).unwrap();
-        user
+        let hash = self.portal.hash_secret(PASSWORD.as_bytes(), &mut self.rng);
+        self.provision(Account::new(World::user(), hash), addresses)
     }
 
     /// An account back from a reissue (RI-09): it has been through the first login, holds a
     /// temporary password, and has `addresses` (none: the reviewer cleared them, so no grace).
     fn reissued(&mut self, addresses: &[&str]) -> UserId {
-        let user = World::user();
-        let mut account = login::new_office(
-            user,
-            self.portal.hash_secret(TEMPORARY.as_bytes(), &mut self.rng),
-        );
+        let hash = self.portal.hash_secret(TEMPORARY.as_bytes(), &mut self.rng);
+        let mut account = login::new_office(World::user(), hash);
+        account.notice_email = kaigo_seikyu::account::NoticeEmail::Declined;
+        self.provision(account, addresses)
+    }
+
+    /// Creates `account` past its first login (terms of 2020 accepted) with `addresses`.
+    fn provision(&mut self, mut account: Account, addresses: &[&str]) -> UserId {
         account.terms = Some(TermsAcceptance {
             version: 1,
             at: utc("2020-04-01T09:00:00+09:00"),
         });
         account.first_login_done = true;
-        account.notice_email = kaigo_seikyu::account::NoticeEmail::Declined;
         for a in addresses {
             account
                 .security_emails
                 .add(a.parse().unwrap(), self.portal.now())
                 .unwrap();
         }
+        let user = account.user_id;
         self.portal.create_account(account).unwrap();
         user
     }
