@@ -253,17 +253,24 @@ fn const_value(code: &str, name: &str) -> Option<String> {
     Some(rest[open + 1..open + 1 + close].to_owned())
 }
 
-/// The screen titles the crate draws, derived from the code: every `Screen::new(…)` and
-/// `Screen::dialog(…)` in `src/` with a literal title or a `const` of the same file.
-fn screen_titles() -> Vec<String> {
+/// The code (comments and tests left out, [`code_of`]) of every source file in `src/`.
+fn src_code() -> Vec<String> {
     let mut files = Vec::new();
     sources(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
         &mut files,
     );
+    files
+        .iter()
+        .map(|file| code_of(&std::fs::read_to_string(file).unwrap()))
+        .collect()
+}
+
+/// The screen titles the crate draws, derived from the code: every `Screen::new(…)` and
+/// `Screen::dialog(…)` in `src/` with a literal title or a `const` of the same file.
+fn screen_titles() -> Vec<String> {
     let mut titles = Vec::new();
-    for file in files {
-        let code = code_of(&std::fs::read_to_string(&file).unwrap());
+    for code in src_code() {
         for call in ["Screen::new(", "Screen::dialog("] {
             for (at, _) in code.match_indices(call) {
                 let arg = code[at + call.len()..].trim_start();
@@ -293,14 +300,8 @@ fn screen_titles() -> Vec<String> {
 /// The mail subjects and notice titles the crate defines, derived from the code: every string
 /// literal in `src/` that is a title (ends with `通知` or `のお知らせ`, no sentence in it).
 fn template_titles() -> Vec<String> {
-    let mut files = Vec::new();
-    sources(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-        &mut files,
-    );
     let mut titles = Vec::new();
-    for file in files {
-        let code = code_of(&std::fs::read_to_string(&file).unwrap());
+    for code in src_code() {
         for line in code.lines() {
             for (i, literal) in line.split('"').enumerate() {
                 let title = i % 2 == 1
