@@ -18,7 +18,6 @@
 mod common;
 
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -28,64 +27,21 @@ use common::{KEY, SCENARIOS, Scenario, World};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kaigo_seikyu::account::{Account, NoticeEmail, SecurityEmails, Temporary};
 use kaigo_seikyu::memory::MemoryStore;
-use kaigo_seikyu::policy::{HashingParams, Policy};
-use kaigo_seikyu::secret::{Argon2Hasher, CodeDigest, CodeKey, PasswordHash, SecretHasher};
+use kaigo_seikyu::policy::Policy;
+use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, CountingHasher};
 use kaigo_seikyu::store::{Key, Store, Write};
 use kaigo_seikyu::values::{Prefecture, UserId};
 
 /// The production hasher with a stopwatch: counts argon2 hashes, argon2 verifications and keyed
 /// digests, and sums the time spent inside argon2.
-struct Meter {
-    inner: Argon2Hasher,
-    hashes: AtomicUsize,
-    verifies: AtomicUsize,
-    digests: AtomicUsize,
-    argon2_nanos: AtomicU64,
-}
-
-impl Meter {
-    fn new(params: HashingParams) -> Arc<Meter> {
-        Arc::new(Meter {
-            inner: Argon2Hasher::new(params, CodeKey::from_bytes(KEY)),
-            hashes: AtomicUsize::new(0),
-            verifies: AtomicUsize::new(0),
-            digests: AtomicUsize::new(0),
-            argon2_nanos: AtomicU64::new(0),
-        })
-    }
-
-    fn argon2<T>(&self, count: &AtomicUsize, work: impl FnOnce() -> T) -> T {
-        let start = Instant::now();
-        let out = work();
-        let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.argon2_nanos.fetch_add(nanos, Ordering::Relaxed);
-        count.fetch_add(1, Ordering::Relaxed);
-        out
-    }
-
-    fn argon2_time(&self) -> Duration {
-        Duration::from_nanos(self.argon2_nanos.load(Ordering::Relaxed))
-    }
-}
-
-impl SecretHasher for Meter {
-    fn hash(&self, secret: &[u8], salt: &[u8; 16]) -> PasswordHash {
-        self.argon2(&self.hashes, || self.inner.hash(secret, salt))
-    }
-
-    fn verify(&self, secret: &[u8], hash: &PasswordHash) -> bool {
-        self.argon2(&self.verifies, || self.inner.verify(secret, hash))
-    }
-
-    fn digest(&self, code: &[u8], nonce: &[u8; 16]) -> CodeDigest {
-        self.digests.fetch_add(1, Ordering::Relaxed);
-        self.inner.digest(code, nonce)
-    }
-}
+type Meter = CountingHasher<Argon2Hasher>;
 
 /// A world of its own (a fresh store) for `scenario`, hashing through a [`Meter`].
 fn metered(scenario: &'static Scenario, index: u64, policy: Policy) -> (World, Arc<Meter>) {
-    let meter = Meter::new(policy.hashing);
+    let meter = Arc::new(Meter::new(Argon2Hasher::new(
+        policy.hashing,
+        CodeKey::from_bytes(KEY),
+    )));
     let world = World::new(scenario, index, Arc::default(), policy, meter.clone());
     (world, meter)
 }
@@ -125,13 +81,10 @@ fn describe(_: &mut Criterion) {
             .iter()
             .map(|s| format!("{}:{} ({})", s.flow, s.state, s.json.len()))
             .collect();
-        let count = |c: &AtomicUsize| c.load(Ordering::Relaxed);
+        let [hashes, verifies, digests] = meter.counts();
         println!(
-            "{} | {} | {} | {} | {}",
+            "{} | {hashes} | {verifies} | {digests} | {}",
             scenario.name,
-            count(&meter.hashes),
-            count(&meter.verifies),
-            count(&meter.digests),
             path.join(" → ")
         );
     }

@@ -4,7 +4,7 @@
 //! A persisted flow holds only an [`IssuedCode`]: a keyed BLAKE2b digest of its code (key: a host
 //! secret, [`CodeKey`]), so a leaked flow store reveals no live code.
 
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::{Algorithm, Argon2, Params, Version};
 use blake2::Blake2bMac;
 use blake2::digest::{KeyInit, Mac, consts::U32};
 use rand_core::CryptoRng;
@@ -108,8 +108,10 @@ pub trait SecretHasher: Send + Sync {
 }
 
 /// A [`SecretHasher`] that counts the work it passes on to another: hashes, verifications and
-/// keyed digests. For a host's tests and measurements: RS-03 asks the matching and non-matching
-/// reset paths to do the same work; WEB-04 asks that a refused form costs no hashing.
+/// keyed digests, and the time spent in the argon2 ones (hashes and verifications). For a host's
+/// tests and measurements: RS-03 asks the matching and non-matching reset paths to do the same
+/// work; WEB-04 asks that a refused form costs no hashing; a benchmark subtracts argon2's time
+/// from a request's to see the rest.
 ///
 /// # Example
 /// ```
@@ -119,11 +121,15 @@ pub trait SecretHasher: Send + Sync {
 /// let hash = hasher.hash(b"Sakura2026!", &[7; 16]);
 /// assert!(hasher.verify(b"Sakura2026!", &hash));
 /// assert_eq!(hasher.counts(), [1, 1, 0]); // hashes, verifications, digests
+/// assert!(hasher.argon2_time() > std::time::Duration::ZERO);
+/// assert_eq!(hasher.take(), [1, 1, 0]); // the counts, which start again from zero
+/// assert_eq!((hasher.counts(), hasher.argon2_time()), ([0, 0, 0], std::time::Duration::ZERO));
 /// ```
 #[derive(Debug, Default)]
 pub struct CountingHasher<H> {
     inner: H,
     counts: [std::sync::atomic::AtomicUsize; 3],
+    argon2_nanos: std::sync::atomic::AtomicU64,
 }
 
 impl<H> CountingHasher<H> {
@@ -132,6 +138,7 @@ impl<H> CountingHasher<H> {
         CountingHasher {
             inner,
             counts: Default::default(),
+            argon2_nanos: Default::default(),
         }
     }
 
@@ -142,19 +149,40 @@ impl<H> CountingHasher<H> {
             .map(|c| c.load(std::sync::atomic::Ordering::SeqCst))
     }
 
+    /// The time spent in hashes and verifications so far, summed over the threads that did them.
+    pub fn argon2_time(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.argon2_nanos.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    /// The counts so far; the counts and the time start again from zero.
+    pub fn take(&self) -> [usize; 3] {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.argon2_nanos.store(0, SeqCst);
+        self.counts.each_ref().map(|c| c.swap(0, SeqCst))
+    }
+
     fn count(&self, which: usize) {
         self.counts[which].fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Counts an argon2 call (`which`: 0 hash, 1 verification) and the time `work` takes.
+    fn argon2<T>(&self, which: usize, work: impl FnOnce() -> T) -> T {
+        let start = std::time::Instant::now();
+        let out = work();
+        let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.argon2_nanos
+            .fetch_add(nanos, std::sync::atomic::Ordering::SeqCst);
+        self.count(which);
+        out
     }
 }
 
 impl<H: SecretHasher> SecretHasher for CountingHasher<H> {
     fn hash(&self, secret: &[u8], salt: &[u8; 16]) -> PasswordHash {
-        self.count(0);
-        self.inner.hash(secret, salt)
+        self.argon2(0, || self.inner.hash(secret, salt))
     }
     fn verify(&self, secret: &[u8], hash: &PasswordHash) -> bool {
-        self.count(1);
-        self.inner.verify(secret, hash)
+        self.argon2(1, || self.inner.verify(secret, hash))
     }
     fn digest(&self, code: &[u8], nonce: &[u8; 16]) -> CodeDigest {
         self.count(2);
@@ -163,38 +191,253 @@ impl<H: SecretHasher> SecretHasher for CountingHasher<H> {
 }
 
 /// argon2id (with the policy's parameters) and BLAKE2b-MAC keyed with the host's [`CodeKey`].
+///
+/// **At most [`passes_at_once`](Argon2Hasher::passes_at_once) argon2 passes run at once** (by
+/// default one per core: [`std::thread::available_parallelism`]); a hash or verification beyond
+/// that waits, blocking its thread, until one ends. More passes at once than cores would not end
+/// sooner: they would share the cores, each holding its memory longer. So the memory argon2 holds
+/// is bounded, whatever the number of requests: at most `passes_at_once × memory_kib` (19 MiB by
+/// default) for the policy's parameters. Each pass works in a buffer kept from an earlier one,
+/// so it does not allocate, zero and fault in 19 MiB again (issue 17: on two cores, logins
+/// reached 0.85 of the argon2 limit with a fresh buffer per pass). Clones share the limit and
+/// the buffers.
+///
+/// A kept buffer holds the last pass's blocks until the next pass overwrites them. Before the
+/// buffers were kept, argon2 freed them without zeroing (its `zeroize` feature is off), so the
+/// process's memory held password-derived blocks all the same.
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::policy::HashingParams;
+/// use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, SecretHasher};
+/// use std::num::NonZeroUsize;
+/// let hasher = Argon2Hasher::new(HashingParams::insecure_fast(), CodeKey::from_bytes([7; 32]))
+///     .passes_at_once(NonZeroUsize::new(4).unwrap());
+/// let hash = hasher.hash(b"Sakura2026!", &[1; 16]);
+/// assert!(hasher.verify(b"Sakura2026!", &hash)); // in the buffer the hash used
+/// assert_eq!(hasher.kept_buffers(), 1);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Argon2Hasher {
     params: HashingParams,
     key: CodeKey,
+    memory: std::sync::Arc<Memory>,
 }
 
-impl Argon2Hasher {
-    /// A hasher with these argon2 parameters and digest key.
-    pub fn new(params: HashingParams, key: CodeKey) -> Self {
-        Argon2Hasher { params, key }
+/// The argon2 passes of an [`Argon2Hasher`] under way, and the buffers kept between them.
+struct Memory {
+    state: std::sync::Mutex<Passes>,
+    ended: std::sync::Condvar,
+    limit: usize,
+}
+
+/// What [`Memory`] guards.
+#[derive(Default)]
+struct Passes {
+    running: usize,
+    free: Vec<Vec<argon2::Block>>,
+    /// Buffers of the hasher's own size made so far (at most the limit, when none is dropped).
+    made: usize,
+}
+
+impl fmt::Debug for Memory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state();
+        f.debug_struct("Memory")
+            .field("limit", &self.limit)
+            .field("running", &state.running)
+            .field("kept", &state.free.len())
+            .field("made", &state.made)
+            .finish()
     }
 }
 
-impl SecretHasher for Argon2Hasher {
-    fn hash(&self, secret: &[u8], salt: &[u8; 16]) -> PasswordHash {
-        let params = Params::new(
+impl Memory {
+    fn new(limit: std::num::NonZeroUsize) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Memory {
+            state: std::sync::Mutex::new(Passes::default()),
+            ended: std::sync::Condvar::new(),
+            limit: limit.get(),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, Passes> {
+        // A pass that panicked left the counts whole: they change only under the lock, and its
+        // `Pass` gave its place back when dropped.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits for a place among the passes under way; then a kept buffer, if `own` and there is
+    /// one.
+    fn start(&self, own: bool) -> Pass<'_> {
+        let mut state = self.state();
+        while state.running >= self.limit {
+            state = self
+                .ended
+                .wait(state)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        state.running += 1;
+        let blocks = if own { state.free.pop() } else { None };
+        state.made += usize::from(own && blocks.is_none());
+        Pass {
+            memory: self,
+            blocks,
+            own,
+        }
+    }
+}
+
+/// A place among the passes under way, given back when dropped (with its buffer, when it is
+/// the hasher's own size).
+struct Pass<'a> {
+    memory: &'a Memory,
+    blocks: Option<Vec<argon2::Block>>,
+    own: bool,
+}
+
+impl Drop for Pass<'_> {
+    fn drop(&mut self) {
+        let mut state = self.memory.state();
+        state.running -= 1;
+        if let Some(blocks) = self.blocks.take().filter(|_| self.own) {
+            state.free.push(blocks);
+        }
+        drop(state);
+        self.memory.ended.notify_one();
+    }
+}
+
+impl Argon2Hasher {
+    /// A hasher with these argon2 parameters and digest key, running at most one argon2 pass
+    /// per core at once.
+    pub fn new(params: HashingParams, key: CodeKey) -> Self {
+        let cores = std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN);
+        Argon2Hasher {
+            params,
+            key,
+            memory: Memory::new(cores),
+        }
+    }
+
+    /// Runs at most `passes` argon2 passes at once, each in a kept buffer of `memory_kib`. A new
+    /// limit: clones made before keep theirs.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::policy::HashingParams;
+    /// use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, SecretHasher};
+    /// use std::num::NonZeroUsize;
+    /// let one = Argon2Hasher::new(HashingParams::insecure_fast(), CodeKey::from_bytes([7; 32]))
+    ///     .passes_at_once(NonZeroUsize::MIN);
+    /// let hash = one.hash(b"Sakura2026!", &[1; 16]);
+    /// std::thread::scope(|s| {
+    ///     for _ in 0..4 {
+    ///         s.spawn(|| assert!(one.verify(b"Sakura2026!", &hash))); // one after another
+    ///     }
+    /// });
+    /// assert_eq!(one.kept_buffers(), 1);
+    /// ```
+    pub fn passes_at_once(self, passes: std::num::NonZeroUsize) -> Self {
+        Argon2Hasher {
+            memory: Memory::new(passes),
+            ..self
+        }
+    }
+
+    /// How many argon2 buffers are kept now, between passes (at most
+    /// [`passes_at_once`](Argon2Hasher::passes_at_once)).
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::policy::HashingParams;
+    /// use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, SecretHasher};
+    /// let hasher = Argon2Hasher::new(HashingParams::insecure_fast(), CodeKey::from_bytes([7; 32]));
+    /// assert_eq!(hasher.kept_buffers(), 0);
+    /// hasher.hash(b"Sakura2026!", &[1; 16]);
+    /// assert_eq!(hasher.kept_buffers(), 1);
+    /// ```
+    pub fn kept_buffers(&self) -> usize {
+        self.memory.state().free.len()
+    }
+
+    /// The policy's parameters as argon2's (the library's defaults if argon2 refuses them).
+    fn argon2_params(&self) -> Params {
+        Params::new(
             self.params.memory_kib,
             self.params.iterations,
             self.params.parallelism,
             None,
         )
-        .unwrap_or_default();
-        let hash = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-            .hash_password_with_salt(secret, salt)
+        .unwrap_or_default()
+    }
+
+    /// One argon2 pass of `argon2` into `out`, once there is a place for it. A pass with this
+    /// hasher's own parameters works in a kept buffer (or a new one, kept after); a pass with
+    /// other parameters (a hash stored under an older policy) in a buffer of its own size,
+    /// dropped after.
+    fn pass(
+        &self,
+        argon2: &Argon2<'_>,
+        secret: &[u8],
+        salt: &[u8],
+        out: &mut [u8],
+    ) -> argon2::Result<()> {
+        let count = argon2.params().block_count();
+        let mut pass = self
+            .memory
+            .start(count == self.argon2_params().block_count());
+        // argon2 writes every block before it reads it: a kept buffer needs no zeroing.
+        let blocks = pass
+            .blocks
+            .get_or_insert_with(|| vec![argon2::Block::default(); count]);
+        argon2.hash_password_into_with_memory(secret, salt, out, blocks)
+    }
+}
+
+impl SecretHasher for Argon2Hasher {
+    fn hash(&self, secret: &[u8], salt: &[u8; 16]) -> PasswordHash {
+        use argon2::password_hash::phc;
+        let params = self.argon2_params();
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+        let mut out = Zeroizing::new([0u8; Params::DEFAULT_OUTPUT_LEN]);
+        let hash = self
+            .pass(&argon2, secret, salt, out.as_mut())
+            .map_err(argon2::password_hash::Error::from)
+            .and_then(|()| {
+                Ok(phc::PasswordHash {
+                    algorithm: argon2::ARGON2ID_IDENT,
+                    version: Some(Version::V0x13.into()),
+                    params: phc::ParamsString::try_from(&params)?,
+                    salt: Some(phc::Salt::new(salt)?),
+                    hash: Some(phc::Output::new(out.as_ref())?),
+                })
+            })
             .expect("a 16-byte salt and valid parameters always hash");
         PasswordHash(hash.to_string())
     }
 
     fn verify(&self, secret: &[u8], hash: &PasswordHash) -> bool {
-        Argon2::default()
-            .verify_password(secret, hash.0.as_str())
-            .is_ok()
+        let Ok(phc) = argon2::PasswordHash::new(&hash.0) else {
+            return false;
+        };
+        let (Some(salt), Some(expected)) = (&phc.salt, &phc.hash) else {
+            return false;
+        };
+        let (Ok(algorithm), Ok(version), Ok(params)) = (
+            Algorithm::try_from(phc.algorithm.as_str()),
+            phc.version
+                .map_or(Ok(Version::default()), Version::try_from),
+            Params::try_from(&phc),
+        ) else {
+            return false;
+        };
+        let argon2 = Argon2::new(algorithm, version, params);
+        let mut out = Zeroizing::new(vec![0u8; expected.len()]);
+        self.pass(&argon2, secret, salt, &mut out).is_ok()
+            && bool::from(out.as_slice().ct_eq(expected.as_bytes()))
     }
 
     fn digest(&self, code: &[u8], nonce: &[u8; 16]) -> CodeDigest {
@@ -425,6 +668,74 @@ mod tests {
         assert!(h.verify(b"Abcdef12", &hash));
         assert!(!h.verify(b"Abcdef13", &hash));
         assert!(!h.verify(b"Abcdef12", &PasswordHash::from_phc("not a phc string")));
+    }
+
+    /// VAL-10: the pooled hasher hashes as argon2 does with a fresh buffer (byte for byte), on
+    /// a buffer a pass with another secret left dirty; verifies what argon2 hashed with other
+    /// parameters without keeping that buffer; keeps at most `passes_at_once` buffers.
+    #[test]
+    fn val_10_kept_buffers_hash_as_argon2_does() {
+        use argon2::PasswordHasher as _;
+        let params = HashingParams {
+            memory_kib: 64,
+            iterations: 2,
+            parallelism: 1,
+        };
+        let h = Argon2Hasher::new(params, CodeKey::from_bytes([0; 32]))
+            .passes_at_once(std::num::NonZeroUsize::new(2).unwrap());
+        let fresh = |m: u32, secret: &[u8], salt: &[u8]| {
+            let params = Params::new(m, 2, 1, None).unwrap();
+            Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+                .hash_password_with_salt(secret, salt)
+                .unwrap()
+                .to_string()
+        };
+        h.hash(b"another secret", &[1; 16]);
+        assert_eq!(h.kept_buffers(), 1);
+        let hash = h.hash(b"Abcdef12", &[9; 16]);
+        assert_eq!(hash.as_phc(), fresh(64, b"Abcdef12", &[9; 16]));
+        assert!(h.verify(b"Abcdef12", &hash));
+        assert!(!h.verify(b"Abcdef13", &hash));
+        // A hash stored with older parameters still verifies; its buffer is not kept.
+        let old = PasswordHash::from_phc(fresh(32, b"Abcdef12", &[5; 16]));
+        assert!(h.verify(b"Abcdef12", &old));
+        assert!(!h.verify(b"Abcdef13", &old));
+        assert_eq!(h.kept_buffers(), 1);
+        // Eight threads at once: at most two passes run, so at most two buffers are made
+        // (passes of 4 MiB, long enough to overlap when nothing holds them back).
+        let heavy = HashingParams {
+            memory_kib: 4096,
+            iterations: 1,
+            parallelism: 1,
+        };
+        let two = Argon2Hasher::new(heavy, CodeKey::from_bytes([0; 32]))
+            .passes_at_once(std::num::NonZeroUsize::new(2).unwrap());
+        let heavy_hash = two.hash(b"Abcdef12", &[9; 16]);
+        let start = std::sync::Barrier::new(8);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    start.wait();
+                    assert!(two.verify(b"Abcdef12", &heavy_hash));
+                });
+            }
+        });
+        let debug = format!("{two:?}");
+        assert!(
+            debug.contains("limit: 2, running: 0, kept: 2, made: 2 }")
+                || debug.contains("limit: 2, running: 0, kept: 1, made: 1 }"),
+            "{debug}"
+        );
+        for bad in [
+            "$argon2id$v=19$m=64,t=2,p=1$",
+            "$argon2id$v=19$m=64,t=2,p=1$CQkJCQkJCQkJCQkJCQkJCQ",
+            "$bcrypt$x",
+        ] {
+            assert!(
+                !h.verify(b"Abcdef12", &PasswordHash::from_phc(bad)),
+                "{bad}"
+            );
+        }
     }
 
     /// SEC-01: a flow persists only a keyed digest; another key gives another digest.

@@ -8,13 +8,12 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kaigo_seikyu::calendar::utc;
 use kaigo_seikyu::memory::Embedded;
 use kaigo_seikyu::policy::Policy;
 use kaigo_seikyu::screen::{FieldKind, Screen};
-use kaigo_seikyu::secret::{Argon2Hasher, CodeDigest, CodeKey, PasswordHash, SecretHasher};
+use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, CountingHasher};
 use kaigo_seikyu_web::{Config, SEED_PASSWORD_B, SEED_TEMPORARY, Web};
 
 /// 事業所A's user ID.
@@ -30,46 +29,26 @@ pub const REGISTERED: &str = "reg-a@jp";
 pub const NOW: &str = "2026-02-10T10:00:00+09:00";
 
 /// A hasher that counts the argon2 work it does (WEB-04: nothing is hashed for a refused form).
-pub struct Counting {
-    inner: Argon2Hasher,
-    pub hashes: AtomicUsize,
-    pub verifies: AtomicUsize,
-}
+pub type Counting = CountingHasher<Argon2Hasher>;
 
-impl Counting {
-    pub fn work(&self) -> usize {
-        self.hashes.load(Ordering::SeqCst) + self.verifies.load(Ordering::SeqCst)
-    }
-}
-
-impl SecretHasher for Counting {
-    fn hash(&self, secret: &[u8], salt: &[u8; 16]) -> PasswordHash {
-        self.hashes.fetch_add(1, Ordering::SeqCst);
-        self.inner.hash(secret, salt)
-    }
-    fn verify(&self, secret: &[u8], hash: &PasswordHash) -> bool {
-        self.verifies.fetch_add(1, Ordering::SeqCst);
-        self.inner.verify(secret, hash)
-    }
-    fn digest(&self, code: &[u8], nonce: &[u8; 16]) -> CodeDigest {
-        self.inner.digest(code, nonce)
-    }
+/// The argon2 hashes and verifications `hasher` has counted.
+pub fn work(hasher: &Counting) -> usize {
+    let [hashes, verifies, _] = hasher.counts();
+    hashes + verifies
 }
 
 /// A seeded portal on the in-memory host, its clock standing at [`NOW`] (it moves only when a
 /// test moves it), with `policy`'s hashing, counted (from zero once seeded), and `config`.
 pub fn portal_built(policy: Policy, config: Config) -> (Web, Arc<Counting>) {
     let host = Embedded::new(utc(NOW));
-    let hasher = Arc::new(Counting {
-        inner: Argon2Hasher::new(policy.hashing, CodeKey::from_bytes([5; 32])),
-        hashes: AtomicUsize::new(0),
-        verifies: AtomicUsize::new(0),
-    });
+    let hasher = Arc::new(Counting::new(Argon2Hasher::new(
+        policy.hashing,
+        CodeKey::from_bytes([5; 32]),
+    )));
     let clock = host.clock.clone();
     let web = Web::new(host, clock, policy, hasher.clone(), config);
     web.seed().expect("seeding");
-    hasher.hashes.store(0, Ordering::SeqCst);
-    hasher.verifies.store(0, Ordering::SeqCst);
+    hasher.take();
     (web, hasher)
 }
 
