@@ -126,6 +126,104 @@ impl Account {
     }
 }
 
+/// The accounts an office holds, one per billing prefecture with a user ID, each with its
+/// security email addresses: what starting a reset needs (RS-01 … RS-03) in one record, read in
+/// the same round as the address's code-mail budget (OPS-04), instead of the 47 accounts the
+/// office could hold. Stored at [`Key::OfficeAccounts`](crate::store::Key::OfficeAccounts).
+///
+/// The transaction core keeps it in step with the accounts: a commit that saves an account which
+/// is new, or whose security email addresses changed, writes the office's record in the same
+/// commit (reading it, if the request had not, in one more round after the step ran).
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::account::{Account, OfficeAccounts};
+/// use kaigo_seikyu::calendar::utc;
+/// use kaigo_seikyu::secret::PasswordHash;
+/// let mut account = Account::new("KJ131311111111".parse()?, PasswordHash::from_phc("$argon2id$…"));
+/// let mut office = OfficeAccounts::default();
+/// assert!(office.record(&account)); // a new account: changed
+/// assert!(!office.record(&account)); // the same addresses: unchanged
+/// account.security_emails.add("a@jp".parse()?, utc("2026-01-10T10:00:00+09:00"))?;
+/// assert!(office.record(&account));
+/// let only = &office.accounts()[0];
+/// assert_eq!((only.billing.to_string(), only.security_emails.len()), ("13".into(), 1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<OfficeAccount>", into = "Vec<OfficeAccount>")]
+pub struct OfficeAccounts {
+    accounts: Vec<OfficeAccount>,
+}
+
+/// One account of an [`OfficeAccounts`]: its billing prefecture and security email addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfficeAccount {
+    /// The account's billing prefecture (its user ID is this prefecture and the office).
+    pub billing: crate::values::Prefecture,
+    /// Its security email addresses, in the account's order.
+    pub security_emails: Vec<EmailAddress>,
+}
+
+impl OfficeAccounts {
+    /// The accounts, in billing-prefecture order, one per prefecture.
+    pub fn accounts(&self) -> &[OfficeAccount] {
+        &self.accounts
+    }
+
+    /// Records `account` (its billing prefecture and security email addresses), replacing what
+    /// was recorded for its prefecture; whether that changed anything.
+    pub fn record(&mut self, account: &Account) -> bool {
+        let entry = OfficeAccount {
+            billing: account.user_id.billing(),
+            security_emails: account
+                .security_emails
+                .entries()
+                .iter()
+                .map(|e| e.address.clone())
+                .collect(),
+        };
+        match self
+            .accounts
+            .binary_search_by_key(&entry.billing, |a| a.billing)
+        {
+            Ok(i) if self.accounts[i] == entry => false,
+            Ok(i) => {
+                self.accounts[i] = entry;
+                true
+            }
+            Err(i) => {
+                self.accounts.insert(i, entry);
+                true
+            }
+        }
+    }
+}
+
+impl TryFrom<Vec<OfficeAccount>> for OfficeAccounts {
+    type Error = &'static str;
+    /// OPS-07: one entry per prefecture, in order, each with at most [`SecurityEmails::MAX`]
+    /// distinct addresses (SE-01, SE-02).
+    fn try_from(accounts: Vec<OfficeAccount>) -> Result<Self, Self::Error> {
+        let ordered = accounts.windows(2).all(|w| w[0].billing < w[1].billing);
+        let lists = accounts.iter().all(|a| {
+            let list = &a.security_emails;
+            list.len() <= SecurityEmails::MAX
+                && list.iter().enumerate().all(|(i, e)| !list[..i].contains(e))
+        });
+        if !ordered || !lists {
+            return Err("an office's accounts break SE-01, SE-02 or list a prefecture twice");
+        }
+        Ok(OfficeAccounts { accounts })
+    }
+}
+
+impl From<OfficeAccounts> for Vec<OfficeAccount> {
+    fn from(office: OfficeAccounts) -> Self {
+        office.accounts
+    }
+}
+
 /// A registered security email.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecurityEmail {

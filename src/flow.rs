@@ -309,6 +309,21 @@ impl Needs {
         self.record(Key::Account(user))
     }
 
+    /// Also the office's [`OfficeAccounts`](crate::account::OfficeAccounts) record: for a step
+    /// that may save an account new or with other security email addresses, whose commit then
+    /// rewrites that record, read in the same round (OPS-04) instead of one more after the run.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::{flow::Needs, store::Key};
+    /// let needs = Needs::none().office_accounts("1311111111".parse()?);
+    /// assert_eq!(needs.keys, [Key::OfficeAccounts("1311111111".parse()?)]);
+    /// # Ok::<(), kaigo_seikyu::values::ValueError>(())
+    /// ```
+    pub fn office_accounts(self, office: OfficeNumber) -> Self {
+        self.record(Key::OfficeAccounts(office))
+    }
+
     /// Also the ledger entry of `office`.
     pub fn ledger(mut self, office: OfficeNumber) -> Self {
         self.office = Some(office);

@@ -623,11 +623,14 @@ pub(crate) fn announce(
 }
 
 /// What a step of a flow that registers `user`'s security email reads (FL, GR): the account, and
-/// for a code entry the user ID's hourly guessing budget (SEC-07).
+/// for a code entry (which registers the address) the user ID's hourly guessing budget (SEC-07)
+/// and the office's accounts record it rewrites (OPS-04).
 pub(crate) fn needs(user: UserId, enters_code: bool, registers: Option<&EmailAddress>) -> Needs {
     let needs = Needs::none().account(user);
     let needs = if enters_code {
-        needs.guesses(Budget::WrongCodes(user))
+        needs
+            .guesses(Budget::WrongCodes(user))
+            .office_accounts(user.office())
     } else {
         needs
     };

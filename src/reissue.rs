@@ -1084,7 +1084,8 @@ impl ReissueApplication {
     }
 
     /// What reviewing it needs (RI-08, RI-09): the account of its user ID, its pending marker
-    /// (RI-07) and, to approve, its office's ledger entry (the letter's address). Nothing when
+    /// (RI-07) and, to approve, its office's ledger entry (the letter's address) and accounts
+    /// record. Nothing when
     /// `by` may not review it: [`ReissueApplication::decide`] refuses before reading anything.
     pub(crate) fn review_needs(&self, by: Federation, decision: Decision) -> Needs {
         if self.check_reviewer(by).is_err() {
@@ -1095,7 +1096,9 @@ impl ReissueApplication {
             .record(Key::Pending(self.office, self.billing))
             .record(self.queue_key());
         match decision {
-            Decision::Approve { .. } => needs.ledger(self.office),
+            // Approving saves the account new or with its security emails cleared (RI-09): the
+            // office's accounts record is rewritten in the same commit (OPS-04).
+            Decision::Approve { .. } => needs.ledger(self.office).office_accounts(self.office),
             Decision::Reject => needs,
         }
     }

@@ -56,7 +56,7 @@ use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use crate::account::Account;
+use crate::account::{Account, OfficeAccounts};
 use crate::calendar::{Instant, deadline_passed};
 use crate::challenge::Challenge;
 use crate::effect::{Effect, Event, EventKind};
@@ -70,7 +70,7 @@ use crate::screen::button::{BACK, CHANGE, FINISH, NEXT};
 use crate::screen::field::{ADDRESS, CONFIRM_PASSWORD, NEW_PASSWORD, OFFICE, OTP};
 use crate::screen::{BILLING, CHOOSE_PREFECTURE, Field, Form, Screen, prefecture_select};
 use crate::secret::{CodeDigest, SecretHasher};
-use crate::store::{Budget, FlowId, FlowKind, StoreError};
+use crate::store::{Budget, FlowId, FlowKind, Key, StoreError};
 use crate::values::{EmailAddress, OfficeNumber, OneTimePassword, Password, Prefecture, UserId};
 
 /// The step list every screen of the reset shows (source 1.2.2 (2)).
@@ -313,13 +313,13 @@ fn seal(hasher: &dyn SecretHasher, mailed: bool, id: &FlowId, user: &UserId) -> 
 
 impl Reset {
     /// RS-01 `次へ` on 【ログイン情報再設定認証】: starts a reset of `office` for `address`, given the
-    /// office's accounts (one per billing prefecture holding a user ID).
+    /// office's accounts as its [`OfficeAccounts`] record lists them (one per billing prefecture
+    /// holding a user ID, with its security email addresses).
     ///
     /// More than one account: 【請求先都道府県選択】 (RS-02), nothing drawn yet. Otherwise a 6-digit
     /// OTP is drawn and digested, and mailed (T2) only when `address` is a registered security
     /// email of the one account (RS-03); with no account (an unknown office) the user ID is a
-    /// placeholder in the office's own prefecture, and nothing is mailed. Accounts of other
-    /// offices are ignored.
+    /// placeholder in the office's own prefecture, and nothing is mailed.
     ///
     /// # Example
     /// ```
@@ -332,7 +332,7 @@ impl Reset {
     /// let mut rng = rand::rngs::StdRng::seed_from_u64(3);
     /// let id = FlowId::generate(&mut rng);
     /// let mut cx = Cx { now: utc("2026-01-10T10:00:00+09:00"), rng: &mut rng, policy: &policy, hasher: &hasher };
-    /// let step = Reset::start("1311111111".parse()?, "a@jp".parse()?, &[], &id, &mut cx);
+    /// let step = Reset::start("1311111111".parse()?, "a@jp".parse()?, &Default::default(), &id, &mut cx);
     /// assert!(matches!(step.state, Reset::AwaitingOtp(_)));
     /// assert!(!step.effects.iter().any(|e| matches!(e, Effect::Mail(_)))); // RS-03
     /// # Ok::<(), kaigo_seikyu::values::ValueError>(())
@@ -340,17 +340,11 @@ impl Reset {
     pub fn start<R: CryptoRng + ?Sized>(
         office: OfficeNumber,
         address: EmailAddress,
-        accounts: &[Account],
+        accounts: &OfficeAccounts,
         id: &FlowId,
         cx: &mut Cx<'_, R>,
     ) -> Step<Reset> {
-        let mut held: Vec<&Account> = accounts
-            .iter()
-            .filter(|a| a.user_id.office() == office)
-            .collect();
-        held.sort_by_key(|a| a.user_id.billing());
-        held.dedup_by_key(|a| a.user_id.billing());
-        match held.as_slice() {
+        match accounts.accounts() {
             [] => AwaitingOtp::send(
                 UserId::new(office.prefecture(), office),
                 address,
@@ -360,10 +354,10 @@ impl Reset {
             ),
             [only] => {
                 let matched = only.security_emails.contains(&address);
-                AwaitingOtp::send(only.user_id, address, matched, id, cx)
+                AwaitingOtp::send(UserId::new(only.billing, office), address, matched, id, cx)
             }
             several => {
-                let choices = several.iter().map(|a| a.user_id.billing()).collect();
+                let choices = several.iter().map(|a| a.billing).collect();
                 Step::to(
                     ChoosingPrefecture {
                         office,
@@ -396,7 +390,7 @@ impl Reset {
     /// let mut rng = rand::rngs::StdRng::seed_from_u64(3);
     /// let id = FlowId::generate(&mut rng);
     /// let mut cx = Cx { now: utc("2026-01-10T10:00:00+09:00"), rng: &mut rng, policy: &policy, hasher: &hasher };
-    /// let state = Reset::start("1311111111".parse()?, "a@jp".parse()?, &[], &id, &mut cx).state;
+    /// let state = Reset::start("1311111111".parse()?, "a@jp".parse()?, &Default::default(), &id, &mut cx).state;
     /// let step = state.next(&ResetInput::EnterOtp("000000".parse()?), None, &id, &mut cx).unwrap();
     /// assert_eq!(step.rejected, Some(FlowError::WrongCode { remaining: 4 }));
     /// let skip = ResetInput::ChoosePassword { new: Password::new("Abcd1234"), confirm: Password::new("Abcd1234") };
@@ -558,7 +552,7 @@ impl AwaitingOtp {
     /// let id = FlowId::generate(&mut rng);
     /// let now = utc("2026-01-10T10:00:00+09:00");
     /// let mut cx = Cx { now, rng: &mut rng, policy: &policy, hasher: &hasher };
-    /// let step = Reset::start("1311111111".parse()?, "a@jp".parse()?, &[], &id, &mut cx);
+    /// let step = Reset::start("1311111111".parse()?, "a@jp".parse()?, &Default::default(), &id, &mut cx);
     /// let Reset::AwaitingOtp(s) = step.state else { unreachable!() };
     /// assert_eq!(s.expires_at(), utc("2026-01-10T10:30:00+09:00"));
     /// # Ok::<(), kaigo_seikyu::values::ValueError>(())
@@ -763,12 +757,12 @@ impl Done {
     }
 }
 
-/// A stored account of the largest shape the flows make (five security emails, a security code,
-/// a notice email, a temporary password, a lockout; production-parameter hashes), parsed when an
-/// office has none, so that `reset_start` for an unknown office does at least the work of the
-/// largest known account (RS-03). Not a real account: it is never stored or compared with
-/// anything that matters.
-const DECOY_ACCOUNT: &str = r#"{"user_id":"KJ131300000000","password":"$argon2id$v=19$m=19456,t=2,p=1$DVgtv2/XRB8jMIc135fOlA$O1xfok98/NbPUJEU3iK7l7XWWnWX7Q9U7dM0d/+cZ20","temporary":{"expires_at":"2026-01-31T00:00:00Z"},"security_code":"$argon2id$v=19$m=19456,t=2,p=1$l4C0s9mYJm1n3k8QhV2bQw$3uYp0o7s3Q2d4mC0p6Hf1i8kZr5tXw9bVnA2eLq7yU0","failures":2,"locked_until":"2026-01-01T00:00:00Z","terms":{"version":1,"at":"2020-04-01T00:00:00Z"},"notice_email":{"Set":"notice-mail-address-000@jp"},"first_login_done":true,"grace_eligible":true,"security_emails":{"entries":[{"address":"mailforsecurity-000@jp","registered_at":"2026-01-01T00:00:00Z"},{"address":"mailforsecurity-001@jp","registered_at":"2026-01-02T00:00:00Z"},{"address":"mailforsecurity-002@jp","registered_at":"2026-01-03T00:00:00Z"},{"address":"mailforsecurity-003@jp","registered_at":"2026-01-04T00:00:00Z"},{"address":"mailforsecurity-004@jp","registered_at":"2026-01-05T00:00:00Z"}],"selected":0}}"#;
+/// The largest [`OfficeAccounts`] record of an office whose reset goes straight to the OTP (one
+/// account with the five security emails SE-01 allows), parsed when an office has none, so that
+/// `reset_start` for an unknown office does at least the work of any known office it could be
+/// told apart from only by timing (RS-03; an office of several accounts shows 【請求先都道府県選択】
+/// instead). Not a real record: it is never stored or compared with anything that matters.
+const DECOY_OFFICE_ACCOUNTS: &str = r#"[{"billing":"13","security_emails":["mailforsecurity-000@jp","mailforsecurity-001@jp","mailforsecurity-002@jp","mailforsecurity-003@jp","mailforsecurity-004@jp"]}]"#;
 
 /// The top of 【ワンタイムパスワード入力】 (RS-03, SE-06), as the source draws it: where the OTP
 /// went, its lifetime and the reasons a mail may not arrive. Callers add their notes and buttons.
@@ -922,14 +916,13 @@ impl Entry for Reset {
         }
     }
 
-    /// Every account the office could hold, one per billing prefecture (RS-02): the same keys
-    /// whatever the office and address (RS-03).
+    /// The office's accounts as its [`OfficeAccounts`] record lists them (RS-02) and the
+    /// address's code-mail budget, in one round (OPS-04): the same keys whatever the office and
+    /// address (RS-03).
     fn begin_needs(_: Option<UserId>, start: &ResetStart) -> Needs {
         match start {
-            ResetStart::Authenticate { office, address } => Prefecture::all()
-                .fold(Needs::none(), |needs, billing| {
-                    needs.account(UserId::new(billing, *office))
-                })
+            ResetStart::Authenticate { office, address } => Needs::none()
+                .record(Key::OfficeAccounts(*office))
                 .code_mail(address.clone()),
             ResetStart::Back => Needs::none(),
         }
@@ -945,21 +938,24 @@ impl Entry for Reset {
         let ResetStart::Authenticate { office, address } = start else {
             return Ok(Step::to(Next::End(crate::lost::menu_screen())));
         };
-        let mut accounts = Vec::new();
-        for billing in Prefecture::all() {
-            if let Some(account) = records.account(UserId::new(billing, office))? {
-                accounts.push(account);
+        let accounts = match records.get::<OfficeAccounts>(&Key::OfficeAccounts(office))? {
+            Some(accounts) => accounts,
+            None => {
+                // RS-03: an unknown office does the work a known one does: copy the bytes of
+                // the largest record an office going straight to the OTP can have, as a load
+                // does, parse them as a read does, and look the address up in it.
+                let bytes = std::hint::black_box(DECOY_OFFICE_ACCOUNTS.as_bytes().to_vec());
+                let decoy: OfficeAccounts = serde_json::from_slice(&bytes)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                std::hint::black_box(
+                    decoy
+                        .accounts()
+                        .iter()
+                        .any(|a| a.security_emails.contains(&address)),
+                );
+                OfficeAccounts::default()
             }
-        }
-        if accounts.is_empty() {
-            // RS-03: an unknown office does the work a known one does: copy the bytes of an
-            // account of the largest shape, as a load does, parse them as a read does, and look
-            // the address up in it.
-            let bytes = std::hint::black_box(DECOY_ACCOUNT.as_bytes().to_vec());
-            let decoy: Account =
-                serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            std::hint::black_box(decoy.security_emails.contains(&address));
-        }
+        };
         Ok(Reset::start(office, address, &accounts, id, cx).map(Next::Stay))
     }
 }
@@ -967,19 +963,22 @@ impl Entry for Reset {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::{NoticeEmail, SecurityEmails};
+    use crate::account::SecurityEmails;
 
-    /// RS-03 (finding 8): the decoy an unknown office parses is an account of the largest shape
-    /// the flows make, and of the current `Account` type (it serializes back to itself), so a
-    /// known office's account never costs more to parse than the decoy.
+    /// RS-03 (finding 8): the decoy an unknown office parses is an office record of the current
+    /// `OfficeAccounts` type (it serializes back to itself) with one account of the most security
+    /// emails SE-01 allows, so a known office going straight to the OTP never costs more to
+    /// parse than the decoy.
     #[test]
-    fn rs_03_decoy_is_an_account_of_the_largest_shape() {
-        let decoy: Account = serde_json::from_str(DECOY_ACCOUNT).unwrap();
-        assert_eq!(serde_json::to_string(&decoy).unwrap(), DECOY_ACCOUNT);
-        assert_eq!(decoy.security_emails.len(), SecurityEmails::MAX);
-        assert!(decoy.security_code.is_some());
-        assert!(decoy.temporary.is_some_and(|t| t.expires_at.is_some()));
-        assert!(decoy.locked_until.is_some() && decoy.terms.is_some());
-        assert!(matches!(decoy.notice_email, NoticeEmail::Set(_)));
+    fn rs_03_decoy_is_an_office_of_the_largest_shape() {
+        let decoy: OfficeAccounts = serde_json::from_str(DECOY_OFFICE_ACCOUNTS).unwrap();
+        assert_eq!(
+            serde_json::to_string(&decoy).unwrap(),
+            DECOY_OFFICE_ACCOUNTS
+        );
+        let [only] = decoy.accounts() else {
+            panic!("one account")
+        };
+        assert_eq!(only.security_emails.len(), SecurityEmails::MAX);
     }
 }

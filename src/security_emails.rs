@@ -1134,7 +1134,8 @@ impl Flow for SecurityEmailSetting {
     }
 
     /// Every step reads the account; a code entry runs under the user ID's hourly guessing
-    /// budget (SEC-07).
+    /// budget (SEC-07). A step that may change the addresses (a code entry adds or changes one,
+    /// `削除` removes one) reads the office's accounts record it rewrites (OPS-04).
     fn needs(&self, input: &Input) -> Needs {
         let user = *SecurityEmailSetting::user(self);
         let needs = Needs::none().account(user);
@@ -1144,9 +1145,11 @@ impl Flow for SecurityEmailSetting {
             (SecurityEmailSetting::AwaitingOtp(s), Input::EnterOtp(_)) => needs
                 .guesses(Budget::WrongCodes(user))
                 .code_mail(s.new.clone()),
-            (_, Input::EnterOtp(_) | Input::EnterCode(_)) => {
-                needs.guesses(Budget::WrongCodes(user))
-            }
+            (_, Input::EnterCode(_)) => needs
+                .guesses(Budget::WrongCodes(user))
+                .office_accounts(user.office()),
+            (_, Input::EnterOtp(_)) => needs.guesses(Budget::WrongCodes(user)),
+            (_, Input::Delete(_)) => needs.office_accounts(user.office()),
             _ => needs,
         }
     }

@@ -195,6 +195,11 @@ pub enum Key {
     Sequence(YearMonth),
     /// An office's certificates (FEE-05).
     Certificates(OfficeNumber),
+    /// The accounts an office holds, with their security emails
+    /// ([`OfficeAccounts`](crate::account::OfficeAccounts)): what starting a reset reads
+    /// (OPS-04). The transaction core writes it in the commit of every account save that
+    /// changes it.
+    OfficeAccounts(OfficeNumber),
     /// An effect in the transactional outbox (OPS-01): a [`Queued`](crate::effect::Queued)
     /// record, written once (expected version `None`) in its step's commit and removed once
     /// delivered. A store lists these in commit order ([`Store::outbox`]).
@@ -271,6 +276,7 @@ impl fmt::Display for Key {
             Key::Pending(office, pref) => write!(f, "pending/{office}/{pref}"),
             Key::Sequence(month) => write!(f, "sequence/{month}"),
             Key::Certificates(office) => write!(f, "certificates/{office}"),
+            Key::OfficeAccounts(office) => write!(f, "office_accounts/{office}"),
             Key::Outbox(id) => write!(f, "outbox/{id}"),
             Key::Queue(prefecture, received_at, number) => write!(
                 f,

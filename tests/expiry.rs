@@ -217,7 +217,7 @@ fn ops_02_store_purge_contract() {
 }
 
 /// OPS-02: 10,000 resets started and abandoned; with the clock past every lifetime, purging in
-/// batches leaves only accounts, applications and certificates.
+/// batches leaves only accounts (with their office's record), applications and certificates.
 #[test]
 fn ops_02_bounded_store_after_abandoned_resets() {
     let (host, portal) = host();
@@ -241,12 +241,13 @@ fn ops_02_bounded_store_after_abandoned_resets() {
     let left: Vec<String> = host.store.snapshot().into_iter().map(|(k, _)| k).collect();
     assert!(
         left.iter().all(|k| k.starts_with("account/")
+            || k.starts_with("office_accounts/")
             || k.starts_with("application/")
             || k.starts_with("certificates/")),
         "{left:?}"
     );
     assert_eq!(purged + left.len(), held);
-    assert_eq!(left.len(), 1);
+    assert_eq!(left.len(), 2, "the account and its office's record");
 }
 
 /// One step of the property test.

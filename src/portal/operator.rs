@@ -34,9 +34,13 @@ impl Portal {
     pub fn create_account(&self, account: Account) -> Result<(), PortalError> {
         self.transact(|tx, now| {
             let key = Key::Account(account.user_id);
+            // The office's record the new account joins, in the same round (OPS-04).
+            let office =
+                tx.get::<serde::de::IgnoredAny>(&Key::OfficeAccounts(account.user_id.office()));
             if tx.get::<serde::de::IgnoredAny>(&key)?.is_some() {
                 return Err(FlowError::AccountExists.into());
             }
+            office?;
             let user = account.user_id;
             tx.apply(vec![
                 Effect::SaveAccount(Box::new(account.clone())),

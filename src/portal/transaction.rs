@@ -15,6 +15,8 @@
 //! declared are in, so a discarded run costs no draw and no hash. Code mails spend their
 //! address's hourly budget (SEC-04) after the run, from the snapshot; a budget the step did not
 //! declare ([`Needs::code_mails`]) is read in one more round without running the step again.
+//! Likewise an account saved new or with other security email addresses rewrites its office's
+//! [`OfficeAccounts`] record in the same commit, read after the run if the step had not.
 
 use std::collections::HashMap;
 
@@ -22,7 +24,7 @@ use rand_core::CryptoRng;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::account::Account;
+use crate::account::{Account, OfficeAccounts};
 use crate::calendar::Instant;
 use crate::effect::{Effect, EffectId, Outgoing, Queued};
 use crate::error::{FlowError, PortalError};
@@ -84,7 +86,8 @@ enum Stage<T> {
     Run,
     /// Waiting for the read of keys the run found missing.
     Reading(Read),
-    /// The run succeeded; waiting for the read of the code-mail budgets it spends.
+    /// The run succeeded; waiting for the read of what it writes after it ran: the code-mail
+    /// budgets it spends and the office records its account saves change.
     Budgets(T, Read),
     /// Waiting for the commit.
     Committing(T),
@@ -133,11 +136,12 @@ where
                     }
                 }
                 Stage::Budgets(value, _) => {
-                    let read = self.tx.unread_budgets();
+                    let read = self.tx.unread_after_run();
                     if !read.keys.is_empty() {
                         return self.read(read, |r| Stage::Budgets(value, r));
                     }
-                    if let Err(e) = self.tx.spend_code_mails(self.now) {
+                    let after = self.tx.spend_code_mails(self.now);
+                    if let Err(e) = after.and_then(|()| self.tx.write_office_accounts()) {
                         return self.done(Err(e));
                     }
                     return match self.tx.writes() {
@@ -351,6 +355,9 @@ pub(crate) struct Tx<'p> {
     pub(crate) rejected: Option<FlowError>,
     /// SEC-04: the addresses this run drew a code for, mailed or withheld.
     code_mails: Vec<EmailAddress>,
+    /// OPS-04: the accounts this run saved that are new or whose security email addresses
+    /// changed: their offices' [`OfficeAccounts`] records are written in the same commit.
+    reindexed: Vec<Account>,
 }
 
 impl<'p> Tx<'p> {
@@ -366,6 +373,7 @@ impl<'p> Tx<'p> {
             effects: Vec::new(),
             rejected: None,
             code_mails: Vec::new(),
+            reindexed: Vec::new(),
         }
     }
 
@@ -376,6 +384,7 @@ impl<'p> Tx<'p> {
         self.effects.clear();
         self.rejected = None;
         self.code_mails.clear();
+        self.reindexed.clear();
     }
 
     /// A fresh attempt: the snapshot is forgotten.
@@ -547,16 +556,65 @@ impl<'p> Tx<'p> {
         Ok(step)
     }
 
-    /// The code-mail budgets this run spends that the snapshot does not hold.
-    fn unread_budgets(&mut self) -> Read {
+    /// What this run writes after it ran that the snapshot does not hold: the code-mail budgets
+    /// it spends (SEC-04) and the office records of the accounts it saved changed (OPS-04).
+    fn unread_after_run(&mut self) -> Read {
         let mut read = Read::default();
-        for to in &self.code_mails {
-            let key = Key::Budget(Budget::CodeMails(to.clone()));
+        let budgets = self
+            .code_mails
+            .iter()
+            .map(|to| Key::Budget(Budget::CodeMails(to.clone())));
+        let offices = self
+            .reindexed
+            .iter()
+            .map(|a| Key::OfficeAccounts(a.user_id.office()));
+        for key in budgets.chain(offices) {
             if !self.read.contains_key(&key) && !read.keys.contains(&key) {
                 read.keys.push(key);
             }
         }
         read
+    }
+
+    /// OPS-04: notes `account`, about to be saved, when it is new or its security email
+    /// addresses differ from the stored account's (then its office's [`OfficeAccounts`] record
+    /// changes). An account the request did not read is noted all the same.
+    fn reindex(&mut self, account: &Account) -> Result<(), PortalError> {
+        let key = Key::Account(account.user_id);
+        let stored = match self.read.get(&key) {
+            Some(Some(stored)) => Some(
+                serde_json::from_slice::<Account>(&stored.value)
+                    .map_err(|e| StoreError::Corrupt(format!("{key}: {e}")))?,
+            ),
+            _ => None,
+        };
+        let same = stored.is_some_and(|stored| {
+            let addresses = |a: &Account| {
+                a.security_emails
+                    .entries()
+                    .iter()
+                    .map(|e| e.address.clone())
+                    .collect::<Vec<_>>()
+            };
+            addresses(&stored) == addresses(account)
+        });
+        if !same {
+            self.reindexed.push(account.clone());
+        }
+        Ok(())
+    }
+
+    /// OPS-04: writes the office records of the accounts this run saved changed
+    /// ([`Tx::reindex`]), read by [`Tx::unread_after_run`].
+    fn write_office_accounts(&mut self) -> Result<(), PortalError> {
+        for account in std::mem::take(&mut self.reindexed) {
+            let key = Key::OfficeAccounts(account.user_id.office());
+            let mut office: OfficeAccounts = self.get(&key)?.unwrap_or_default();
+            if office.record(&account) {
+                self.put(key, &office)?;
+            }
+        }
+        Ok(())
     }
 
     /// SEC-04: spends one code mail per code drawn; [`FlowError::MailBudgetExceeded`] when an
@@ -688,6 +746,7 @@ impl<'p> Tx<'p> {
     pub(crate) fn apply(&mut self, effects: Vec<Effect>) -> Result<(), PortalError> {
         for effect in effects {
             if let Effect::SaveAccount(account) = &effect {
+                self.reindex(account)?;
                 self.put(Key::Account(account.user_id), account.as_ref())?;
             }
             if let Effect::Put { key, value } = &effect {

@@ -77,6 +77,7 @@ pub fn record(key: &Key, bytes: &[u8], check: &Check<'_>) -> Result<(), StoreErr
         Key::Pending(..) => parse::<ManagementNumber>(key, bytes).map(drop),
         Key::Sequence(_) => parse::<u32>(key, bytes).map(drop),
         Key::Certificates(_) => parse::<crate::certificate::Certificates>(key, bytes).map(drop),
+        Key::OfficeAccounts(_) => parse::<crate::account::OfficeAccounts>(key, bytes).map(drop),
         Key::Outbox(_) => Queued::from_bytes(bytes).map(drop),
     }
 }

@@ -129,6 +129,7 @@ fn read_back(scratch: &ScratchSchema, now: kaigo_seikyu::calendar::Instant) -> S
         let (kind, rest) = text.split_once('/').unwrap();
         let key = match kind {
             "account" => Key::Account(rest.parse().unwrap()),
+            "office_accounts" => Key::OfficeAccounts(rest.parse().unwrap()),
             "flow" => {
                 let id = rest.strip_prefix("reissue/").expect("a reissue flow");
                 Key::Flow(FlowKind::Reissue, id.parse().unwrap())

@@ -9,7 +9,9 @@
 //!   screen, an error, or a mail other than the one delivering it (SEC-01, MAIL-01);
 //! - at most 10 code mails per address and at most 10 wrong code entries per budget key within
 //!   any hour (SEC-04, SEC-07), counted from what the world saw, not from the model;
-//! - a refusal leaves every record, the outbox, the notices and the sessions as they were.
+//! - a refusal leaves every record, the outbox, the notices and the sessions as they were;
+//! - every office's accounts record lists exactly its accounts and their security email
+//!   addresses (OPS-04).
 //!
 //! A host proves its ports keep the rules by implementing [`Harness`] (fresh, empty ports for each
 //! case) and calling the models' `run` functions ([`run_all`], [`reset::run`], [`gate::run`],
@@ -1218,7 +1220,31 @@ impl World {
         }
         self.check_budgets();
         self.check_no_leak(&seen);
+        self.check_office_accounts();
         seen
+    }
+
+    /// OPS-04: every office's [`OfficeAccounts`](crate::account::OfficeAccounts) record lists
+    /// exactly the accounts the store holds for it, each with its security email addresses, as
+    /// the accounts were saved.
+    fn check_office_accounts(&self) {
+        use crate::account::OfficeAccounts;
+        let records = self.store.snapshot().records;
+        let mut derived: BTreeMap<String, OfficeAccounts> = BTreeMap::new();
+        let mut stored: BTreeMap<String, OfficeAccounts> = BTreeMap::new();
+        for (key, record) in &records {
+            if key.starts_with("account/") {
+                let account: Account =
+                    serde_json::from_slice(&record.value).expect("a stored account parses");
+                let office = account.user_id.office().to_string();
+                derived.entry(office).or_default().record(&account);
+            } else if let Some(office) = key.strip_prefix("office_accounts/") {
+                let accounts = serde_json::from_slice(&record.value)
+                    .expect("a stored office's accounts record parses");
+                stored.insert(office.to_owned(), accounts);
+            }
+        }
+        assert_eq!(stored, derived, "the offices' accounts records (OPS-04)");
     }
 
     /// SEC-04, SEC-07: within any hour, at most 10 code mails to one address and at most 10
