@@ -279,6 +279,12 @@ pub enum EventKind {
         /// Whose.
         user: UserId,
     },
+    /// OPS-04, OPS-06: the operator wrote an office's accounts record from its accounts
+    /// ([`Portal::index_office`](crate::portal::Portal::index_office)).
+    OfficeIndexed {
+        /// Which office.
+        office: OfficeNumber,
+    },
     /// RI-06: a reissue application received.
     ReissueApplied {
         /// Its management number.

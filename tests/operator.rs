@@ -205,3 +205,87 @@ fn ops_06_sec_02_operator_actions_compare_and_swap() {
     assert_eq!(account.failures, 2, "the racing change is kept");
     assert!(account.security_code.is_some(), "the operator's change too");
 }
+
+/// OPS-04, OPS-06, RS-03: accounts written around the driver (as a store written before the
+/// office's accounts record existed holds them) leave the office looking unknown to a reset: the
+/// OTP screen, nothing mailed. `index_office` writes the record from the accounts, audited, in
+/// one round; then the reset mails the OTP; a second call writes nothing.
+#[test]
+fn ops_04_index_office_writes_the_record_of_accounts_written_around_the_driver() {
+    use kaigo_seikyu::account::{Account, OfficeAccounts};
+    use kaigo_seikyu::testkit::CountingStore;
+    let (host, _, mut rng) = host();
+    let store = Arc::new(CountingStore::new(host.store.clone()));
+    let mut ports = host.ports();
+    ports.store = store.clone();
+    let portal = Portal::new(
+        ports,
+        Policy::insecure_fast_hashing(),
+        CodeKey::from_bytes([4; 32]),
+    );
+    let office = "1311111111".parse().unwrap();
+    for user in ["KJ131311111111", "KJ141311111111"] {
+        let user: UserId = user.parse().unwrap();
+        let mut account = Account::new(user, portal.hash_secret(b"Kari2026pass", &mut rng));
+        account
+            .security_emails
+            .add("a@jp".parse().unwrap(), portal.now())
+            .unwrap();
+        let value = serde_json::to_vec(&account).unwrap();
+        host.store
+            .commit(&[Write::Put {
+                key: Key::Account(user),
+                expected: None,
+                value,
+                expires: None,
+            }])
+            .unwrap();
+    }
+    let route = portal.reset_start("1311111111", "a@jp", &mut rng).unwrap();
+    assert_eq!(
+        route.1.title, "ワンタイムパスワード入力",
+        "an unknown office's answer"
+    );
+    assert!(host.outbox.all().is_empty(), "nothing mailed");
+    store.take();
+
+    assert!(portal.index_office(office).unwrap());
+    let cost = store.take();
+    assert_eq!(
+        (cost.rounds, cost.records),
+        (1, 48),
+        "one round: 47 accounts and the record"
+    );
+    let record: OfficeAccounts = serde_json::from_slice(
+        &host
+            .store
+            .load(&Key::OfficeAccounts(office))
+            .unwrap()
+            .unwrap()
+            .value,
+    )
+    .unwrap();
+    let listed: Vec<String> = record
+        .accounts()
+        .iter()
+        .map(|a| format!("{}:{}", a.billing, a.security_emails.len()))
+        .collect();
+    assert_eq!(listed, ["13:1", "14:1"]);
+    assert_eq!(
+        kinds(&host).last(),
+        Some(&EventKind::OfficeIndexed { office })
+    );
+    let route = portal.reset_start("1311111111", "a@jp", &mut rng).unwrap();
+    assert_eq!(
+        route.1.title, "請求先都道府県選択",
+        "two prefectures: RS-02"
+    );
+    assert!(
+        !portal.index_office(office).unwrap(),
+        "in step: nothing written"
+    );
+    assert!(
+        !portal.index_office("1399999999".parse().unwrap()).unwrap(),
+        "an office without accounts gets no record"
+    );
+}

@@ -5,14 +5,14 @@
 
 use rand_core::CryptoRng;
 
-use crate::account::{Account, TermsAcceptance};
+use crate::account::{Account, OfficeAccounts, TermsAcceptance};
 use crate::effect::{Effect, Event, EventKind};
 use crate::error::{FlowError, PortalError};
 use crate::login;
 use crate::portal::Portal;
 use crate::secret::PasswordHash;
 use crate::store::Key;
-use crate::values::{Password, SecurityCode, UserId};
+use crate::values::{OfficeNumber, Password, Prefecture, SecurityCode, UserId};
 
 impl Portal {
     /// Provisions `account` (the operator's import of an office). Refused with
@@ -176,6 +176,59 @@ impl Portal {
         self.change_account(user, EventKind::LockoutLifted { user: *user }, |a| {
             a.failures = 0;
             a.locked_until = None;
+        })
+    }
+
+    /// OPS-04, OPS-06: writes `office`'s [`OfficeAccounts`] record from the accounts the store
+    /// holds for it: for a store written before the record existed (from then on the driver
+    /// keeps it with every account save), or records imported around the driver. Reads the
+    /// office's 47 possible accounts and its record in one round, and commits the record, with
+    /// an [`EventKind::OfficeIndexed`] event, only when it differs. Returns whether it wrote.
+    ///
+    /// Until its record is written, an office's reset answers as an unknown office's does
+    /// (RS-03: the OTP screen, nothing mailed).
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::{account::Account, calendar::utc, memory::Embedded, policy::Policy, secret::CodeKey};
+    /// use kaigo_seikyu::store::{Key, Store, Write};
+    /// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+    /// let portal = host.portal(Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]));
+    /// let user = "KJ131311111111".parse()?;
+    /// let mut account = Account::new(user, portal.hash_secret(b"Kari2026pass", &mut rand::rng()));
+    /// account.security_emails.add("a@jp".parse()?, portal.now())?;
+    /// // An account written around the driver, as an older store holds it: no office record.
+    /// let value = serde_json::to_vec(&account)?;
+    /// host.store.commit(&[Write::Put { key: Key::Account(user), expected: None, value, expires: None }])?;
+    /// assert!(portal.index_office(user.office())?);
+    /// assert!(!portal.index_office(user.office())?); // already in step: nothing written
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn index_office(&self, office: OfficeNumber) -> Result<bool, PortalError> {
+        self.transact(|tx, now| {
+            // Every get first, so that whatever is missing is read in one round (OPS-04).
+            let key = Key::OfficeAccounts(office);
+            let stored = tx.get::<OfficeAccounts>(&key);
+            let accounts: Vec<_> = Prefecture::all()
+                .map(|billing| tx.get::<Account>(&Key::Account(UserId::new(billing, office))))
+                .collect();
+            let stored = stored?;
+            let mut index = OfficeAccounts::default();
+            for account in accounts {
+                if let Some(account) = account? {
+                    index.record(&account);
+                }
+            }
+            let unchanged = match &stored {
+                Some(stored) => *stored == index,
+                None => index.accounts().is_empty(),
+            };
+            if unchanged {
+                return Ok(false);
+            }
+            tx.put(key, &index)?;
+            tx.apply(vec![audit(now, EventKind::OfficeIndexed { office })])?;
+            Ok(true)
         })
     }
 

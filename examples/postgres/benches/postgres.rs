@@ -826,8 +826,8 @@ fn us(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
-/// A schema with `n` accounts and `n` pending reset flows loaded by binary COPY, besides the
-/// 64 measured offices, and a portal on it.
+/// A schema with `n` accounts (with their offices' accounts records) and `n` pending reset flows
+/// loaded by binary COPY, besides the 64 measured offices, and a portal on it.
 struct Loaded {
     _scratch: ScratchSchema,
     portal: Portal,
@@ -857,6 +857,8 @@ fn loaded(url: &str, n: usize) -> Loaded {
     let account = pg.load(&account_key).unwrap().unwrap();
     let flow = pg.load(&Key::Flow(FlowKind::Reset, id)).unwrap().unwrap();
     let account_text = String::from_utf8(account.value).unwrap();
+    let office_key = Key::OfficeAccounts(template.parse().unwrap());
+    let office_text = String::from_utf8(pg.load(&office_key).unwrap().unwrap().value).unwrap();
 
     let started = Clocked::now();
     let mut client = connection(&scratch);
@@ -877,6 +879,16 @@ fn loaded(url: &str, n: usize) -> Loaded {
         let key = format!("account/{user}");
         writer
             .write(&[&key, &1i64, &value, &None::<Instant>])
+            .unwrap();
+        // Its office's accounts record (OPS-04), as the driver writes it.
+        let value = office_text.replace(&template, &number).into_bytes();
+        writer
+            .write(&[
+                &format!("office_accounts/{number}"),
+                &1i64,
+                &value,
+                &None::<Instant>,
+            ])
             .unwrap();
         let flow_key = format!("flow/reset/{:032x}", rng.random::<u128>());
         writer
