@@ -73,9 +73,7 @@ fn address(office: &str, n: u8) -> String {
 impl Play {
     fn new() -> Play {
         let host = Embedded::new(utc(NOW));
-        let store = Arc::new(CountingStore::new(host.store.clone()));
-        let mut ports = host.ports();
-        ports.store = store.clone();
+        let (ports, store) = CountingStore::over(&host);
         let portal = Portal::new(
             ports,
             Policy::insecure_fast_hashing(),

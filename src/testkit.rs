@@ -1675,6 +1675,27 @@ impl CountingStore {
         }
     }
 
+    /// The in-memory `host`'s ports with their store counted: the ports to build a portal on,
+    /// and the counting store to read.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::{calendar::utc, memory::Embedded, policy::Policy, portal::Portal, secret::CodeKey};
+    /// use kaigo_seikyu::testkit::CountingStore;
+    /// let host = Embedded::new(utc("2026-01-10T10:00:00+09:00"));
+    /// let (ports, store) = CountingStore::over(&host);
+    /// let portal = Portal::new(ports, Policy::insecure_fast_hashing(), CodeKey::from_bytes([1; 32]));
+    /// portal.account(&"KJ131311111111".parse()?)?;
+    /// assert_eq!(store.take().rounds, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn over(host: &crate::memory::Embedded) -> (crate::portal::Ports, std::sync::Arc<Self>) {
+        let store = std::sync::Arc::new(CountingStore::new(host.store.clone()));
+        let mut ports = host.ports();
+        ports.store = store.clone();
+        (ports, store)
+    }
+
     /// The counts since the last call (or since [`CountingStore::new`]), which start again from
     /// zero.
     pub fn take(&self) -> Cost {

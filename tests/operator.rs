@@ -215,9 +215,7 @@ fn ops_04_index_office_writes_the_record_of_accounts_written_around_the_driver()
     use kaigo_seikyu::account::{Account, OfficeAccounts};
     use kaigo_seikyu::testkit::CountingStore;
     let (host, _, mut rng) = host();
-    let store = Arc::new(CountingStore::new(host.store.clone()));
-    let mut ports = host.ports();
-    ports.store = store.clone();
+    let (ports, store) = CountingStore::over(&host);
     let portal = Portal::new(
         ports,
         Policy::insecure_fast_hashing(),

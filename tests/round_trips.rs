@@ -10,7 +10,6 @@
 
 mod drivers;
 
-use std::sync::Arc;
 
 use kaigo_seikyu::account::Account;
 use kaigo_seikyu::calendar::utc;
@@ -48,9 +47,7 @@ fn ops_05_ops_04_async_driver_makes_the_same_round_trips() {
 /// Runs the requests over driver `D`, checks their costs and returns them, by entry point.
 fn round_trips<D: Driver>() -> Vec<(&'static str, Cost)> {
     let host = Embedded::new(utc("2026-02-15T09:00:00+09:00"));
-    let store = Arc::new(CountingStore::new(host.store.clone()));
-    let mut ports = host.ports();
-    ports.store = store.clone();
+    let (ports, store) = CountingStore::over(&host);
     let (policy, key) = (
         Policy::insecure_fast_hashing(),
         CodeKey::from_bytes([7; 32]),
