@@ -210,6 +210,8 @@ fn grow_to_the_largest_shape(world: &World) {
             expires: None,
         }])
         .unwrap();
+    // Written around the driver: the office's accounts record (what the reset reads) follows.
+    assert!(world.portal.index_office(world.office).unwrap());
 }
 
 /// Issue 10, item 6: throughput of independent flows on one and two threads against one shared

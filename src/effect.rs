@@ -118,7 +118,9 @@ pub enum Effect {
     /// Write a record other than the flow's state and accounts (an office's certificates, a
     /// reissue application, …) in the same compare-and-swap commit as the flow. The write is
     /// checked against the version the step read, so declare its key in the step's
-    /// [`Needs`](crate::flow::Needs). Make one with [`Effect::put`].
+    /// [`Needs`](crate::flow::Needs). Make one with [`Effect::put`]. The driver refuses one at an
+    /// account's or an office's accounts record's key: accounts are saved with
+    /// [`Effect::SaveAccount`], which keeps the office's record in step (OPS-04).
     Put {
         /// Where.
         key: Key,
@@ -128,7 +130,8 @@ pub enum Effect {
     /// Remove a record other than the flow's state (a reissue application's pending marker,
     /// RI-07) in the same compare-and-swap commit as the flow. The step must have declared the
     /// key in its [`Needs`](crate::flow::Needs) and seen the record there: the removal is
-    /// checked against the version read.
+    /// checked against the version read. Refused, as [`Effect::Put`], at an account's or an
+    /// office's accounts record's key.
     Delete(Key),
 }
 

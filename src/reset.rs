@@ -943,10 +943,15 @@ impl Entry for Reset {
             None => {
                 // RS-03: an unknown office does the work a known one does: copy the bytes of
                 // the largest record an office going straight to the OTP can have, as a load
-                // does, parse them as a read does, and look the address up in it.
+                // does, parse them twice as a stored record is (checked on read, OPS-07, then
+                // read), and look the address up in it.
                 let bytes = std::hint::black_box(DECOY_OFFICE_ACCOUNTS.as_bytes().to_vec());
-                let decoy: OfficeAccounts = serde_json::from_slice(&bytes)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let parse = || {
+                    serde_json::from_slice::<OfficeAccounts>(std::hint::black_box(&bytes))
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))
+                };
+                std::hint::black_box(parse()?);
+                let decoy = parse()?;
                 std::hint::black_box(
                     decoy
                         .accounts()

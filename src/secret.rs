@@ -142,14 +142,17 @@ impl<H> CountingHasher<H> {
         }
     }
 
-    /// Hashes, verifications and digests so far.
+    /// Hashes, verifications and digests since [`CountingHasher::new`] or the last
+    /// [`CountingHasher::take`].
     pub fn counts(&self) -> [usize; 3] {
         self.counts
             .each_ref()
             .map(|c| c.load(std::sync::atomic::Ordering::SeqCst))
     }
 
-    /// The time spent in hashes and verifications so far, summed over the threads that did them.
+    /// The time spent in hashes and verifications since [`CountingHasher::new`] or the last
+    /// [`CountingHasher::take`], summed over the threads that did them (with the inner hasher's
+    /// wait for a place, if it has one: [`Argon2Hasher::passes_at_once`]).
     pub fn argon2_time(&self) -> std::time::Duration {
         std::time::Duration::from_nanos(self.argon2_nanos.load(std::sync::atomic::Ordering::SeqCst))
     }
@@ -196,15 +199,17 @@ impl<H: SecretHasher> SecretHasher for CountingHasher<H> {
 /// default one per core: [`std::thread::available_parallelism`]); a hash or verification beyond
 /// that waits, blocking its thread, until one ends. More passes at once than cores would not end
 /// sooner: they would share the cores, each holding its memory longer. So the memory argon2 holds
-/// is bounded, whatever the number of requests: at most `passes_at_once × memory_kib` (19 MiB by
-/// default) for the policy's parameters. Each pass works in a buffer kept from an earlier one,
-/// so it does not allocate, zero and fault in 19 MiB again (issue 17: on two cores, logins
-/// reached 0.85 of the argon2 limit with a fresh buffer per pass). Clones share the limit and
-/// the buffers.
+/// is bounded, whatever the number of requests: `passes_at_once` buffers of `memory_kib` (19 MiB
+/// by default) kept for the policy's parameters, plus, while passes on hashes stored under other
+/// parameters run, at most `passes_at_once` buffers of their size (each at most
+/// [`MAX_STORED_MEMORY_KIB`]). Each pass with the policy's parameters works in a buffer kept from
+/// an earlier one, so it does not allocate, zero and fault in 19 MiB again. Clones share the
+/// limit and the buffers.
 ///
-/// A kept buffer holds the last pass's blocks until the next pass overwrites them. Before the
-/// buffers were kept, argon2 freed them without zeroing (its `zeroize` feature is off), so the
-/// process's memory held password-derived blocks all the same.
+/// A kept buffer holds the last pass's blocks, which derive from a password, until the next pass
+/// overwrites them: they stay in the process's memory while it idles. Without kept buffers
+/// argon2 freed them without zeroing (its `zeroize` feature is off), so freed memory held them
+/// too until it was reused; zeroing 19 MiB after every pass would cost what keeping them saves.
 ///
 /// # Example
 /// ```
@@ -377,7 +382,10 @@ impl Argon2Hasher {
     /// One argon2 pass of `argon2` into `out`, once there is a place for it. A pass with this
     /// hasher's own parameters works in a kept buffer (or a new one, kept after); a pass with
     /// other parameters (a hash stored under an older policy) in a buffer of its own size,
-    /// dropped after.
+    /// dropped after. A stored hash asking for more memory than [`MAX_STORED_MEMORY_KIB`] (and
+    /// than this hasher's own parameters) is refused before anything is allocated, and an
+    /// allocation that fails is an error, not an abort: a tampered hash fails its login and
+    /// nothing else (OPS-07).
     fn pass(
         &self,
         argon2: &Argon2<'_>,
@@ -386,16 +394,41 @@ impl Argon2Hasher {
         out: &mut [u8],
     ) -> argon2::Result<()> {
         let count = argon2.params().block_count();
-        let mut pass = self
-            .memory
-            .start(count == self.argon2_params().block_count());
-        // argon2 writes every block before it reads it: a kept buffer needs no zeroing.
-        let blocks = pass
-            .blocks
-            .get_or_insert_with(|| vec![argon2::Block::default(); count]);
+        let own = self.argon2_params().block_count();
+        if count > own.max(MAX_STORED_MEMORY_KIB as usize) {
+            return Err(argon2::Error::MemoryTooMuch);
+        }
+        let mut pass = self.memory.start(count == own);
+        let blocks = match pass.blocks.as_mut() {
+            Some(blocks) => blocks,
+            None => {
+                let mut blocks = Vec::new();
+                blocks
+                    .try_reserve_exact(count)
+                    .map_err(|_| argon2::Error::OutOfMemory)?;
+                // argon2 writes every block before it reads it: a kept buffer needs no zeroing.
+                blocks.resize(count, argon2::Block::default());
+                pass.blocks.insert(blocks)
+            }
+        };
         argon2.hash_password_into_with_memory(secret, salt, out, blocks)
     }
 }
+
+/// The most argon2 memory, in KiB, a stored hash with parameters other than the policy's may ask
+/// a verification for: 1 GiB, fifty times OWASP's 19 MiB. A PHC string asking for more is a
+/// tampered record; it never verifies. (A policy may set more for its own hashes.)
+///
+/// # Example
+/// ```
+/// use kaigo_seikyu::policy::HashingParams;
+/// use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, PasswordHash, SecretHasher, MAX_STORED_MEMORY_KIB};
+/// let hasher = Argon2Hasher::new(HashingParams::insecure_fast(), CodeKey::from_bytes([7; 32]));
+/// let m = MAX_STORED_MEMORY_KIB + 1;
+/// let tampered = format!("$argon2id$v=19$m={m},t=2,p=1$CQkJCQkJCQkJCQkJCQkJCQ$6wCmvTLdGtqjO4LfOXbUgJbmm3dvH2yOhjXNEkbxE/A");
+/// assert!(!hasher.verify(b"Sakura2026!", &PasswordHash::from_phc(tampered))); // nothing allocated
+/// ```
+pub const MAX_STORED_MEMORY_KIB: u32 = 1 << 20;
 
 impl SecretHasher for Argon2Hasher {
     fn hash(&self, secret: &[u8], salt: &[u8; 16]) -> PasswordHash {

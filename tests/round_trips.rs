@@ -10,7 +10,6 @@
 
 mod drivers;
 
-
 use kaigo_seikyu::account::Account;
 use kaigo_seikyu::calendar::utc;
 use kaigo_seikyu::login::{Login, Start};

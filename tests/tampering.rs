@@ -599,6 +599,7 @@ fn key_of(text: &str) -> Option<Key> {
     let parts: Vec<&str> = text.split('/').collect();
     Some(match parts.as_slice() {
         ["account", user] => Key::Account(user.parse().ok()?),
+        ["office_accounts", office] => Key::OfficeAccounts(office.parse().ok()?),
         ["flow", kind, id] => {
             let kind = KINDS.into_iter().find(|k| k.as_str() == *kind)?;
             Key::Flow(kind, id.parse().ok()?)

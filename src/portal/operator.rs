@@ -185,8 +185,10 @@ impl Portal {
     /// office's 47 possible accounts and its record in one round, and commits the record, with
     /// an [`EventKind::OfficeIndexed`] event, only when it differs. Returns whether it wrote.
     ///
-    /// Until its record is written, an office's reset answers as an unknown office's does
-    /// (RS-03: the OTP screen, nothing mailed).
+    /// Run it once for every office when upgrading a store, before serving: until its record
+    /// is written, an office's reset answers as an unknown office's does (RS-03: the OTP screen,
+    /// nothing mailed), and an account save that changes the record writes one that lists only
+    /// the accounts saved since.
     ///
     /// # Example
     /// ```

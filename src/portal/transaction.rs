@@ -355,9 +355,10 @@ pub(crate) struct Tx<'p> {
     pub(crate) rejected: Option<FlowError>,
     /// SEC-04: the addresses this run drew a code for, mailed or withheld.
     code_mails: Vec<EmailAddress>,
-    /// OPS-04: the accounts this run saved that are new or whose security email addresses
-    /// changed: their offices' [`OfficeAccounts`] records are written in the same commit.
-    reindexed: Vec<Account>,
+    /// OPS-04: the user IDs whose accounts this run saved new or with other security email
+    /// addresses: their offices' [`OfficeAccounts`] records are written in the same commit, from
+    /// the accounts as finally staged.
+    reindexed: Vec<UserId>,
 }
 
 impl<'p> Tx<'p> {
@@ -567,7 +568,7 @@ impl<'p> Tx<'p> {
         let offices = self
             .reindexed
             .iter()
-            .map(|a| Key::OfficeAccounts(a.user_id.office()));
+            .map(|user| Key::OfficeAccounts(user.office()));
         for key in budgets.chain(offices) {
             if !self.read.contains_key(&key) && !read.keys.contains(&key) {
                 read.keys.push(key);
@@ -598,8 +599,8 @@ impl<'p> Tx<'p> {
             };
             addresses(&stored) == addresses(account)
         });
-        if !same {
-            self.reindexed.push(account.clone());
+        if !same && !self.reindexed.contains(&account.user_id) {
+            self.reindexed.push(account.user_id);
         }
         Ok(())
     }
@@ -607,8 +608,9 @@ impl<'p> Tx<'p> {
     /// OPS-04: writes the office records of the accounts this run saved changed
     /// ([`Tx::reindex`]), read by [`Tx::unread_after_run`].
     fn write_office_accounts(&mut self) -> Result<(), PortalError> {
-        for account in std::mem::take(&mut self.reindexed) {
-            let key = Key::OfficeAccounts(account.user_id.office());
+        for user in std::mem::take(&mut self.reindexed) {
+            let account = self.account(user)?;
+            let key = Key::OfficeAccounts(user.office());
             let mut office: OfficeAccounts = self.get(&key)?.unwrap_or_default();
             if office.record(&account) {
                 self.put(key, &office)?;
@@ -742,9 +744,20 @@ impl<'p> Tx<'p> {
     }
 
     /// Stages account saves and record writes ([`Effect::Put`], [`Effect::Delete`]) and the
-    /// other effects, which go to the outbox in the same commit (OPS-01).
+    /// other effects, which go to the outbox in the same commit (OPS-01). An account is saved
+    /// only by [`Effect::SaveAccount`], which keeps its office's record in step (OPS-04): a
+    /// [`Effect::Put`] or [`Effect::Delete`] of an account or an office's accounts record is
+    /// refused, and nothing is committed.
     pub(crate) fn apply(&mut self, effects: Vec<Effect>) -> Result<(), PortalError> {
         for effect in effects {
+            if let Effect::Put { key, .. } | Effect::Delete(key) = &effect
+                && matches!(key, Key::Account(_) | Key::OfficeAccounts(_))
+            {
+                return Err(StoreError::Unavailable(format!(
+                    "{key} is written only by an account save (Effect::SaveAccount)"
+                ))
+                .into());
+            }
             if let Effect::SaveAccount(account) = &effect {
                 self.reindex(account)?;
                 self.put(Key::Account(account.user_id), account.as_ref())?;
@@ -854,5 +867,49 @@ impl<'p> Tx<'p> {
             policy: self.policy,
             hasher: self.hasher,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::utc;
+    use crate::policy::HashingParams;
+    use crate::secret::{Argon2Hasher, CodeKey};
+
+    /// OPS-04: an account and an office's accounts record are written only by an account save,
+    /// which keeps the record in step: a step's `Effect::Put` or `Effect::Delete` of either is
+    /// refused and stages nothing.
+    #[test]
+    fn ops_04_accounts_are_written_only_by_account_saves() {
+        let policy = Policy::default();
+        let hasher =
+            Argon2Hasher::new(HashingParams::insecure_fast(), CodeKey::from_bytes([1; 32]));
+        let mut tx = Tx::new(&policy, &hasher, utc("2026-01-10T10:00:00+09:00"));
+        let user: UserId = "KJ131311111111".parse().unwrap();
+        let account = Account::new(user, crate::secret::PasswordHash::from_phc("$argon2id$x"));
+        for effect in [
+            Effect::put(Key::Account(user), &account).unwrap(),
+            Effect::put(
+                Key::OfficeAccounts(user.office()),
+                &OfficeAccounts::default(),
+            )
+            .unwrap(),
+            Effect::Delete(Key::Account(user)),
+            Effect::Delete(Key::OfficeAccounts(user.office())),
+        ] {
+            let refused = tx.apply(vec![effect]);
+            assert!(
+                matches!(&refused, Err(PortalError::Store(StoreError::Unavailable(why))) if why.contains("Effect::SaveAccount")),
+                "{refused:?}"
+            );
+            assert!(tx.staged.is_empty() && tx.effects.is_empty());
+        }
+        let certificates = Key::Certificates(user.office());
+        tx.apply(vec![
+            Effect::put(certificates.clone(), &Vec::<u8>::new()).unwrap(),
+        ])
+        .unwrap();
+        assert_eq!(tx.staged.len(), 1, "another record's put is staged");
     }
 }
