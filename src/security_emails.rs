@@ -307,12 +307,25 @@ crate::flow::states!(SecurityEmailSetting: Listing, ChoosingAddress, AwaitingOtp
 /// OPS-07: the one-time password and the confirmation code checked.
 impl crate::validate::Validate for SecurityEmailSetting {
     fn validate(&self, check: &crate::validate::Check<'_>) -> Result<(), crate::validate::Invalid> {
+        // SEC-04: no more codes than a flow may send.
+        let sent = |sent: u8| {
+            check.at_most(
+                "codes sent by the flow",
+                sent.into(),
+                check.policy.max_codes_per_flow.into(),
+            )
+        };
         match self {
-            SecurityEmailSetting::AwaitingOtp(s) => s.otp.validate(check),
-            SecurityEmailSetting::AwaitingCode(s) => s.code.validate(check),
-            SecurityEmailSetting::Listing(_)
-            | SecurityEmailSetting::ChoosingAddress(_)
-            | SecurityEmailSetting::Done(_) => Ok(()),
+            SecurityEmailSetting::AwaitingOtp(s) => {
+                sent(s.sent)?;
+                s.otp.validate(check)
+            }
+            SecurityEmailSetting::AwaitingCode(s) => {
+                sent(s.sent)?;
+                s.code.validate(check)
+            }
+            SecurityEmailSetting::ChoosingAddress(s) => sent(s.sent),
+            SecurityEmailSetting::Listing(_) | SecurityEmailSetting::Done(_) => Ok(()),
         }
     }
 }

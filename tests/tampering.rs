@@ -1032,7 +1032,8 @@ fn ops_07_every_leaf_of_every_stored_state_at_the_boundaries() {
 
 /// OPS-07: records no honest run can store are refused as corrupt, even with the right input,
 /// and nothing is written: a code whose expiry was moved past the policy's lifetime, a
-/// wrong-entry count past the limit, more codes sent than a flow may send, a security-code step
+/// wrong-entry count past the limit, more codes sent than a flow may send (in the reset, the
+/// grace registration, and the security-email setting back on its address form), a security-code step
 /// living longer than the policy allows, an account with more consecutive failures than lock it
 /// or a lock longer than the policy's.
 #[test]
@@ -1050,6 +1051,7 @@ fn ops_07_impossible_states_are_corrupt() {
         ("reissue", 4, "flow/reissue", "verified_at"),
         ("login", 1, "flow/login", "expires_at"),
         ("grace", 2, "flow/grace", "codes_sent"),
+        ("security_emails", 2, "flow/security_emails", "sent"),
         ("lockout", 2, "account/", "failures"),
         ("lockout", 3, "account/", "locked_until"),
     ] {
