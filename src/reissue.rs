@@ -94,7 +94,7 @@ use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-use crate::account::{Account, Temporary};
+use crate::account::{Account, OfficeAccounts, Temporary};
 use crate::calendar::{Instant, YearMonth, deadline_passed, jst};
 use crate::challenge::Challenge;
 use crate::effect::{Effect, Event, EventKind};
@@ -1382,9 +1382,9 @@ impl Entry for Reissue {
         }
     }
 
-    /// The office's ledger entry (RI-02), every user ID it could hold (RI-03) and every pending
-    /// record it could have (RI-07); nothing for a form that is refused before reading (a proxy,
-    /// a confirmation that differs).
+    /// The office's ledger entry (RI-02), its accounts record (the user IDs it holds, RI-03,
+    /// OPS-04) and every pending record it could have (RI-07), in one round; nothing for a form
+    /// that is refused before reading (a proxy, a confirmation that differs).
     fn begin_needs(_: Option<UserId>, start: &ReissueStart) -> Needs {
         match start {
             ReissueStart::Apply {
@@ -1392,10 +1392,9 @@ impl Entry for Reissue {
                 notify,
                 confirm,
             } if notify == confirm => {
-                Prefecture::all().fold(Needs::none().ledger(*office), |needs, billing| {
-                    needs
-                        .account(UserId::new(billing, *office))
-                        .record(Key::Pending(*office, billing))
+                let needs = Needs::none().ledger(*office).office_accounts(*office);
+                Prefecture::all().fold(needs, |needs, billing| {
+                    needs.record(Key::Pending(*office, billing))
                 })
             }
             _ => Needs::none(),
@@ -1435,13 +1434,12 @@ impl Entry for Reissue {
             office_name: ledger.name.clone(),
             notify,
         };
-        let mut choices = Vec::new();
-        for billing in Prefecture::all() {
-            let key = Key::Account(UserId::new(billing, office));
-            if records.get::<serde::de::IgnoredAny>(&key)?.is_some() {
-                choices.push(billing);
-            }
-        }
+        // RI-03: the prefectures where the office holds a user ID, from its accounts record
+        // (OPS-04); none yet, those it bills in the ledger.
+        let mut choices: Vec<Prefecture> = records
+            .get::<OfficeAccounts>(&Key::OfficeAccounts(office))?
+            .map(|held| held.accounts().iter().map(|a| a.billing).collect())
+            .unwrap_or_default();
         if choices.is_empty() {
             choices = ledger.billing.clone();
             choices.sort_unstable();
