@@ -1085,8 +1085,8 @@ impl ReissueApplication {
 
     /// What reviewing it needs (RI-08, RI-09): the account of its user ID, its pending marker
     /// (RI-07) and, to approve, its office's ledger entry (the letter's address) and accounts
-    /// record. Nothing when
-    /// `by` may not review it: [`ReissueApplication::decide`] refuses before reading anything.
+    /// record. Nothing when `by` may not review it: [`ReissueApplication::decide`] refuses before
+    /// reading anything.
     pub(crate) fn review_needs(&self, by: Federation, decision: Decision) -> Needs {
         if self.check_reviewer(by).is_err() {
             return Needs::none();

@@ -922,7 +922,7 @@ impl Entry for Reset {
     fn begin_needs(_: Option<UserId>, start: &ResetStart) -> Needs {
         match start {
             ResetStart::Authenticate { office, address } => Needs::none()
-                .record(Key::OfficeAccounts(*office))
+                .office_accounts(*office)
                 .code_mail(address.clone()),
             ResetStart::Back => Needs::none(),
         }
