@@ -8,7 +8,9 @@
 //!    requests: `Portal::reset_start` for an office with a registered security email (one
 //!    batched read of the 2 records it needs, the office's accounts record and the address's
 //!    code-mail budget, then one commit of the flow, the budget, the OTP mail's outbox record and
-//!    the check of the office's record), and `Portal::login` (one record read, one commit). Delivery is by the host
+//!    the check of the office's record), and `Portal::login` (one record read, one commit); and
+//!    `reset_start` again through the async driver on the async host (`AsyncPortal`,
+//!    `AsyncPgPorts`), one current-thread runtime and connection per thread. Delivery is by the host
 //!    (`Delivery::ByHost`): the host's delivery loop sends the mail, not the request. Each thread
 //!    has offices of its own, as each loop thread has rows of its own: neither side waits on a
 //!    lock. Target ≥ 0.5. The CPU per operation (this process, the server's processes) is read
@@ -41,13 +43,16 @@ use kaigo_seikyu::calendar::{Instant, utc};
 use kaigo_seikyu::effect::EffectId;
 use kaigo_seikyu::login;
 use kaigo_seikyu::policy::Policy;
-use kaigo_seikyu::portal::{Delivery, Portal};
+use kaigo_seikyu::portal::{AsyncPortal, Delivery, Portal};
 use kaigo_seikyu::ports::Clock;
+use kaigo_seikyu::reset::{Reset, ResetStart};
 use kaigo_seikyu::secret::{Argon2Hasher, CodeKey, CountingHasher, SecretHasher};
 use kaigo_seikyu::store::{FlowKind, Key, Store, StoreError, Versioned, Write};
 use kaigo_seikyu::testkit::CountingStore;
 use kaigo_seikyu::values::{Prefecture, UserId};
-use kaigo_seikyu_postgres::{PgPorts, PgStore, ScratchSchema, database_url};
+use kaigo_seikyu_postgres::{
+    AsyncPgPorts, PgOptions, PgPorts, PgStore, ScratchSchema, database_url,
+};
 use postgres::NoTls;
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::Type;
@@ -382,6 +387,43 @@ fn reset_op(portal: Arc<Portal>, offices: Vec<String>) -> Box<dyn FnMut() + Send
     })
 }
 
+/// One thread of requests: `reset_start` through the async driver (`AsyncPortal`) on the async
+/// host (`AsyncPgStore`, a connection of its own), the thread running a current-thread runtime
+/// that drives both the request and its connection: one async worker per thread, as a
+/// thread-per-core service runs it, with no hand-off between threads.
+fn async_reset_op(scratch: &ScratchSchema, offices: Vec<String>) -> Box<dyn FnMut() + Send> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let options = PgOptions {
+        pool_size: 1,
+        ..scratch.options()
+    };
+    let store = runtime
+        .block_on(kaigo_seikyu_postgres::AsyncPgStore::connect_with(
+            scratch.url(),
+            &options,
+        ))
+        .unwrap();
+    let host = AsyncPgPorts::new(store, fast_clock());
+    let portal = AsyncPortal::new(host.ports(), cheap_policy(), CodeKey::from_bytes(KEY))
+        .with_delivery(Delivery::ByHost);
+    let mut rng = fresh_rng();
+    let mut i = 0;
+    Box::new(move || {
+        let number = &offices[i % offices.len()];
+        i += 1;
+        let start = ResetStart::Authenticate {
+            office: number.parse().unwrap(),
+            address: address(number).parse().unwrap(),
+        };
+        runtime
+            .block_on(portal.begin_with::<Reset, _>(None, start, &mut rng))
+            .unwrap();
+    })
+}
+
 /// A generator seeded differently every time in the run: flow ids and effect ids must never
 /// repeat within a schema (a repeated id is a creation that conflicts).
 fn fresh_rng() -> StdRng {
@@ -429,6 +471,7 @@ fn throughput(url: &str, mode: Mode) {
     let offices: Vec<String> = (0..32 * PER_THREAD).map(|i| office("13", i)).collect();
     provision(&portal, &offices, &mut fresh_rng());
     bare_table(&scratch, 32, PER_THREAD);
+
     let mine = |t: usize| offices[t * PER_THREAD..(t + 1) * PER_THREAD].to_vec();
 
     let chosen: Vec<usize> = std::env::var("KAIGO_BENCH_CONNECTIONS")
@@ -446,11 +489,13 @@ fn throughput(url: &str, mode: Mode) {
     println!("\n## 1. Requests per second (cheap hashing) against the bare CAS loop");
     println!(
         "\n| connections | bare CAS tx/s | reset_start/s | ratio | login/s | ratio | CPU per bare tx \
-         | CPU per reset_start | CPU per login |"
+         | CPU per reset_start | CPU per login | async reset_start/s | ratio | CPU per async reset_start |"
     );
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!(
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
     for &n in counts {
-        let mut rows: [Vec<Run>; 3] = Default::default();
+        let mut rows: [Vec<Run>; 4] = Default::default();
         for _ in 0..repeats {
             rows[0].push(run(&meter, n, mode.window(), 1, |t| {
                 bare_op(&scratch, t, PER_THREAD)
@@ -460,6 +505,9 @@ fn throughput(url: &str, mode: Mode) {
             }));
             rows[2].push(run(&meter, n, mode.window(), 1, |t| {
                 login_op(portal.clone(), mine(t))
+            }));
+            rows[3].push(run(&meter, n, mode.window(), 1, |t| {
+                async_reset_op(&scratch, mine(t))
             }));
         }
         let ratio = |k: usize| {
@@ -474,7 +522,7 @@ fn throughput(url: &str, mode: Mode) {
         let rate = |k: usize| median(rows[k].iter().map(|r| r.rate).collect());
         let cpu = |k: usize| cpu_cell(&rows[k].iter().map(|r| r.cpu).collect::<Vec<_>>());
         println!(
-            "| {n} | {:.0} | {:.0} | {} | {:.0} | {} | {} | {} | {} |",
+            "| {n} | {:.0} | {:.0} | {} | {:.0} | {} | {} | {} | {} | {:.0} | {} | {} |",
             rate(0),
             rate(1),
             verdict(ratio(1), 0.5),
@@ -483,6 +531,9 @@ fn throughput(url: &str, mode: Mode) {
             cpu(0),
             cpu(1),
             cpu(2),
+            rate(3),
+            verdict(ratio(3), 0.5),
+            cpu(3),
         );
     }
     println!(
