@@ -176,12 +176,7 @@ impl OfficeAccounts {
     pub fn record(&mut self, account: &Account) -> bool {
         let entry = OfficeAccount {
             billing: account.user_id.billing(),
-            security_emails: account
-                .security_emails
-                .entries()
-                .iter()
-                .map(|e| e.address.clone())
-                .collect(),
+            security_emails: account.security_emails.addresses().cloned().collect(),
         };
         match self
             .accounts
@@ -304,6 +299,20 @@ impl SecurityEmails {
     /// The registered addresses, oldest first.
     pub fn entries(&self) -> &[SecurityEmail] {
         &self.entries
+    }
+
+    /// The registered addresses alone, oldest first.
+    ///
+    /// # Example
+    /// ```
+    /// use kaigo_seikyu::account::SecurityEmails;
+    /// let mut list = SecurityEmails::default();
+    /// list.add("a@jp".parse()?, kaigo_seikyu::calendar::utc("2026-01-10T10:00:00+09:00"))?;
+    /// assert_eq!(list.addresses().map(|a| a.as_str()).collect::<Vec<_>>(), ["a@jp"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn addresses(&self) -> impl Iterator<Item = &EmailAddress> {
+        self.entries.iter().map(|e| &e.address)
     }
 
     /// Whether none is registered.

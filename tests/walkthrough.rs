@@ -72,16 +72,7 @@ fn walkthrough_shows_every_flow_and_template_and_no_secret() {
     );
 
     // Every template, T1 … T8.
-    let mails: Vec<_> = blocks
-        .iter()
-        .filter_map(|b| {
-            if let Block::Mail(m) = b {
-                Some(m)
-            } else {
-                None
-            }
-        })
-        .collect();
+    let mails: Vec<_> = mails(&blocks).collect();
     let notices: Vec<_> = blocks
         .iter()
         .filter_map(|b| {
@@ -155,17 +146,17 @@ fn walkthrough_shows_every_flow_and_template_and_no_secret() {
     }
 }
 
+/// The mails of a run, in the order they were delivered.
+fn mails(blocks: &[Block]) -> impl Iterator<Item = &kaigo_seikyu::mail::Mail> {
+    blocks.iter().filter_map(|b| match b {
+        Block::Mail(m) => Some(m),
+        _ => None,
+    })
+}
+
 /// The management numbers of the reissue receipts a run mailed (RI-06).
 fn numbers(blocks: &[Block]) -> Vec<String> {
-    blocks
-        .iter()
-        .filter_map(|b| {
-            if let Block::Mail(m) = b {
-                Some(m)
-            } else {
-                None
-            }
-        })
+    mails(blocks)
         .filter(|m| m.subject == "ログイン情報再発行申請受領通知")
         .filter_map(|m| {
             m.body

@@ -590,14 +590,7 @@ impl<'p> Tx<'p> {
             _ => None,
         };
         let same = stored.is_some_and(|stored| {
-            let addresses = |a: &Account| {
-                a.security_emails
-                    .entries()
-                    .iter()
-                    .map(|e| e.address.clone())
-                    .collect::<Vec<_>>()
-            };
-            addresses(&stored) == addresses(account)
+            (stored.security_emails.addresses()).eq(account.security_emails.addresses())
         });
         if !same && !self.reindexed.contains(&account.user_id) {
             self.reindexed.push(account.user_id);
