@@ -1141,10 +1141,12 @@ impl World {
         self.passwords.insert(password.to_owned());
     }
 
-    /// Watches a password `user` typed, if it obeys VAL-06: one that does not may be, e.g., the
-    /// user ID, which screens show by design.
+    /// Watches a password `user` typed, if it obeys VAL-06 and is not itself a user ID: one that
+    /// does not may be `user`'s own user ID, and one that is may be another account's of the
+    /// office (a valid password), both of which records and screens show by design.
     pub fn typed_password(&mut self, password: &str, user: &UserId) {
-        if val_06(password, user).is_none() {
+        let a_user_id = password.to_ascii_uppercase().parse::<UserId>().is_ok();
+        if val_06(password, user).is_none() && !a_user_id {
             self.secret_password(password);
         }
     }
